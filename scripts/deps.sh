@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the build, the demo and the tests need.
+# Idempotent: only missing packages are installed (apt-get, via sudo when not root).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libcurl4-openssl-dev libjansson-dev libuv1-dev
+  libipmiconsole-dev libfreeipmi-dev libssh-dev libmicrohttpd-dev
+  libcmocka-dev
+  python3 python3-pytest python3-pytest-timeout
+  conman openipmi freeipmi-tools ipmitool
+  openssh-server openssh-client
+  procps iproute2 ca-certificates
+)
+# Extra groups, selected by the caller: `deps.sh container` adds what
+# scripts/container-test.sh needs.
+if [ "${1:-}" = container ]; then
+  PACKAGES+=(podman mmdebstrap runc uidmap fuse-overlayfs)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

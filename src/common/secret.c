@@ -1,0 +1,80 @@
+/* Secrets: read from files, hex-encoded for config files, wiped on release. */
+#include "common/secret.h"
+
+#include "common/fileutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void secret_wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+void secret_release(struct secret *s)
+{
+    if (s->bytes) {
+        secret_wipe(s->bytes, s->len);
+        free(s->bytes);
+    }
+    s->bytes = NULL;
+    s->len = 0;
+}
+
+int secret_set(struct secret *out, const char *bytes, size_t len)
+{
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, bytes, len);
+    copy[len] = '\0';
+    secret_release(out);
+    out->bytes = copy;
+    out->len = len;
+    return 0;
+}
+
+int secret_read_first_line(const char *path, size_t max_len, struct secret *out, char *err,
+                           size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    /* 4 KiB is far beyond any credential; a larger file is not a secret file. */
+    int rc = file_read_all(path, 4096, &buf, &len, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t line = strcspn(buf, "\r\n");
+    if (line == 0) {
+        snprintf(err, errlen, "%s: empty (expected the secret on the first line)", path);
+        rc = -EINVAL;
+    } else if (max_len && line > max_len) {
+        snprintf(err, errlen, "%s: first line is %zu bytes, longer than the limit of %zu", path,
+                 line, max_len);
+        rc = -EINVAL;
+    } else {
+        rc = secret_set(out, buf, line);
+        if (rc < 0)
+            snprintf(err, errlen, "%s: out of memory", path);
+    }
+    secret_wipe(buf, len);
+    free(buf);
+    return rc;
+}
+
+int secret_hex(const struct secret *s, char *hex, size_t hexlen)
+{
+    static const char digits[] = "0123456789abcdef";
+    if (hexlen < 2 * s->len + 1)
+        return -ENOSPC;
+    for (size_t i = 0; i < s->len; i++) {
+        unsigned char c = (unsigned char)s->bytes[i];
+        hex[2 * i] = digits[c >> 4];
+        hex[2 * i + 1] = digits[c & 0xf];
+    }
+    hex[2 * s->len] = '\0';
+    return 0;
+}

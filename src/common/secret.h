@@ -1,0 +1,34 @@
+/* A secret (password, token): owned bytes that are zeroed on release and
+ * have no print path. Use secret_hex() only to build a config file. */
+#ifndef COMMON_SECRET_H
+#define COMMON_SECRET_H
+
+#include <stddef.h>
+
+struct secret {
+    char *bytes; /* NUL-terminated, owned */
+    size_t len;
+};
+
+#define SECRET_INIT {NULL, 0}
+
+/* Reads the first line of `path` (trailing CR/LF stripped) into `out`.
+ * Returns 0, or -errno / -EINVAL with a message naming the file in `err`:
+ * missing, unreadable, empty, or longer than `max_len` bytes (0: no limit). */
+int secret_read_first_line(const char *path, size_t max_len, struct secret *out, char *err,
+                           size_t errlen);
+
+/* Sets `out` to a copy of `len` bytes. Returns 0 or -ENOMEM. */
+int secret_set(struct secret *out, const char *bytes, size_t len);
+
+/* Lowercase hex of the secret into `hex` (2*len+1 bytes). Returns 0, or
+ * -ENOSPC when `hexlen` is too small. */
+int secret_hex(const struct secret *s, char *hex, size_t hexlen);
+
+/* Zeroes and frees; leaves `s` empty and reusable. */
+void secret_release(struct secret *s);
+
+/* Zeroes memory in a way the compiler cannot drop. */
+void secret_wipe(void *p, size_t n);
+
+#endif
