@@ -25,7 +25,12 @@ demo: build
 # Every test twice: a normal build, then under ASan+UBSan.
 test: build asan
 	cd $(BUILD) && ctest --output-on-failure
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure
+	rm -rf $(ASAN_BUILD)/sanitizer-reports
+	cd $(ASAN_BUILD) && SANITIZER_REPORT_DIR=$(CURDIR)/$(ASAN_BUILD)/sanitizer-reports \
+	  ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/$(ASAN_BUILD)/sanitizer-reports/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_BUILD)/sanitizer-reports/ubsan \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	  ctest --output-on-failure
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -R '^unit\.'

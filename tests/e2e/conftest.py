@@ -100,6 +100,22 @@ class Processes:
             self.stop(p)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_sanitizer_reports():
+    """Under ASan/UBSan (make test sets SANITIZER_REPORT_DIR and points the
+    sanitizers' log_path there), a report from any of our processes fails the
+    run, even when the process that wrote it was only a background daemon."""
+    report_dir = os.environ.get("SANITIZER_REPORT_DIR")
+    if report_dir:
+        os.makedirs(report_dir, exist_ok=True)
+    yield
+    if report_dir:
+        reports = sorted(os.listdir(report_dir))
+        details = "".join(open(os.path.join(report_dir, r), errors="replace").read()[:3000]
+                          for r in reports[:3])
+        assert not reports, f"sanitizer reports in {report_dir}: {reports}\n{details}"
+
+
 @pytest.fixture
 def procs():
     group = Processes()
