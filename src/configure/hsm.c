@@ -1,0 +1,153 @@
+/* HSM over HTTP(S) with libcurl. The bearer token is read from its file on
+ * every call (tokens rotate) and never logged. */
+#include "configure/hsm.h"
+
+#include "common/secret.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sink {
+    char *buf;
+    size_t len, cap, max;
+    int too_big;
+};
+
+int hsm_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
+}
+
+void hsm_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct sink *s = userdata;
+    size_t n = size * nmemb;
+    if (s->len + n > s->max) {
+        s->too_big = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 65536;
+        while (cap < s->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(s->buf, cap);
+        if (!nb)
+            return 0;
+        s->buf = nb;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, data, n);
+    s->len += n;
+    return n;
+}
+
+/* Builds "Authorization: Bearer <token>" from the token file's first line. */
+static int auth_header(const char *token_file, struct curl_slist **headers, char *err,
+                       size_t errlen)
+{
+    struct secret tok = SECRET_INIT;
+    char msg[512];
+    int rc = secret_read_first_line(token_file, 0, &tok, msg, sizeof(msg));
+    if (rc < 0) {
+        snprintf(err, errlen, "HSM_TOKEN_FILE %s", msg);
+        return rc;
+    }
+    static const char prefix[] = "Authorization: Bearer ";
+    size_t n = sizeof(prefix) + tok.len;
+    char *line = malloc(n);
+    if (line) {
+        snprintf(line, n, "%s%s", prefix, tok.bytes);
+        *headers = curl_slist_append(*headers, line);
+        secret_wipe(line, n);
+        free(line);
+    }
+    secret_release(&tok);
+    if (!line || !*headers) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void set_options(CURL *c, const struct hsm_request *rq, struct sink *s, char *curl_err)
+{
+    curl_easy_setopt(c, CURLOPT_URL, rq->url);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, rq->timeout_sec);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, rq->timeout_sec);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)rq->max_bytes);
+    curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, s);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "configure_conman");
+    if (rq->ca_file)
+        curl_easy_setopt(c, CURLOPT_CAINFO, rq->ca_file);
+}
+
+static int perform(CURL *c, const struct hsm_request *rq, struct sink *s, const char *curl_err,
+                   char *err, size_t errlen)
+{
+    CURLcode res = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (s->too_big || res == CURLE_FILESIZE_EXCEEDED) {
+        snprintf(err, errlen, "%s: response larger than %zu bytes", rq->url, rq->max_bytes);
+        return -EFBIG;
+    }
+    if (res != CURLE_OK) {
+        snprintf(err, errlen, "%s: %s", rq->url, *curl_err ? curl_err : curl_easy_strerror(res));
+        return res == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
+    }
+    if (status < 200 || status > 299) {
+        snprintf(err, errlen, "%s: HTTP status %ld", rq->url, status);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+int hsm_get(const struct hsm_request *rq, char **body, size_t *len, char *err, size_t errlen)
+{
+    struct sink s = {NULL, 0, 0, rq->max_bytes, 0};
+    struct curl_slist *headers = NULL;
+    char curl_err[CURL_ERROR_SIZE] = "";
+    *body = NULL;
+    *len = 0;
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(err, errlen, "%s: cannot initialise libcurl", rq->url);
+        return -ENOMEM;
+    }
+    int rc = 0;
+    if (rq->token_file)
+        rc = auth_header(rq->token_file, &headers, err, errlen);
+    if (rc == 0) {
+        set_options(c, rq, &s, curl_err);
+        if (headers)
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        rc = perform(c, rq, &s, curl_err, err, errlen);
+    }
+    curl_easy_cleanup(c);
+    curl_slist_free_all(headers);
+    if (rc < 0) {
+        free(s.buf);
+        return rc;
+    }
+    if (!s.buf)
+        s.buf = calloc(1, 1);
+    else
+        s.buf[s.len] = '\0';
+    *body = s.buf;
+    *len = s.len;
+    return s.buf ? 0 : -ENOMEM;
+}

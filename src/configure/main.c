@@ -1,0 +1,366 @@
+/* configure_conman: discovers consoles in HSM, writes conman.conf, runs and
+ * supervises conmand. Meant to be PID 1 of the console container. */
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "common/secret.h"
+#include "configure/confgen.h"
+#include "configure/hsm.h"
+#include "configure/records.h"
+#include "configure/settings.h"
+#include "configure/supervise.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#define USER_MAX 16 /* IPMI limits */
+#define PASSWORD_MAX 20
+#define BASE_MAX (1u << 20)
+#define HSM_MAX_BYTES ((size_t)256 << 20) /* ~30,000 endpoints is tens of MB */
+#define STOP_GRACE_SEC 10
+#define OURS_MARKER "conmand (conman-service)"
+
+struct app {
+    struct settings set;
+    bool ours;         /* our conmand applies SIGHUP; others need a restart */
+    pid_t child;       /* running conmand, 0 when none */
+    double started;    /* when it was started */
+    unsigned backoff;  /* seconds, for quick deaths */
+    double next_start; /* when to try starting conmand again */
+    double next_poll;  /* when to poll HSM while conmand runs */
+    char *written;     /* the file this process last wrote; NULL before */
+    size_t written_len;
+    bool have_good; /* CONMAN_CONF is usable (written by us, or frozen) */
+    bool frozen_logged;
+};
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *env_lookup(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static void forget_written(struct app *a)
+{
+    if (a->written) {
+        secret_wipe(a->written, a->written_len);
+        free(a->written);
+    }
+    a->written = NULL;
+    a->written_len = 0;
+}
+
+/* Reads USER_FILE and PWD_FILE; on failure logs the error naming the file. */
+static int read_credentials(const struct settings *s, struct secret *user, struct secret *pwd)
+{
+    char err[512];
+    int rc = secret_read_first_line(s->user_file, USER_MAX, user, err, sizeof(err));
+    if (rc == 0 && !confgen_user_ok(user->bytes)) {
+        snprintf(err, sizeof(err),
+                 "%s: user name has blanks, quotes, commas or backslashes (not usable in "
+                 "ipmiopts)",
+                 s->user_file);
+        rc = -EINVAL;
+    }
+    if (rc == 0)
+        rc = secret_read_first_line(s->pwd_file, PASSWORD_MAX, pwd, err, sizeof(err));
+    if (rc < 0)
+        log_error("credentials: %s", err);
+    return rc;
+}
+
+/* GETs and parses the endpoints; logs one line naming the URL on failure. */
+static int discover(const struct settings *s, struct records *recs)
+{
+    struct hsm_request rq = {s->endpoint_url, s->hsm_timeout_sec, s->token_file, s->ca_file,
+                             HSM_MAX_BYTES};
+    char err[1024];
+    char *body = NULL;
+    size_t len = 0;
+    int rc = hsm_get(&rq, &body, &len, err, sizeof(err));
+    if (rc < 0) {
+        log_error("HSM discovery failed: %s", err);
+        return rc;
+    }
+    rc = records_from_json(body, len, s->log_identifier, recs, err, sizeof(err));
+    free(body);
+    if (rc < 0) {
+        log_error("HSM discovery failed: %s: %s", s->endpoint_url, err);
+        return rc;
+    }
+    for (size_t i = 0; i < recs->nwarn; i++)
+        log_warn("%s", recs->warnings[i]);
+    return 0;
+}
+
+static int render(const struct records *recs, const struct secret *user, const struct secret *pwd,
+                  const char *base, char **text, size_t *len)
+{
+    char hex[2 * PASSWORD_MAX + 1];
+    int rc = secret_hex(pwd, hex, sizeof(hex));
+    if (rc == 0)
+        rc = confgen_render(base, recs, user->bytes, hex, text, len);
+    secret_wipe(hex, sizeof(hex));
+    if (rc < 0)
+        log_error("cannot render the configuration: %s", strerror(-rc));
+    return rc;
+}
+
+/* Writes `text` unless it equals what this process last wrote. Takes
+ * ownership of `text`. Returns 1 when the file changed, 0 when not, <0. */
+static int install(struct app *a, char *text, size_t len, size_t consoles)
+{
+    if (a->written && a->written_len == len && memcmp(a->written, text, len) == 0) {
+        log_info("configuration unchanged: %zu consoles in %s", consoles, a->set.conman_conf);
+        secret_wipe(text, len);
+        free(text);
+        return 0;
+    }
+    char err[PATH_MAX + 256];
+    int rc = file_write_atomic(a->set.conman_conf, text, len, 0600, err, sizeof(err));
+    if (rc < 0) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", a->set.conman_conf);
+        log_error("cannot write the configuration (directory %s): %s", dirname(dir), err);
+        secret_wipe(text, len);
+        free(text);
+        return rc;
+    }
+    forget_written(a);
+    a->written = text;
+    a->written_len = len;
+    a->have_good = true;
+    log_info("wrote %s: %zu consoles", a->set.conman_conf, consoles);
+    return 1;
+}
+
+/* Base file, credentials, HSM, render, write. Returns 1 when CONMAN_CONF
+ * changed, 0 when it did not, <0 when this attempt failed (a->have_good
+ * then says whether the last good file is still there to run). */
+static int regenerate(struct app *a, const char *base)
+{
+    struct secret user = SECRET_INIT, pwd = SECRET_INIT;
+    struct records recs = RECORDS_INIT;
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_credentials(&a->set, &user, &pwd);
+    if (rc == 0)
+        rc = discover(&a->set, &recs);
+    if (rc == 0 && recs.n == 0) {
+        log_warn("HSM discovery: %s lists no usable enabled NodeBMC endpoint", a->set.endpoint_url);
+        rc = -ENOENT;
+    }
+    if (rc == 0)
+        rc = render(&recs, &user, &pwd, base, &text, &len);
+    if (rc == 0)
+        rc = install(a, text, len, recs.n);
+    records_release(&recs);
+    secret_release(&user);
+    secret_release(&pwd);
+    return rc;
+}
+
+static int refresh(struct app *a)
+{
+    char err[PATH_MAX + 256];
+    char *base = NULL;
+    int rc = file_read_all(a->set.base_conf, BASE_MAX, &base, NULL, err, sizeof(err));
+    if (rc < 0) {
+        log_error("base configuration (CONMAN_BASE_CONF): %s", err);
+        return rc;
+    }
+    if (confgen_update_disabled(base) && access(a->set.conman_conf, F_OK) == 0) {
+        if (!a->frozen_logged)
+            log_info("%s starts with UPDATE_CONFIG=FALSE: using %s as it is, no discovery",
+                     a->set.base_conf, a->set.conman_conf);
+        a->frozen_logged = true;
+        a->have_good = true;
+        free(base);
+        return 0;
+    }
+    a->frozen_logged = false;
+    rc = regenerate(a, base);
+    free(base);
+    return rc;
+}
+
+static void start_conmand(struct app *a)
+{
+    char *argv[] = {a->set.conmand, "-F", "-v", "-c", a->set.conman_conf, NULL};
+    char err[PATH_MAX + 256];
+    pid_t pid = supervise_spawn(argv, err, sizeof(err));
+    if (pid < 0) {
+        unsigned delay = supervise_restart_delay(0, &a->backoff);
+        log_error("CONMAND %s; retrying in %u s", err, delay);
+        a->next_start = now_sec() + delay;
+        return;
+    }
+    a->child = pid;
+    a->started = now_sec();
+    a->next_poll = a->started + (double)a->set.hardware_update_sec;
+    log_info("started %s -F -v -c %s (pid %d)", a->set.conmand, a->set.conman_conf, (int)pid);
+}
+
+/* Discover and start, or schedule the next attempt. */
+static void try_start(struct app *a)
+{
+    refresh(a);
+    if (a->have_good) {
+        start_conmand(a);
+        return;
+    }
+    a->next_start = now_sec() + (double)a->set.discovery_retry_sec;
+    log_info("conmand not started: no usable configuration yet; retrying in %ld s",
+             a->set.discovery_retry_sec);
+}
+
+static void on_child_exit(struct app *a, int status)
+{
+    char how[128];
+    supervise_describe(status, how, sizeof(how));
+    double ran = now_sec() - a->started;
+    unsigned delay = supervise_restart_delay(ran, &a->backoff);
+    log_warn("conmand (pid %d) %s after %.1f s; restarting in %u s", (int)a->child, how, ran,
+             delay);
+    a->child = 0;
+    a->next_start = now_sec() + delay;
+}
+
+/* Rediscover while conmand runs and apply a changed file (section 3). */
+static void apply_changes(struct app *a, const char *why)
+{
+    log_info("%s: rediscovering", why);
+    if (refresh(a) != 1 || !a->child)
+        return;
+    if (a->ours) {
+        log_info("sending SIGHUP to conmand (pid %d) to apply the new configuration",
+                 (int)a->child);
+        kill(a->child, SIGHUP);
+        return;
+    }
+    log_info("restarting conmand (pid %d) to apply the new configuration", (int)a->child);
+    int status;
+    bool killed = supervise_stop(a->child, STOP_GRACE_SEC, &status) == 1;
+    char how[128];
+    supervise_describe(status, how, sizeof(how));
+    log_info("conmand (pid %d) %s%s", (int)a->child, how, killed ? " (SIGKILL after 10 s)" : "");
+    a->child = 0;
+    start_conmand(a);
+}
+
+static void reap_children(struct app *a)
+{
+    int status;
+    pid_t pid;
+    while ((pid = supervise_reap(&status)) > 0)
+        if (pid == a->child)
+            on_child_exit(a, status);
+}
+
+static int shutdown_all(struct app *a, int sig)
+{
+    log_info("%s received: stopping", strsignal(sig));
+    if (a->child) {
+        int status;
+        bool killed = supervise_stop(a->child, STOP_GRACE_SEC, &status) == 1;
+        char how[128];
+        supervise_describe(status, how, sizeof(how));
+        log_info("conmand (pid %d) %s%s", (int)a->child, how,
+                 killed ? " (SIGKILL after 10 s)" : "");
+    }
+    int status;
+    while (supervise_reap(&status) > 0)
+        ;
+    log_info("exiting");
+    return 0;
+}
+
+static long next_wait_ms(const struct app *a)
+{
+    double now = now_sec(), until = now + 3600;
+    if (!a->child && a->next_start < until)
+        until = a->next_start;
+    if (a->child && a->set.hardware_update_sec > 0 && a->next_poll < until)
+        until = a->next_poll;
+    return until <= now ? 0 : (long)((until - now) * 1000) + 1;
+}
+
+/* Decides ours vs another conmand once: ours prints OURS_MARKER for -V. */
+static void detect_conmand(struct app *a)
+{
+    char *argv[] = {a->set.conmand, "-V", NULL};
+    char out[1024] = "";
+    int rc = supervise_capture(argv, 5, out, sizeof(out));
+    a->ours = rc == 0 && strstr(out, OURS_MARKER) != NULL;
+    if (rc < 0)
+        log_warn("CONMAND %s -V: %s", a->set.conmand, strerror(-rc));
+    log_info("CONMAND %s is %s", a->set.conmand,
+             a->ours ? "ours: changes are applied with SIGHUP"
+                     : "not ours: changes are applied by restarting it");
+}
+
+static int run(struct app *a)
+{
+    for (;;) {
+        double now = now_sec();
+        if (!a->child && now >= a->next_start)
+            try_start(a);
+        else if (a->child && a->set.hardware_update_sec > 0 && now >= a->next_poll) {
+            a->next_poll = now + (double)a->set.hardware_update_sec;
+            apply_changes(a, "HARDWARE_UPDATE_SEC poll");
+        }
+        int sig = supervise_wait_signal(next_wait_ms(a));
+        if (sig == SIGCHLD)
+            reap_children(a);
+        else if (sig == SIGTERM || sig == SIGINT)
+            return shutdown_all(a, sig);
+        else if (sig == SIGHUP && a->child)
+            apply_changes(a, "SIGHUP");
+        else if (sig == SIGHUP)
+            a->next_start = 0;
+    }
+}
+
+int main(void)
+{
+    log_init("configure_conman", stderr, LOG_LEVEL_INFO);
+    struct app a = {0};
+    a.backoff = 1;
+    char err[1024];
+    if (settings_parse(&a.set, env_lookup, NULL, err, sizeof(err)) < 0) {
+        log_error("bad setting: %s", err);
+        return 2;
+    }
+    if (a.set.mode == CONSOLE_MODE_NODE) {
+        log_error("CONSOLE_MODE=node: not implemented yet (use bmc)");
+        settings_release(&a.set);
+        return 2;
+    }
+    if (supervise_init() < 0 || hsm_global_init() < 0) {
+        log_error("cannot initialise signals or libcurl");
+        settings_release(&a.set);
+        return 1;
+    }
+    /* Outside a container, orphans of conmand's children come to us too. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    log_info("HSM endpoint %s, CONMAN_CONF %s", a.set.endpoint_url, a.set.conman_conf);
+    detect_conmand(&a);
+    int rc = run(&a);
+    forget_written(&a);
+    hsm_global_cleanup();
+    settings_release(&a.set);
+    return rc;
+}

@@ -1,0 +1,149 @@
+/* Environment to settings: defaults, number ranges, names, URL joining. */
+#include "configure/settings.h"
+
+#include "configure/urljoin.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Unset and empty both mean "use the default": an empty assignment in a
+ * Kubernetes manifest is a common way to leave a variable alone. */
+static const char *value_or(settings_lookup_fn get, void *ctx, const char *name, const char *dflt)
+{
+    const char *v = get(name, ctx);
+    return (v && *v) ? v : dflt;
+}
+
+static int copy_value(char **dst, const char *name, const char *value, char *err, size_t errlen)
+{
+    *dst = NULL;
+    if (!value)
+        return 0;
+    *dst = strdup(value);
+    if (!*dst) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int parse_seconds(settings_lookup_fn get, void *ctx, const char *name, const char *dflt,
+                         long min, long *out, char *err, size_t errlen)
+{
+    const char *v = value_or(get, ctx, name, dflt);
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    /* A day is far beyond any sensible wait; larger is a typo. */
+    if (errno || end == v || *end != '\0' || !isdigit((unsigned char)v[0]) || n < min ||
+        n > 86400) {
+        snprintf(err, errlen, "%s=%.100s: expected a whole number of seconds from %ld to 86400",
+                 name, v, min);
+        return -EINVAL;
+    }
+    *out = n;
+    return 0;
+}
+
+static bool identifier_ok(const char *v)
+{
+    if (!*v || strlen(v) > 64)
+        return false;
+    for (const char *p = v; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return false;
+    return true;
+}
+
+static int parse_mode(const char *v, enum console_mode *out, char *err, size_t errlen)
+{
+    if (strcasecmp(v, "bmc") == 0)
+        *out = CONSOLE_MODE_BMC;
+    else if (strcasecmp(v, "node") == 0)
+        *out = CONSOLE_MODE_NODE;
+    else {
+        snprintf(err, errlen, "CONSOLE_MODE=%.100s: expected bmc or node", v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_strings(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                         size_t errlen)
+{
+    const char *ident = value_or(get, ctx, "LOG_IDENTIFIER", "Hostname");
+    if (!identifier_ok(ident)) {
+        snprintf(err, errlen, "LOG_IDENTIFIER=%.100s: expected a field name like Hostname or ID",
+                 ident);
+        return -EINVAL;
+    }
+    struct {
+        char **dst;
+        const char *name;
+        const char *dflt;
+    } vars[] = {
+        {&s->log_identifier, "LOG_IDENTIFIER", "Hostname"},
+        {&s->user_file, "USER_FILE", "/secrets/user"},
+        {&s->pwd_file, "PWD_FILE", "/secrets/password"},
+        {&s->base_conf, "CONMAN_BASE_CONF", "/app/conman_base.conf"},
+        {&s->conman_conf, "CONMAN_CONF", "/etc/conman.conf"},
+        {&s->conmand, "CONMAND", "conmand"},
+        {&s->token_file, "HSM_TOKEN_FILE", NULL},
+        {&s->ca_file, "HSM_CA_FILE", NULL},
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        int rc = copy_value(vars[i].dst, vars[i].name,
+                            value_or(get, ctx, vars[i].name, vars[i].dflt), err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                     size_t errlen)
+{
+    int rc = parse_strings(s, get, ctx, err, errlen);
+    if (rc == 0)
+        rc = url_join(
+            value_or(get, ctx, "API_GATEWAY", "api-gw-service-nmn.local"),
+            value_or(get, ctx, "RF_ENDPOINT", "apis/smd/hsm/v2/Inventory/RedfishEndpoints"),
+            &s->endpoint_url, err, errlen);
+    if (rc == 0)
+        rc = parse_seconds(get, ctx, "DISCOVERY_RETRY_SEC", "30", 1, &s->discovery_retry_sec, err,
+                           errlen);
+    if (rc == 0)
+        rc = parse_seconds(get, ctx, "HSM_TIMEOUT_SEC", "10", 1, &s->hsm_timeout_sec, err, errlen);
+    if (rc == 0)
+        rc = parse_seconds(get, ctx, "HARDWARE_UPDATE_SEC", "0", 0, &s->hardware_update_sec, err,
+                           errlen);
+    if (rc == 0)
+        rc = parse_mode(value_or(get, ctx, "CONSOLE_MODE", "bmc"), &s->mode, err, errlen);
+    return rc;
+}
+
+int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof(*s));
+    int rc = parse_all(s, get, ctx, err, errlen);
+    if (rc < 0)
+        settings_release(s);
+    return rc;
+}
+
+void settings_release(struct settings *s)
+{
+    char **all[] = {&s->endpoint_url, &s->log_identifier, &s->user_file,
+                    &s->pwd_file,     &s->base_conf,      &s->conman_conf,
+                    &s->conmand,      &s->token_file,     &s->ca_file};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        free(*all[i]);
+        *all[i] = NULL;
+    }
+}

@@ -1,0 +1,38 @@
+/* configure_conman's settings: environment variables parsed and validated
+ * into one struct before anything runs. Pure: the environment comes in
+ * through a lookup function. */
+#ifndef CONFIGURE_SETTINGS_H
+#define CONFIGURE_SETTINGS_H
+
+#include <stddef.h>
+
+enum console_mode { CONSOLE_MODE_BMC, CONSOLE_MODE_NODE };
+
+struct settings {
+    char *endpoint_url;   /* API_GATEWAY joined with RF_ENDPOINT */
+    char *log_identifier; /* RedfishEndpoint field that names a console */
+    char *user_file;
+    char *pwd_file;
+    char *base_conf;
+    char *conman_conf;
+    char *conmand;
+    char *token_file; /* NULL when unset */
+    char *ca_file;    /* NULL when unset */
+    long discovery_retry_sec;
+    long hsm_timeout_sec;
+    long hardware_update_sec;
+    enum console_mode mode;
+};
+
+/* Returns the value of environment variable `name`, or NULL when unset. */
+typedef const char *(*settings_lookup_fn)(const char *name, void *ctx);
+
+/* Fills `s` from the variables `get` returns, defaults for unset ones.
+ * Returns 0, or -EINVAL / -ENOMEM with a message naming the variable and
+ * its value in `err`. On error `s` holds nothing to release. */
+int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *err, size_t errlen);
+
+/* Frees every string; `s` may be released twice. */
+void settings_release(struct settings *s);
+
+#endif

@@ -1,0 +1,70 @@
+/* URL joining for the HSM endpoint: scheme defaulting and slash handling. */
+#include "configure/urljoin.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static bool has_http_scheme(const char *s)
+{
+    return strncasecmp(s, "http://", 7) == 0 || strncasecmp(s, "https://", 8) == 0;
+}
+
+/* A URL goes to libcurl and into log lines: no blanks or control bytes. */
+static bool url_chars_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int dup_checked(const char *url, const char *what, char **out, char *err, size_t errlen)
+{
+    if (!url_chars_ok(url)) {
+        snprintf(err, errlen, "%s: contains blanks or control characters", what);
+        return -EINVAL;
+    }
+    *out = strdup(url);
+    if (!*out) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int url_join(const char *gateway, const char *path, char **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (path && has_http_scheme(path))
+        return dup_checked(path, "RF_ENDPOINT", out, err, errlen);
+    if (!gateway || !*gateway) {
+        snprintf(err, errlen, "API_GATEWAY: empty");
+        return -EINVAL;
+    }
+    if (strstr(gateway, "://") && !has_http_scheme(gateway)) {
+        snprintf(err, errlen, "API_GATEWAY=%.200s: only http:// and https:// are supported",
+                 gateway);
+        return -EINVAL;
+    }
+    const char *scheme = has_http_scheme(gateway) ? "" : "https://";
+    size_t glen = strlen(gateway);
+    while (glen > 0 && gateway[glen - 1] == '/')
+        glen--;
+    const char *p = path ? path : "";
+    while (*p == '/')
+        p++;
+    size_t need = strlen(scheme) + glen + 1 + strlen(p) + 1;
+    char *url = malloc(need);
+    if (!url) {
+        snprintf(err, errlen, "API_GATEWAY: out of memory");
+        return -ENOMEM;
+    }
+    snprintf(url, need, "%s%.*s/%s", scheme, (int)glen, gateway, p);
+    int rc = dup_checked(url, "API_GATEWAY/RF_ENDPOINT", out, err, errlen);
+    free(url);
+    return rc;
+}
