@@ -1,0 +1,123 @@
+/* Configuration generation against golden files, and UPDATE_CONFIG. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "common/fileutil.h"
+#include "configure/confgen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Unit tests run in tests/unit (see tests/CMakeLists.txt). */
+static char *golden(const char *name)
+{
+    char path[256], err[512];
+    char *text = NULL;
+    snprintf(path, sizeof(path), "golden/%s", name);
+    assert_int_equal(file_read_all(path, 1 << 20, &text, NULL, err, sizeof(err)), 0);
+    return text;
+}
+
+static void records_from(struct records *r, const char *json)
+{
+    char err[256];
+    *r = (struct records)RECORDS_INIT;
+    assert_int_equal(records_from_json(json, strlen(json), "Hostname", r, err, sizeof(err)), 0);
+}
+
+static void test_render_matches_golden_file(void **state)
+{
+    (void)state;
+    struct records r;
+    records_from(&r, "{\"RedfishEndpoints\":["
+                     "{\"ID\":\"x3000c0s2b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                     "\"Hostname\":\"x3000c0s2b0\",\"IPAddress\":\"127.0.0.1:9002\"},"
+                     "{\"ID\":\"x1000c0s0b1\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                     "\"Hostname\":\"\",\"FQDN\":\"x1000c0s0b1.local\"}]}");
+    char *base = golden("base.conf");
+    char *want = golden("two_consoles.conf");
+    char *out = NULL;
+    size_t len = 0;
+    /* hex of: pa,ss"w0rd */
+    assert_int_equal(confgen_render(base, &r, "root", "70612c73732277307264", &out, &len), 0);
+    assert_string_equal(out, want);
+    assert_int_equal(len, strlen(want));
+    free(out);
+    free(base);
+    free(want);
+    records_release(&r);
+}
+
+static void test_equal_inventories_in_any_order_give_identical_files(void **state)
+{
+    (void)state;
+    struct records a, b;
+    const char *e1 =
+        "{\"ID\":\"n1\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"IPAddress\":\"127.0.0.1\"}";
+    const char *e2 =
+        "{\"ID\":\"n2\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"IPAddress\":\"127.0.0.2\"}";
+    char j1[512], j2[512];
+    snprintf(j1, sizeof(j1), "{\"RedfishEndpoints\":[%s,%s]}", e1, e2);
+    snprintf(j2, sizeof(j2), "{\"RedfishEndpoints\":[%s,%s]}", e2, e1);
+    records_from(&a, j1);
+    records_from(&b, j2);
+    char *x = NULL, *y = NULL;
+    size_t lx, ly;
+    assert_int_equal(confgen_render("server port=7890\n", &a, "u", "00", &x, &lx), 0);
+    assert_int_equal(confgen_render("server port=7890\n", &b, "u", "00", &y, &ly), 0);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    records_release(&a);
+    records_release(&b);
+}
+
+static void test_base_without_final_newline_gets_one(void **state)
+{
+    (void)state;
+    struct records r = RECORDS_INIT;
+    char *out = NULL;
+    size_t len;
+    assert_int_equal(confgen_render("server port=1", &r, "u", "00", &out, &len), 0);
+    assert_string_equal(out, "server port=1\n" CONFGEN_MARKER);
+    free(out);
+}
+
+static void test_update_config_detection(void **state)
+{
+    (void)state;
+    assert_true(confgen_update_disabled("# UPDATE_CONFIG=FALSE\nserver x\n"));
+    assert_true(confgen_update_disabled("#update_config = false\r\n"));
+    assert_true(confgen_update_disabled("  #\tUPDATE_CONFIG=False  "));
+    assert_false(confgen_update_disabled("# UPDATE_CONFIG=TRUE\n"));
+    assert_false(confgen_update_disabled("# UPDATE_CONFIG=FALSEY\n"));
+    assert_false(confgen_update_disabled("server x\n# UPDATE_CONFIG=FALSE\n"));
+    assert_false(confgen_update_disabled(""));
+    assert_false(confgen_update_disabled("UPDATE_CONFIG=FALSE\n"));
+}
+
+static void test_user_names_that_would_break_ipmiopts_are_refused(void **state)
+{
+    (void)state;
+    assert_true(confgen_user_ok("root"));
+    assert_true(confgen_user_ok("admin-1_x"));
+    assert_false(confgen_user_ok(""));
+    assert_false(confgen_user_ok("a,b"));
+    assert_false(confgen_user_ok("a\"b"));
+    assert_false(confgen_user_ok("a b"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_render_matches_golden_file),
+        cmocka_unit_test(test_equal_inventories_in_any_order_give_identical_files),
+        cmocka_unit_test(test_base_without_final_newline_gets_one),
+        cmocka_unit_test(test_update_config_detection),
+        cmocka_unit_test(test_user_names_that_would_break_ipmiopts_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,221 @@
+/* Records: filtering, naming, validation, de-duplication and sorting of
+ * HSM RedfishEndpoints answers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "configure/records.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static int parse(const char *json, const char *ident, struct records *r, char *err)
+{
+    *r = (struct records)RECORDS_INIT;
+    return records_from_json(json, strlen(json), ident, r, err, 256);
+}
+
+static bool warned(const struct records *r, const char *needle)
+{
+    for (size_t i = 0; i < r->nwarn; i++)
+        if (strstr(r->warnings[i], needle))
+            return true;
+    return false;
+}
+
+static void test_only_enabled_nodebmcs_are_kept(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":["
+                       "{\"ID\":\"x3000c0s1b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"Hostname\":\"n1\",\"IPAddress\":\"127.0.0.1\"},"
+                       "{\"ID\":\"x3000c0s2b0\",\"Type\":\"NodeBMC\",\"Enabled\":false,"
+                       "\"Hostname\":\"n2\",\"IPAddress\":\"127.0.0.2\"},"
+                       "{\"ID\":\"x1000c0b0\",\"Type\":\"ChassisBMC\",\"Enabled\":true,"
+                       "\"Hostname\":\"c0\",\"IPAddress\":\"127.0.0.3\"},"
+                       "{\"ID\":\"x3000c0s3b0\",\"Type\":\"NodeBMC\",\"Hostname\":\"n3\","
+                       "\"IPAddress\":\"127.0.0.4\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].name, "n1");
+    assert_string_equal(r.v[0].address, "127.0.0.1");
+    records_release(&r);
+}
+
+static void test_name_falls_back_to_id_and_address_to_fqdn_then_hostname(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":["
+                       "{\"ID\":\"x3000c0s1b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"Hostname\":\"\",\"FQDN\":\"bmc1.local\",\"IPAddress\":\"\"},"
+                       "{\"ID\":\"x3000c0s2b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"Hostname\":\"bmc2\"},"
+                       "{\"ID\":\"x3000c0s3b0\",\"Type\":\"NodeBMC\",\"Enabled\":true}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.v[0].name, "bmc2");
+    assert_string_equal(r.v[0].address, "bmc2");
+    assert_string_equal(r.v[1].name, "x3000c0s1b0");
+    assert_string_equal(r.v[1].address, "bmc1.local");
+    assert_true(warned(&r, "endpoint x3000c0s3b0: no IPAddress, FQDN or Hostname"));
+    records_release(&r);
+}
+
+static void test_log_identifier_selects_the_field(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":[{\"ID\":\"x3000c0s1b0\",\"Type\":\"NodeBMC\","
+                       "\"Enabled\":true,\"Hostname\":\"h\",\"Name\":\"nm\","
+                       "\"IPAddress\":\"127.0.0.1:9001\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Name", &r, err), 0);
+    assert_string_equal(r.v[0].name, "nm");
+    assert_string_equal(r.v[0].address, "127.0.0.1:9001");
+    records_release(&r);
+    assert_int_equal(parse(json, "ID", &r, err), 0);
+    assert_string_equal(r.v[0].name, "x3000c0s1b0");
+    records_release(&r);
+}
+
+static void test_hostile_hostnames_are_skipped_with_a_warning_naming_the_id(void **state)
+{
+    (void)state;
+    const char *json =
+        "{\"RedfishEndpoints\":["
+        "{\"ID\":\"e1\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"a\\\" dev=\\\"x\",\"IPAddress\":\"127.0.0.1\"},"
+        "{\"ID\":\"e2\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"two words\",\"IPAddress\":\"127.0.0.1\"},"
+        "{\"ID\":\"e3\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"line\\nbreak\",\"IPAddress\":\"127.0.0.1\"},"
+        "{\"ID\":\"e4\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"../../etc/passwd\",\"IPAddress\":\"127.0.0.1\"},"
+        "{\"ID\":\"e5\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        "AAAAAAAAAA\",\"IPAddress\":\"127.0.0.1\"},"
+        "{\"ID\":\"e6\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"ok\",\"IPAddress\":\"127.0.0.1\\\" x\"},"
+        "{\"ID\":\"e7\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+        "\"Hostname\":\"good\",\"IPAddress\":\"[::1]:623\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].name, "good");
+    assert_int_equal(r.nwarn, 6);
+    for (int i = 1; i <= 6; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "endpoint e%d:", i);
+        assert_true(warned(&r, id));
+    }
+    for (size_t i = 0; i < r.nwarn; i++)
+        assert_null(strchr(r.warnings[i], '\n'));
+    assert_true(warned(&r, "line\\x0abreak"));
+    records_release(&r);
+}
+
+static void test_duplicate_names_keep_the_first_and_warn(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":["
+                       "{\"ID\":\"b\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"Hostname\":\"same\",\"IPAddress\":\"127.0.0.2\"},"
+                       "{\"ID\":\"a\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"Hostname\":\"same\",\"IPAddress\":\"127.0.0.1\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].address, "127.0.0.2");
+    assert_true(warned(&r, "\"same\" is used by more than one endpoint"));
+    records_release(&r);
+}
+
+static void test_records_are_sorted_by_name(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":["
+                       "{\"ID\":\"x3000c0s9b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"127.0.0.9\"},"
+                       "{\"ID\":\"x1000c0s0b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"127.0.0.1\"},"
+                       "{\"ID\":\"x3000c0s10b0\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"127.0.0.10\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.v[0].name, "x1000c0s0b0");
+    assert_string_equal(r.v[1].name, "x3000c0s10b0");
+    assert_string_equal(r.v[2].name, "x3000c0s9b0");
+    records_release(&r);
+}
+
+static void test_bad_bodies_are_errors_with_a_reason(void **state)
+{
+    (void)state;
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse("", "ID", &r, err), -EINVAL);
+    assert_non_null(strstr(err, "empty"));
+    assert_int_equal(parse("{\"RedfishEndpoints\":[{\"ID\":", "ID", &r, err), -EINVAL);
+    assert_non_null(strstr(err, "malformed JSON"));
+    assert_int_equal(parse("[{\"ID\":\"x\"}]", "ID", &r, err), -EINVAL);
+    assert_non_null(strstr(err, "RedfishEndpoints"));
+    assert_int_equal(parse("{\"RedfishEndpoints\":{}}", "ID", &r, err), -EINVAL);
+    assert_int_equal(parse("{\"RedfishEndpoints\":[]}", "ID", &r, err), 0);
+    assert_int_equal(r.n, 0);
+    records_release(&r);
+}
+
+static void test_non_object_entries_and_missing_ids_are_skipped(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":[42,\"x\",{\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"127.0.0.1\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 0);
+    assert_true(warned(&r, "RedfishEndpoints[0]: not an object"));
+    assert_true(warned(&r, "RedfishEndpoints[2]: no ID"));
+    records_release(&r);
+}
+
+static void test_name_and_address_alphabets(void **state)
+{
+    (void)state;
+    assert_true(records_name_ok("x3000c0s1b0"));
+    assert_true(records_name_ok("a.b_c:d-e"));
+    assert_false(records_name_ok(""));
+    assert_false(records_name_ok("a/b"));
+    assert_false(records_name_ok("a b"));
+    assert_false(records_name_ok("a\"b"));
+    assert_true(records_address_ok("127.0.0.1:9001"));
+    assert_true(records_address_ok("[::1]:623"));
+    assert_false(records_address_ok("127.0.0.1,x"));
+    assert_false(records_address_ok("host name"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_only_enabled_nodebmcs_are_kept),
+        cmocka_unit_test(test_name_falls_back_to_id_and_address_to_fqdn_then_hostname),
+        cmocka_unit_test(test_log_identifier_selects_the_field),
+        cmocka_unit_test(test_hostile_hostnames_are_skipped_with_a_warning_naming_the_id),
+        cmocka_unit_test(test_duplicate_names_keep_the_first_and_warn),
+        cmocka_unit_test(test_records_are_sorted_by_name),
+        cmocka_unit_test(test_bad_bodies_are_errors_with_a_reason),
+        cmocka_unit_test(test_non_object_entries_and_missing_ids_are_skipped),
+        cmocka_unit_test(test_name_and_address_alphabets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,92 @@
+/* URL joining: API_GATEWAY + RF_ENDPOINT with one slash and a default scheme. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "configure/urljoin.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void expect_join(const char *gw, const char *path, const char *want)
+{
+    char *url = NULL;
+    char err[256] = "";
+    assert_int_equal(url_join(gw, path, &url, err, sizeof(err)), 0);
+    assert_string_equal(url, want);
+    free(url);
+}
+
+static void test_bare_host_gets_https(void **state)
+{
+    (void)state;
+    expect_join("api-gw-service-nmn.local", "apis/smd/hsm/v2/Inventory/RedfishEndpoints",
+                "https://api-gw-service-nmn.local/apis/smd/hsm/v2/Inventory/RedfishEndpoints");
+}
+
+static void test_exactly_one_slash_between_parts(void **state)
+{
+    (void)state;
+    expect_join("http://127.0.0.1:8080/", "/apis/x", "http://127.0.0.1:8080/apis/x");
+    expect_join("http://127.0.0.1:8080///", "///apis/x", "http://127.0.0.1:8080/apis/x");
+    expect_join("http://127.0.0.1:8080", "apis/x", "http://127.0.0.1:8080/apis/x");
+}
+
+static void test_gateway_with_path_prefix_is_kept(void **state)
+{
+    (void)state;
+    expect_join("https://gw.local/prefix/", "apis/x", "https://gw.local/prefix/apis/x");
+}
+
+static void test_full_url_endpoint_is_used_as_is(void **state)
+{
+    (void)state;
+    expect_join("ignored.local", "http://127.0.0.2:9000/custom?type=NodeBMC",
+                "http://127.0.0.2:9000/custom?type=NodeBMC");
+    expect_join("ignored.local", "HTTPS://127.0.0.2/x", "HTTPS://127.0.0.2/x");
+}
+
+static void test_empty_gateway_is_an_error_naming_it(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    char err[256] = "";
+    assert_int_equal(url_join("", "apis/x", &url, err, sizeof(err)), -EINVAL);
+    assert_null(url);
+    assert_non_null(strstr(err, "API_GATEWAY"));
+}
+
+static void test_other_scheme_is_rejected(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    char err[256] = "";
+    assert_int_equal(url_join("ftp://gw", "apis/x", &url, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "ftp://gw"));
+}
+
+static void test_blanks_in_url_are_rejected(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    char err[256] = "";
+    assert_int_equal(url_join("gw.local", "apis/x y", &url, err, sizeof(err)), -EINVAL);
+    assert_int_equal(url_join("http://gw\n.local", "apis", &url, err, sizeof(err)), -EINVAL);
+    assert_null(url);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bare_host_gets_https),
+        cmocka_unit_test(test_exactly_one_slash_between_parts),
+        cmocka_unit_test(test_gateway_with_path_prefix_is_kept),
+        cmocka_unit_test(test_full_url_endpoint_is_used_as_is),
+        cmocka_unit_test(test_empty_gateway_is_an_error_naming_it),
+        cmocka_unit_test(test_other_scheme_is_rejected),
+        cmocka_unit_test(test_blanks_in_url_are_rejected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
