@@ -7,4 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN_DIR=${BIN_DIR:-$PWD/build/bin}
-exec /usr/bin/python3 bench/harness.py --ours "$BIN_DIR/conmand" "$@"
+/usr/bin/python3 bench/harness.py --ours "$BIN_DIR/conmand" "$@"
+echo
+echo "HSM side: configure_conman's records_from_json + confgen_render (median of 5):"
+"$BIN_DIR/hsm_bench" 1000,3000,10000,30000,100000 5
