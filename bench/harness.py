@@ -638,6 +638,11 @@ def main():
             sys.exit(f"harness: {d} conmand {daemons[d]} is not an executable file")
     os.makedirs(args.out, exist_ok=True)
     procs = Procs()
+
+    def on_term(signum, _frame):
+        raise SystemExit(f"harness: stopped by signal {signum}")  # finally stops every process
+
+    signal.signal(signal.SIGTERM, on_term)
     results = {d: {} for d in chosen}
     fds_seen = {}
     t_start = time.monotonic()
