@@ -1,0 +1,125 @@
+"""configure_conman end to end: discovery from hsm-sim, the generated file,
+Debian's conmand and the stock conman client, restart and signals."""
+import os
+import signal
+import stat
+import time
+
+import pytest
+
+from conftest import wait_for
+from configure_env import Configure, password_hex
+from hsmsim import HsmSim, endpoint
+
+
+def three_bmcs():
+    return [
+        endpoint("x3000c0s1b0", "127.0.0.1:9101"),
+        endpoint("x3000c0s2b0", "127.0.0.1:9102"),
+        endpoint("x1000c0s0b0", "127.0.0.1:9103"),
+        endpoint("x3000c0s3b0", "127.0.0.1:9104", enabled=False),
+        endpoint("x1000c0b0", "127.0.0.1:9105", type_="ChassisBMC"),
+    ]
+
+
+@pytest.fixture
+def running(procs, tmp_path):
+    sim = HsmSim.start(procs, tmp_path, endpoints=three_bmcs())
+    cc = Configure(procs, tmp_path, sim)
+    cc.start()
+    cc.wait_names(["x1000c0s0b0", "x3000c0s1b0", "x3000c0s2b0"])
+    return sim, cc
+
+
+def test_discovered_consoles_are_listed_and_get_log_files(running):
+    sim, cc = running
+    for name in ("x1000c0s0b0", "x3000c0s1b0", "x3000c0s2b0"):
+        path = os.path.join(cc.logdir, "conman", f"console.{name}")
+        wait_for(lambda: os.path.exists(path), timeout=10, what=path)
+    assert not os.path.exists(os.path.join(cc.logdir, "conman", "console.x3000c0s3b0"))
+    cc.assert_no_secret()
+
+
+def test_generated_file_is_0600_with_hex_password_after_the_base(running):
+    sim, cc = running
+    assert stat.S_IMODE(os.stat(cc.conf).st_mode) == 0o600
+    text = cc.conf_text()
+    with open(cc.base_file) as f:
+        assert text.startswith(f.read())
+    assert cc.password not in text
+    line = (f'console name="x3000c0s1b0" dev="ipmi:127.0.0.1:9101" '
+            f'ipmiopts="U:root,P:0x{password_hex()}"')
+    assert line in text.splitlines()
+    consoles = [l for l in text.splitlines() if l.startswith("console ")]
+    assert [l.split('"')[1] for l in consoles] == ["x1000c0s0b0", "x3000c0s1b0", "x3000c0s2b0"]
+
+
+def test_generated_cluster_from_hsm_sim_is_discovered(procs, tmp_path):
+    sim = HsmSim.start(procs, tmp_path, nodes=7, bmc_port_base=9200)
+    status, body = sim.get("/apis/smd/hsm/v2/Inventory/RedfishEndpoints?type=NodeBMC")
+    assert status == 200
+    ids = sorted(e["ID"] for e in body["RedfishEndpoints"])
+    assert any(i.startswith("x3000") for i in ids) and any(i.startswith("x1000") for i in ids)
+    cc = Configure(procs, tmp_path, sim)
+    cc.start()
+    cc.wait_names(ids)
+    assert 'dev="ipmi:127.0.0.1:9200"' in cc.conf_text()
+
+
+def test_killed_conmand_is_restarted_quickly_with_hardware_added_in_hsm(running):
+    sim, cc = running
+    old = cc.conmand_pid()
+    sim.set_endpoints(three_bmcs() + [endpoint("x3000c0s4b0", "127.0.0.1:9106")])
+    killed_at = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    cc.wait_names(["x1000c0s0b0", "x3000c0s1b0", "x3000c0s2b0", "x3000c0s4b0"], timeout=5)
+    assert time.monotonic() - killed_at < 5
+    new = cc.conmand_pid()
+    assert new != old
+    assert "killed by signal 9" in cc.output()
+    cc.assert_no_secret()
+
+
+def test_sighup_applies_a_changed_inventory_and_leaves_an_unchanged_one(running):
+    sim, cc = running
+    first = cc.conmand_pid()
+    cc.sighup()
+    cc.wait_log("configuration unchanged")
+    assert cc.conmand_pids() == [first]
+    sim.set_endpoints([e for e in three_bmcs() if e["ID"] != "x1000c0s0b0"])
+    cc.sighup()
+    cc.wait_names(["x3000c0s1b0", "x3000c0s2b0"], timeout=20)
+    assert cc.conmand_pid() != first
+    assert "x1000c0s0b0" not in cc.conf_text()
+
+
+def test_sigterm_stops_conmand_and_exits_zero(running):
+    sim, cc = running
+    child = cc.conmand_pid()
+    os.kill(cc.proc.pid, signal.SIGTERM)
+    assert cc.proc.wait(timeout=20) == 0
+    assert not os.path.exists(f"/proc/{child}") or "Z" in open(f"/proc/{child}/stat").read().split()[2]
+    assert "exiting" in cc.output()
+    cc.assert_no_secret()
+
+
+def test_bearer_token_is_sent_and_never_logged(procs, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-SECRET-123\n")
+    sim = HsmSim.start(procs, tmp_path, endpoints=three_bmcs(), token_file=token_file)
+    assert sim.get("/apis/smd/hsm/v2/Inventory/RedfishEndpoints")[0] == 401
+    cc = Configure(procs, tmp_path, sim, env={"HSM_TOKEN_FILE": str(token_file)})
+    cc.start()
+    cc.wait_names(["x1000c0s0b0", "x3000c0s1b0", "x3000c0s2b0"])
+    assert "tok-SECRET-123" not in cc.output()
+    cc.assert_no_secret()
+
+
+def test_missing_token_gets_401_logged_with_url_and_no_conmand(procs, tmp_path):
+    token_file = tmp_path / "token"
+    token_file.write_text("tok-SECRET-123\n")
+    sim = HsmSim.start(procs, tmp_path, endpoints=three_bmcs(), token_file=token_file)
+    cc = Configure(procs, tmp_path, sim)
+    cc.start()
+    cc.wait_log(f"HSM discovery failed: {sim.endpoints_url}: HTTP status 401", count=2)
+    assert cc.conmand_pids() == []
