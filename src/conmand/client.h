@@ -1,0 +1,62 @@
+/* One client connection: greeting, request, then a session streaming
+ * console bytes both ways. Output is bounded per client: a stuck client
+ * loses bytes (and is told how many) instead of stalling a console. */
+#ifndef CONMAND_CLIENT_H
+#define CONMAND_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <uv.h>
+
+#include "conmand/proto.h"
+
+struct server;
+struct console;
+
+#define CLIENT_OUT_MAX (256 * 1024)
+
+enum client_state { CLIENT_GREETING, CLIENT_REQUEST, CLIENT_SESSION, CLIENT_CLOSING };
+
+struct client {
+    struct server *srv;
+    uv_tcp_t tcp;
+    enum client_state state;
+    char in[PROTO_MAX_LINE];
+    size_t inlen;
+    struct proto_req req;
+    char host[256];
+    int port;
+    struct console **cons; /* the consoles of this session */
+    size_t ncons;
+    bool writer;    /* CONNECT: input goes to the consoles */
+    bool broadcast; /* write-only to several consoles */
+    bool quiet, suspended, got_esc;
+    time_t last_input;
+    uint64_t dropped;
+    struct client *prev, *next;
+};
+
+/* Accepts a pending connection on the listener. */
+void client_accept(struct server *srv);
+
+/* Queues bytes to the client; drops (and counts) when its queue is full. */
+void client_send(struct client *cl, const void *buf, size_t len);
+
+/* Sends "\r\n<ConMan> text.\r\n" unless the client is quiet and `info`. */
+void client_send_msg(struct client *cl, const char *text, bool info);
+
+/* Closes the connection (after queued output drains). */
+void client_close(struct client *cl);
+
+/* True when the client reads console output (not a broadcast session). */
+bool client_reads(const struct client *cl);
+
+/* "<user@host> on tty" for messages. */
+void client_who(const struct client *cl, char *out, size_t outlen);
+
+/* The console is going away: remove it from the session. */
+void client_console_gone(struct client *cl, struct console *c);
+
+#endif

@@ -1,0 +1,461 @@
+/* Generic console life cycle: connect, poll, read to log and clients,
+ * queued writes, disconnect and reconnect with backoff plus jitter. */
+#include "conmand/console.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "conmand/client.h"
+#include "conmand/proto.h"
+#include "conmand/server.h"
+
+const struct console_ops *console_type_for(const char *dev, bool is_chardev)
+{
+    if (!strncasecmp(dev, "ipmi:", 5))
+        return &console_ipmi_ops;
+    if (!strncasecmp(dev, "unix:", 5))
+        return &console_unix_ops;
+    if (dev[0] == '/')
+        return is_chardev ? &console_serial_ops : &console_process_ops;
+    const char *colon = strrchr(dev, ':');
+    if (colon && colon != dev && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1))
+        return &console_telnet_ops;
+    return NULL;
+}
+
+unsigned console_backoff_ms(unsigned failures, double rnd)
+{
+    unsigned base = 1000;
+    for (unsigned i = 1; i < failures && base < 60000; i++)
+        base *= 2;
+    if (base > 60000)
+        base = 60000;
+    return base + (unsigned)(rnd * 0.25 * base);
+}
+
+static int copy_cfg(struct conf_console *dst, const struct conf_console *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->logopts = src->logopts;
+    dst->line = src->line;
+    dst->name = strdup(src->name);
+    dst->dev = strdup(src->dev);
+    dst->log = src->log ? strdup(src->log) : NULL;
+    dst->seropts = src->seropts ? strdup(src->seropts) : NULL;
+    dst->ipmiopts = src->ipmiopts ? strdup(src->ipmiopts) : NULL;
+    if (!dst->name || !dst->dev || (src->log && !dst->log) || (src->seropts && !dst->seropts) ||
+        (src->ipmiopts && !dst->ipmiopts))
+        return -ENOMEM;
+    return 0;
+}
+
+static void free_cfg(struct conf_console *c)
+{
+    free(c->name);
+    free(c->dev);
+    free(c->log);
+    free(c->seropts);
+    free(c->ipmiopts);
+}
+
+struct console *console_create(struct server *srv, const struct conf_console *cfg)
+{
+    struct console *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->srv = srv;
+    c->fd = -1;
+    char path[4096];
+    int rc = copy_cfg(&c->cfg, cfg);
+    if (rc == 0 && cfg->log && server_log_path(srv, cfg->log, path, sizeof(path)) < 0)
+        rc = -ENAMETOOLONG;
+    if (rc == 0)
+        rc = logfile_init(&c->log, cfg->name, cfg->log ? path : NULL, &cfg->logopts);
+    if (rc < 0) {
+        free_cfg(&c->cfg);
+        free(c);
+        return NULL;
+    }
+    struct stat st;
+    bool chardev = cfg->dev[0] == '/' && !strchr(cfg->dev, ' ') && stat(cfg->dev, &st) == 0 &&
+                   S_ISCHR(st.st_mode);
+    c->ops = console_type_for(cfg->dev, chardev);
+    uv_timer_init(srv->loop, &c->retry);
+    c->retry.data = c;
+    return c;
+}
+
+static void poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events);
+
+static void update_poll(struct console *c)
+{
+    if (!c->poll)
+        return;
+    int ev = UV_READABLE | UV_DISCONNECT;
+    if (c->outlen || c->state == CONSOLE_CONNECTING)
+        ev |= UV_WRITABLE;
+    if (c->state == CONSOLE_CONNECTING)
+        ev = c->ops->connect_on_read ? UV_READABLE | UV_DISCONNECT : UV_WRITABLE;
+    uv_poll_start(c->poll, ev, on_poll);
+}
+
+static void describe(const struct console *c, char *out, size_t outlen)
+{
+    if (c->ops && c->ops->describe)
+        c->ops->describe(c, out, outlen);
+    else
+        snprintf(out, outlen, "\"%s\"", c->cfg.dev);
+}
+
+static void announce_up(struct console *c)
+{
+    char peer[512], when[32], text[1024];
+    describe(c, peer, sizeof(peer));
+    proto_short_time(time(NULL), when, sizeof(when));
+    log_info("Console [%s] connected to %s", c->cfg.name, peer);
+    snprintf(text, sizeof(text), "Console [%s] connected to %s at %s", c->cfg.name, peer, when);
+    console_notify(c, text, NULL);
+}
+
+void console_up(struct console *c, int fd)
+{
+    if (fd != c->fd) {
+        /* A type that manages its own session hands over its fd here. */
+        c->fd = fd;
+        c->poll = malloc(sizeof(*c->poll));
+        if (!c->poll || uv_poll_init(c->srv->loop, c->poll, fd) < 0) {
+            free(c->poll);
+            c->poll = NULL;
+            console_down(c, "cannot poll its descriptor");
+            return;
+        }
+        c->poll->data = c;
+    }
+    c->state = CONSOLE_UP;
+    c->up_since = time(NULL);
+    announce_up(c);
+    update_poll(c);
+}
+
+static void retry_cb(uv_timer_t *t);
+
+static void schedule_retry(struct console *c)
+{
+    if (c->closing || c->srv->stopping)
+        return;
+    c->failures++;
+    double rnd = (double)rand_r(&c->srv->seed) / ((double)RAND_MAX + 1.0);
+    unsigned ms = console_backoff_ms(c->failures, rnd);
+    log_debug("Console [%s] reconnect in %u ms (attempt %u)", c->cfg.name, ms, c->failures);
+    uv_timer_start(&c->retry, retry_cb, ms, 0);
+}
+
+static void connect_now(struct console *c)
+{
+    char err[512] = "";
+    bool connecting = false;
+    if (!c->ops) {
+        log_error("Console [%s]: dev \"%s\" is no known console type (%s line %d)", c->cfg.name,
+                  c->cfg.dev, c->srv->opts.conf_path, c->cfg.line);
+        return;
+    }
+    int fd = c->ops->open(c, &connecting, err, sizeof(err));
+    if (fd == -EINPROGRESS) {
+        c->state = CONSOLE_CONNECTING; /* the type calls console_up() later */
+        return;
+    }
+    if (fd < 0) {
+        log_warn("%s", err[0] ? err : "console open failed");
+        schedule_retry(c);
+        return;
+    }
+    c->fd = fd;
+    c->poll = malloc(sizeof(*c->poll));
+    if (!c->poll || uv_poll_init(c->srv->loop, c->poll, fd) < 0) {
+        free(c->poll);
+        c->poll = NULL;
+        close(fd);
+        c->fd = -1;
+        if (c->ops->close)
+            c->ops->close(c);
+        schedule_retry(c);
+        return;
+    }
+    c->poll->data = c;
+    if (connecting) {
+        c->state = CONSOLE_CONNECTING;
+        update_poll(c);
+    } else {
+        console_up(c, fd);
+    }
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+    struct console *c = t->data;
+    if (c->state == CONSOLE_DOWN && !c->closing)
+        connect_now(c);
+}
+
+void console_start(struct console *c, bool truncate_log)
+{
+    char err[512];
+    if (c->log.path && logfile_open(&c->log, truncate_log, time(NULL), err, sizeof(err)) < 0)
+        log_warn("%s", err);
+    connect_now(c);
+}
+
+void console_kick(struct console *c)
+{
+    if (c->state == CONSOLE_DOWN && !c->closing) {
+        uv_timer_stop(&c->retry);
+        connect_now(c);
+    }
+}
+
+static void close_fd(struct console *c)
+{
+    if (c->poll) {
+        uv_poll_stop(c->poll);
+        uv_close((uv_handle_t *)c->poll, poll_closed);
+        c->poll = NULL;
+    }
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    c->outlen = 0;
+}
+
+void console_down(struct console *c, const char *why)
+{
+    bool was_up = c->state == CONSOLE_UP;
+    char peer[512], when[32], up[32], text[1024];
+    describe(c, peer, sizeof(peer));
+    close_fd(c);
+    if (c->ops && c->ops->close)
+        c->ops->close(c);
+    c->state = CONSOLE_DOWN;
+    if (was_up) {
+        long secs = (long)(time(NULL) - c->up_since);
+        proto_delta(secs, up, sizeof(up));
+        proto_short_time(time(NULL), when, sizeof(when));
+        log_info("Console [%s] disconnected from %s after %s%s%s", c->cfg.name, peer, up,
+                 why ? ": " : "", why ? why : "");
+        snprintf(text, sizeof(text), "Console [%s] disconnected from %s after %s at %s",
+                 c->cfg.name, peer, up, when);
+        console_notify(c, text, NULL);
+        if (secs >= 30)
+            c->failures = 0; /* it ran a while: start the backoff over */
+    } else if (why) {
+        log_warn("Console [%s] cannot connect to %s: %s", c->cfg.name, peer, why);
+    }
+    schedule_retry(c);
+}
+
+static void finish_connect(struct console *c)
+{
+    if (c->ops->finish) {
+        char why[256] = "";
+        int rc = c->ops->finish(c, why, sizeof(why));
+        if (rc > 0)
+            console_up(c, c->fd);
+        else if (rc < 0)
+            console_down(c, why);
+        return;
+    }
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err) {
+        console_down(c, strerror(err));
+        return;
+    }
+    console_up(c, c->fd);
+}
+
+static void deliver(struct console *c, const unsigned char *buf, size_t len)
+{
+    logfile_write_data(&c->log, buf, len, time(NULL));
+    for (size_t i = 0; i < c->nclients; i++)
+        if (client_reads(c->clients[i]))
+            client_send(c->clients[i], buf, len);
+}
+
+static void read_device(struct console *c)
+{
+    unsigned char buf[16384];
+    for (int rounds = 0; rounds < 4; rounds++) {
+        ssize_t n = read(c->fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            console_down(c, n < 0 ? strerror(errno) : "end of file");
+            return;
+        }
+        size_t len = (size_t)n;
+        if (c->ops->filter_in)
+            len = c->ops->filter_in(c, buf, len);
+        if (len)
+            deliver(c, buf, len);
+        if (c->state != CONSOLE_UP)
+            return;
+    }
+}
+
+static void flush_out(struct console *c)
+{
+    while (c->outlen) {
+        ssize_t n = write(c->fd, c->out, c->outlen);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            console_down(c, strerror(errno));
+            return;
+        }
+        memmove(c->out, c->out + n, c->outlen - (size_t)n);
+        c->outlen -= (size_t)n;
+    }
+    update_poll(c);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct console *c = p->data;
+    if (c->state == CONSOLE_CONNECTING) {
+        finish_connect(c);
+        return;
+    }
+    if (status < 0 && status != UV_EBADF) {
+        console_down(c, uv_strerror(status));
+        return;
+    }
+    if (events & (UV_READABLE | UV_DISCONNECT))
+        read_device(c);
+    if (c->state == CONSOLE_UP && c->poll == p && (events & UV_WRITABLE))
+        flush_out(c);
+}
+
+void console_queue_raw(struct console *c, const void *buf, size_t len)
+{
+    if (c->state != CONSOLE_UP || len == 0)
+        return;
+    if (!c->out) {
+        c->out = malloc(CONSOLE_OUT_MAX);
+        if (!c->out)
+            return;
+    }
+    if (c->outlen + len > CONSOLE_OUT_MAX) {
+        log_warn("Console [%s]: device not reading; dropped %zu bytes of input", c->cfg.name, len);
+        return;
+    }
+    memcpy(c->out + c->outlen, buf, len);
+    c->outlen += len;
+    update_poll(c);
+}
+
+void console_write(struct console *c, const void *buf, size_t len)
+{
+    if (c->ops && c->ops->write)
+        c->ops->write(c, buf, len);
+    else
+        console_queue_raw(c, buf, len);
+}
+
+void console_notify(struct console *c, const char *text, const struct client *except)
+{
+    char msg[1200];
+    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    logfile_write_msg(&c->log, msg, n);
+    for (size_t i = 0; i < c->nclients; i++) {
+        struct client *cl = c->clients[i];
+        if (cl != except && client_reads(cl))
+            client_send_msg(cl, text, true);
+    }
+}
+
+int console_attach(struct console *c, struct client *cl)
+{
+    if (c->nclients == c->capclients) {
+        size_t cap = c->capclients ? c->capclients * 2 : 4;
+        struct client **grown = realloc(c->clients, cap * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        c->clients = grown;
+        c->capclients = cap;
+    }
+    c->clients[c->nclients++] = cl;
+    return 0;
+}
+
+void console_detach(struct console *c, struct client *cl)
+{
+    for (size_t i = 0; i < c->nclients; i++) {
+        if (c->clients[i] == cl) {
+            c->clients[i] = c->clients[--c->nclients];
+            return;
+        }
+    }
+}
+
+void console_reopen_log(struct console *c)
+{
+    char err[512];
+    if (c->log.path && logfile_open(&c->log, false, time(NULL), err, sizeof(err)) < 0)
+        log_warn("%s", err);
+}
+
+void console_child_exited(struct console *c, int status)
+{
+    c->pid = 0;
+    if (c->state == CONSOLE_UP || c->state == CONSOLE_CONNECTING) {
+        char why[64];
+        if (WIFEXITED(status))
+            snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(status));
+        else
+            snprintf(why, sizeof(why), "signal %d", WTERMSIG(status));
+        /* Output still in the pty is read before the console goes down. */
+        if (c->state == CONSOLE_UP && c->fd >= 0)
+            read_device(c);
+        if (c->state != CONSOLE_DOWN)
+            console_down(c, why);
+    }
+}
+
+static void retry_closed(uv_handle_t *h)
+{
+    struct console *c = h->data;
+    logfile_release(&c->log);
+    free_cfg(&c->cfg);
+    free(c->out);
+    free(c->clients);
+    free(c);
+}
+
+void console_destroy(struct console *c)
+{
+    c->closing = true;
+    while (c->nclients)
+        client_console_gone(c->clients[c->nclients - 1], c);
+    close_fd(c);
+    if (c->ops && c->ops->close)
+        c->ops->close(c);
+    c->state = CONSOLE_DOWN;
+    uv_timer_stop(&c->retry);
+    uv_close((uv_handle_t *)&c->retry, retry_closed);
+}

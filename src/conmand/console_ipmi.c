@@ -1,0 +1,152 @@
+/* ipmi:HOST[:PORT] consoles: IPMI Serial-over-LAN through FreeIPMI's
+ * libipmiconsole in its non-blocking mode. The library runs its own engine
+ * threads and hands us one end of a socket pair (ipmiconsole_ctx_fd), which
+ * the generic console code polls like any other fd. The session counts as up
+ * when the library reports it established (it writes a byte on the fd). */
+#include <errno.h>
+#include <ipmiconsole.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "conmand/console.h"
+#include "conmand/ipmiopts.h"
+
+#define IPMI_ENGINE_THREADS 4
+
+struct ipmi {
+    ipmiconsole_ctx_t ctx;
+    bool established;
+};
+
+/* The engine is process-wide by the library's design: initialised once. */
+static int engine_state; /* 0 not tried, 1 running, -1 failed */
+
+static int engine_start(void)
+{
+    if (engine_state == 0)
+        engine_state = ipmiconsole_engine_init(IPMI_ENGINE_THREADS, 0) < 0 ? -1 : 1;
+    return engine_state > 0 ? 0 : -EIO;
+}
+
+static ipmiconsole_ctx_t make_ctx(struct console *c, const struct ipmiopts *o)
+{
+    struct ipmiconsole_ipmi_config ic = {
+        .username = o->user[0] ? (char *)o->user : NULL,
+        .password = o->password.bytes,
+        .k_g = (unsigned char *)o->k_g.bytes,
+        .k_g_len = (unsigned)o->k_g.len,
+        .privilege_level = o->privilege,
+        .cipher_suite_id = o->cipher_suite,
+        .workaround_flags = o->workarounds,
+    };
+    struct ipmiconsole_protocol_config pc = {-1, -1, -1, -1, -1, -1, -1};
+    struct ipmiconsole_engine_config ec = {
+        .engine_flags = IPMICONSOLE_ENGINE_OUTPUT_ON_SOL_ESTABLISHED,
+        .behavior_flags = 0,
+        .debug_flags = 0,
+    };
+    return ipmiconsole_ctx_create(c->cfg.dev + 5, &ic, &pc, &ec);
+}
+
+static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errlen)
+{
+    struct ipmiopts o;
+    if (ipmiopts_parse(c->cfg.ipmiopts, &o, err, errlen) < 0)
+        return -EINVAL;
+    if (engine_start() < 0) {
+        ipmiopts_release(&o);
+        snprintf(err, errlen, "Console [%s]: cannot start the IPMI engine", c->cfg.name);
+        return -EIO;
+    }
+    struct ipmi *p = calloc(1, sizeof(*p));
+    if (!p || !(p->ctx = make_ctx(c, &o))) {
+        int e = errno;
+        ipmiopts_release(&o);
+        free(p);
+        snprintf(err, errlen, "Console [%s]: cannot set up IPMI to \"%s\": %s", c->cfg.name,
+                 c->cfg.dev + 5, strerror(e));
+        return -EINVAL;
+    }
+    ipmiopts_release(&o);
+    if (ipmiconsole_engine_submit(p->ctx, NULL, NULL) < 0) {
+        snprintf(err, errlen, "Console [%s]: IPMI submit failed: %s", c->cfg.name,
+                 ipmiconsole_ctx_strerror(ipmiconsole_ctx_errnum(p->ctx)));
+        ipmiconsole_ctx_destroy(p->ctx);
+        free(p);
+        return -EIO;
+    }
+    int fd = ipmiconsole_ctx_fd(p->ctx);
+    if (fd < 0) {
+        ipmiconsole_ctx_destroy(p->ctx);
+        free(p);
+        return -EIO;
+    }
+    c->priv = p;
+    *connecting = true;
+    return fd;
+}
+
+static int ipmi_finish(struct console *c, char *err, size_t errlen)
+{
+    struct ipmi *p = c->priv;
+    ipmiconsole_ctx_status_t st = ipmiconsole_ctx_status(p->ctx);
+    if (st == IPMICONSOLE_CTX_STATUS_SOL_ESTABLISHED) {
+        p->established = true;
+        return 1;
+    }
+    if (st == IPMICONSOLE_CTX_STATUS_SUBMITTED) {
+        char b;
+        /* Readable but not established: EOF means the setup failed. */
+        if (read(c->fd, &b, 1) != 0)
+            return 0;
+    }
+    snprintf(err, errlen, "%s", ipmiconsole_ctx_strerror(ipmiconsole_ctx_errnum(p->ctx)));
+    return -EIO;
+}
+
+static size_t ipmi_filter_in(struct console *c, unsigned char *buf, size_t len)
+{
+    (void)c;
+    /* OUTPUT_ON_SOL_ESTABLISHED writes one NUL when the session comes up. */
+    if (len && buf[0] == '\0') {
+        memmove(buf, buf + 1, len - 1);
+        return len - 1;
+    }
+    return len;
+}
+
+static void ipmi_close(struct console *c)
+{
+    struct ipmi *p = c->priv;
+    if (p) {
+        ipmiconsole_ctx_destroy(p->ctx);
+        free(p);
+    }
+    c->priv = NULL;
+}
+
+static void ipmi_describe(const struct console *c, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "<%s>", c->cfg.dev + 5);
+}
+
+static void ipmi_break(struct console *c)
+{
+    struct ipmi *p = c->priv;
+    if (p && p->established && ipmiconsole_ctx_generate_break(p->ctx) < 0)
+        log_warn("Console [%s]: IPMI break failed", c->cfg.name);
+}
+
+const struct console_ops console_ipmi_ops = {
+    .type = "ipmi",
+    .open = ipmi_open,
+    .finish = ipmi_finish,
+    .connect_on_read = true,
+    .filter_in = ipmi_filter_in,
+    .close = ipmi_close,
+    .describe = ipmi_describe,
+    .send_break = ipmi_break,
+};

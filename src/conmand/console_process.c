@@ -1,0 +1,132 @@
+/* Process consoles: dev="/abs/path args" runs in its own session on a pty,
+ * with a blocking stdin (Debian's conmand leaks O_NONBLOCK to the child, and
+ * e.g. cat then dies with EAGAIN). Reaped by the server's SIGCHLD handler. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "conmand/console.h"
+#include "conmand/server.h"
+
+#define PROC_MAX_ARGS 64
+
+static int open_pty(int *master, char *slave, size_t slavelen)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0)
+        return -errno;
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, slave, slavelen) != 0) {
+        int e = errno;
+        close(m);
+        return -e;
+    }
+    *master = m;
+    return 0;
+}
+
+/* In the child: new session, the pty slave as controlling terminal and
+ * stdio (raw, blocking), then exec. Never returns. */
+static void exec_child(const char *slave, char **argv, const char *execpath)
+{
+    setsid();
+    int fd = open(slave, O_RDWR);
+    if (fd < 0)
+        _exit(127);
+    ioctl(fd, TIOCSCTTY, 0);
+    struct termios tio;
+    if (tcgetattr(fd, &tio) == 0) {
+        cfmakeraw(&tio);
+        tcsetattr(fd, TCSANOW, &tio);
+    }
+    dup2(fd, 0);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (fd > 2)
+        close(fd);
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (execpath)
+        setenv("PATH", execpath, 1);
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+static int process_open(struct console *c, bool *connecting, char *err, size_t errlen)
+{
+    char buf[4096], slave[128];
+    char *argv[PROC_MAX_ARGS];
+    int master = -1;
+    *connecting = false;
+    int argc = conf_split_args(c->cfg.dev, buf, sizeof(buf), argv, PROC_MAX_ARGS);
+    if (argc <= 0 || argv[0][0] != '/') {
+        snprintf(err, errlen, "Console [%s]: dev \"%s\" is not an absolute program path",
+                 c->cfg.name, c->cfg.dev);
+        return -EINVAL;
+    }
+    /* %N and %D in arguments, as conman expands them. */
+    char expanded[PROC_MAX_ARGS][512];
+    for (int i = 1; i < argc; i++) {
+        if (conf_expand(argv[i], c->cfg.name, c->cfg.dev, expanded[i], sizeof(expanded[i])) == 0)
+            argv[i] = expanded[i];
+    }
+    if (access(argv[0], X_OK) < 0) {
+        int e = errno;
+        snprintf(err, errlen, "Console [%s]: cannot execute \"%s\": %s", c->cfg.name, argv[0],
+                 strerror(e));
+        return -e;
+    }
+    int rc = open_pty(&master, slave, sizeof(slave));
+    if (rc < 0) {
+        snprintf(err, errlen, "Console [%s]: cannot open a pty: %s", c->cfg.name, strerror(-rc));
+        return rc;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(master);
+        snprintf(err, errlen, "Console [%s]: fork failed: %s", c->cfg.name, strerror(e));
+        return -e;
+    }
+    if (pid == 0)
+        exec_child(slave, argv, c->srv->conf.server.execpath);
+    fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
+    c->pid = pid;
+    return master;
+}
+
+static void process_close(struct console *c)
+{
+    if (c->pid > 0)
+        kill(-c->pid, SIGTERM);
+    c->pid = 0;
+}
+
+static void process_describe(const struct console *c, char *out, size_t outlen)
+{
+    char buf[4096];
+    char *argv[PROC_MAX_ARGS];
+    const char *prog = c->cfg.dev;
+    if (conf_split_args(c->cfg.dev, buf, sizeof(buf), argv, PROC_MAX_ARGS) > 0)
+        prog = basename(argv[0]);
+    if (c->pid > 0)
+        snprintf(out, outlen, "\"%s\" (pid %d)", prog, (int)c->pid);
+    else
+        snprintf(out, outlen, "\"%s\"", prog);
+}
+
+const struct console_ops console_process_ops = {
+    .type = "process",
+    .open = process_open,
+    .close = process_close,
+    .describe = process_describe,
+};

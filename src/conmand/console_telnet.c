@@ -1,0 +1,178 @@
+/* telnet host:port consoles (terminal servers): TCP with enough option
+ * negotiation for real terminal servers: we accept the server's ECHO,
+ * SUPPRESS-GO-AHEAD and BINARY, offer SGA and BINARY, refuse the rest. */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conmand/console.h"
+
+#define T_IAC 255
+#define T_DONT 254
+#define T_DO 253
+#define T_WONT 252
+#define T_WILL 251
+#define T_SB 250
+#define T_BREAK 243
+#define T_SE 240
+#define OPT_BINARY 0
+#define OPT_ECHO 1
+#define OPT_SGA 3
+
+struct telnet {
+    int state; /* 0 data, T_IAC, T_DO.. awaiting option, T_SB in sub-negotiation */
+    bool sb_iac;
+    unsigned char answered[2][256]; /* replies already sent, per direction */
+};
+
+static int split_host_port(const char *dev, char *host, size_t hostlen, char *port, size_t portlen)
+{
+    const char *colon = strrchr(dev, ':');
+    if (!colon || (size_t)(colon - dev) >= hostlen || strlen(colon + 1) >= portlen)
+        return -EINVAL;
+    memcpy(host, dev, (size_t)(colon - dev));
+    host[colon - dev] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int telnet_open(struct console *c, bool *connecting, char *err, size_t errlen)
+{
+    char host[256], port[16];
+    if (split_host_port(c->cfg.dev, host, sizeof(host), port, sizeof(port)) < 0) {
+        snprintf(err, errlen, "Console [%s]: bad host:port in dev \"%s\"", c->cfg.name, c->cfg.dev);
+        return -EINVAL;
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "Console [%s]: cannot resolve \"%s\": %s", c->cfg.name, host,
+                 gai_strerror(rc));
+        return -EHOSTUNREACH;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(ai);
+        return -errno;
+    }
+    rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    int e = errno;
+    freeaddrinfo(ai);
+    if (rc < 0 && e != EINPROGRESS) {
+        close(fd);
+        snprintf(err, errlen, "Console [%s]: cannot connect to <%s>: %s", c->cfg.name, c->cfg.dev,
+                 strerror(e));
+        return -e;
+    }
+    free(c->priv);
+    c->priv = calloc(1, sizeof(struct telnet));
+    if (!c->priv) {
+        close(fd);
+        return -ENOMEM;
+    }
+    *connecting = rc < 0;
+    return fd;
+}
+
+static void reply(struct console *c, unsigned char verb, unsigned char opt)
+{
+    struct telnet *t = c->priv;
+    int dir = (verb == T_DO || verb == T_DONT) ? 0 : 1;
+    if (t->answered[dir][opt] == verb)
+        return; /* already said so: avoid negotiation loops */
+    t->answered[dir][opt] = verb;
+    unsigned char msg[3] = {T_IAC, verb, opt};
+    console_queue_raw(c, msg, 3);
+}
+
+static void negotiate(struct console *c, int verb, unsigned char opt)
+{
+    bool ok_local = opt == OPT_SGA || opt == OPT_BINARY;
+    bool ok_remote = ok_local || opt == OPT_ECHO;
+    if (verb == T_WILL)
+        reply(c, ok_remote ? T_DO : T_DONT, opt);
+    else if (verb == T_WONT)
+        reply(c, T_DONT, opt);
+    else if (verb == T_DO)
+        reply(c, ok_local ? T_WILL : T_WONT, opt);
+    else if (verb == T_DONT)
+        reply(c, T_WONT, opt);
+}
+
+static size_t telnet_filter_in(struct console *c, unsigned char *buf, size_t len)
+{
+    struct telnet *t = c->priv;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char b = buf[i];
+        if (t->state == 0) {
+            if (b == T_IAC)
+                t->state = T_IAC;
+            else
+                buf[o++] = b;
+        } else if (t->state == T_IAC) {
+            if (b == T_IAC) {
+                buf[o++] = b;
+                t->state = 0;
+            } else if (b >= T_WILL && b <= T_DONT) {
+                t->state = b;
+            } else if (b == T_SB) {
+                t->state = T_SB;
+                t->sb_iac = false;
+            } else {
+                t->state = 0; /* NOP, GA, AYT...: nothing to do */
+            }
+        } else if (t->state == T_SB) {
+            if (t->sb_iac && b == T_SE)
+                t->state = 0;
+            t->sb_iac = b == T_IAC && !t->sb_iac;
+        } else {
+            negotiate(c, t->state, b);
+            t->state = 0;
+        }
+    }
+    return o;
+}
+
+static void telnet_write(struct console *c, const unsigned char *buf, size_t len)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == T_IAC) {
+            console_queue_raw(c, buf + start, i + 1 - start);
+            start = i; /* the IAC goes out twice */
+        }
+    }
+    console_queue_raw(c, buf + start, len - start);
+}
+
+static void telnet_close(struct console *c)
+{
+    free(c->priv);
+    c->priv = NULL;
+}
+
+static void telnet_describe(const struct console *c, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "<%s>", c->cfg.dev);
+}
+
+static void telnet_break(struct console *c)
+{
+    unsigned char msg[2] = {T_IAC, T_BREAK};
+    console_queue_raw(c, msg, 2);
+}
+
+const struct console_ops console_telnet_ops = {
+    .type = "telnet",
+    .open = telnet_open,
+    .filter_in = telnet_filter_in,
+    .write = telnet_write,
+    .close = telnet_close,
+    .describe = telnet_describe,
+    .send_break = telnet_break,
+};

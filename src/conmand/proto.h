@@ -1,0 +1,90 @@
+/* The conman client protocol: parsing request lines and formatting response
+ * lines and in-band messages. Pure: no sockets, no clocks (times are passed
+ * in). See shared/reference/conman-protocol.md. */
+#ifndef CONMAND_PROTO_H
+#define CONMAND_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+/* Error codes, in the order of conman's enum. */
+enum proto_err {
+    PROTO_ERR_NONE = 0,
+    PROTO_ERR_LOCAL = 1,
+    PROTO_ERR_BAD_REQUEST = 2,
+    PROTO_ERR_BAD_REGEX = 3,
+    PROTO_ERR_AUTHENTICATE = 4,
+    PROTO_ERR_NO_CONSOLES = 5,
+    PROTO_ERR_TOO_MANY_CONSOLES = 6,
+    PROTO_ERR_BUSY_CONSOLES = 7,
+    PROTO_ERR_NO_RESOURCES = 8,
+};
+
+enum proto_cmd { PROTO_CMD_NONE, PROTO_CMD_QUERY, PROTO_CMD_MONITOR, PROTO_CMD_CONNECT };
+
+/* Escape byte the client sends before a command letter. */
+#define PROTO_ESC 0xFF
+#define PROTO_ESC_BREAK 'B'
+#define PROTO_ESC_DEL 'D'
+#define PROTO_ESC_FORCE 'F'
+#define PROTO_ESC_JOIN 'J'
+#define PROTO_ESC_LOG 'L'
+#define PROTO_ESC_MONITOR 'M'
+#define PROTO_ESC_QUIET 'Q'
+#define PROTO_ESC_RESET 'R'
+#define PROTO_ESC_SUSPEND 'Z'
+
+#define PROTO_MAX_LINE 8192
+#define PROTO_MAX_PATTERNS 256
+#define PROTO_NAME_MAX 256
+
+struct proto_req {
+    char user[PROTO_NAME_MAX];
+    char tty[PROTO_NAME_MAX];
+    enum proto_cmd cmd;
+    bool join, force, broadcast, regex, quiet;
+    char *patterns[PROTO_MAX_PATTERNS]; /* owned, NUL-terminated */
+    int npatterns;
+};
+
+void proto_req_release(struct proto_req *r);
+
+/* Parses the greeting line (without '\n'). Unknown tokens are ignored as
+ * conman does. Returns 0, or PROTO_ERR_BAD_REQUEST when there is no user,
+ * with the error text in `msg`. */
+int proto_parse_hello(const char *line, struct proto_req *r, char *msg, size_t msglen);
+
+/* Parses the request line. Returns 0, or -ENOMEM. An unknown command
+ * leaves r->cmd NONE (answered as "no matching consoles", like conman). */
+int proto_parse_request(const char *line, struct proto_req *r);
+
+/* Matches the request's patterns against `names` (glob, or regex with
+ * r->regex: whole-name, case-insensitive, alternatives joined). An empty
+ * pattern list matches every name for QUERY. Sets match[i]. Returns the
+ * number of matches, or -PROTO_ERR_BAD_REGEX with the text in `msg`. */
+int proto_match(const struct proto_req *r, const char *const *names, size_t n, bool *match,
+                char *msg, size_t msglen);
+
+/* "OK CONSOLE='a' CONSOLE='b'\n" into out (truncated names are dropped,
+ * never a broken line). Returns the length. */
+size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n);
+
+/* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */
+size_t proto_format_error(char *out, size_t outlen, int code, const char *text);
+
+/* An in-band message: "\r\n<ConMan> " text ".\r\n". Returns the length. */
+size_t proto_format_msg(char *out, size_t outlen, const char *text);
+
+/* "MM-DD HH:MM" (short) and "YYYY-MM-DD HH:MM:SS ZONE" (long) of `t` in
+ * local time, as conman prints them. */
+void proto_short_time(time_t t, char *out, size_t outlen);
+void proto_long_time(time_t t, char *out, size_t outlen);
+
+/* "1s", "2m3s", "1h2m3s", "1d2h3m4s": an idle or uptime delta. */
+void proto_delta(long secs, char *out, size_t outlen);
+
+/* "<user@host>" plus " on TTY" when the client gave one. */
+void proto_who(const struct proto_req *r, const char *host, char *out, size_t outlen);
+
+#endif

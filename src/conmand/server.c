@@ -1,0 +1,365 @@
+/* The daemon's event loop: listener, signals, consoles, periodic log marks,
+ * child reaping, clean stop. */
+#include "conmand/server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "conmand/client.h"
+#include "conmand/console.h"
+#include "conmand/proto.h"
+
+#define CONF_MAX_BYTES (64 * 1024 * 1024)
+
+static void report_line(void *ctx, const char *msg)
+{
+    (void)ctx;
+    log_error("CONFIG %s", msg);
+}
+
+int server_load_conf(const char *path, struct conf *out, char *err, size_t errlen)
+{
+    char *text;
+    size_t len;
+    int rc = file_read_all(path, CONF_MAX_BYTES, &text, &len, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = conf_parse(text, path, report_line, NULL, out);
+    free(text);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: out of memory while parsing", path);
+    return rc;
+}
+
+int server_log_path(const struct server *s, const char *log, char *out, size_t outlen)
+{
+    int n;
+    const char *dir = s->conf.server.logdir;
+    if (log[0] == '/')
+        n = snprintf(out, outlen, "%s", log);
+    else if (dir && dir[0] == '/')
+        n = snprintf(out, outlen, "%s/%s", dir, log);
+    else if (dir)
+        n = snprintf(out, outlen, "%s/%s/%s", s->cwd, dir, log);
+    else
+        n = snprintf(out, outlen, "%s/%s", s->cwd, log);
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t hostlen, int *port)
+{
+    char serv[16];
+    socklen_t len =
+        sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (getnameinfo((const struct sockaddr *)sa, len, host, (socklen_t)hostlen, serv, sizeof(serv),
+                    NI_NUMERICSERV) != 0)
+        snprintf(host, hostlen, "unknown");
+    *port = atoi(serv);
+}
+
+struct console *server_find_console(struct server *s, const char *name)
+{
+    for (size_t i = 0; i < s->nconsoles; i++)
+        if (!strcmp(s->consoles[i]->cfg.name, name))
+            return s->consoles[i];
+    return NULL;
+}
+
+void server_reset_console(struct server *s, struct console *c)
+{
+    char cmd[4096];
+    if (!s->conf.server.resetcmd)
+        return;
+    if (conf_expand(s->conf.server.resetcmd, c->cfg.name, c->cfg.dev, cmd, sizeof(cmd)) < 0) {
+        log_warn("Console [%s]: resetcmd too long", c->cfg.name);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        log_warn("Console [%s]: cannot run resetcmd: %s", c->cfg.name, strerror(errno));
+    else
+        log_info("Console [%s]: running resetcmd (pid %d)", c->cfg.name, (int)pid);
+}
+
+static int cmp_console(const void *a, const void *b)
+{
+    const struct console *x = *(struct console *const *)a, *y = *(struct console *const *)b;
+    return strcmp(x->cfg.name, y->cfg.name);
+}
+
+static int create_consoles(struct server *s)
+{
+    s->consoles = calloc(s->conf.nconsoles ? s->conf.nconsoles : 1, sizeof(*s->consoles));
+    if (!s->consoles)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->conf.nconsoles; i++) {
+        struct console *c = console_create(s, &s->conf.consoles[i]);
+        if (!c)
+            return -ENOMEM;
+        if (!c->ops)
+            log_error("CONFIG %s:%d: console [%s]: dev \"%s\" is no known console type",
+                      s->opts.conf_path, c->cfg.line, c->cfg.name, c->cfg.dev);
+        s->consoles[s->nconsoles++] = c;
+    }
+    qsort(s->consoles, s->nconsoles, sizeof(*s->consoles), cmp_console);
+    return 0;
+}
+
+static void on_connection(uv_stream_t *st, int status)
+{
+    struct server *s = st->data;
+    if (status < 0) {
+        log_warn("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    client_accept(s);
+}
+
+static int start_listener(struct server *s)
+{
+    struct sockaddr_in addr;
+    uv_ip4_addr(s->conf.server.loopback ? "127.0.0.1" : "0.0.0.0", s->port, &addr);
+    uv_tcp_init(s->loop, &s->listener);
+    s->listener.data = s;
+    int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+    if (rc < 0)
+        log_error("cannot listen on port %d: %s", s->port, uv_strerror(rc));
+    return rc;
+}
+
+static void stop_server(struct server *s);
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct server *s = h->data;
+    if (signum == SIGTERM || signum == SIGINT) {
+        log_info("Exiting on signal=%d", signum);
+        stop_server(s);
+    } else if (signum == SIGHUP) {
+        log_info("Reopening log files on SIGHUP");
+        if (s->conf.server.logfile && s->logfp) {
+            FILE *fp = fopen(s->conf.server.logfile, "a");
+            if (fp) {
+                setvbuf(fp, NULL, _IOLBF, 0);
+                log_set_output(fp);
+                fclose(s->logfp);
+                s->logfp = fp;
+            } else {
+                log_error("cannot reopen logfile \"%s\": %s", s->conf.server.logfile,
+                          strerror(errno));
+            }
+        }
+        for (size_t i = 0; i < s->nconsoles; i++)
+            console_reopen_log(s->consoles[i]);
+    } else if (signum == SIGCHLD) {
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            for (size_t i = 0; i < s->nconsoles; i++) {
+                if (s->consoles[i]->pid == pid) {
+                    console_child_exited(s->consoles[i], status);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+static unsigned ms_to_next_mark(int minutes)
+{
+    time_t now = time(NULL);
+    long period = (long)minutes * 60;
+    long wait = period - (long)(now % period);
+    return (unsigned)wait * 1000;
+}
+
+static void on_stamp(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    char when[64], text[512], msg[600];
+    proto_long_time(time(NULL), when, sizeof(when));
+    for (size_t i = 0; i < s->nconsoles; i++) {
+        struct console *c = s->consoles[i];
+        snprintf(text, sizeof(text), "Console [%s] log at %s", c->cfg.name, when);
+        logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+    }
+    uv_timer_start(t, on_stamp, ms_to_next_mark(s->conf.server.timestamp_min), 0);
+}
+
+static void start_signal(struct server *s, uv_signal_t *h, int signum)
+{
+    uv_signal_init(s->loop, h);
+    h->data = s;
+    uv_signal_start(h, on_signal, signum);
+}
+
+static void stop_server(struct server *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    while (s->clients)
+        client_close(s->clients);
+    for (size_t i = 0; i < s->nconsoles; i++)
+        console_destroy(s->consoles[i]);
+    s->nconsoles = 0;
+    uv_close((uv_handle_t *)&s->listener, NULL);
+    uv_close((uv_handle_t *)&s->sig_term, NULL);
+    uv_close((uv_handle_t *)&s->sig_int, NULL);
+    uv_close((uv_handle_t *)&s->sig_hup, NULL);
+    uv_close((uv_handle_t *)&s->sig_chld, NULL);
+    uv_close((uv_handle_t *)&s->stamp_timer, NULL);
+}
+
+/* Children got SIGTERM from their consoles' close; reap them, bounded. */
+static void reap_children(void)
+{
+    for (int i = 0; i < 50; i++) {
+        pid_t pid = waitpid(-1, NULL, WNOHANG);
+        if (pid < 0 && errno == ECHILD)
+            return;
+        if (pid == 0)
+            usleep(20000);
+    }
+    /* A child that ignores SIGTERM for 1 s is left to init: never hang. */
+    log_warn("some console children did not exit within 1 s of SIGTERM");
+}
+
+static void apply_limits(const struct conf_server *cs)
+{
+    struct rlimit rl;
+    if (cs->nofile && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = cs->nofile < 0 ? rl.rlim_max : (rlim_t)cs->nofile;
+        rl.rlim_cur = want > rl.rlim_max ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot set open file limit to %llu: %s", (unsigned long long)want,
+                     strerror(errno));
+        else
+            log_info("Open file limit set to %llu", (unsigned long long)rl.rlim_cur);
+    }
+    if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+        rl.rlim_cur = cs->coredump ? rl.rlim_max : 0;
+        setrlimit(RLIMIT_CORE, &rl);
+    }
+    if (cs->coredump && cs->coredumpdir && chdir(cs->coredumpdir) < 0)
+        log_warn("cannot change to coredumpdir \"%s\": %s", cs->coredumpdir, strerror(errno));
+}
+
+static void warn_unsupported(const struct conf_server *cs)
+{
+    if (cs->tcpwrappers)
+        log_warn("SERVER tcpwrappers=on is not supported by this conmand: ignored");
+    if (cs->syslog)
+        log_warn("SERVER syslog=%s is not supported by this conmand: logging to %s", cs->syslog,
+                 cs->logfile ? cs->logfile : "stderr");
+}
+
+static int open_server_log(struct server *s)
+{
+    if (!s->conf.server.logfile)
+        return 0;
+    s->logfp = fopen(s->conf.server.logfile, "a");
+    if (!s->logfp) {
+        log_error("cannot open logfile \"%s\": %s", s->conf.server.logfile, strerror(errno));
+        return -errno;
+    }
+    setvbuf(s->logfp, NULL, _IOLBF, 0);
+    log_set_output(s->logfp);
+    return 0;
+}
+
+static void write_pidfile(struct server *s)
+{
+    char err[512], buf[32];
+    if (!s->conf.server.pidfile)
+        return;
+    int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    if (file_write_atomic(s->conf.server.pidfile, buf, (size_t)n, 0644, err, sizeof(err)) < 0)
+        log_warn("%s", err);
+}
+
+static void start_everything(struct server *s)
+{
+    start_signal(s, &s->sig_term, SIGTERM);
+    start_signal(s, &s->sig_int, SIGINT);
+    start_signal(s, &s->sig_hup, SIGHUP);
+    start_signal(s, &s->sig_chld, SIGCHLD);
+    uv_timer_init(s->loop, &s->stamp_timer);
+    s->stamp_timer.data = s;
+    if (s->conf.server.timestamp_min > 0)
+        uv_timer_start(&s->stamp_timer, on_stamp, ms_to_next_mark(s->conf.server.timestamp_min), 0);
+    for (size_t i = 0; i < s->nconsoles; i++)
+        console_start(s->consoles[i], s->opts.zero_logs);
+}
+
+int server_run(struct server_opts *opts, struct conf *conf)
+{
+    struct server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return 1;
+    s->opts = *opts;
+    s->conf = *conf;
+    memset(conf, 0, sizeof(*conf));
+    s->port = opts->port ? opts->port : s->conf.server.port;
+    s->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    if (!getcwd(s->cwd, sizeof(s->cwd)))
+        snprintf(s->cwd, sizeof(s->cwd), "/");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    s->loop = &loop;
+    signal(SIGPIPE, SIG_IGN);
+    int status = 1;
+    if (open_server_log(s) == 0 && create_consoles(s) == 0 && start_listener(s) == 0) {
+        warn_unsupported(&s->conf.server);
+        apply_limits(&s->conf.server);
+        write_pidfile(s);
+        log_info("Starting conmand (conman-service) on port %d with %zu consoles", s->port,
+                 s->nconsoles);
+        start_everything(s);
+        if (opts->ready_fd >= 0) {
+            (void)!write(opts->ready_fd, "1", 1);
+            close(opts->ready_fd);
+        }
+        uv_run(&loop, UV_RUN_DEFAULT);
+        status = 0;
+    } else {
+        for (size_t i = 0; i < s->nconsoles; i++)
+            console_destroy(s->consoles[i]);
+        s->nconsoles = 0;
+        if (s->listener.loop)
+            uv_close((uv_handle_t *)&s->listener, NULL);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT); /* finish closing handles */
+    reap_children();
+    if (s->conf.server.pidfile && status == 0)
+        unlink(s->conf.server.pidfile);
+    uv_loop_close(&loop);
+    log_info("Stopped conmand (pid %d)", (int)getpid());
+    if (s->logfp) {
+        log_set_output(stderr);
+        fclose(s->logfp);
+    }
+    free(s->consoles);
+    conf_release(&s->conf);
+    free(s);
+    return status;
+}

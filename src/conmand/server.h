@@ -1,0 +1,62 @@
+/* The daemon: configuration, listening socket, signals, the console set and
+ * the client list, all on one libuv loop. */
+#ifndef CONMAND_SERVER_H
+#define CONMAND_SERVER_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "conmand/conf.h"
+
+struct console;
+struct client;
+
+struct server_opts {
+    const char *conf_path;
+    int port; /* 0: from the file */
+    bool foreground;
+    bool verbose;
+    bool zero_logs;
+    int ready_fd; /* -1, or a pipe to tell a waiting parent we are up */
+};
+
+struct server {
+    uv_loop_t *loop;
+    struct server_opts opts;
+    struct conf conf;
+    int port;
+    uv_tcp_t listener;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_chld, sig_pipe;
+    uv_timer_t stamp_timer;
+    struct console **consoles;
+    size_t nconsoles;
+    struct client *clients; /* doubly linked */
+    FILE *logfp;
+    bool stopping;
+    unsigned seed;
+    char cwd[4096];      /* where relative paths were given */
+    char readbuf[65536]; /* session input scratch (one loop thread) */
+};
+
+/* Reads and parses the file, bad lines logged and skipped. Returns 0 or
+ * -errno with a message naming the file. */
+int server_load_conf(const char *path, struct conf *out, char *err, size_t errlen);
+
+/* Sets up everything and runs the loop until SIGTERM/SIGINT. Returns the
+ * exit status. Takes ownership of `conf`. */
+int server_run(struct server_opts *opts, struct conf *conf);
+
+/* Consoles in name order, for lookups by the client code. */
+struct console *server_find_console(struct server *s, const char *name);
+
+/* Runs `resetcmd` for a console (SERVER resetcmd, %N/%D expanded). */
+void server_reset_console(struct server *s, struct console *c);
+
+/* Absolute path of a log name relative to logdir. Returns 0 or
+ * -ENAMETOOLONG. */
+int server_log_path(const struct server *s, const char *log, char *out, size_t outlen);
+
+/* "host" part of a remote peer for messages ("localhost"). */
+void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t hostlen, int *port);
+
+#endif
