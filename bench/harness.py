@@ -20,6 +20,7 @@ import pty
 import re
 import resource
 import selectors
+import shlex
 import signal
 import socket
 import statistics
@@ -233,6 +234,16 @@ class Daemon:
         if self.p is not None:
             Procs.stop(self.p)
 
+    def why_clients_failed(self):
+        """The daemon's last complaint about a client request, if any."""
+        try:
+            with open(self.log, errors="replace") as f:
+                said = [ln.strip() for ln in f if "Client" in ln and
+                        ("terminated" in ln or "overrun" in ln or "rror" in ln)]
+        except OSError:
+            return ""
+        return f" (daemon log, {len(said)} such lines: {said[-1]})" if said else ""
+
     def log_tail(self, n=3):
         try:
             with open(self.log, errors="replace") as f:
@@ -358,6 +369,8 @@ def scenario_steady(procs, kind, binary, n, run_dir, args):
     daemon, sources, logdir = setup(procs, kind, binary, run_dir, names, args)
     t0 = daemon.start()
     listed, list_err = wait_listed(daemon, sources, set(names), t0, 30 + n / 50)
+    if list_err:
+        list_err += daemon.why_clients_failed()
     connected = wait_connected(daemon, sources, n, t0, 60 + n / 50)
     time.sleep(2)  # let start-up work settle before the window
     pid = daemon.p.pid
@@ -404,7 +417,8 @@ def scenario_throughput(procs, kind, binary, run_dir, args):
     wait_logs_stable(logdir)
     t_first = report["tput"]["t_first"]
     loss = count_loss(logdir, report, names, args.line_len)
-    return {"tput_mb_s": flood / 1e6 / (t_end - t_first),
+    logged = flood - loss["bytes_lost"]  # a daemon that drops data is not faster for it
+    return {"tput_mb_s": logged / 1e6 / (t_end - t_first),
             "tput_lines_lost": loss["lines_lost"]}
 
 
@@ -542,7 +556,7 @@ ROWS = [  # (scenario, key, label, format)
     ("change", "unchanged_lines_lost", "lines lost on unchanged consoles", "{:.0f}"),
     ("change", "unchanged_bytes_lost", "bytes lost on unchanged consoles", "{:.0f}"),
     ("change", "client_lines_lost", "lines lost in surviving clients' streams", "{:.0f}"),
-    ("throughput", "tput_mb_s", "single-console throughput (MB/s)", "{:.1f}"),
+    ("throughput", "tput_mb_s", "single-console throughput, logged (MB/s)", "{:.1f}"),
     ("throughput", "tput_lines_lost", "single-console lines lost", "{:.0f}"),
 ]
 
@@ -561,14 +575,36 @@ def cell(results, daemon, scen, size, key, fmt):
     v = median_of(entry["runs"], key)
     if v is None:
         errs = [r.get("error") or r.get("listed_error") for r in entry["runs"]]
-        return "failed: " + (next((e for e in errs if e), "no value")), None
+        return "failed (see notes)", None
     n_ok = len([r for r in entry["runs"] if r.get(key) is not None])
     suffix = "" if n_ok == len(entry["runs"]) else f" ({n_ok}/{len(entry['runs'])} runs)"
     return fmt.format(v) + suffix, v
 
 
+def machine():
+    """One line on the machine: cores, memory, load, open-file limit."""
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return (f"{os.cpu_count()} x {model}, {mem_kb / 1048576:.1f} GiB RAM, kernel "
+            f"{os.uname().release}, load average at start {os.getloadavg()[0]:.2f}, "
+            f"nofile hard limit {NOFILE_HARD}")
+
+
 def table(results, args):
-    out = ["| scenario | size | metric | Debian conmand 0.2.7 | ours | ours / Debian |",
+    command = os.environ.get("BENCH_COMMAND") or shlex.join(sys.argv)
+    out = [f"Command: `{command}`  ",
+           f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
+           f"Machine: {args.machine}  ",
+           f"Each cell is the median of {args.reps} run(s); console lines are "
+           f"{args.line_len} bytes, logopts=\"{args.logopts}\", {args.rate:g} line/s per "
+           f"console, CPU window {args.window:g} s.", "",
+           "| scenario | size | metric | Debian conmand 0.2.7 | ours | ours / Debian |",
            "|---|---|---|---|---|---|"]
     plan = [("steady", s) for s in args.sizes] + [("change", s) for s in args.change_sizes]
     if args.throughput_mb > 0:
@@ -596,15 +632,12 @@ def table(results, args):
 
 # ---------------------------------------------------------------- main
 
-def skip_reason(daemon, n, fds_seen):
-    """Why this daemon cannot run n consoles here, or None."""
-    per = fds_seen.get(daemon)
-    if per is None:
-        return None
-    need = per * n
-    if need > NOFILE_HARD:
-        return (f"needs about {need:.0f} descriptors ({per:.2f} per console, measured at a "
-                f"smaller size) but the hard open-file limit is {NOFILE_HARD}")
+def skip_reason(daemon, n, died_at):
+    """Why this daemon is not run at n consoles: it already died at a size
+    not larger (e.g. out of descriptors), so another try would only repeat it."""
+    if daemon in died_at and died_at[daemon][0] <= n:
+        size, why = died_at[daemon]
+        return f"the daemon exited at {size} consoles: {why}"
     return None
 
 
@@ -637,6 +670,7 @@ def main():
         if not os.access(daemons[d], os.X_OK):
             sys.exit(f"harness: {d} conmand {daemons[d]} is not an executable file")
     os.makedirs(args.out, exist_ok=True)
+    args.machine = machine()
     procs = Procs()
 
     def on_term(signum, _frame):
@@ -644,7 +678,7 @@ def main():
 
     signal.signal(signal.SIGTERM, on_term)
     results = {d: {} for d in chosen}
-    fds_seen = {}
+    died_at = {}  # daemon -> (size, why) when it exited on its own
     t_start = time.monotonic()
 
     def record(daemon, key, run):
@@ -672,23 +706,27 @@ def main():
     try:
         for n in args.sizes:
             for daemon in chosen:
-                reason = skip_reason(daemon, n, fds_seen)
+                reason = skip_reason(daemon, n, died_at)
                 if reason:
                     log(f"{daemon} steady:{n}: skipped: {reason}")
                     results[daemon][f"steady:{n}"] = {"skipped": reason}
                     continue
                 for rep in range(1, args.reps + 1):
                     r = run(daemon, f"steady:{n}", scenario_steady, n)
-                    if "fds_per_console" in r:
-                        fds_seen[daemon] = r["fds_per_console"]
+                    if "exited with" in r.get("error", ""):
+                        died_at[daemon] = (n, r["error"])
+                        break
         for n in args.change_sizes:
             for daemon in chosen:
-                reason = skip_reason(daemon, n, fds_seen)
+                reason = skip_reason(daemon, n, died_at)
                 if reason:
                     results[daemon][f"change:{n}"] = {"skipped": reason}
                     continue
                 for rep in range(1, args.reps + 1):
-                    run(daemon, f"change:{n}", scenario_change, n)
+                    r = run(daemon, f"change:{n}", scenario_change, n)
+                    if "exited with" in r.get("error", ""):
+                        died_at[daemon] = (n, r["error"])
+                        break
         if args.throughput_mb > 0:
             for daemon in chosen:
                 for rep in range(1, args.reps + 1):

@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN_DIR=${BIN_DIR:-$PWD/build/bin}
+export BENCH_COMMAND="bench/run.sh $*"
 /usr/bin/python3 bench/harness.py --ours "$BIN_DIR/conmand" "$@"
 echo
 echo "HSM side: configure_conman's records_from_json + confgen_render (median of 5):"
