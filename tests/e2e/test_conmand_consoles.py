@@ -1,0 +1,160 @@
+"""conmand console types end to end (telnet, unix socket, serial device),
+run against our daemon and Debian's conmand with the stock client."""
+import os
+import select
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import wait_for
+from conmand_util import Daemon
+
+IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
+ECHO, SGA, TTYPE = 1, 3, 24
+
+
+@pytest.fixture(params=["ours", "debian"])
+def kind(request):
+    return request.param
+
+
+def strip_telnet(data):
+    """Data bytes without telnet commands (IAC verb option, IAC x)."""
+    out, i = bytearray(), 0
+    while i < len(data):
+        if data[i] == IAC and i + 1 < len(data):
+            if data[i + 1] == IAC:
+                out.append(IAC)
+            i += 3 if data[i + 1] in (WILL, WONT, DO, DONT) else 2
+            continue
+        out.append(data[i])
+        i += 1
+    return bytes(out)
+
+
+class PeerServer:
+    """A console server on loopback (TCP or unix): sends a banner, then
+    answers every data line upper-cased; records every byte it received."""
+
+    def __init__(self, family, address, banner):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if family == socket.AF_INET:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(address)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.banner = banner
+        self.received = b""
+        self.conns = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.conns.append(conn)
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        conn.settimeout(0.2)
+        line = b""
+        try:
+            conn.sendall(self.banner)
+            while not self.stop.is_set():
+                try:
+                    data = conn.recv(4096)
+                except socket.timeout:
+                    continue
+                if not data:
+                    return
+                self.received += data
+                line += strip_telnet(data)
+                if b"\r" in line:
+                    text, line = line.split(b"\r", 1)
+                    conn.sendall(b"GOT " + text.strip().upper() + b"\r\n")
+        except OSError:
+            return
+
+    def close(self):
+        self.stop.set()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def test_telnet_console_negotiates_and_relays_both_ways(kind, procs, tmp_path):
+    banner = bytes([IAC, DO, TTYPE, IAC, WILL, ECHO, IAC, WILL, SGA]) + b"login: \xff\xff\r\n"
+    srv = PeerServer(socket.AF_INET, ("127.0.0.1", 0), banner)
+    try:
+        port = srv.sock.getsockname()[1]
+        d = Daemon(kind, procs, tmp_path, [f'console name="ts" dev="127.0.0.1:{port}"'],
+                   global_extra='global log="console.%N"').start()
+        wait_for(lambda: b"login: \xff" in d.log("ts"), what="telnet banner in the log")
+        assert bytes([IAC, DO, TTYPE]) not in d.log("ts")
+        c = d.client("-j", "ts")
+        try:
+            c.expect("opened")
+            c.send("hello telnet\r")
+            c.expect("GOT HELLO TELNET")
+        finally:
+            c.close()
+        got = srv.received
+        assert bytes([IAC, WONT, TTYPE]) in got
+        assert bytes([IAC, DO, ECHO]) in got
+        assert bytes([IAC, DO, SGA]) in got
+    finally:
+        srv.close()
+
+
+def test_unix_socket_console_relays_both_ways(kind, procs, tmp_path):
+    path = str(tmp_path / "console.sock")
+    srv = PeerServer(socket.AF_UNIX, path, b"unix banner\r\n")
+    try:
+        d = Daemon(kind, procs, tmp_path, [f'console name="us" dev="unix:{path}"'],
+                   global_extra='global log="console.%N"').start()
+        wait_for(lambda: b"unix banner" in d.log("us"), what="banner in the log")
+        c = d.client("-j", "us")
+        try:
+            c.expect("opened")
+            c.send("over unix\r")
+            c.expect("GOT OVER UNIX")
+        finally:
+            c.close()
+    finally:
+        srv.close()
+
+
+def test_serial_device_console_relays_both_ways(kind, procs, tmp_path):
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    try:
+        d = Daemon(kind, procs, tmp_path,
+                   [f'console name="ser" dev="{path}" seropts="115200,8n1"'],
+                   global_extra='global log="console.%N"').start()
+        c = d.client("-j", "ser")
+        try:
+            c.expect("opened")
+            time.sleep(0.5)  # the daemon has the device open and raw by now
+            os.write(master, b"from the serial side\r\n")
+            c.expect("from the serial side")
+            c.send("to-serial\r")
+            got = b""
+            deadline = time.monotonic() + 10
+            while b"to-serial" not in got and time.monotonic() < deadline:
+
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    got += os.read(master, 4096)
+            assert b"to-serial" in got
+        finally:
+            c.close()
+    finally:
+        os.close(master)
+        os.close(slave)
