@@ -1,0 +1,43 @@
+"""conmand's ipmi: consoles against simulated BMCs (OpenIPMI's ipmi_sim on
+loopback via tests/e2e/bmcsim.py), for our daemon and Debian's."""
+import re
+
+import pytest
+
+from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
+from conftest import wait_for
+from conmand_util import Daemon
+from test_ipmi_sol import join_and_type
+
+
+@pytest.fixture(params=["ours", "debian"])
+def kind(request):
+    return request.param
+
+
+def test_ipmi_console_logs_sol_output_and_carries_input(kind, procs, tmp_path):
+    sim = BmcSim.start(procs, tmp_path, count=1, rate=5)
+    bmc = sim.bmcs[0]
+    d = Daemon(kind, procs, tmp_path, sim.console_lines(),
+               global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
+    wait_for(lambda: f"Console [{bmc.name}] connected to <{bmc.address}>"
+             in read_text(f"{d.dir}/console.{bmc.name}"),
+             timeout=30, what=f"{kind} conmand to connect to {bmc.name} over IPMI")
+    seqs = wait_for(lambda: (s := seqs_by_console(read_text(f"{d.dir}/console.{bmc.name}"))
+                             .get(bmc.name, [])) and len(s) >= 5 and s,
+                    timeout=30, what="numbered SOL lines in the log")
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    seen = join_and_type(d.port, bmc.name, "ipmi-input-777")
+    assert "ipmi-input-777\r\n" in seen, seen[-2000:]
+
+
+def test_ipmi_password_never_reaches_the_daemon_output(procs, tmp_path):
+    sim = BmcSim.start(procs, tmp_path, count=1, rate=5)
+    bmc = sim.bmcs[0]
+    d = Daemon("ours", procs, tmp_path, sim.console_lines(),
+               global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
+    wait_for(lambda: "connected to" in d.output(), timeout=30, what="IPMI session")
+    password = read_text(sim.password_file).splitlines()[0]
+    out = d.output()
+    assert password not in out and password.encode().hex() not in out
+    assert re.search(rf"Console \[{bmc.name}\] connected to <{re.escape(bmc.address)}>", out)
