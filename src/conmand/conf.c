@@ -36,6 +36,7 @@ struct parser {
     struct conf_logopts g_logopts;
     char *g_seropts;
     char *g_ipmiopts;
+    char *g_sshopts;
 };
 
 static void report(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -280,6 +281,8 @@ static int global_kv(struct parser *p, const char *key, const char *val)
         return set_str(&p->g_seropts, val);
     if (!strcasecmp(key, "ipmiopts"))
         return set_str(&p->g_ipmiopts, val);
+    if (!strcasecmp(key, "sshopts"))
+        return set_str(&p->g_sshopts, val);
     report(p, "unrecognized GLOBAL keyword '%s'", key);
     return -EINVAL;
 }
@@ -346,6 +349,7 @@ static void console_free(struct conf_console *c)
     free(c->log);
     free(c->seropts);
     free(c->ipmiopts);
+    free(c->sshopts);
     memset(c, 0, sizeof(*c));
 }
 
@@ -365,7 +369,7 @@ static int resolve_log(struct parser *p, struct conf_console *c, const char *log
 }
 
 static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_console *c,
-                       const char **log, bool *log_set, const char **ipmi)
+                       const char **log, bool *log_set, const char **ipmi, const char **ssh)
 {
     char err[256];
     for (int i = 0; i < nkv; i++) {
@@ -386,6 +390,8 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
             rc = set_str(&c->seropts, v);
         else if (!strcasecmp(k, "ipmiopts"))
             *ipmi = v;
+        else if (!strcasecmp(k, "sshopts"))
+            *ssh = v;
         else {
             report(p, "unrecognized CONSOLE keyword '%s'", k);
             return -EINVAL;
@@ -399,11 +405,11 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
 static int console_line(struct parser *p, struct kv *kv, int nkv)
 {
     struct conf_console c = {0};
-    const char *log = NULL, *ipmi = NULL;
+    const char *log = NULL, *ipmi = NULL, *ssh = NULL;
     bool log_set = false;
     c.logopts = p->g_logopts;
     c.line = p->line;
-    int rc = console_kvs(p, kv, nkv, &c, &log, &log_set, &ipmi);
+    int rc = console_kvs(p, kv, nkv, &c, &log, &log_set, &ipmi, &ssh);
     if (rc == 0 && (!c.name || !*c.name)) {
         report(p, "CONSOLE without a name");
         rc = -EINVAL;
@@ -417,6 +423,8 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
     if (rc == 0 && !c.seropts && p->g_seropts && !(c.seropts = strdup(p->g_seropts)))
         rc = -ENOMEM;
     if (rc == 0 && (p->g_ipmiopts || ipmi) && !(c.ipmiopts = join_opts(p->g_ipmiopts, ipmi)))
+        rc = -ENOMEM;
+    if (rc == 0 && (p->g_sshopts || ssh) && !(c.sshopts = join_opts(p->g_sshopts, ssh)))
         rc = -ENOMEM;
     if (rc == 0)
         rc = resolve_log(p, &c, log, log_set);
@@ -497,6 +505,7 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
     free(p.g_log);
     free(p.g_seropts);
     free(p.g_ipmiopts);
+    free(p.g_sshopts);
     if (rc < 0)
         conf_release(out);
     return rc;
@@ -536,7 +545,7 @@ bool conf_console_equal(const struct conf_console *a, const struct conf_console 
     return str_eq(a->name, b->name) && str_eq(a->dev, b->dev) && str_eq(a->log, b->log) &&
            a->logopts.lock == b->logopts.lock && a->logopts.sanitize == b->logopts.sanitize &&
            a->logopts.timestamp == b->logopts.timestamp && str_eq(a->seropts, b->seropts) &&
-           str_eq(a->ipmiopts, b->ipmiopts);
+           str_eq(a->ipmiopts, b->ipmiopts) && str_eq(a->sshopts, b->sshopts);
 }
 
 int conf_expand(const char *fmt, const char *name, const char *dev, char *out, size_t outlen)

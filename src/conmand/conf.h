@@ -25,6 +25,7 @@ struct conf_console {
     struct conf_logopts logopts;
     char *seropts;  /* NULL: default "9600,8n1" */
     char *ipmiopts; /* GLOBAL then CONSOLE values, comma-joined, or NULL */
+    char *sshopts;  /* ssh: consoles, merged like ipmiopts */
     int line;       /* where it was defined, for messages */
 };
 

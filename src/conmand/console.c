@@ -51,8 +51,9 @@ static int copy_cfg(struct conf_console *dst, const struct conf_console *src)
     dst->log = src->log ? strdup(src->log) : NULL;
     dst->seropts = src->seropts ? strdup(src->seropts) : NULL;
     dst->ipmiopts = src->ipmiopts ? strdup(src->ipmiopts) : NULL;
+    dst->sshopts = src->sshopts ? strdup(src->sshopts) : NULL;
     if (!dst->name || !dst->dev || (src->log && !dst->log) || (src->seropts && !dst->seropts) ||
-        (src->ipmiopts && !dst->ipmiopts))
+        (src->ipmiopts && !dst->ipmiopts) || (src->sshopts && !dst->sshopts))
         return -ENOMEM;
     return 0;
 }
@@ -64,6 +65,7 @@ static void free_cfg(struct conf_console *c)
     free(c->log);
     free(c->seropts);
     free(c->ipmiopts);
+    free(c->sshopts);
 }
 
 struct console *console_create(struct server *srv, const struct conf_console *cfg)
