@@ -25,7 +25,6 @@ BUILD_DIR=${BUILD_DIR:-$SRC/build}
 NODES=${CT_NODES:-4}
 BASE_IMAGE=localhost/debian:bookworm
 IMAGE=localhost/cray_conman:test
-K8S_UID=10001 # the image's conman user; deploy/k8s runs as it
 TAG="ct$$"
 
 passed=0
@@ -308,29 +307,35 @@ scenario_live_ours() {
   pm rm -f -t 15 "$c" >/dev/null
 }
 
-# As deploy/k8s runs it: non-root, read-only root filesystem, writable
-# volumes only for /run (configuration, pid file), /tmp and the logs.
+# As deploy/k8s runs it: the StatefulSet's user, read-only root, environment
+# and volumes (Secrets as files, emptyDirs, the log claim), translated to
+# podman options from the manifest itself.
 scenario_k8s_like() {
-  local c t0=$SECONDS
-  # /run is an emptyDir in deploy/k8s; podman's own tmpfs there stays 0755.
-  mkdir -p "$T/k8s-secrets" "$T/k8s-hsm" "$T/logs-k8s" "$T/k8s-run"
-  cp "$T/bmc/secrets/user" "$T/bmc/secrets/password" "$T/k8s-secrets/"
-  cp "$T/hsm/token" "$T/k8s-hsm/"
-  chown -R "$K8S_UID:$K8S_UID" "$T/k8s-secrets" "$T/k8s-hsm" "$T/logs-k8s" "$T/k8s-run"
-  chmod 0400 "$T"/k8s-secrets/* "$T"/k8s-hsm/*
-  c=$(run_service k8s --user "$K8S_UID:$K8S_UID" --read-only \
-    -v "$T/k8s-run:/run" --tmpfs /tmp:rw,mode=1777 \
-    -e CONMAN_CONF=/run/conman.conf \
-    -v "$T/k8s-secrets:/secrets:ro" -v "$T/k8s-hsm:/hsm:ro" \
-    -v "$T/logs-k8s:/var/log/conman")
+  local c t0=$SECONDS name="$TAG-k8s" args
+  mkdir -p "$T/k8s"
+  if ! args=$(/usr/bin/python3 "$SRC/deploy/k8s_to_podman.py" \
+    --manifest "$SRC/deploy/k8s/statefulset.yaml" --dir "$T/k8s" \
+    --secret "cray-conman-bmc-credentials/user=$T/bmc/secrets/user" \
+    --secret "cray-conman-bmc-credentials/password=$T/bmc/secrets/password" \
+    --secret "cray-conman-hsm-token/token=$T/hsm/token" \
+    --set-env API_GATEWAY="$HSM_URL" --set-env CONMAN_BASE_CONF=/ct-config/base.conf \
+    --set-env DISCOVERY_RETRY_SEC=2); then
+    fail k8s_like "deploy/k8s/statefulset.yaml cannot be run: $args"
+    return
+  fi
+  mapfile -t args <<<"$args"
+  pm run -d --no-healthcheck --name "$name" --network=host \
+    -v "$T/config:/ct-config:ro" "${args[@]}" "$IMAGE" >/dev/null
+  containers+=("$name")
+  c=$name
   if ! wait_until 90 all_listed; then
     fail k8s_like "listed $(listed_count) of $NODES consoles after 90 s; $(pm logs "$c" 2>&1 | tail -n 3)"
     return
   fi
-  say "all $NODES consoles listed $((SECONDS - t0)) s after start (uid $K8S_UID, read-only root)"
+  say "all $NODES consoles listed $((SECONDS - t0)) s after start (as deploy/k8s: ${args[0]}, read-only root)"
   run_ct k8s_like "$c"
   probe k8s_like "$c"
-  report_memory "$c" "uid $K8S_UID, read-only root"
+  report_memory "$c" "as deploy/k8s"
   pm rm -f -t 15 "$c" >/dev/null
 }
 

@@ -1,0 +1,259 @@
+"""Offline structural validation of deploy/k8s: kubectl's client-side dry
+run needs an API server for discovery, so these tests check in Python what
+the issue requires (Secrets as files, the log claim, probes, resources,
+securityContext, the Service on 7890) and that field names are ones the
+Kubernetes API knows, so a typo cannot pass unnoticed."""
+import glob
+import os
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import SOURCE_DIR
+
+K8S_DIR = os.path.join(SOURCE_DIR, "deploy", "k8s")
+CT_TESTS = os.path.join(SOURCE_DIR, "ct-tests", "ct-tests.sh")
+
+# The fields of the API objects these manifests may use (apps/v1, core/v1).
+KNOWN = {
+    "pod": {"containers", "initContainers", "volumes", "securityContext",
+            "serviceAccountName", "automountServiceAccountToken", "enableServiceLinks",
+            "terminationGracePeriodSeconds", "affinity", "tolerations", "nodeSelector",
+            "priorityClassName", "shareProcessNamespace", "hostNetwork", "hostPID",
+            "dnsPolicy", "restartPolicy", "imagePullSecrets"},
+    "container": {"name", "image", "imagePullPolicy", "command", "args", "env", "envFrom",
+                  "ports", "livenessProbe", "readinessProbe", "startupProbe", "resources",
+                  "securityContext", "volumeMounts", "workingDir", "lifecycle"},
+    "probe": {"exec", "httpGet", "tcpSocket", "grpc", "initialDelaySeconds", "periodSeconds",
+              "timeoutSeconds", "failureThreshold", "successThreshold",
+              "terminationGracePeriodSeconds"},
+    "csc": {"allowPrivilegeEscalation", "readOnlyRootFilesystem", "runAsNonRoot", "runAsUser",
+            "runAsGroup", "capabilities", "privileged", "seccompProfile", "procMount",
+            "seLinuxOptions"},
+    "psc": {"runAsNonRoot", "runAsUser", "runAsGroup", "fsGroup", "fsGroupChangePolicy",
+            "seccompProfile", "supplementalGroups", "sysctls", "seLinuxOptions"},
+    "sts": {"replicas", "serviceName", "selector", "template", "volumeClaimTemplates",
+            "podManagementPolicy", "updateStrategy", "revisionHistoryLimit",
+            "persistentVolumeClaimRetentionPolicy", "minReadySeconds", "ordinals"},
+    "service": {"type", "selector", "ports", "clusterIP", "sessionAffinity",
+                "publishNotReadyAddresses", "externalTrafficPolicy", "internalTrafficPolicy"},
+    "mount": {"name", "mountPath", "readOnly", "subPath", "subPathExpr", "mountPropagation"},
+    "volume": {"name", "secret", "projected", "emptyDir", "configMap", "persistentVolumeClaim"},
+}
+
+
+def load_all():
+    docs = []
+    for path in sorted(glob.glob(os.path.join(K8S_DIR, "*.yaml"))):
+        with open(path, encoding="utf-8") as f:
+            for doc in yaml.safe_load_all(f):
+                if doc and doc.get("kind") != "Kustomization":
+                    docs.append(doc)
+    return docs
+
+
+@pytest.fixture(scope="module")
+def docs():
+    return load_all()
+
+
+@pytest.fixture(scope="module")
+def sts(docs):
+    sets = [d for d in docs if d["kind"] == "StatefulSet"]
+    assert len(sets) == 1, "deploy/k8s must define exactly one StatefulSet"
+    return sets[0]
+
+
+@pytest.fixture(scope="module")
+def pod(sts):
+    return sts["spec"]["template"]["spec"]
+
+
+@pytest.fixture(scope="module")
+def container(pod):
+    assert len(pod["containers"]) == 1
+    return pod["containers"][0]
+
+
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container.get("env", [])}
+
+
+def mount_for(container, path):
+    """The volumeMount whose mountPath holds path (longest match)."""
+    best = None
+    for m in container.get("volumeMounts", []):
+        root = m["mountPath"].rstrip("/")
+        if path == root or path.startswith(root + "/"):
+            if best is None or len(root) > len(best["mountPath"]):
+                best = m
+    return best
+
+
+def unknown_fields(obj, kind):
+    return sorted(set(obj) - KNOWN[kind])
+
+
+def test_every_manifest_parses_and_names_its_api(docs):
+    assert docs, f"no manifests under {K8S_DIR}"
+    for d in docs:
+        assert d.get("apiVersion") in ("apps/v1", "v1"), d.get("kind")
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", d["metadata"]["name"])
+
+
+def test_kustomization_lists_every_manifest():
+    with open(os.path.join(K8S_DIR, "kustomization.yaml"), encoding="utf-8") as f:
+        listed = set(yaml.safe_load(f)["resources"])
+    files = {os.path.basename(p) for p in glob.glob(os.path.join(K8S_DIR, "*.yaml"))}
+    assert listed == files - {"kustomization.yaml"}
+
+
+def test_field_names_are_known_to_the_kubernetes_api(sts, pod, container, docs):
+    problems = {
+        "StatefulSet.spec": unknown_fields(sts["spec"], "sts"),
+        "pod spec": unknown_fields(pod, "pod"),
+        "container": unknown_fields(container, "container"),
+        "container securityContext": unknown_fields(container["securityContext"], "csc"),
+        "pod securityContext": unknown_fields(pod["securityContext"], "psc"),
+    }
+    for probe in ("livenessProbe", "readinessProbe"):
+        problems[probe] = unknown_fields(container[probe], "probe")
+    for m in container["volumeMounts"]:
+        problems[f"volumeMount {m['name']}"] = unknown_fields(m, "mount")
+    for v in pod["volumes"]:
+        problems[f"volume {v['name']}"] = unknown_fields(v, "volume")
+    for svc in (d for d in docs if d["kind"] == "Service"):
+        problems[f"Service {svc['metadata']['name']}"] = unknown_fields(svc["spec"], "service")
+    assert {k: v for k, v in problems.items() if v} == {}
+
+
+def test_statefulset_starts_with_one_replica_behind_a_headless_service(sts, docs):
+    assert sts["spec"]["replicas"] == 1
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert sts["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    headless = [d for d in docs if d["kind"] == "Service"
+                and d["metadata"]["name"] == sts["spec"]["serviceName"]]
+    assert headless and headless[0]["spec"].get("clusterIP") == "None"
+
+
+def test_configure_conman_stays_the_entrypoint_and_pid_1(pod, container):
+    # command would replace the image's ENTRYPOINT; a shared PID namespace
+    # would make the pause process PID 1.
+    assert "command" not in container and "args" not in container
+    assert not pod.get("shareProcessNamespace", False)
+
+
+def test_credentials_and_token_come_from_secrets_mounted_as_files(pod, container):
+    env = env_of(container)
+    assert all("valueFrom" not in e for e in container.get("env", [])), \
+        "no secret may reach the environment"
+    assert "envFrom" not in container
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for var, default in (("USER_FILE", "/secrets/user"), ("PWD_FILE", "/secrets/password"),
+                         ("HSM_TOKEN_FILE", None)):
+        path = env.get(var, default)
+        assert path, f"{var} is not set"
+        m = mount_for(container, path)
+        assert m and m.get("readOnly"), f"{var}={path} is not on a read-only mount"
+        vol = volumes[m["name"]]
+        rel = os.path.relpath(path, m["mountPath"])
+        if "secret" in vol:
+            items = [(vol["secret"]["secretName"], i) for i in vol["secret"]["items"]]
+        else:
+            items = [(s["secret"]["name"], i) for s in vol["projected"]["sources"]
+                     for i in s["secret"]["items"]]
+        assert [name for name, i in items if i["path"] == rel], \
+            f"{var}={path} is not an item of a Secret volume"
+
+
+def test_console_logs_live_on_a_persistent_volume_claim(sts, container):
+    claims = {c["metadata"]["name"]: c for c in sts["spec"]["volumeClaimTemplates"]}
+    m = mount_for(container, "/var/log/conman")
+    assert m and m["mountPath"] == "/var/log/conman" and m["name"] in claims
+    assert not m.get("readOnly", False)
+    spec = claims[m["name"]]["spec"]
+    assert spec["accessModes"] == ["ReadWriteOnce"]
+    assert spec["resources"]["requests"]["storage"]
+
+
+def test_root_filesystem_is_read_only_and_every_written_path_is_a_volume(pod, container):
+    csc = container["securityContext"]
+    assert csc["readOnlyRootFilesystem"] is True
+    env = env_of(container)
+    with open(os.path.join(SOURCE_DIR, "etc", "conman_base.conf"), encoding="utf-8") as f:
+        base = f.read()
+    pidfile = re.search(r'^server pidfile="([^"]+)"', base, re.M).group(1)
+    written = [os.path.dirname(env.get("CONMAN_CONF", "/etc/conman.conf")),
+               os.path.dirname(pidfile.replace("/var/run/", "/run/")),
+               "/var/log/conman", "/tmp"]
+    for path in written:
+        m = mount_for(container, path + "/x")
+        assert m and not m.get("readOnly", False), f"{path} is not on a writable volume"
+
+
+def test_runs_as_non_root_without_privileges(pod, container):
+    psc, csc = pod["securityContext"], container["securityContext"]
+    assert psc["runAsNonRoot"] is True and psc["runAsUser"] != 0
+    assert psc["fsGroup"] == psc["runAsGroup"], "Secret files and the claim need the group"
+    assert csc["allowPrivilegeEscalation"] is False
+    assert csc["capabilities"]["drop"] == ["ALL"]
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_pod_user_is_the_image_user(pod):
+    with open(os.path.join(SOURCE_DIR, "Dockerfile"), encoding="utf-8") as f:
+        uid = re.search(r"useradd --uid (\d+)", f.read()).group(1)
+    assert pod["securityContext"]["runAsUser"] == int(uid)
+
+
+def test_probes_run_ct_checks_that_exist(container):
+    names = subprocess.run(["bash", CT_TESTS, "--list"], capture_output=True, text=True,
+                           check=True, timeout=10).stdout.split()
+    for probe in ("livenessProbe", "readinessProbe"):
+        cmd = container[probe]["exec"]["command"]
+        assert cmd[0] == "/app/ct-tests/ct-tests.sh"
+        assert cmd[1:] and set(cmd[1:]) <= set(names), f"{probe}: {cmd}"
+        # The checks bound their own queries (10 s); the probe waits longer.
+        assert container[probe]["timeoutSeconds"] > 10
+
+
+def test_liveness_does_not_restart_a_pod_that_waits_for_hsm(container):
+    # Waiting for HSM is normal: only PID 1 and a stuck daemon fail liveness.
+    cmd = container["livenessProbe"]["exec"]["command"]
+    assert "conmand" not in cmd and "hsm" not in cmd
+
+
+def parse_quantity(q):
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "m": 1e-3, "": 1}
+    num, unit = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(q)).groups()
+    return float(num) * units[unit]
+
+
+def test_resources_request_and_bound_memory(container):
+    res = container["resources"]
+    assert parse_quantity(res["requests"]["cpu"]) > 0
+    request = parse_quantity(res["requests"]["memory"])
+    limit = parse_quantity(res["limits"]["memory"])
+    # Measured: about 20 MB for configure_conman and conmand together.
+    assert 32 * 2**20 <= request <= limit
+
+
+def test_service_exposes_port_7890_of_the_pods(docs, sts, container):
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    port_names = {p["name"]: p["containerPort"] for p in container["ports"]}
+    services = [d for d in docs if d["kind"] == "Service"
+                and d["spec"].get("clusterIP") != "None"]
+    assert services
+    for svc in services:
+        assert svc["spec"]["selector"].items() <= labels.items()
+        (port,) = svc["spec"]["ports"]
+        assert port["port"] == 7890
+        target = port["targetPort"]
+        assert port_names.get(target, target) == 7890
+
+
+def test_no_secret_value_is_in_the_manifests(docs):
+    assert not [d for d in docs if d["kind"] == "Secret"], \
+        "Secrets are created by the site, never committed"
