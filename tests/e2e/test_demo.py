@@ -1,0 +1,79 @@
+"""The demo (scripts/demo.sh) so it cannot rot: its check mode runs the whole
+chain (hsm-sim -> configure_conman -> conmand -> ipmi_sim BMCs -> console-sim)
+and passes only when every console's log holds SOL output; Ctrl-C in the
+interactive mode stops every process it started."""
+import os
+import signal
+import subprocess
+
+from bmcsim import read_text
+from conftest import BIN_DIR, DEBIAN_CONMAND, SOURCE_DIR, wait_for
+
+DEMO = os.path.join(SOURCE_DIR, "scripts", "demo.sh")
+
+
+def demo_env(tmp_path, bmcs):
+    # Debian's conmand: the demo's IPMI path is what is under test here, and
+    # our conmand has e2e tests of its own.
+    return dict(os.environ, BIN_DIR=BIN_DIR, DEMO_DIR=str(tmp_path / "demo"),
+                DEMO_BMCS=str(bmcs), CONMAND=DEBIAN_CONMAND)
+
+
+def processes_mentioning(text):
+    """PIDs of live processes whose command line mentions text."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if text.encode() in f.read():
+                    found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_demo_check_mode_passes_with_sol_output_in_every_console_log(procs, tmp_path):
+    out = tmp_path / "demo.out"
+    env = dict(demo_env(tmp_path, 3), DEMO_SECONDS="60")
+    p = procs.start(["bash", DEMO], log_path=str(out), env=env)
+    rc = p.wait(timeout=180)
+    text = read_text(out)
+    assert rc == 0, text
+    assert "PASS: all 3 consoles logged SOL output" in text
+    assert text.count("numbered SOL lines in logs/console.") == 3
+    conf = tmp_path / "demo" / "conman.conf"
+    assert oct(os.stat(conf).st_mode & 0o777) == "0o600"
+    password = read_text(tmp_path / "demo" / "bmc" / "secrets" / "password").strip()
+    assert password not in text
+    assert password not in read_text(tmp_path / "demo" / "configure_conman.log")
+    assert processes_mentioning(str(tmp_path / "demo")) == []
+
+
+def test_ctrl_c_stops_every_process_the_demo_started(procs, tmp_path):
+    out = tmp_path / "demo.out"
+    p = procs.start(["bash", DEMO], log_path=str(out), env=demo_env(tmp_path, 2))
+    wait_for(lambda: p.poll() is not None or "Ctrl-C stops everything" in read_text(out),
+             timeout=90, what="the demo to print what to try")
+    assert p.poll() is None, read_text(out)
+    text = read_text(out)
+    assert "conman -d 127.0.0.1:" in text and " -q" in text
+    demo_dir = str(tmp_path / "demo")
+    assert len(processes_mentioning(demo_dir)) >= 4  # bmc-sim, console-sim, 2 ipmi_sim
+    os.killpg(p.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    p.wait(timeout=60)
+    assert "stopped; files are in" in read_text(out)
+    wait_for(lambda: processes_mentioning(demo_dir) == [], timeout=10,
+             what="every demo process to be gone")
+
+
+def test_demo_refuses_to_empty_a_directory_it_did_not_make(tmp_path):
+    precious = tmp_path / "demo"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    r = subprocess.run(["bash", DEMO, "--check"], env=demo_env(tmp_path, 1),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1
+    assert b"is not a demo scratch directory" in r.stderr
+    assert (precious / "keep.txt").read_text() == "mine"
