@@ -3,8 +3,9 @@
  * reach the configuration file, and escaped before they reach a warning. */
 #include "configure/records.h"
 
+#include "configure/jsonscan.h"
+
 #include <errno.h>
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,41 +78,33 @@ static int warn(struct records *r, const char *fmt, ...)
     return 0;
 }
 
-static const char *string_field(json_t *obj, const char *key)
+enum { F_ID, F_TYPE, F_ENABLED, F_IP, F_FQDN, F_HOSTNAME, F_IDENT };
+
+static const char *field(const struct jscan_fields *f, size_t k)
 {
-    json_t *v = json_object_get(obj, key);
-    return json_is_string(v) ? json_string_value(v) : "";
+    return f->str[k] ? f->str[k] : "";
 }
 
 /* Address = IPAddress, else FQDN, else Hostname (first non-empty). */
-static const char *pick_address(json_t *ep)
+static const char *pick_address(const struct jscan_fields *f)
 {
-    static const char *const keys[] = {"IPAddress", "FQDN", "Hostname"};
-    for (size_t i = 0; i < 3; i++) {
-        const char *v = string_field(ep, keys[i]);
-        if (*v)
-            return v;
-    }
+    for (size_t k = F_IP; k <= F_HOSTNAME; k++)
+        if (*field(f, k))
+            return field(f, k);
     return "";
-}
-
-static bool wanted(json_t *ep)
-{
-    return json_is_true(json_object_get(ep, "Enabled")) &&
-           strcmp(string_field(ep, "Type"), "NodeBMC") == 0;
 }
 
 /* Checks one endpoint; returns 1 with names set when it makes a console,
  * 0 when skipped (a warning was added), -ENOMEM. */
-static int examine(struct records *r, json_t *ep, size_t i, const char *identifier,
-                   const char **name, const char **addr)
+static int examine(struct records *r, const struct jscan_fields *f, size_t index, size_t ident,
+                   const char *identifier, const char **name, const char **addr)
 {
     char id[128], val[128];
-    const char *raw_id = string_field(ep, "ID");
+    const char *raw_id = field(f, F_ID);
     escape(raw_id, id, sizeof(id));
     if (!*raw_id)
-        return warn(r, "RedfishEndpoints[%zu]: no ID, skipped", i);
-    *name = string_field(ep, identifier);
+        return warn(r, "RedfishEndpoints[%zu]: no ID, skipped", index);
+    *name = field(f, ident);
     if (!**name)
         *name = raw_id;
     if (!records_name_ok(*name)) {
@@ -121,7 +114,7 @@ static int examine(struct records *r, json_t *ep, size_t i, const char *identifi
                     "skipped",
                     id, *name == raw_id ? "ID" : identifier, val);
     }
-    *addr = pick_address(ep);
+    *addr = pick_address(f);
     if (!**addr)
         return warn(r, "endpoint %s: no IPAddress, FQDN or Hostname, skipped", id);
     if (!records_address_ok(*addr)) {
@@ -188,65 +181,64 @@ static int keep_unique(struct records *out, struct entry *v, size_t n)
     return rc;
 }
 
-static int collect(struct records *out, json_t *list, const char *identifier)
+struct collector {
+    struct records *out;
+    struct entry *v;
+    size_t n, cap;
+    size_t ident; /* index of the LOG_IDENTIFIER field in jscan_fields */
+    const char *identifier;
+};
+
+static int on_endpoint(size_t index, const struct jscan_fields *f, void *ctx)
 {
-    struct entry *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    size_t i;
-    json_t *ep;
-    json_array_foreach(list, i, ep)
-    {
-        const char *name = NULL, *addr = NULL;
-        if (!json_is_object(ep))
-            rc = warn(out, "RedfishEndpoints[%zu]: not an object, skipped", i);
-        else if (wanted(ep)) {
-            rc = examine(out, ep, i, identifier, &name, &addr);
-            if (rc == 1)
-                rc = push(&v, &n, &cap, name, addr, i);
-        }
-        if (rc < 0)
-            break;
-    }
-    if (rc == 0 && n > 1)
-        qsort(v, n, sizeof(*v), by_name_then_index);
-    if (rc == 0)
-        rc = keep_unique(out, v, n);
-    else
-        for (size_t k = 0; k < n; k++) {
-            free(v[k].rec.name);
-            free(v[k].rec.address);
-        }
-    free(v);
+    struct collector *c = ctx;
+    if (!f->is_object)
+        return warn(c->out, "RedfishEndpoints[%zu]: not an object, skipped", index);
+    if (!f->is_true[F_ENABLED] || strcmp(field(f, F_TYPE), "NodeBMC") != 0)
+        return 0;
+    const char *name = NULL, *addr = NULL;
+    int rc = examine(c->out, f, index, c->ident, c->identifier, &name, &addr);
+    if (rc == 1)
+        rc = push(&c->v, &c->n, &c->cap, name, addr, index);
     return rc;
+}
+
+/* The members wanted from each endpoint; LOG_IDENTIFIER may be one of them. */
+static size_t setup_fields(struct jscan_fields *f, const char *identifier)
+{
+    static const char *const keys[] = {"ID", "Type", "Enabled", "IPAddress", "FQDN", "Hostname"};
+    memset(f, 0, sizeof(*f));
+    for (size_t k = 0; k < F_IDENT; k++)
+        f->keys[k] = keys[k];
+    f->nkeys = F_IDENT;
+    for (size_t k = 0; k < F_IDENT; k++)
+        if (strcmp(keys[k], identifier) == 0)
+            return k;
+    f->keys[F_IDENT] = identifier;
+    f->nkeys = F_IDENT + 1;
+    return F_IDENT;
 }
 
 int records_from_json(const char *body, size_t len, const char *identifier, struct records *out,
                       char *err, size_t errlen)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!root) {
-        if (len == 0)
-            snprintf(err, errlen, "empty response body (expected JSON)");
-        else
-            snprintf(err, errlen, "malformed JSON at line %d column %d: %s", jerr.line, jerr.column,
-                     jerr.text);
-        return -EINVAL;
-    }
-    json_t *list = json_object_get(root, "RedfishEndpoints");
-    int rc;
-    if (!json_is_array(list)) {
-        snprintf(err, errlen, "JSON has no \"RedfishEndpoints\" list");
-        rc = -EINVAL;
-    } else {
-        rc = collect(out, list, identifier);
-        if (rc < 0) {
-            snprintf(err, errlen, "out of memory");
-            records_release(out);
+    struct jscan_fields f;
+    struct collector c = {out, NULL, 0, 0, setup_fields(&f, identifier), identifier};
+    int rc = jscan_list(body, len, "RedfishEndpoints", &f, on_endpoint, &c, err, errlen);
+    if (rc == 0 && c.n > 1)
+        qsort(c.v, c.n, sizeof(*c.v), by_name_then_index);
+    if (rc == 0)
+        rc = keep_unique(out, c.v, c.n);
+    else
+        for (size_t k = 0; k < c.n; k++) {
+            free(c.v[k].rec.name);
+            free(c.v[k].rec.address);
         }
-    }
-    json_decref(root);
+    free(c.v);
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (rc < 0)
+        records_release(out);
     return rc;
 }
 
