@@ -21,7 +21,7 @@ class Configure:
     """One configure_conman under test, its files and its conmand."""
 
     def __init__(self, procs, root, sim=None, first_line="# UPDATE_CONFIG=TRUE",
-                 password=PASSWORD, env=None):
+                 password=PASSWORD, env=None, base_extra=()):
         self.procs = procs
         self.root = str(root)
         self.sim = sim
@@ -39,6 +39,7 @@ class Configure:
         self.log_path = os.path.join(self.root, "configure_conman.log")
         self.write(self.user_file, USER + "\n")
         self.write(self.pwd_file, password + "\n")
+        self.base_extra = list(base_extra)
         self.write_base(first_line)
         self.extra_env = env or {}
         self.proc = None
@@ -58,6 +59,7 @@ class Configure:
             f"server port={self.conman_port}",
             'global log="conman/console.%N"',
             'global logopts="nolock,sanitize,timestamp"',
+            *self.base_extra,
             ""]))
 
     def env(self):
@@ -105,7 +107,11 @@ class Configure:
 
     def conmand_pids(self):
         """PIDs of conmand processes whose parent is our configure_conman."""
-        pids = []
+        return [pid for pid, comm, state in self.children() if comm == "conmand" and state != "Z"]
+
+    def children(self):
+        """(pid, comm, state) of every process whose parent is configure_conman."""
+        found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
@@ -117,9 +123,9 @@ class Configure:
             comm = stat[stat.index("(") + 1:stat.rindex(")")]
             ppid = int(stat[stat.rindex(")") + 2:].split()[1])
             state = stat[stat.rindex(")") + 2:].split()[0]
-            if ppid == self.proc.pid and comm == "conmand" and state != "Z":
-                pids.append(int(entry))
-        return pids
+            if ppid == self.proc.pid:
+                found.append((int(entry), comm, state))
+        return found
 
     def conmand_pid(self, timeout=15):
         return self.wait(lambda: (self.conmand_pids() or [None])[0], timeout,

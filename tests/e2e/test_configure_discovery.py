@@ -123,3 +123,19 @@ def test_missing_token_gets_401_logged_with_url_and_no_conmand(procs, tmp_path):
     cc.start()
     cc.wait_log(f"HSM discovery failed: {sim.endpoints_url}: HTTP status 401", count=2)
     assert cc.conmand_pids() == []
+
+
+def test_orphans_reparented_to_configure_conman_are_reaped(procs, tmp_path):
+    # A real process console of Debian's conmand whose script leaves a
+    # background sleep behind: the orphan comes to configure_conman (a
+    # subreaper, or PID 1 in the container), which must reap it.
+    script = tmp_path / "orphan-maker.sh"
+    script.write_text("#!/bin/sh\n( sleep 3 & )\nexec sleep 1\n")
+    script.chmod(0o755)
+    sim = HsmSim.start(procs, tmp_path, endpoints=three_bmcs())
+    cc = Configure(procs, tmp_path, sim, base_extra=[f'console name="orphans" dev="{script}"'])
+    cc.start()
+    orphan = cc.wait(lambda: next((p for p, comm, st in cc.children() if comm == "sleep"), None),
+                     10, "an orphaned sleep to be reparented to configure_conman")
+    cc.wait(lambda: not os.path.exists(f"/proc/{orphan}"), 10,
+            f"orphan {orphan} to exit and be reaped (not left a zombie)")
