@@ -82,7 +82,7 @@ class Configure:
 
     def start(self, argv_prefix=()):
         self.proc = self.procs.start([*argv_prefix, binary("configure_conman")],
-                                     log_path=self.log_path, env=self.env())
+                                     log_path=self.log_path, env=self.env(), cwd=self.root)
         return self.proc
 
     def output(self):

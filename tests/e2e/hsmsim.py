@@ -4,10 +4,11 @@ drive it (inventory file, fault switches) through its admin paths.
     sim = HsmSim.start(procs, tmp_path, endpoints=[endpoint("x3000c0s1b0", "127.0.0.1:9001")])
     sim.api_gateway          # value for API_GATEWAY
     sim.set_endpoints([...]) # rewrites the inventory file; hsm-sim re-reads it
-    sim.fault("500")         # none | down | 500 | malformed | slow | empty | wrongshape
+    sim.fault("500")         # none | down | 500 | malformed | slow | empty | wrongshape | redirect
 """
 import json
 import os
+import ssl
 import urllib.request
 
 from conftest import binary, free_port, wait_for
@@ -26,7 +27,8 @@ def endpoint(xname, address, hostname=None, enabled=True, type_="NodeBMC", **ext
 
 
 class HsmSim:
-    def __init__(self, proc, port, inventory_path, log_path):
+    def __init__(self, proc, port, inventory_path, log_path, scheme="http"):
+        self.scheme = scheme
         self.proc = proc
         self.port = port
         self.inventory_path = inventory_path
@@ -34,9 +36,10 @@ class HsmSim:
 
     @classmethod
     def start(cls, procs, tmp_path, endpoints=None, components=None, nodes=None,
-              bmc_port_base=None, token_file=None, port=None):
+              bmc_port_base=None, token_file=None, port=None, tls=None):
         """Starts hsm-sim with an inventory file (endpoints/components) or a
-        generated cluster (nodes); waits until it listens."""
+        generated cluster (nodes); waits until it listens. tls=(cert, key)
+        PEM paths serves HTTPS (admin paths too)."""
         port = port or free_port()
         log_path = os.path.join(str(tmp_path), f"hsm-sim-{port}.log")
         argv = [binary("hsm-sim"), "--port", str(port)]
@@ -51,8 +54,10 @@ class HsmSim:
             argv += ["--inventory", inventory_path]
         if token_file:
             argv += ["--token-file", str(token_file)]
+        if tls:
+            argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         proc = procs.start(argv, log_path=log_path)
-        sim = cls(proc, port, inventory_path, log_path)
+        sim = cls(proc, port, inventory_path, log_path, "https" if tls else "http")
         wait_for(lambda: proc.poll() is not None or "listening on" in sim.log(), timeout=10,
                  what="hsm-sim to listen")
         assert proc.poll() is None, f"hsm-sim exited: {sim.log()}"
@@ -60,7 +65,7 @@ class HsmSim:
 
     @property
     def base_url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def api_gateway(self):
@@ -96,15 +101,20 @@ class HsmSim:
         if token:
             req.add_header("Authorization", f"Bearer {token}")
         try:
-            with urllib.request.urlopen(req, timeout=10) as r:
+            with urllib.request.urlopen(req, timeout=10, context=self._tls()) as r:
                 return r.status, json.loads(r.read())
         except urllib.error.HTTPError as e:
             return e.code, e.read().decode()
 
     def _request(self, method, path, data=None):
         req = urllib.request.Request(self.base_url + path, data=data, method=method)
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=self._tls()) as r:
             return r.read().decode()
+
+    def _tls(self):
+        # The test drives its own simulator: its self-signed certificate is
+        # what configure_conman must check, not this helper.
+        return ssl._create_unverified_context() if self.scheme == "https" else None
 
 
 def write_inventory(path, endpoints, components):

@@ -51,6 +51,7 @@ FAULTS = {
     "empty": "empty response body",
     "down": "Empty reply from server",
     "slow": "Operation timed out",
+    "redirect": "HTTP status 302",  # redirects are never followed
 }
 
 

@@ -20,9 +20,19 @@
 #define API "/apis/smd/hsm/v2/"
 #define UPLOAD_MAX (64u << 20)
 
-enum fault { F_NONE, F_DOWN, F_500, F_MALFORMED, F_SLOW, F_EMPTY, F_WRONGSHAPE, F_COUNT };
-static const char *const fault_names[F_COUNT] = {"none", "down",  "500",       "malformed",
-                                                 "slow", "empty", "wrongshape"};
+enum fault {
+    F_NONE,
+    F_DOWN,
+    F_500,
+    F_MALFORMED,
+    F_SLOW,
+    F_EMPTY,
+    F_WRONGSHAPE,
+    F_REDIRECT,
+    F_COUNT
+};
+static const char *const fault_names[F_COUNT] = {"none", "down",  "500",        "malformed",
+                                                 "slow", "empty", "wrongshape", "redirect"};
 
 struct sim {
     pthread_mutex_t lock;
@@ -138,6 +148,14 @@ static enum MHD_Result faulty(struct sim *s, enum fault f, struct MHD_Connection
     case F_SLOW:
         sleep_unless_stopping(s, s->slow_sec);
         break;
+    case F_REDIRECT: {
+        /* A client that follows redirects would get the real answer here. */
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Location", "/apis/smd/hsm/v2/Inventory/RedfishEndpoints");
+        enum MHD_Result ret = MHD_queue_response(c, 302, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     default:
         break;
     }
@@ -186,7 +204,7 @@ static enum MHD_Result set_fault(struct sim *s, struct MHD_Connection *c, const 
             fprintf(stderr, "hsm-sim: fault set to %s\n", name);
             return reply(c, 200, "ok\n", "text/plain");
         }
-    return reply(c, 400, "unknown fault (none|down|500|malformed|slow|empty|wrongshape)\n",
+    return reply(c, 400, "unknown fault (none|down|500|malformed|slow|empty|wrongshape|redirect)\n",
                  "text/plain");
 }
 
@@ -281,13 +299,15 @@ struct options {
     int nodes;
     int bmc_port_base;
     const char *token_file;
+    const char *tls_cert; /* PEM files: serve HTTPS instead of HTTP */
+    const char *tls_key;
 };
 
 static int usage(const char *why)
 {
     fprintf(stderr,
             "hsm-sim: %s\nusage: hsm-sim --port P [--listen 127.0.0.1] (--inventory FILE | "
-            "--nodes N [--bmc-port-base B]) [--token-file F]\n",
+            "--nodes N [--bmc-port-base B]) [--token-file F] [--tls-cert PEM --tls-key PEM]\n",
             why);
     return 2;
 }
@@ -304,7 +324,7 @@ static int parse_int(const char *v, int min, int max, int *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){0, "127.0.0.1", NULL, -1, 0, NULL};
+    *o = (struct options){0, "127.0.0.1", NULL, -1, 0, NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -320,6 +340,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->inventory = v;
         else if (strcmp(a, "--token-file") == 0 && v)
             o->token_file = v;
+        else if (strcmp(a, "--tls-cert") == 0 && v)
+            o->tls_cert = v;
+        else if (strcmp(a, "--tls-key") == 0 && v)
+            o->tls_key = v;
         else
             return usage("unknown option or missing value");
         if (bad) {
@@ -330,6 +354,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     }
     if (!o->port || (!o->inventory) == (o->nodes < 0))
         return usage("need --port and exactly one of --inventory or --nodes");
+    if (!o->tls_cert != !o->tls_key)
+        return usage("--tls-cert and --tls-key go together");
     return 0;
 }
 
@@ -350,7 +376,23 @@ static int load_token(struct sim *s, const char *path)
     return s->token ? 0 : -ENOMEM;
 }
 
-static struct MHD_Daemon *start_daemon(struct sim *s, const struct options *o)
+static char *read_pem(const char *opt, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = f ? calloc(1, 65536) : NULL;
+    size_t n = buf ? fread(buf, 1, 65535, f) : 0;
+    if (f)
+        fclose(f);
+    if (!buf || n == 0) {
+        fprintf(stderr, "hsm-sim: %s %s: cannot read\n", opt, path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+static struct MHD_Daemon *start_daemon(struct sim *s, const struct options *o, const char *cert,
+                                       const char *key)
 {
     struct sockaddr_in sa = {0};
     sa.sin_family = AF_INET;
@@ -359,14 +401,22 @@ static struct MHD_Daemon *start_daemon(struct sim *s, const struct options *o)
         fprintf(stderr, "hsm-sim: --listen %s: not an IPv4 address\n", o->listen);
         return NULL;
     }
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                         (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    struct MHD_Daemon *d;
+    if (cert)
+        d = MHD_start_daemon(
+            flags | MHD_USE_TLS, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_HTTPS_MEM_CERT, cert,
+            MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
+        d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, on_request, s,
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!d)
-        fprintf(stderr, "hsm-sim: cannot listen on %s:%d: %s\n", o->listen, o->port,
-                strerror(errno));
+        fprintf(stderr, "hsm-sim: cannot listen on %s:%d%s: %s\n", o->listen, o->port,
+                cert ? " with TLS" : "", strerror(errno));
     return d;
 }
 
@@ -392,7 +442,11 @@ int main(int argc, char **argv)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* MHD threads inherit it */
-    struct MHD_Daemon *d = start_daemon(&s, &o);
+    char *cert = o.tls_cert ? read_pem("--tls-cert", o.tls_cert) : NULL;
+    char *key = o.tls_key ? read_pem("--tls-key", o.tls_key) : NULL;
+    if (o.tls_cert && (!cert || !key))
+        return 1;
+    struct MHD_Daemon *d = start_daemon(&s, &o, cert, key);
     if (!d)
         return 1;
     printf("listening on %s:%d\n", o.listen, o.port);
@@ -401,6 +455,8 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     s.stopping = 1;
     MHD_stop_daemon(d);
+    free(cert);
+    free(key);
     json_decref(s.inventory);
     free(s.token);
     return 0;
