@@ -71,8 +71,10 @@ static json_t *node(const char *bmc_id, int n, const char *cls, int nid)
                      "Sling", "Arch", "X86", "Class", cls);
 }
 
-/* One ChassisBMC per Mountain chassis, so type filtering has work to do. */
-static void add_chassis(json_t *eps, const struct bmc *b, size_t i)
+/* One ChassisBMC per Mountain chassis, so type filtering has work to do.
+ * BMCs come in ID order, so one chassis's BMCs are adjacent: comparing
+ * with the previous chassis is enough to add each once. */
+static void add_chassis(json_t *eps, const struct bmc *b, size_t i, char *last, size_t lastlen)
 {
     char chassis[32];
     snprintf(chassis, sizeof(chassis), "%s", b->id);
@@ -80,9 +82,9 @@ static void add_chassis(json_t *eps, const struct bmc *b, size_t i)
     if (!s || strcmp(b->cls, "Mountain") != 0)
         return;
     strcpy(s, "b0");
-    for (size_t k = 0; k < json_array_size(eps); k++)
-        if (strcmp(json_string_value(json_object_get(json_array_get(eps, k), "ID")), chassis) == 0)
-            return;
+    if (strcmp(chassis, last) == 0)
+        return;
+    snprintf(last, lastlen, "%s", chassis);
     json_array_append_new(eps, endpoint(chassis, "ChassisBMC", "127.0.0.1", 100000 + i));
 }
 
@@ -98,12 +100,12 @@ json_t *cluster_generate(int nodes, int bmc_port_base)
     }
     size_t n = plan(nodes, v);
     int nid = 1;
+    char last_chassis[32] = "";
     for (size_t i = 0; i < n; i++) {
         char addr[40];
         address(i, bmc_port_base, addr, sizeof(addr));
         json_array_append_new(eps, endpoint(v[i].id, "NodeBMC", addr, i));
-        if (n < 2000) /* the chassis scan is quadratic; huge clusters skip it */
-            add_chassis(eps, &v[i], i);
+        add_chassis(eps, &v[i], i, last_chassis, sizeof(last_chassis));
         json_array_append_new(comps,
                               json_pack("{s:s,s:s,s:s,s:b,s:s}", "ID", v[i].id, "Type", "NodeBMC",
                                         "State", "Ready", "Enabled", 1, "Class", v[i].cls));
