@@ -1,5 +1,6 @@
 /* conmand: command line as conman's daemon, then the event loop. */
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,23 @@ static pid_t read_pid(const struct conf *c, const char *conf_path)
     return (pid_t)pid;
 }
 
+/* True while `pid` runs (a zombie, not yet reaped by its parent, is gone). */
+static bool running(pid_t pid)
+{
+    char path[64], buf[256];
+    if (kill(pid, 0) < 0)
+        return false;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
 /* -k and -r: signal the daemon; -k waits (bounded) for it to go. */
 static int signal_daemon(const struct conf *c, const char *conf_path, int sig)
 {
@@ -62,11 +80,11 @@ static int signal_daemon(const struct conf *c, const char *conf_path, int sig)
         fprintf(stderr, "conmand: cannot signal pid %d: %s\n", (int)pid, strerror(errno));
         return 1;
     }
-    for (int i = 0; sig == SIGTERM && i < 200 && kill(pid, 0) == 0; i++) {
+    for (int i = 0; sig == SIGTERM && i < 200 && running(pid); i++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    if (sig == SIGTERM && kill(pid, 0) == 0) {
+    if (sig == SIGTERM && running(pid)) {
         fprintf(stderr, "conmand: pid %d still running after 10 s\n", (int)pid);
         return 1;
     }
@@ -97,6 +115,7 @@ static int daemonize(struct server_opts *o)
     if (null) {
         dup2(fileno(null), 0);
         dup2(fileno(null), 1);
+        dup2(fileno(null), 2); /* detached: SERVER logfile is where messages go */
         fclose(null);
     }
     o->ready_fd = fds[1];
