@@ -40,8 +40,12 @@ for p in "${need[@]}"; do
   fi
 done
 for p in "${need[@]}"; do [ -x "$bin/$p" ] || die "$bin/$p did not build"; done
+# Our conmand when it is built and answers -V, else Debian's.
 if [ -z "${CONMAND:-}" ]; then
-  if [ -x "$bin/conmand" ]; then CONMAND="$bin/conmand"; else CONMAND=/usr/sbin/conmand; fi
+  CONMAND=/usr/sbin/conmand
+  if [ -x "$bin/conmand" ] && timeout 5 "$bin/conmand" -V >/dev/null 2>&1; then
+    CONMAND="$bin/conmand"
+  fi
 fi
 [ -x "$CONMAND" ] || die "CONMAND=$CONMAND is not executable"
 

@@ -7,16 +7,14 @@ import signal
 import subprocess
 
 from bmcsim import read_text
-from conftest import BIN_DIR, DEBIAN_CONMAND, SOURCE_DIR, wait_for
+from conftest import BIN_DIR, DEBIAN_CONMAND, SOURCE_DIR, binary, wait_for
 
 DEMO = os.path.join(SOURCE_DIR, "scripts", "demo.sh")
 
 
-def demo_env(tmp_path, bmcs):
-    # Debian's conmand: the demo's IPMI path is what is under test here, and
-    # our conmand has e2e tests of its own.
+def demo_env(tmp_path, bmcs, conmand=DEBIAN_CONMAND):
     return dict(os.environ, BIN_DIR=BIN_DIR, DEMO_DIR=str(tmp_path / "demo"),
-                DEMO_BMCS=str(bmcs), CONMAND=DEBIAN_CONMAND)
+                DEMO_BMCS=str(bmcs), CONMAND=conmand)
 
 
 def processes_mentioning(text):
@@ -49,6 +47,18 @@ def test_demo_check_mode_passes_with_sol_output_in_every_console_log(procs, tmp_
     assert password not in text
     assert password not in read_text(tmp_path / "demo" / "configure_conman.log")
     assert processes_mentioning(str(tmp_path / "demo")) == []
+
+
+def test_demo_check_mode_passes_with_our_conmand_by_default(procs, tmp_path):
+    binary("conmand")  # the default choice must exist in this build
+    out = tmp_path / "demo.out"
+    env = dict(demo_env(tmp_path, 2), DEMO_SECONDS="60")
+    del env["CONMAND"]
+    p = procs.start(["bash", DEMO, "--check"], log_path=str(out), env=env)
+    rc = p.wait(timeout=180)
+    text = read_text(out)
+    assert rc == 0, text
+    assert f"PASS: all 2 consoles logged SOL output through {BIN_DIR}/conmand" in text
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(procs, tmp_path):
