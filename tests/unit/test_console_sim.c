@@ -40,6 +40,16 @@ static void test_lines_never_run_out(void **state)
                                    999999999999) > 0);
 }
 
+static void test_longest_name_sequence_and_uptime_still_fit(void **state)
+{
+    (void)state;
+    char buf[BOOTLOG_LINE_MAX], name[SIMOPTS_NAME_MAX + 1];
+    memset(name, 'n', SIMOPTS_NAME_MAX);
+    name[SIMOPTS_NAME_MAX] = '\0';
+    for (uint64_t seq = UINT64_MAX - 60; seq != 0; seq++)
+        assert_true(bootlog_format(buf, sizeof(buf), name, seq, UINT64_MAX) > 0);
+}
+
 static void test_sequence_zero_and_small_buffer_write_nothing(void **state)
 {
     (void)state;
@@ -196,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_line_carries_name_sequence_and_crlf),
         cmocka_unit_test(test_first_line_is_the_kernel_banner),
         cmocka_unit_test(test_lines_never_run_out),
+        cmocka_unit_test(test_longest_name_sequence_and_uptime_still_fit),
         cmocka_unit_test(test_sequence_zero_and_small_buffer_write_nothing),
         cmocka_unit_test(test_parse_reads_back_what_format_wrote),
         cmocka_unit_test(test_parse_rejects_foreign_lines),

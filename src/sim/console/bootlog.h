@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Longest line bootlog_format writes, terminator included. */
-#define BOOTLOG_LINE_MAX 256
+#define BOOTLOG_LINE_MAX 512
 
 /* Writes line number `seq` (1-based) of console `name` into buf, as
  *   "[    1.234567] NAME #00000042 systemd[1]: Started Journal Service.\r\n"
