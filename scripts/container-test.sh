@@ -14,6 +14,9 @@
 #                        a warm run reuses layers (default /var/tmp/conman-container)
 #   BUILD_DIR            host build directory with hsm-sim and console-sim
 #   CT_NODES             simulated BMCs (default 4)
+#   CT_SOURCE            worktree (default): build the image from the work
+#                        tree as it is; head: from the last commit only
+#                        (git archive), leaving uncommitted edits out
 # Prints one line per scenario and "container-test: N passed, N failed";
 # exits 0 when all passed. Every container, simulator and temp dir it
 # starts is removed on exit; the image and the layer cache are kept.
@@ -32,6 +35,7 @@ failed=0
 containers=()
 pids=()
 T=""
+CONTEXT=$SRC # the build context: the work tree, or HEAD exported
 
 say() { echo "container-test: $*"; }
 die() {
@@ -83,7 +87,7 @@ wait_until() {
 }
 
 # Lists every package of deploy/*-packages.txt (one list, comments dropped).
-packages() { grep -v -e '^#' -e '^[[:space:]]*$' "$SRC/deploy/$1-packages.txt"; }
+packages() { grep -v -e '^#' -e '^[[:space:]]*$' "$CONTEXT/deploy/$1-packages.txt"; }
 
 preflight() {
   [ "$(id -u)" -eq 0 ] || die "must run as root (podman with runc and cgroupfs)"
@@ -125,15 +129,25 @@ base_image() {
 
 build_image() {
   local t0=$SECONDS targets="configure_conman conmand"
+  CONTEXT=$SRC
+  case "${CT_SOURCE:-worktree}" in
+  worktree) ;;
+  head)
+    CONTEXT="$T/context"
+    mkdir -p "$CONTEXT"
+    git -C "$SRC" archive HEAD | tar -x -C "$CONTEXT"
+    ;;
+  *) die "CT_SOURCE='$CT_SOURCE': expected worktree or head" ;;
+  esac
   # Until our conmand lands in the tree the image ships Debian's only.
-  grep -qs 'conmand' "$SRC/src/conmand/CMakeLists.txt" || targets=configure_conman
+  grep -qs 'conmand' "$CONTEXT/src/conmand/CMakeLists.txt" || targets=configure_conman
   if ! pm build --network=host --format docker \
     --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg TARGETS="$targets" \
-    -t "$IMAGE" -f "$SRC/Dockerfile" "$SRC" >"$STATE/build.log" 2>&1; then
+    -t "$IMAGE" -f "$CONTEXT/Dockerfile" "$CONTEXT" >"$STATE/build.log" 2>&1; then
     tail -n 20 "$STATE/build.log"
     die "image build failed, see $STATE/build.log"
   fi
-  say "image $IMAGE built in $((SECONDS - t0)) s ($targets)," \
+  say "image $IMAGE built from the ${CT_SOURCE:-worktree} in $((SECONDS - t0)) s ($targets)," \
     "$(pm image inspect --format '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1 / 1e6}')"
 }
 
@@ -162,7 +176,7 @@ check_image_layout() {
     fail image_layout "$out"
     return
   fi
-  if [ "$(echo "$out" | head -n 1)" != "$(sha256sum "$SRC/etc/conman_base.conf" | cut -d' ' -f1)" ]; then
+  if [ "$(echo "$out" | head -n 1)" != "$(sha256sum "$CONTEXT/etc/conman_base.conf" | cut -d' ' -f1)" ]; then
     fail image_layout "/app/conman_base.conf differs from etc/conman_base.conf"
     return
   fi
@@ -207,16 +221,15 @@ listed_count() {
 all_listed() { [ "$(listed_count)" -eq "$NODES" ]; }
 
 # run_service NAME [podman run options...]: starts the image against the
-# simulators with secrets bind-mounted read-only; prints the container id.
+# simulators with secrets bind-mounted read-only; sets C to its name.
 run_service() {
-  local name="$TAG-$1"
+  C="$TAG-$1"
   shift
-  pm run -d --no-healthcheck --name "$name" --network=host \
+  containers+=("$C")
+  pm run -d --no-healthcheck --name "$C" --network=host \
     -v "$T/config:/ct-config:ro" -e CONMAN_BASE_CONF=/ct-config/base.conf \
     -e API_GATEWAY="$HSM_URL" -e HSM_TOKEN_FILE=/hsm/token \
     -e DISCOVERY_RETRY_SEC=2 "$@" "$IMAGE" >/dev/null
-  containers+=("$name")
-  echo "$name"
 }
 
 # rss_kb PID: resident memory of a host process.
@@ -256,8 +269,9 @@ probe() {
 
 scenario_live_root() {
   local c t0=$SECONDS rc=0 out
-  c=$(run_service live -v "$T/bmc/secrets:/secrets:ro" -v "$T/hsm:/hsm:ro" \
-    -v "$T/logs-root:/var/log/conman")
+  run_service live -v "$T/bmc/secrets:/secrets:ro" -v "$T/hsm:/hsm:ro" \
+    -v "$T/logs-root:/var/log/conman"
+  c=$C
   if ! wait_until 90 all_listed; then
     fail live_root "conmand listed $(listed_count) of $NODES consoles after 90 s; $(pm logs "$c" 2>&1 | tail -n 3)"
     return
@@ -295,8 +309,9 @@ scenario_live_ours() {
     fail live_ours "the image has no /app/conmand (our conmand is not in the tree yet)"
     return
   fi
-  c=$(run_service ours -e CONMAND=/app/conmand -v "$T/bmc/secrets:/secrets:ro" \
-    -v "$T/hsm:/hsm:ro" -v "$T/logs-ours:/var/log/conman")
+  run_service ours -e CONMAND=/app/conmand -v "$T/bmc/secrets:/secrets:ro" \
+    -v "$T/hsm:/hsm:ro" -v "$T/logs-ours:/var/log/conman"
+  c=$C
   if ! wait_until 90 all_listed; then
     fail live_ours "our conmand listed $(listed_count) of $NODES consoles after 90 s; $(pm logs "$c" 2>&1 | tail -n 3)"
     return
@@ -324,9 +339,9 @@ scenario_k8s_like() {
     return
   fi
   mapfile -t args <<<"$args"
+  containers+=("$name")
   pm run -d --no-healthcheck --name "$name" --network=host \
     -v "$T/config:/ct-config:ro" "${args[@]}" "$IMAGE" >/dev/null
-  containers+=("$name")
   c=$name
   if ! wait_until 90 all_listed; then
     fail k8s_like "listed $(listed_count) of $NODES consoles after 90 s; $(pm logs "$c" 2>&1 | tail -n 3)"
@@ -343,8 +358,9 @@ scenario_k8s_like() {
 # logs why nothing runs, and retries.
 scenario_no_hsm() {
   local c logs rc=0
-  c=$(run_service nohsm -e API_GATEWAY="http://127.0.0.1:$(free_port)" \
-    -v "$T/bmc/secrets:/secrets:ro" -v "$T/hsm:/hsm:ro")
+  run_service nohsm -e API_GATEWAY="http://127.0.0.1:$(free_port)" \
+    -v "$T/bmc/secrets:/secrets:ro" -v "$T/hsm:/hsm:ro"
+  c=$C
   sleep 6
   logs=$(pm logs "$c" 2>&1)
   if [ "$(pm inspect --format '{{.State.Running}}' "$c")" != true ]; then
@@ -367,7 +383,8 @@ scenario_no_hsm() {
 
 scenario_no_secrets() {
   local c logs
-  c=$(run_service nosecrets)
+  run_service nosecrets
+  c=$C
   sleep 4
   logs=$(pm logs "$c" 2>&1)
   if [ "$(pm inspect --format '{{.State.Running}}' "$c")" = true ] &&

@@ -90,7 +90,7 @@ def test_no_secret_is_baked_into_the_image(dockerfile):
 
 def test_container_test_builds_this_dockerfile_with_the_same_list():
     script = read("scripts", "container-test.sh")
-    assert '-f "$SRC/Dockerfile"' in script
+    assert '-f "$CONTEXT/Dockerfile" "$CONTEXT"' in script
     assert "--build-arg BASE_IMAGE=\"$BASE_IMAGE\"" in script
     assert 'packages runtime' in script
     assert "BASE_IMAGE=localhost/debian:bookworm" in script

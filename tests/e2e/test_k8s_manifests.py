@@ -236,8 +236,9 @@ def test_resources_request_and_bound_memory(container):
     assert parse_quantity(res["requests"]["cpu"]) > 0
     request = parse_quantity(res["requests"]["memory"])
     limit = parse_quantity(res["limits"]["memory"])
-    # Measured: about 20 MB for configure_conman and conmand together.
-    assert 32 * 2**20 <= request <= limit
+    # Measured: 10 MB for configure_conman, 9 MB + 0.3 MB a console for
+    # conmand: the request must hold a few hundred consoles.
+    assert 128 * 2**20 <= request <= limit
 
 
 def test_service_exposes_port_7890_of_the_pods(docs, sts, container):
