@@ -23,6 +23,8 @@ const struct console_ops *console_type_for(const char *dev, bool is_chardev)
         return &console_ipmi_ops;
     if (!strncasecmp(dev, "unix:", 5))
         return &console_unix_ops;
+    if (!strncasecmp(dev, "ssh:", 4))
+        return &console_ssh_ops;
     if (dev[0] == '/')
         return is_chardev ? &console_serial_ops : &console_process_ops;
     const char *colon = strrchr(dev, ':');
@@ -301,7 +303,8 @@ static void read_device(struct console *c)
 {
     unsigned char buf[16384];
     for (int rounds = 0; rounds < 4; rounds++) {
-        ssize_t n = read(c->fd, buf, sizeof(buf));
+        ssize_t n = c->ops->dev_read ? c->ops->dev_read(c, buf, sizeof(buf))
+                                     : read(c->fd, buf, sizeof(buf));
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0) {
@@ -318,10 +321,17 @@ static void read_device(struct console *c)
     }
 }
 
+void console_read_ready(struct console *c)
+{
+    if (c->state == CONSOLE_UP)
+        read_device(c);
+}
+
 static void flush_out(struct console *c)
 {
     while (c->outlen) {
-        ssize_t n = write(c->fd, c->out, c->outlen);
+        ssize_t n = c->ops->dev_write ? c->ops->dev_write(c, c->out, c->outlen)
+                                      : write(c->fd, c->out, c->outlen);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && errno == EAGAIN)

@@ -46,6 +46,11 @@ struct console_ops {
     void (*describe)(const struct console *c, char *out, size_t outlen);
     /* Optional: a serial break (telnet BREAK, tcsendbreak, IPMI break). */
     void (*send_break)(struct console *c);
+    /* Optional: read(2)/write(2) replacements for types whose bytes pass
+     * through a library on the fd (ssh: decrypts in libssh). Same contract:
+     * count, 0 at end of file (read), or -1 with errno (EAGAIN: not now). */
+    ssize_t (*dev_read)(struct console *c, void *buf, size_t len);
+    ssize_t (*dev_write)(struct console *c, const void *buf, size_t len);
 };
 
 extern const struct console_ops console_process_ops;
@@ -53,6 +58,7 @@ extern const struct console_ops console_unix_ops;
 extern const struct console_ops console_telnet_ops;
 extern const struct console_ops console_serial_ops;
 extern const struct console_ops console_ipmi_ops;
+extern const struct console_ops console_ssh_ops;
 
 /* Pure: picks the type from the dev string; `is_chardev` tells whether
  * an absolute dev path names a character device (a serial port). */
@@ -113,6 +119,10 @@ void console_notify(struct console *c, const char *text, const struct client *ex
 /* The device's fd became readable/writable (called by types that manage
  * their own connection, e.g. IPMI once the session is up). */
 void console_up(struct console *c, int fd);
+
+/* Reads the device now as if its fd were readable: for types that may hold
+ * input in a library buffer the fd no longer signals (ssh: at handover). */
+void console_read_ready(struct console *c);
 
 int console_attach(struct console *c, struct client *cl);
 void console_detach(struct console *c, struct client *cl);

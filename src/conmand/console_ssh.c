@@ -1,0 +1,475 @@
+/* ssh:USER@HOST[:PORT] consoles: an SSH session inside the event loop
+ * (libssh in non-blocking mode), no process per console. Connect, host key
+ * check, authentication and the shell channel run as a state machine driven
+ * by a uv_poll on libssh's socket; once the shell is open the generic code
+ * polls a duplicate of that socket and moves bytes through dev_read and
+ * dev_write, since they must pass through libssh's decryption. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libssh/libssh.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "conmand/console.h"
+#include "conmand/server.h"
+#include "conmand/sshopts.h"
+
+#define SSH_CONNECT_TIMEOUT_MS 20000
+#define SSH_BREAK_MS 500
+
+enum phase { PH_CONNECT, PH_AUTH, PH_OPEN, PH_PTY, PH_SHELL };
+
+/* Per-console state. It outlives single connections (it keeps the host
+ * key pinned on first use) and is freed once the console is destroyed and
+ * libuv has closed its two timers. */
+struct sshc {
+    struct console *c;
+    struct ssh_target t;
+    struct sshopts o;
+    ssh_session s;
+    ssh_channel ch;
+    ssh_key key;
+    enum phase phase;
+    bool key_tried, password_tried;
+    uv_poll_t *poll;    /* while connecting; freed by its close callback */
+    uv_timer_t timeout; /* gives up a connection attempt that hangs */
+    uv_timer_t drain;   /* reads input libssh buffered without the fd saying so */
+    int open_handles;
+    char pinned[128]; /* fingerprint trusted on first use, "" before */
+};
+
+static void poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    struct sshc *p = h->data;
+    if (--p->open_handles == 0)
+        free(p);
+}
+
+static void stop_poll(struct sshc *p)
+{
+    if (p->poll) {
+        uv_poll_stop(p->poll);
+        uv_close((uv_handle_t *)p->poll, poll_closed);
+        p->poll = NULL;
+    }
+}
+
+/* Ends the current session (if any); keeps the per-console state. */
+static void end_session(struct sshc *p)
+{
+    stop_poll(p);
+    uv_timer_stop(&p->timeout);
+    uv_timer_stop(&p->drain);
+    if (p->s) {
+        ssh_disconnect(p->s);
+        ssh_free(p->s); /* frees the channel too */
+    }
+    p->s = NULL;
+    p->ch = NULL;
+    ssh_key_free(p->key);
+    p->key = NULL;
+    sshopts_release(&p->o);
+}
+
+static void fail(struct sshc *p, const char *why)
+{
+    console_down(p->c, why); /* calls ssh_close_op, which ends the session */
+}
+
+static int fingerprint(struct sshc *p, char *out, size_t outlen)
+{
+    ssh_key srv = NULL;
+    unsigned char *hash = NULL;
+    size_t hlen = 0;
+    int rc = -EIO;
+    if (ssh_get_server_publickey(p->s, &srv) == SSH_OK &&
+        ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
+        char *fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+        if (fp) {
+            snprintf(out, outlen, "%s", fp);
+            ssh_string_free_char(fp);
+            rc = 0;
+        }
+    }
+    ssh_clean_pubkey_hash(&hash);
+    ssh_key_free(srv);
+    return rc;
+}
+
+/* Strict check against the K: file. */
+static int check_known_hosts(struct sshc *p, const char *fp, char *why, size_t whylen)
+{
+    const char *file = p->o.known_hosts;
+    switch (ssh_session_is_known_server(p->s)) {
+    case SSH_KNOWN_HOSTS_OK:
+        return 0;
+    case SSH_KNOWN_HOSTS_CHANGED:
+        snprintf(why, whylen, "host key of %s:%u CHANGED (now %s), not the one in %s; refusing",
+                 p->t.host, p->t.port, fp, file);
+        return -EPERM;
+    case SSH_KNOWN_HOSTS_OTHER:
+        snprintf(why, whylen, "host key of %s:%u (%s) is of another type than in %s; refusing",
+                 p->t.host, p->t.port, fp, file);
+        return -EPERM;
+    case SSH_KNOWN_HOSTS_NOT_FOUND:
+    case SSH_KNOWN_HOSTS_UNKNOWN:
+        snprintf(why, whylen, "host key of %s:%u (%s) is not in %s; refusing", p->t.host, p->t.port,
+                 fp, file);
+        return -EPERM;
+    default:
+        snprintf(why, whylen, "cannot check host key of %s:%u against %s: %s", p->t.host, p->t.port,
+                 file, ssh_get_error(p->s));
+        return -EIO;
+    }
+}
+
+/* Without a K: file the first key seen is pinned for conmand's lifetime; a
+ * different key later is refused, never silently accepted. */
+static int check_host_key(struct sshc *p, char *why, size_t whylen)
+{
+    char fp[128];
+    if (fingerprint(p, fp, sizeof(fp)) < 0) {
+        snprintf(why, whylen, "cannot read the host key of %s:%u", p->t.host, p->t.port);
+        return -EIO;
+    }
+    if (p->o.known_hosts[0])
+        return check_known_hosts(p, fp, why, whylen);
+    if (!p->pinned[0]) {
+        snprintf(p->pinned, sizeof(p->pinned), "%s", fp);
+        log_info("Console [%s]: trusting host key %s of %s:%u on first use (no K: in sshopts)",
+                 p->c->cfg.name, fp, p->t.host, p->t.port);
+        return 0;
+    }
+    if (strcmp(p->pinned, fp)) {
+        snprintf(why, whylen, "host key of %s:%u CHANGED from %s to %s; refusing", p->t.host,
+                 p->t.port, p->pinned, fp);
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* One step of authentication: the key first, then the password. Returns
+ * SSH_AUTH_SUCCESS, SSH_AUTH_AGAIN, or SSH_AUTH_ERROR with `why` filled. */
+static int auth_step(struct sshc *p, char *why, size_t whylen)
+{
+    int rc;
+    if (p->o.identity[0] && !p->key_tried) {
+        if (!p->key && ssh_pki_import_privkey_file(p->o.identity, NULL, NULL, NULL, &p->key)) {
+            snprintf(why, whylen, "cannot read private key file %s (I: in sshopts)", p->o.identity);
+            return SSH_AUTH_ERROR;
+        }
+        rc = ssh_userauth_publickey(p->s, NULL, p->key);
+        if (rc == SSH_AUTH_SUCCESS || rc == SSH_AUTH_AGAIN)
+            return rc;
+        if (rc == SSH_AUTH_ERROR)
+            goto error;
+        p->key_tried = true;
+    }
+    if (p->o.password.len && !p->password_tried) {
+        rc = ssh_userauth_password(p->s, NULL, p->o.password.bytes);
+        if (rc == SSH_AUTH_SUCCESS || rc == SSH_AUTH_AGAIN)
+            return rc;
+        if (rc == SSH_AUTH_ERROR)
+            goto error;
+        p->password_tried = true;
+    }
+    snprintf(why, whylen, "authentication as \"%s\" refused (tried:%s%s%s)", p->t.user,
+             p->o.identity[0] ? " key " : "", p->o.identity, p->o.password.len ? " password" : "");
+    if (!p->o.identity[0] && !p->o.password.len)
+        snprintf(why, whylen, "no I: key file or P: password in sshopts");
+    return SSH_AUTH_ERROR;
+error:
+    snprintf(why, whylen, "authentication as \"%s\" failed: %s", p->t.user, ssh_get_error(p->s));
+    return SSH_AUTH_ERROR;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void arm_poll(struct sshc *p)
+{
+    int ev = UV_READABLE;
+    if (ssh_get_poll_flags(p->s) & SSH_WRITE_PENDING)
+        ev |= UV_WRITABLE;
+    uv_poll_start(p->poll, ev, on_poll);
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+    struct sshc *p = t->data;
+    console_read_ready(p->c);
+}
+
+/* The shell is open: the generic code takes over a duplicate of the socket
+ * (it closes that one, libssh closes its own). */
+static void hand_over(struct sshc *p)
+{
+    int fd = fcntl(ssh_get_fd(p->s), F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) {
+        fail(p, strerror(errno));
+        return;
+    }
+    stop_poll(p);
+    uv_timer_stop(&p->timeout);
+    ssh_key_free(p->key);
+    p->key = NULL;
+    secret_release(&p->o.password); /* not needed until the next connect */
+    console_up(p->c, fd);
+    /* Output that came with the shell reply sits in libssh already. */
+    if (p->c->state == CONSOLE_UP)
+        uv_timer_start(&p->drain, drain_cb, 0, 0);
+}
+
+/* Runs the connection forward as far as it goes without blocking.
+ * Returns 1 when the shell is open, 0 to wait, -1 with `why` on failure. */
+static int advance(struct sshc *p, char *why, size_t whylen)
+{
+    int rc;
+    switch (p->phase) {
+    case PH_CONNECT:
+        rc = ssh_connect(p->s);
+        if (rc == SSH_AGAIN)
+            return 0;
+        if (rc != SSH_OK) {
+            snprintf(why, whylen, "%s", ssh_get_error(p->s));
+            return -1;
+        }
+        if (check_host_key(p, why, whylen) < 0)
+            return -1;
+        p->phase = PH_AUTH;
+        /* fall through */
+    case PH_AUTH:
+        rc = auth_step(p, why, whylen);
+        if (rc == SSH_AUTH_AGAIN)
+            return 0;
+        if (rc != SSH_AUTH_SUCCESS)
+            return -1;
+        p->phase = PH_OPEN;
+        p->ch = ssh_channel_new(p->s);
+        if (!p->ch) {
+            snprintf(why, whylen, "cannot create a channel: %s", ssh_get_error(p->s));
+            return -1;
+        }
+        /* fall through */
+    case PH_OPEN:
+        rc = ssh_channel_open_session(p->ch);
+        if (rc == SSH_AGAIN)
+            return 0;
+        if (rc != SSH_OK) {
+            snprintf(why, whylen, "cannot open a session channel: %s", ssh_get_error(p->s));
+            return -1;
+        }
+        p->phase = PH_PTY;
+        /* fall through */
+    case PH_PTY:
+        rc = ssh_channel_request_pty_size(p->ch, "vt100", 80, 24);
+        if (rc == SSH_AGAIN)
+            return 0;
+        if (rc != SSH_OK) /* a console server without ptys still works */
+            log_debug("Console [%s]: pty refused by %s", p->c->cfg.name, p->t.host);
+        p->phase = PH_SHELL;
+        /* fall through */
+    case PH_SHELL:
+        rc = ssh_channel_request_shell(p->ch);
+        if (rc == SSH_AGAIN)
+            return 0;
+        if (rc != SSH_OK) {
+            snprintf(why, whylen, "shell request refused: %s", ssh_get_error(p->s));
+            return -1;
+        }
+        return 1;
+    }
+    return -1;
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    struct sshc *p = h->data;
+    char why[1024] = "";
+    int rc = advance(p, why, sizeof(why));
+    if (rc < 0)
+        fail(p, why);
+    else if (rc > 0)
+        hand_over(p);
+    else
+        arm_poll(p);
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+    struct sshc *p = t->data;
+    fail(p, "timed out connecting");
+}
+
+static struct sshc *state_for(struct console *c)
+{
+    if (c->priv)
+        return c->priv;
+    struct sshc *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->c = c;
+    uv_timer_init(c->srv->loop, &p->timeout);
+    uv_timer_init(c->srv->loop, &p->drain);
+    p->timeout.data = p->drain.data = p;
+    p->open_handles = 2;
+    c->priv = p;
+    return p;
+}
+
+static int set_options(struct sshc *p)
+{
+    const char *kh = p->o.known_hosts[0] ? p->o.known_hosts : "/dev/null";
+    int port = (int)p->t.port, verbosity = SSH_LOG_NOLOG;
+    bool no = false;
+    if (ssh_options_set(p->s, SSH_OPTIONS_HOST, p->t.host) ||
+        ssh_options_set(p->s, SSH_OPTIONS_PORT, &port) ||
+        ssh_options_set(p->s, SSH_OPTIONS_USER, p->t.user) ||
+        ssh_options_set(p->s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) ||
+        ssh_options_set(p->s, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
+        ssh_options_set(p->s, SSH_OPTIONS_KNOWNHOSTS, kh) ||
+        ssh_options_set(p->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, kh))
+        return -EINVAL;
+    ssh_set_blocking(p->s, 0);
+    return 0;
+}
+
+static int start_session(struct sshc *p, char *why, size_t whylen)
+{
+    p->s = ssh_new();
+    if (!p->s || set_options(p) < 0) {
+        snprintf(why, whylen, "cannot set up an SSH session%s%s", p->s ? ": " : "",
+                 p->s ? ssh_get_error(p->s) : "");
+        return -ENOMEM;
+    }
+    if (ssh_connect(p->s) == SSH_ERROR) {
+        snprintf(why, whylen, "%s", ssh_get_error(p->s));
+        return -EHOSTUNREACH;
+    }
+    p->poll = malloc(sizeof(*p->poll));
+    if (!p->poll || uv_poll_init(p->c->srv->loop, p->poll, ssh_get_fd(p->s)) < 0) {
+        free(p->poll);
+        p->poll = NULL;
+        snprintf(why, whylen, "cannot poll the SSH socket");
+        return -EIO;
+    }
+    p->poll->data = p;
+    return 0;
+}
+
+static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t errlen)
+{
+    char why[1024];
+    struct sshc *p = state_for(c);
+    if (!p)
+        return -ENOMEM;
+    end_session(p);
+    p->phase = PH_CONNECT;
+    p->key_tried = p->password_tried = false;
+    int rc = sshopts_parse_dev(c->cfg.dev, &p->t, why, sizeof(why));
+    if (rc == 0)
+        rc = sshopts_parse(c->cfg.sshopts, &p->o, why, sizeof(why));
+    if (rc == 0)
+        rc = start_session(p, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, errlen, "Console [%s] cannot connect to <%s>: %s", c->cfg.name,
+                 c->cfg.dev + 4, why);
+        end_session(p);
+        return rc;
+    }
+    *connecting = true;
+    arm_poll(p);
+    uv_timer_start(&p->timeout, timeout_cb, SSH_CONNECT_TIMEOUT_MS, 0);
+    return -EINPROGRESS; /* hand_over() calls console_up() */
+}
+
+static ssize_t ssh_dev_read(struct console *c, void *buf, size_t len)
+{
+    struct sshc *p = c->priv;
+    int n = ssh_channel_read_nonblocking(p->ch, buf, (uint32_t)len, 0);
+    if (n == 0)
+        n = ssh_channel_read_nonblocking(p->ch, buf, (uint32_t)len, 1);
+    if (n > 0)
+        return n;
+    if (n == SSH_ERROR) {
+        log_warn("Console [%s]: SSH read from %s: %s", c->cfg.name, p->t.host, ssh_get_error(p->s));
+        errno = EIO;
+        return -1;
+    }
+    if (n < 0 || ssh_channel_is_eof(p->ch) || ssh_channel_is_closed(p->ch))
+        return 0;
+    errno = EAGAIN;
+    return -1;
+}
+
+/* libssh may pull input off the socket while writing; read it soon. */
+static void drain_later(struct sshc *p)
+{
+    if (p->ch && ssh_channel_poll(p->ch, 0) > 0)
+        uv_timer_start(&p->drain, drain_cb, 0, 0);
+}
+
+static ssize_t ssh_dev_write(struct console *c, const void *buf, size_t len)
+{
+    struct sshc *p = c->priv;
+    int n = ssh_channel_write(p->ch, buf, (uint32_t)len);
+    if (n == SSH_ERROR) {
+        log_warn("Console [%s]: SSH write to %s: %s", c->cfg.name, p->t.host, ssh_get_error(p->s));
+        errno = EIO;
+        return -1;
+    }
+    drain_later(p);
+    if (n == 0) {
+        errno = EAGAIN; /* the server's window is full */
+        return -1;
+    }
+    return n;
+}
+
+static void ssh_close_op(struct console *c)
+{
+    struct sshc *p = c->priv;
+    if (!p)
+        return;
+    end_session(p);
+    if (c->closing) {
+        c->priv = NULL;
+        uv_close((uv_handle_t *)&p->timeout, timer_closed);
+        uv_close((uv_handle_t *)&p->drain, timer_closed);
+    }
+}
+
+static void ssh_describe(const struct console *c, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "<%s>", c->cfg.dev + 4);
+}
+
+static void ssh_break(struct console *c)
+{
+    struct sshc *p = c->priv;
+    if (c->state != CONSOLE_UP || !p || !p->ch)
+        return;
+    if (ssh_channel_request_send_break(p->ch, SSH_BREAK_MS) != SSH_OK)
+        log_warn("Console [%s]: SSH break to %s failed: %s", c->cfg.name, p->t.host,
+                 ssh_get_error(p->s));
+    drain_later(p);
+}
+
+const struct console_ops console_ssh_ops = {
+    .type = "ssh",
+    .open = ssh_open_op,
+    .close = ssh_close_op,
+    .describe = ssh_describe,
+    .send_break = ssh_break,
+    .dev_read = ssh_dev_read,
+    .dev_write = ssh_dev_write,
+};

@@ -1,0 +1,156 @@
+/* ssh: dev string and sshopts parsing; the password goes straight into a
+ * struct secret and the scratch copy of the option string is wiped. */
+#include "conmand/sshopts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int parse_port(const char *s, unsigned *port)
+{
+    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 5)
+        return -EINVAL;
+    unsigned long n = strtoul(s, NULL, 10);
+    if (n < 1 || n > 65535)
+        return -EINVAL;
+    *port = (unsigned)n;
+    return 0;
+}
+
+/* Splits "HOST[:PORT]" or "[V6][:PORT]" into t->host and t->port. */
+static int parse_hostport(const char *s, struct ssh_target *t)
+{
+    const char *end, *port = NULL;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return -EINVAL;
+        s++;
+        end = close;
+        port = close[1] ? close + 2 : NULL;
+    } else {
+        const char *colon = strchr(s, ':');
+        end = colon ? colon : s + strlen(s);
+        port = colon ? colon + 1 : NULL;
+    }
+    size_t len = (size_t)(end - s);
+    if (len == 0 || len >= sizeof(t->host))
+        return -EINVAL;
+    memcpy(t->host, s, len);
+    t->host[len] = '\0';
+    if (strpbrk(t->host, " \t@/"))
+        return -EINVAL;
+    t->port = SSHOPTS_DEFAULT_PORT;
+    return port ? parse_port(port, &t->port) : 0;
+}
+
+int sshopts_parse_dev(const char *dev, struct ssh_target *t, char *err, size_t errlen)
+{
+    memset(t, 0, sizeof(*t));
+    const char *at = strncasecmp(dev, "ssh:", 4) ? NULL : strrchr(dev + 4, '@');
+    size_t ulen = at ? (size_t)(at - (dev + 4)) : 0;
+    if (!at || ulen == 0 || ulen >= sizeof(t->user) || parse_hostport(at + 1, t) < 0) {
+        snprintf(err, errlen, "dev \"%s\" is not ssh:USER@HOST[:PORT]", dev);
+        return -EINVAL;
+    }
+    memcpy(t->user, dev + 4, ulen);
+    t->user[ulen] = '\0';
+    if (strpbrk(t->user, " \t:/")) {
+        snprintf(err, errlen, "dev \"%s\": bad user name", dev);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Decodes plain or 0x-hex `v` into `out`. A NUL byte cannot reach the
+ * server through libssh's C-string API, so it is refused. */
+static int decode_password(const char *v, struct secret *out)
+{
+    if (!(v[0] == '0' && (v[1] == 'x' || v[1] == 'X')))
+        return *v ? secret_set(out, v, strlen(v)) : -EINVAL;
+    const char *h = v + 2;
+    size_t len = strlen(h);
+    if (len == 0 || len % 2)
+        return -EINVAL;
+    char *buf = malloc(len / 2 + 1);
+    if (!buf)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i += 2) {
+        char two[3] = {h[i], h[i + 1], '\0'};
+        if (!isxdigit((unsigned char)h[i]) || !isxdigit((unsigned char)h[i + 1]))
+            rc = -EINVAL;
+        else if (!(buf[i / 2] = (char)strtoul(two, NULL, 16)))
+            rc = -EINVAL;
+    }
+    if (rc == 0)
+        rc = secret_set(out, buf, len / 2);
+    secret_wipe(buf, len / 2 + 1);
+    free(buf);
+    return rc;
+}
+
+static int set_path(char *dst, size_t dstlen, const char *v)
+{
+    if (!*v || strlen(v) >= dstlen)
+        return -EINVAL;
+    strcpy(dst, v);
+    return 0;
+}
+
+static int parse_item(char *item, int index, struct sshopts *o, char *err, size_t errlen)
+{
+    char key = (char)toupper((unsigned char)item[0]);
+    const char *v = item + 2;
+    int rc = -EINVAL;
+    if (item[0] && item[1] == ':') {
+        if (key == 'I')
+            rc = set_path(o->identity, sizeof(o->identity), v);
+        else if (key == 'K')
+            rc = set_path(o->known_hosts, sizeof(o->known_hosts), v);
+        else if (key == 'P') {
+            secret_release(&o->password);
+            rc = decode_password(v, &o->password);
+        } else {
+            snprintf(err, errlen, "sshopts: unknown item '%c:' (expected I:, P: or K:)", item[0]);
+            return -EINVAL;
+        }
+    } else {
+        /* The text itself is not shown: it may be a password missing its P:. */
+        snprintf(err, errlen, "sshopts: item %d is not X:value", index);
+        return -EINVAL;
+    }
+    if (rc == -EINVAL)
+        snprintf(err, errlen, "sshopts: bad %c: value%s", key,
+                 key == 'P' ? " (plain without NUL or commas, or 0x followed by hex pairs)"
+                            : " (empty or too long path)");
+    return rc;
+}
+
+int sshopts_parse(const char *s, struct sshopts *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    if (!s || !*s)
+        return 0;
+    size_t len = strlen(s);
+    char *copy = strdup(s);
+    if (!copy)
+        return -ENOMEM;
+    int rc = 0;
+    char *save = NULL;
+    int index = 1;
+    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
+         item = strtok_r(NULL, ",", &save))
+        rc = parse_item(item, index++, o, err, errlen);
+    secret_wipe(copy, len);
+    free(copy);
+    return rc;
+}
+
+void sshopts_release(struct sshopts *o)
+{
+    secret_release(&o->password);
+}
