@@ -180,9 +180,12 @@ The console service is running on loopback ($count BMCs, conmand: $CONMAND).
 Scratch directory: $demo
 
 Try (in another terminal):
-  conman -d 127.0.0.1:$conman_port -q              list the consoles
-  conman -d 127.0.0.1:$conman_port -m $first   watch one; leave with '&.'
-  conman -d 127.0.0.1:$conman_port -j $first   join it: what you type is echoed
+  conman -d 127.0.0.1:$conman_port -q
+      list the consoles
+  conman -d 127.0.0.1:$conman_port -m $first
+      watch one (leave with '&.')
+  conman -d 127.0.0.1:$conman_port -j $first
+      join it: what you type reaches the console over SOL and is echoed
   ls $demo/logs/
       one log file per console; e.g. tail -f $demo/logs/console.$first
   cat $demo/conman.conf
