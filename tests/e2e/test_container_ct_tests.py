@@ -64,20 +64,29 @@ def service(tmp_path, procs):
     base += 'global ipmiopts="W:opensesspriv,W:solpayloadsize,W:0x08000000"\n'
     (tmp_path / "base.conf").write_text(base)
 
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-           "API_GATEWAY": f"http://127.0.0.1:{hsm_port}",
-           "HSM_TOKEN_FILE": str(token),
-           "USER_FILE": str(bmc / "secrets" / "user"),
-           "PWD_FILE": str(bmc / "secrets" / "password"),
-           "CONMAN_BASE_CONF": str(tmp_path / "base.conf"),
-           "CONMAN_CONF": str(tmp_path / "conman.conf"),
-           "CONMAND": DEBIAN_CONMAND,
-           "DISCOVERY_RETRY_SEC": "1"}
+    # The test's environment passes on (the sanitizers' settings under make
+    # test's ASan run); the service's settings override it.
+    env = dict(os.environ)
+    env.update({
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "API_GATEWAY": f"http://127.0.0.1:{hsm_port}",
+        "HSM_TOKEN_FILE": str(token),
+        "USER_FILE": str(bmc / "secrets" / "user"),
+        "PWD_FILE": str(bmc / "secrets" / "password"),
+        "CONMAN_BASE_CONF": str(tmp_path / "base.conf"),
+        "CONMAN_CONF": str(tmp_path / "conman.conf"),
+        "CONMAND": DEBIAN_CONMAND,
+        "DISCOVERY_RETRY_SEC": "1",
+    })
     u = procs.start(["unshare", "--pid", "--fork", "--mount-proc", binary("configure_conman")],
                     env=env, log_path=tmp_path / "configure_conman.log")
     init = wait_for(lambda: ns_init_pid(u.pid), what="the namespace's PID 1")
-    names = wait_for(lambda: (conman_names(port) or []) if len(conman_names(port) or []) == NODES
-                     else None, timeout=60, what=f"{NODES} consoles listed")
+
+    def all_listed():
+        names = conman_names(port) or []
+        return names if len(names) == NODES else None
+
+    names = wait_for(all_listed, timeout=60, what=f"{NODES} consoles listed")
     return {"init": init, "port": port, "names": names, "bmc": bmc, "tmp": tmp_path}
 
 
