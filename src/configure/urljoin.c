@@ -25,7 +25,7 @@ static bool url_chars_ok(const char *s)
 static int dup_checked(const char *url, const char *what, char **out, char *err, size_t errlen)
 {
     if (!url_chars_ok(url)) {
-        snprintf(err, errlen, "%s: contains blanks or control characters", what);
+        snprintf(err, errlen, "%s=%.200s: contains blanks or control characters", what, url);
         return -EINVAL;
     }
     *out = strdup(url);
