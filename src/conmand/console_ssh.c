@@ -294,7 +294,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
     (void)status;
     (void)events;
     struct sshc *p = h->data;
-    char why[1024] = "";
+    char why[2048] = "";
     int rc = advance(p, why, sizeof(why));
     if (rc < 0)
         fail(p, why);
@@ -368,7 +368,7 @@ static int start_session(struct sshc *p, char *why, size_t whylen)
 
 static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t errlen)
 {
-    char why[1024];
+    char why[2048];
     struct sshc *p = state_for(c);
     if (!p)
         return -ENOMEM;

@@ -18,8 +18,8 @@ struct ssh_target {
 };
 
 struct sshopts {
-    char identity[4096];    /* private key file, "" when none */
-    char known_hosts[4096]; /* strict host key file, "" for trust on first use */
+    char identity[512];     /* private key file, "" when none */
+    char known_hosts[512];  /* strict host key file, "" for trust on first use */
     struct secret password; /* empty when none */
 };
 
