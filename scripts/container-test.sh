@@ -58,7 +58,10 @@ pm() {
 
 cleanup() {
   local c p
+  # Each container's output stays in $STATE/logs for a look after the run.
+  mkdir -p "$STATE/logs"
   for c in "${containers[@]}"; do
+    pm logs "$c" >"$STATE/logs/${c#"$TAG"-}.log" 2>&1 || true
     pm rm -f -t 0 "$c" >/dev/null 2>&1 || true
   done
   for p in "${pids[@]}"; do
@@ -319,7 +322,7 @@ scenario_live_ours() {
   say "all $NODES consoles listed $((SECONDS - t0)) s after start (our conmand)"
   run_ct live_ours "$c"
   report_memory "$c" "root, our conmand"
-  pm rm -f -t 15 "$c" >/dev/null
+  pm stop -t 15 "$c" >/dev/null
 }
 
 # As deploy/k8s runs it: the StatefulSet's user, read-only root, environment
@@ -351,7 +354,6 @@ scenario_k8s_like() {
   run_ct k8s_like "$c"
   probe k8s_like "$c"
   report_memory "$c" "as deploy/k8s"
-  pm rm -f -t 15 "$c" >/dev/null
 }
 
 # The README's promise: with no HSM reachable configure_conman stays up,
@@ -378,7 +380,7 @@ scenario_no_hsm() {
     return
   fi
   pass no_hsm "stays up, logs '$(echo "$logs" | grep -m 1 'HSM discovery failed' | cut -c1-100)...', retries; ct-tests fail as they should"
-  pm rm -f -t 5 "$c" >/dev/null
+  pm stop -t 5 "$c" >/dev/null
 }
 
 scenario_no_secrets() {
@@ -393,7 +395,7 @@ scenario_no_secrets() {
   else
     fail no_secrets "running=$(pm inspect --format '{{.State.Running}}' "$c"), logs: $(echo "$logs" | tail -n 3)"
   fi
-  pm rm -f -t 5 "$c" >/dev/null
+  pm stop -t 5 "$c" >/dev/null
 }
 
 main() {
