@@ -208,6 +208,16 @@ long logfile_tail(const struct logfile *l, char *buf, size_t len)
     return rc;
 }
 
+bool logfile_moved(const struct logfile *l)
+{
+    struct stat a, b;
+    if (!l->path)
+        return false;
+    if (l->fd < 0 || fstat(l->fd, &a) < 0 || stat(l->path, &b) < 0)
+        return true;
+    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+}
+
 void logfile_close(struct logfile *l)
 {
     if (l->fd >= 0)

@@ -47,6 +47,10 @@ void logfile_write_msg(struct logfile *l, const char *msg, size_t len);
  * Returns the count or -errno. */
 long logfile_tail(const struct logfile *l, char *buf, size_t len);
 
+/* True when the path no longer names the open file (rotated away, deleted)
+ * or the file is not open: a reopen is due. An unmoved file keeps its fd. */
+bool logfile_moved(const struct logfile *l);
+
 void logfile_close(struct logfile *l);
 void logfile_release(struct logfile *l);
 

@@ -17,6 +17,7 @@
 #include "conmand/client.h"
 #include "conmand/console.h"
 #include "conmand/proto.h"
+#include "conmand/reload.h"
 
 #define CONF_MAX_BYTES (64 * 1024 * 1024)
 
@@ -155,7 +156,8 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("Exiting on signal=%d", signum);
         stop_server(s);
     } else if (signum == SIGHUP) {
-        log_info("Reopening log files on SIGHUP");
+        log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
+        reload_apply(s);
         if (s->conf.server.logfile && s->logfp) {
             FILE *fp = fopen(s->conf.server.logfile, "a");
             if (fp) {
@@ -169,7 +171,8 @@ static void on_signal(uv_signal_t *h, int signum)
             }
         }
         for (size_t i = 0; i < s->nconsoles; i++)
-            console_reopen_log(s->consoles[i]);
+            if (logfile_moved(&s->consoles[i]->log))
+                console_reopen_log(s->consoles[i]);
     } else if (signum == SIGCHLD) {
         int status;
         pid_t pid;

@@ -1,0 +1,232 @@
+/* Reload by diff: plan (pure) and apply (on the running server). */
+#include "conmand/reload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "conmand/client.h"
+#include "conmand/console.h"
+#include "conmand/server.h"
+
+size_t reload_plan(const struct conf *old, const struct conf *new, struct reload_step *steps)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < new->nconsoles; i++) {
+        const struct conf_console *nc = &new->consoles[i];
+        struct reload_step st = {RELOAD_ADD, nc->name, 0, i};
+        for (size_t j = 0; j < old->nconsoles; j++) {
+            if (!strcmp(old->consoles[j].name, nc->name)) {
+                st.action = conf_console_equal(&old->consoles[j], nc) ? RELOAD_KEEP : RELOAD_CHANGE;
+                st.old_index = j;
+                break;
+            }
+        }
+        steps[n++] = st;
+    }
+    for (size_t j = 0; j < old->nconsoles; j++)
+        if (!conf_find(new, old->consoles[j].name))
+            steps[n++] = (struct reload_step){RELOAD_REMOVE, old->consoles[j].name, j, 0};
+    return n;
+}
+
+static bool differs(const char *a, const char *b)
+{
+    return (a || b) && (!a || !b || strcmp(a, b));
+}
+
+void reload_restart_needed(const struct conf_server *o, const struct conf_server *n, char *out,
+                           size_t outlen)
+{
+    size_t len = 0;
+    out[0] = '\0';
+#define NOTE(cond, word)                                                                           \
+    if ((cond) && len < outlen)                                                                    \
+    len += (size_t)snprintf(out + len, outlen - len, "%s%s", len ? "," : "", word)
+    NOTE(o->port != n->port, "port");
+    NOTE(o->loopback != n->loopback, "loopback");
+    NOTE(differs(o->pidfile, n->pidfile), "pidfile");
+    NOTE(o->coredump != n->coredump || differs(o->coredumpdir, n->coredumpdir), "coredump");
+    NOTE(o->nofile != n->nofile, "nofile");
+    NOTE(differs(o->syslog, n->syslog), "syslog");
+    NOTE(o->tcpwrappers != n->tcpwrappers, "tcpwrappers");
+#undef NOTE
+}
+
+static int copy_cfg(struct conf_console *dst, const struct conf_console *src)
+{
+    struct conf_console c = *src;
+    c.name = strdup(src->name);
+    c.dev = strdup(src->dev);
+    c.log = src->log ? strdup(src->log) : NULL;
+    c.seropts = src->seropts ? strdup(src->seropts) : NULL;
+    c.ipmiopts = src->ipmiopts ? strdup(src->ipmiopts) : NULL;
+    c.sshopts = src->sshopts ? strdup(src->sshopts) : NULL;
+    bool ok = c.name && c.dev && (!src->log || c.log) && (!src->seropts || c.seropts) &&
+              (!src->ipmiopts || c.ipmiopts) && (!src->sshopts || c.sshopts);
+    if (!ok) {
+        free(c.sshopts);
+        free(c.name);
+        free(c.dev);
+        free(c.log);
+        free(c.seropts);
+        free(c.ipmiopts);
+        return -ENOMEM;
+    }
+    free(dst->name);
+    free(dst->dev);
+    free(dst->log);
+    free(dst->seropts);
+    free(dst->ipmiopts);
+    free(dst->sshopts);
+    *dst = c;
+    return 0;
+}
+
+static bool same_log(const struct console *c, const char *path, const struct conf_logopts *o)
+{
+    return !differs(c->log.path, path) && c->log.opts.lock == o->lock &&
+           c->log.opts.sanitize == o->sanitize && c->log.opts.timestamp == o->timestamp;
+}
+
+/* A changed console: same clients, new settings, reconnect now. */
+static int change_console(struct server *s, struct console *c, const struct conf_console *nc)
+{
+    char path[4096], text[512], err[512];
+    const char *logpath = NULL;
+    if (nc->log && server_log_path(s, nc->log, path, sizeof(path)) == 0)
+        logpath = path;
+    snprintf(text, sizeof(text), "Console [%s] configuration changed: reconnecting", c->cfg.name);
+    console_notify(c, text, NULL);
+    console_down(c, "configuration changed");
+    if (copy_cfg(&c->cfg, nc) < 0)
+        return -ENOMEM;
+    struct stat st;
+    bool chardev = nc->dev[0] == '/' && !strchr(nc->dev, ' ') && stat(nc->dev, &st) == 0 &&
+                   S_ISCHR(st.st_mode);
+    c->ops = console_type_for(nc->dev, chardev);
+    if (!same_log(c, logpath, &nc->logopts)) {
+        logfile_release(&c->log);
+        if (logfile_init(&c->log, nc->name, logpath, &nc->logopts) < 0)
+            return -ENOMEM;
+        if (logpath && logfile_open(&c->log, false, time(NULL), err, sizeof(err)) < 0)
+            log_warn("%s", err);
+    }
+    c->failures = 0;
+    console_kick(c);
+    return 0;
+}
+
+/* Resolved log path changes (e.g. a new logdir) count as a change too. */
+static bool log_moved(struct server *s, const struct console *c, const struct conf_console *nc)
+{
+    char path[4096];
+    if (!nc->log)
+        return c->log.path != NULL;
+    return server_log_path(s, nc->log, path, sizeof(path)) < 0 || differs(c->log.path, path);
+}
+
+static int apply_steps(struct server *s, struct conf *nc, struct reload_step *steps, size_t n,
+                       struct console **next)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct reload_step *st = &steps[i];
+        struct console *old = st->action == RELOAD_ADD ? NULL : server_find_console(s, st->name);
+        const struct conf_console *cfg =
+            st->action == RELOAD_REMOVE ? NULL : &nc->consoles[st->new_index];
+        if (st->action == RELOAD_KEEP && log_moved(s, old, cfg))
+            st->action = RELOAD_CHANGE;
+        if (st->action == RELOAD_REMOVE) {
+            log_info("Console [%s] removed by reload", st->name);
+            console_destroy(old); /* tells its clients */
+        } else if (st->action == RELOAD_KEEP) {
+            next[m++] = old;
+        } else if (st->action == RELOAD_CHANGE) {
+            log_info("Console [%s] changed by reload", st->name);
+            if (change_console(s, old, cfg) < 0)
+                return -ENOMEM;
+            next[m++] = old;
+        } else {
+            struct console *c = console_create(s, cfg);
+            if (!c)
+                return -ENOMEM;
+            log_info("Console [%s] added by reload", st->name);
+            next[m++] = c;
+            console_start(c, false);
+        }
+    }
+    return (int)m;
+}
+
+static int cmp_console(const void *a, const void *b)
+{
+    const struct console *x = *(struct console *const *)a, *y = *(struct console *const *)b;
+    return strcmp(x->cfg.name, y->cfg.name);
+}
+
+static void apply_server(struct server *s, const struct conf *nc)
+{
+    char restart[256];
+    struct conf_server cmp = nc->server;
+    if (s->opts.port)
+        cmp.port = s->conf.server.port; /* -p wins over the file's port */
+    reload_restart_needed(&s->conf.server, &cmp, restart, sizeof(restart));
+    if (restart[0])
+        log_warn("reload: SERVER %s changed in %s: needs a restart to apply", restart,
+                 s->opts.conf_path);
+}
+
+int reload_apply(struct server *s)
+{
+    struct conf nc;
+    char err[1024];
+    int rc = server_load_conf(s->opts.conf_path, &nc, err, sizeof(err));
+    if (rc < 0) {
+        log_error("reload refused, keeping the running configuration: %s", err);
+        return rc;
+    }
+    if (nc.nerrors) {
+        log_error("reload refused: %s has %d bad line(s) (above); keeping the running "
+                  "configuration",
+                  s->opts.conf_path, nc.nerrors);
+        conf_release(&nc);
+        return -EINVAL;
+    }
+    struct reload_step *steps = calloc(s->conf.nconsoles + nc.nconsoles + 1, sizeof(*steps));
+    struct console **next = calloc(nc.nconsoles + 1, sizeof(*next));
+    if (!steps || !next) {
+        free(steps);
+        free(next);
+        conf_release(&nc);
+        return -ENOMEM;
+    }
+    size_t n = reload_plan(&s->conf, &nc, steps);
+    apply_server(s, &nc);
+    /* Live SERVER settings (logdir, execpath, resetcmd, timestamp...) come from
+     * the new file; the ones needing a restart were reported above. */
+    struct conf old = s->conf;
+    s->conf = nc;
+    s->conf.server.port = old.server.port;
+    s->conf.server.loopback = old.server.loopback;
+    int m = apply_steps(s, &s->conf, steps, n, next);
+    if (m >= 0) {
+        free(s->consoles);
+        s->consoles = next;
+        s->nconsoles = (size_t)m;
+        qsort(s->consoles, s->nconsoles, sizeof(*s->consoles), cmp_console);
+        next = NULL;
+    }
+    free(next);
+    free(steps);
+    /* The pidfile path stays what the running daemon wrote. */
+    char *pid_new = s->conf.server.pidfile;
+    s->conf.server.pidfile = old.server.pidfile;
+    old.server.pidfile = pid_new;
+    conf_release(&old);
+    log_info("reload of %s applied: %zu consoles", s->opts.conf_path, s->nconsoles);
+    return m < 0 ? m : 0;
+}

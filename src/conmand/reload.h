@@ -1,0 +1,39 @@
+/* Reload by diff (SIGHUP, conmand -r): a new configuration is compared with
+ * the running one console by console. Unchanged consoles keep their
+ * connection, clients and log fd; removed ones tell their clients and close;
+ * added ones open; changed ones reconnect with the new settings in place
+ * (clients stay attached). An invalid file changes nothing. */
+#ifndef CONMAND_RELOAD_H
+#define CONMAND_RELOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conmand/conf.h"
+
+struct server;
+
+enum reload_action { RELOAD_KEEP, RELOAD_CHANGE, RELOAD_ADD, RELOAD_REMOVE };
+
+struct reload_step {
+    enum reload_action action;
+    const char *name; /* borrowed from the old or new conf */
+    size_t old_index; /* KEEP, CHANGE, REMOVE */
+    size_t new_index; /* KEEP, CHANGE, ADD */
+};
+
+/* Pure: the steps that turn `old` into `new` (steps holds at least
+ * old->nconsoles + new->nconsoles entries). Returns the number of steps. */
+size_t reload_plan(const struct conf *old, const struct conf *new, struct reload_step *steps);
+
+/* Pure: SERVER settings that differ and cannot be applied live, as a
+ * comma-separated list of keywords in `out` ("" when none). */
+void reload_restart_needed(const struct conf_server *old, const struct conf_server *new, char *out,
+                           size_t outlen);
+
+/* Reads the file again and applies it. Returns 0, or -errno / -EINVAL when
+ * the file is unreadable or has bad lines (reported as FILE:LINE), in which
+ * case nothing changed. */
+int reload_apply(struct server *s);
+
+#endif

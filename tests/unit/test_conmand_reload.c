@@ -1,0 +1,100 @@
+/* Reload by diff: which consoles are kept, changed, added and removed, and
+ * which SERVER changes need a restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "conmand/conf.h"
+#include "conmand/reload.h"
+
+static void parse(const char *text, struct conf *c)
+{
+    assert_int_equal(conf_parse(text, "t.conf", NULL, NULL, c), 0);
+    assert_int_equal(c->nerrors, 0);
+}
+
+static const struct reload_step *step(const struct reload_step *s, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s[i].name, name))
+            return &s[i];
+    fail_msg("no step for %s", name);
+    return NULL;
+}
+
+static void test_plan_keeps_changes_adds_and_removes_by_name(void **state)
+{
+    (void)state;
+    struct conf a, b;
+    parse("global log=\"c.%N\"\n"
+          "console name=keep dev=/bin/cat\n"
+          "console name=gone dev=/bin/cat\n"
+          "console name=newdev dev=h:1\n"
+          "console name=newlog dev=/bin/cat\n"
+          "console name=newopts dev=ipmi:h ipmiopts=\"U:a\"\n",
+          &a);
+    parse("global log=\"c.%N\"\n"
+          "console name=added dev=/bin/cat\n"
+          "console name=newopts dev=ipmi:h ipmiopts=\"U:b\"\n"
+          "console name=newlog dev=/bin/cat log=\"\"\n"
+          "console name=newdev dev=h:2\n"
+          "console name=keep dev=/bin/cat\n",
+          &b);
+    struct reload_step s[16];
+    size_t n = reload_plan(&a, &b, s);
+    assert_int_equal(n, 6);
+    assert_int_equal(step(s, n, "keep")->action, RELOAD_KEEP);
+    assert_int_equal(step(s, n, "gone")->action, RELOAD_REMOVE);
+    assert_int_equal(step(s, n, "added")->action, RELOAD_ADD);
+    assert_int_equal(step(s, n, "newdev")->action, RELOAD_CHANGE);
+    assert_int_equal(step(s, n, "newlog")->action, RELOAD_CHANGE);
+    assert_int_equal(step(s, n, "newopts")->action, RELOAD_CHANGE);
+    assert_int_equal(step(s, n, "keep")->new_index, 4);
+    assert_int_equal(step(s, n, "keep")->old_index, 0);
+    conf_release(&a);
+    conf_release(&b);
+}
+
+static void test_identical_files_keep_everything(void **state)
+{
+    (void)state;
+    struct conf a, b;
+    const char *text = "console name=x dev=/bin/cat\nconsole name=y dev=unix:/s\n";
+    parse(text, &a);
+    parse(text, &b);
+    struct reload_step s[4];
+    size_t n = reload_plan(&a, &b, s);
+    assert_int_equal(n, 2);
+    assert_int_equal(s[0].action, RELOAD_KEEP);
+    assert_int_equal(s[1].action, RELOAD_KEEP);
+    conf_release(&a);
+    conf_release(&b);
+}
+
+static void test_server_changes_that_need_a_restart_are_named(void **state)
+{
+    (void)state;
+    struct conf a, b;
+    char out[128];
+    parse("server port=7890 loopback=on timestamp=1m logdir=/a\n", &a);
+    parse("server port=7891 loopback=off timestamp=5m logdir=/b\n", &b);
+    reload_restart_needed(&a.server, &b.server, out, sizeof(out));
+    assert_string_equal(out, "port,loopback");
+    reload_restart_needed(&a.server, &a.server, out, sizeof(out));
+    assert_string_equal(out, "");
+    conf_release(&a);
+    conf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_keeps_changes_adds_and_removes_by_name),
+        cmocka_unit_test(test_identical_files_keep_everything),
+        cmocka_unit_test(test_server_changes_that_need_a_restart_are_named),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
