@@ -459,8 +459,11 @@ static void teardown(struct sim *sim)
     for (size_t i = 0; i < sim->nsess; i++)
         free_sess(sim, sim->sess[i]);
     free(sim->sess);
-    if (sim->event)
+    if (sim->event) {
+        if (sim->bind)
+            ssh_event_remove_fd(sim->event, ssh_bind_get_fd(sim->bind)); /* frees its wrapper */
         ssh_event_free(sim->event);
+    }
     if (sim->bind)
         ssh_bind_free(sim->bind);
     for (size_t i = 0; i < sim->nkeys; i++)
