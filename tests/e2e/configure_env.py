@@ -43,6 +43,7 @@ class Configure:
         self.write_base(first_line)
         self.extra_env = env or {}
         self.proc = None
+        self.pid = None  # configure_conman's PID (differs from proc.pid under a wrapper)
 
     @staticmethod
     def write(path, text):
@@ -83,6 +84,7 @@ class Configure:
     def start(self, argv_prefix=()):
         self.proc = self.procs.start([*argv_prefix, binary("configure_conman")],
                                      log_path=self.log_path, env=self.env(), cwd=self.root)
+        self.pid = self.proc.pid
         return self.proc
 
     def output(self):
@@ -123,7 +125,7 @@ class Configure:
             comm = stat[stat.index("(") + 1:stat.rindex(")")]
             ppid = int(stat[stat.rindex(")") + 2:].split()[1])
             state = stat[stat.rindex(")") + 2:].split()[0]
-            if ppid == self.proc.pid:
+            if ppid == self.pid:
                 found.append((int(entry), comm, state))
         return found
 
@@ -143,7 +145,7 @@ class Configure:
             return f.read()
 
     def sighup(self):
-        os.kill(self.proc.pid, signal.SIGHUP)
+        os.kill(self.pid, signal.SIGHUP)
 
     def assert_no_secret(self):
         out = self.output()
