@@ -325,6 +325,57 @@ scenario_live_ours() {
   pm stop -t 15 "$c" >/dev/null
 }
 
+# Consoles the daemon inside container $1 lists on the default port 7890.
+listed_inside() { pm exec "$1" timeout 5 conman -q 2>/dev/null | grep -c .; }
+all_listed_inside() { [ "$(listed_inside "$1")" -eq "$NODES" ]; }
+
+# The image as shipped: its own base file (port 7890), /etc/conman.conf,
+# Debian's conmand, in a network namespace of its own (so 7890 is free
+# whatever the host runs); HSM and the BMCs are started inside that
+# namespace, on its loopback. The shipped base file lacks the workaround
+# flags ipmi_sim needs, so consoles do not connect: logs_grow is left out.
+scenario_shipped() {
+  local c pid dir="$T/shipped" hsm_port=8080 out rc=0
+  mkdir -p "$dir/secrets" "$dir/hsm" "$dir/bmc"
+  echo admin >"$dir/secrets/user"
+  od -An -N8 -tx1 /dev/urandom | tr -d ' \n' >"$dir/secrets/password"
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$dir/hsm/token"
+  chmod 0600 "$dir"/secrets/* "$dir/hsm/token"
+  C="$TAG-shipped"
+  containers+=("$C")
+  pm run -d --no-healthcheck --name "$C" --network=none \
+    -v "$dir/secrets:/secrets:ro" -v "$dir/hsm:/hsm:ro" \
+    -e API_GATEWAY="http://127.0.0.1:$hsm_port" -e HSM_TOKEN_FILE=/hsm/token \
+    -e DISCOVERY_RETRY_SEC=2 "$IMAGE" >/dev/null
+  c=$C
+  pid=$(pm inspect --format '{{.State.Pid}}' "$c")
+  nsenter --target "$pid" --net "$SRC/scripts/bmc-sim.sh" --dir "$dir/bmc" --count "$NODES" \
+    --user-file "$dir/secrets/user" --password-file "$dir/secrets/password" \
+    --console-sim "$BUILD_DIR/bin/console-sim" >"$dir/bmc-sim.log" 2>&1 &
+  pids+=($!)
+  if ! wait_until 60 test -e "$dir/bmc/ready"; then
+    fail shipped "bmc-sim in the container's network namespace: $(tail -n 3 "$dir/bmc-sim.log")"
+    return
+  fi
+  nsenter --target "$pid" --net "$BUILD_DIR/bin/hsm-sim" --port "$hsm_port" \
+    --inventory "$dir/bmc/inventory.json" --token-file "$dir/hsm/token" >"$dir/hsm-sim.log" 2>&1 &
+  pids+=($!)
+  if ! wait_until 60 all_listed_inside "$c"; then
+    fail shipped "conman -q inside listed $(listed_inside "$c") of $NODES consoles; $(pm logs "$c" 2>&1 | tail -n 3)"
+    return
+  fi
+  out=$(pm exec "$c" /app/ct-tests/ct-tests.sh pid1 conmand port hsm logs_exist \
+    cmdline_secrets environ_secrets 2>&1) || rc=$?
+  printf '%s\n' "$out" | while IFS= read -r l; do echo "    $l"; done
+  if [ "$rc" -eq 0 ] && echo "$out" | grep -q '^PASS port: 127.0.0.1:7890 ' &&
+    echo "$out" | grep -q '^PASS conmand: .* -c /etc/conman.conf '; then
+    pass shipped "defaults: 7890, /etc/conman.conf, Debian's conmand; $(echo "$out" | tail -n 1)"
+  else
+    fail shipped "ct-tests exited $rc"
+  fi
+  pm stop -t 15 "$c" >/dev/null
+}
+
 # As deploy/k8s runs it: the StatefulSet's user, read-only root, environment
 # and volumes (Secrets as files, emptyDirs, the log claim), translated to
 # podman options from the manifest itself.
@@ -411,6 +462,7 @@ main() {
   write_base_conf
   scenario_no_secrets
   scenario_no_hsm
+  scenario_shipped
   scenario_live_root
   scenario_live_ours
   scenario_k8s_like
