@@ -199,6 +199,9 @@ def test_runs_as_non_root_without_privileges(pod, container):
     assert psc["fsGroup"] == psc["runAsGroup"], "Secret files and the claim need the group"
     assert csc["allowPrivilegeEscalation"] is False
     assert csc["capabilities"]["drop"] == ["ALL"]
+    # What the "restricted" Pod Security Standard asks on top.
+    assert psc["seccompProfile"]["type"] == "RuntimeDefault"
+    assert not pod.get("hostNetwork") and not pod.get("hostPID")
     assert pod["automountServiceAccountToken"] is False
 
 
