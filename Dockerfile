@@ -54,7 +54,7 @@ ENV CONMAND=/usr/sbin/conmand \
 
 VOLUME /var/log/conman
 EXPOSE 7890
-HEALTHCHECK --interval=30s --timeout=10s --start-period=60s \
+HEALTHCHECK --interval=30s --timeout=15s --start-period=60s \
   CMD ["/app/ct-tests/ct-tests.sh", "pid1", "responsive"]
 WORKDIR /app
 ENTRYPOINT ["/app/configure_conman"]
