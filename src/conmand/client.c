@@ -281,7 +281,8 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
     for (size_t i = 0; i < n && i < PROTO_MAX_PATTERNS; i++)
         names[i] = cons[i]->cfg.name;
     char line[PROTO_MAX_LINE];
-    send_raw(cl, line, proto_format_ok(line, sizeof(line), names, n));
+    send_raw(cl, line,
+             proto_format_ok(line, sizeof(line), names, n, cl->srv->conf.server.resetcmd != NULL));
     cl->cons = cons;
     cl->ncons = n;
     cl->writer = cl->req.cmd == PROTO_CMD_CONNECT;
@@ -302,7 +303,7 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
 
 static void do_query(struct client *cl, struct console **cons, size_t n)
 {
-    size_t len = 16;
+    size_t len = 32;
     for (size_t i = 0; i < n; i++)
         len += strlen(cons[i]->cfg.name) + 12;
     char *line = malloc(len);
@@ -312,7 +313,8 @@ static void do_query(struct client *cl, struct console **cons, size_t n)
     } else {
         for (size_t i = 0; i < n; i++)
             names[i] = cons[i]->cfg.name;
-        send_raw(cl, line, proto_format_ok(line, len, names, n));
+        send_raw(cl, line,
+                 proto_format_ok(line, len, names, n, cl->srv->conf.server.resetcmd != NULL));
         log_info("Client <%s@%s:%d> issued query command", cl->req.user, cl->host, cl->port);
     }
     free(line);
@@ -425,8 +427,8 @@ static void escape(struct client *cl, unsigned char cmd)
     case PROTO_ESC_QUIET:
         cl->quiet = !cl->quiet;
         client_send_msg(cl,
-                        cl->quiet ? "Enabled quiet-mode -- info msgs will be suppressed"
-                                  : "Disabled quiet-mode -- info msgs will be displayed",
+                        cl->quiet ? "Quiet-mode enabled -- info msgs will be suppressed"
+                                  : "Quiet-mode disabled -- info msgs will be displayed",
                         false);
         break;
     case PROTO_ESC_RESET:

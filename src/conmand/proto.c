@@ -183,9 +183,9 @@ int proto_match(const struct proto_req *r, const char *const *names, size_t n, b
     return count;
 }
 
-size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n)
+size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset)
 {
-    size_t o = (size_t)snprintf(out, outlen, "OK");
+    size_t o = (size_t)snprintf(out, outlen, "OK%s", reset ? " OPTION=RESET" : "");
     for (size_t i = 0; i < n; i++) {
         size_t need = strlen(names[i]) + 12;
         if (o + need + 2 > outlen)

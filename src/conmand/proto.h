@@ -67,8 +67,9 @@ int proto_match(const struct proto_req *r, const char *const *names, size_t n, b
                 char *msg, size_t msglen);
 
 /* "OK CONSOLE='a' CONSOLE='b'\n" into out (truncated names are dropped,
- * never a broken line). Returns the length. */
-size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n);
+ * never a broken line), with "OPTION=RESET" first when the server has a
+ * resetcmd (the client only offers &R then). Returns the length. */
+size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset);
 
 /* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text);

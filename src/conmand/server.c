@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <syslog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,6 +149,7 @@ static int start_listener(struct server *s)
 }
 
 static void stop_server(struct server *s);
+static int open_server_log(struct server *s);
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -158,18 +160,7 @@ static void on_signal(uv_signal_t *h, int signum)
     } else if (signum == SIGHUP) {
         log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
         reload_apply(s);
-        if (s->conf.server.logfile && s->logfp) {
-            FILE *fp = fopen(s->conf.server.logfile, "a");
-            if (fp) {
-                setvbuf(fp, NULL, _IOLBF, 0);
-                log_set_output(fp);
-                fclose(s->logfp);
-                s->logfp = fp;
-            } else {
-                log_error("cannot reopen logfile \"%s\": %s", s->conf.server.logfile,
-                          strerror(errno));
-            }
-        }
+        open_server_log(s); /* on failure the previous file stays in use */
         for (size_t i = 0; i < s->nconsoles; i++)
             if (logfile_moved(&s->consoles[i]->log))
                 console_reopen_log(s->consoles[i]);
@@ -276,17 +267,36 @@ static void warn_unsupported(const struct conf_server *cs)
                  cs->logfile ? cs->logfile : "stderr");
 }
 
+/* syslog priority of SERVER logfile="FILE,PRIO" to our logger's level. */
+static enum log_level level_of(int prio)
+{
+    return prio >= LOG_DEBUG     ? LOG_LEVEL_DEBUG
+           : prio >= LOG_NOTICE  ? LOG_LEVEL_INFO
+           : prio >= LOG_WARNING ? LOG_LEVEL_WARN
+                                 : LOG_LEVEL_ERROR;
+}
+
+/* SERVER logfile, relative to logdir like conman's; reopened on SIGHUP. */
 static int open_server_log(struct server *s)
 {
+    char path[4096];
     if (!s->conf.server.logfile)
         return 0;
-    s->logfp = fopen(s->conf.server.logfile, "a");
-    if (!s->logfp) {
-        log_error("cannot open logfile \"%s\": %s", s->conf.server.logfile, strerror(errno));
-        return -errno;
+    if (server_log_path(s, s->conf.server.logfile, path, sizeof(path)) < 0)
+        return -ENAMETOOLONG;
+    FILE *fp = fopen(path, "a");
+    if (!fp) {
+        int e = errno;
+        log_error("cannot open logfile \"%s\": %s", path, strerror(e));
+        return -e;
     }
-    setvbuf(s->logfp, NULL, _IOLBF, 0);
-    log_set_output(s->logfp);
+    setvbuf(fp, NULL, _IOLBF, 0);
+    log_set_output(fp);
+    /* The file's priority wins over -v: it is what the operator asked for. */
+    log_set_level(level_of(s->conf.server.logfile_priority));
+    if (s->logfp)
+        fclose(s->logfp);
+    s->logfp = fp;
     return 0;
 }
 

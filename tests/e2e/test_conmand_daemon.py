@@ -167,3 +167,18 @@ def test_failing_log_disk_is_reported_once_and_the_console_keeps_working(procs, 
     assert out.count('cannot write log "/dev/full"') == 1
     assert "No space left on device" in out
     assert d.proc.poll() is None
+
+
+def test_server_logfile_is_relative_to_logdir_and_filters_by_priority(procs, tmp_path):
+    dev = echo_dev(tmp_path)
+    d = Daemon("ours", procs, tmp_path, [f'console name="a" dev="{dev}"',
+                                        'console name="bad" dev="127.0.0.1:1"'],
+               server_extra='server logfile="server.log,warning"').start()
+    path = tmp_path / "server.log"
+    wait_for(lambda: path.exists() and "Console [bad]" in path.read_text(),
+             what="the warning about console bad in server.log")
+    text = path.read_text()
+    assert " WARN " in text and " INFO " not in text
+    os.rename(path, str(path) + ".1")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(path.exists, what="server.log reopened on SIGHUP")

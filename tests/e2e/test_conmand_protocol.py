@@ -11,7 +11,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from conmand_util import Daemon, echo_dev
+from conmand_util import Daemon, daemon_path, echo_dev
 
 DAEMONS = ["ours", "debian"]
 TICKER = "/bin/sh -c 'while :; do echo tick; sleep 0.2; done'"
@@ -310,3 +310,52 @@ def test_sigterm_stops_the_daemon_and_its_console_children(kind, procs, tmp_path
         except FileNotFoundError:
             return True
     wait_for(child_gone, timeout=10, what=f"console child {child} to exit")
+
+
+def test_reset_escape_runs_resetcmd_and_tells_the_writers(kind, procs, tmp_path):
+    marker = tmp_path / "alpha.reset"
+    d = Daemon(kind, procs, tmp_path, [f'console name="alpha" dev="{echo_dev(tmp_path)}"'],
+               server_extra=f'server resetcmd="touch {tmp_path}/%N.reset"',
+               global_extra='global log="console.%N"').start()
+    c = d.client("-j", "alpha")
+    try:
+        c.expect("opened")
+        c.send("&R")
+        c.expect(b"Console [alpha] reset by <")
+        wait_for(marker.exists, what="resetcmd to run with %N expanded")
+        assert b"Console [alpha] reset by <" in d.log("alpha")
+    finally:
+        c.close()
+
+
+def test_quiet_escape_suppresses_info_messages(kind, procs, tmp_path):
+    d = echo_daemon(kind, procs, tmp_path)
+    a = d.client("-j", "alpha")
+    j = None
+    try:
+        a.expect("opened")
+        a.send("&Q")
+        a.expect("Quiet-mode enabled -- info msgs will be suppressed.")
+        j = d.client("-j", "alpha")
+        j.expect("opened")
+        j.send("from-joiner\r")
+        a.expect("from-joiner")
+        assert b"joined by" not in a.buf
+    finally:
+        a.close()
+        if j:
+            j.close()
+
+
+def test_zero_option_truncates_logs_at_start(kind, procs, tmp_path):
+    (tmp_path / "console.alpha").write_bytes(b"OLD-CONTENT\n")
+    (tmp_path / "console.beta").write_bytes(b"OLD-CONTENT\n")
+    dev = echo_dev(tmp_path)
+    d = Daemon(kind, procs, tmp_path, [f'console name="alpha" dev="{dev}"'],
+               global_extra='global log="console.%N"')
+    argv = [daemon_path(kind), "-F", "-z", "-c", d.conf, "-p", str(d.port)]
+    d.proc = procs.start(argv, log_path=d.out)
+    wait_for(d.ready, what="daemon with -z")
+    wait_for(lambda: b"log opened" in d.log("alpha"), what="the new header")
+    assert b"OLD-CONTENT" not in d.log("alpha")
+    assert (tmp_path / "console.beta").read_bytes() == b"OLD-CONTENT\n"

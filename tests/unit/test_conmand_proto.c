@@ -97,10 +97,12 @@ static void test_responses_are_formatted_as_conman_sends_them(void **state)
     (void)state;
     char out[256];
     const char *names[] = {"alpha", "beta"};
-    proto_format_ok(out, sizeof(out), names, 2);
+    proto_format_ok(out, sizeof(out), names, 2, false);
     assert_string_equal(out, "OK CONSOLE='alpha' CONSOLE='beta'\n");
-    proto_format_ok(out, sizeof(out), names, 0);
+    proto_format_ok(out, sizeof(out), names, 0, false);
     assert_string_equal(out, "OK\n");
+    proto_format_ok(out, sizeof(out), names, 1, true);
+    assert_string_equal(out, "OK OPTION=RESET CONSOLE='alpha'\n");
     proto_format_error(out, sizeof(out), PROTO_ERR_NO_CONSOLES, "Found no matching consoles");
     assert_string_equal(out, "ERROR CODE=5 MESSAGE='Found no matching consoles'\n");
     proto_format_msg(out, sizeof(out), "Console [a] joined by <u@h> at 11-25 03:45");
@@ -112,7 +114,7 @@ static void test_ok_never_breaks_the_line_when_names_do_not_fit(void **state)
     (void)state;
     char out[40];
     const char *names[] = {"alpha", "beta", "gamma-is-long"};
-    size_t n = proto_format_ok(out, sizeof(out), names, 3);
+    size_t n = proto_format_ok(out, sizeof(out), names, 3, false);
     assert_string_equal(out, "OK CONSOLE='alpha' CONSOLE='beta'\n");
     assert_int_equal(n, strlen(out));
 }
