@@ -42,3 +42,20 @@ def test_stop_signal_while_waiting_for_hsm_exits_zero(procs, tmp_path, sig):
     os.kill(cc.proc.pid, sig)
     assert cc.proc.wait(timeout=10) == 0
     assert "received: stopping" in cc.output()
+
+
+def test_conmand_that_ignores_sigterm_is_killed_after_10_s(procs, tmp_path):
+    # A stopped conmand cannot act on SIGTERM (like Debian's, which can take
+    # 75 s to exit with live IPMI sessions): configure_conman must not wait
+    # longer than 10 s before SIGKILL, and still exit 0.
+    sim = HsmSim.start(procs, tmp_path, endpoints=BMCS)
+    cc = Configure(procs, tmp_path, sim)
+    cc.start()
+    cc.wait_names(["x3000c0s1b0"])
+    conmand = cc.conmand_pid()
+    os.kill(conmand, signal.SIGSTOP)
+    os.kill(cc.pid, signal.SIGTERM)
+    assert cc.proc.wait(timeout=20) == 0
+    assert not os.path.exists(f"/proc/{conmand}")
+    out = cc.output()
+    assert f"conmand (pid {conmand}) killed by signal 9 (Killed) (SIGKILL after 10 s)" in out
