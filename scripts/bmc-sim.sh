@@ -185,7 +185,7 @@ mv "$dir/bmcs.tsv.tmp" "$dir/bmcs.tsv"
 for _ in $(seq 200); do
   up=0
   for p in "${udp_ports[@]}"; do
-    ss -Hlun "sport = :$p" 2>/dev/null | grep -q . && up=$((up + 1))
+    [ -n "$(ss -Hlun "sport = :$p" 2>/dev/null)" ] && up=$((up + 1))
   done
   conn="$(grep -c 'client connected' "$dir/console-sim.log" || true)"
   [ "$up" -eq "$count" ] && [ "$conn" -ge "$count" ] && break

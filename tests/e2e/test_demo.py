@@ -58,7 +58,7 @@ def test_demo_check_mode_passes_with_our_conmand_by_default(procs, tmp_path):
     rc = p.wait(timeout=180)
     text = read_text(out)
     assert rc == 0, text
-    assert f"PASS: all 2 consoles logged SOL output through {BIN_DIR}/conmand" in text
+    assert f"PASS: all 2 consoles logged SOL output through {BIN_DIR}/conmand" in text, text
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(procs, tmp_path):
