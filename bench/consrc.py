@@ -58,6 +58,8 @@ class Source:
         self.report_written = False
         self.want_exit = False
         self.want_report = False
+        self.n_connected = 0
+        self.t_last_accept = None  # when the latest daemon connection came
 
     def listen_all(self, names):
         for name in names:
@@ -85,6 +87,8 @@ class Source:
         c.conn = conn
         c.pending = b""
         c.connects += 1
+        self.n_connected += 1
+        self.t_last_accept = time.monotonic()
         events = selectors.EVENT_READ
         if self.args.flood_bytes and self.generating:
             events |= selectors.EVENT_WRITE
@@ -95,6 +99,7 @@ class Source:
         c.conn.close()
         c.conn = None
         c.pending = b""
+        self.n_connected -= 1
 
     def readable(self, c):
         try:
@@ -155,10 +160,9 @@ class Source:
         os.rename(tmp, path)
 
     def write_status(self):
-        connected = sum(1 for c in self.consoles if c.conn is not None)
         self.write_json(self.args.status, {
-            "pid": os.getpid(), "consoles": len(self.consoles), "connected": connected,
-            "generating": self.generating,
+            "pid": os.getpid(), "consoles": len(self.consoles), "connected": self.n_connected,
+            "t_last_accept": self.t_last_accept, "generating": self.generating,
             "connects": sum(c.connects for c in self.consoles)})
 
     def write_report(self):
@@ -178,6 +182,7 @@ class Source:
         t0 = time.monotonic()
         next_slot = 0  # index of the next wheel slot due
         next_status = 0.0
+        last_connected, last_write = -1, 0.0
         while not self.want_exit:
             now = time.monotonic()
             if self.want_report and not self.report_written:
@@ -188,8 +193,10 @@ class Source:
                     for c in self.consoles[next_slot % SLOTS::SLOTS]:
                         self.emit(c)
                     next_slot += 1
-            if now >= next_status:
+            changed = self.n_connected != last_connected
+            if now >= next_status or (changed and now >= last_write + 0.05):
                 self.write_status()
+                last_connected, last_write = self.n_connected, now
                 next_status = now + 0.5
             timeout = slot_len if slot_len and self.generating else 0.05
             for key, mask in self.sel.select(timeout=min(timeout, 0.05)):
