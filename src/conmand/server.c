@@ -178,12 +178,19 @@ static void on_signal(uv_signal_t *h, int signum)
     }
 }
 
-static unsigned ms_to_next_mark(int minutes)
+unsigned server_next_mark_ms(long long now_ms, int minutes)
 {
-    time_t now = time(NULL);
-    long period = (long)minutes * 60;
-    long wait = period - (long)(now % period);
-    return (unsigned)wait * 1000;
+    long long period = (long long)minutes * 60000;
+    /* A little late rather than early: the mark must read the new minute. */
+    return (unsigned)(period - now_ms % period) + 20;
+}
+
+static long long wall_ms(uv_loop_t *loop)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uv_update_time(loop); /* timers count from the loop's cached time */
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void on_stamp(uv_timer_t *t)
@@ -196,7 +203,8 @@ static void on_stamp(uv_timer_t *t)
         snprintf(text, sizeof(text), "Console [%s] log at %s", c->cfg.name, when);
         logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
     }
-    uv_timer_start(t, on_stamp, ms_to_next_mark(s->conf.server.timestamp_min), 0);
+    uv_timer_start(t, on_stamp, server_next_mark_ms(wall_ms(s->loop), s->conf.server.timestamp_min),
+                   0);
 }
 
 static void start_signal(struct server *s, uv_signal_t *h, int signum)
@@ -319,7 +327,8 @@ static void start_everything(struct server *s)
     uv_timer_init(s->loop, &s->stamp_timer);
     s->stamp_timer.data = s;
     if (s->conf.server.timestamp_min > 0)
-        uv_timer_start(&s->stamp_timer, on_stamp, ms_to_next_mark(s->conf.server.timestamp_min), 0);
+        uv_timer_start(&s->stamp_timer, on_stamp,
+                       server_next_mark_ms(wall_ms(s->loop), s->conf.server.timestamp_min), 0);
     for (size_t i = 0; i < s->nconsoles; i++)
         console_start(s->consoles[i], s->opts.zero_logs);
 }

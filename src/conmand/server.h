@@ -4,6 +4,7 @@
 #define CONMAND_SERVER_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <uv.h>
 
 #include "conmand/conf.h"
@@ -55,6 +56,11 @@ void server_reset_console(struct server *s, struct console *c);
 /* Absolute path of a log name relative to logdir. Returns 0 or
  * -ENAMETOOLONG. */
 int server_log_path(const struct server *s, const char *log, char *out, size_t outlen);
+
+/* Pure: milliseconds from `now_ms` (wall clock, ms since the epoch) to just
+ * after the next multiple of `minutes` (the periodic "log at" marks of
+ * SERVER timestamp=, aligned like conman's). */
+unsigned server_next_mark_ms(long long now_ms, int minutes);
 
 /* "host" part of a remote peer for messages ("localhost"). */
 void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t hostlen, int *port);

@@ -359,3 +359,21 @@ def test_zero_option_truncates_logs_at_start(kind, procs, tmp_path):
     wait_for(lambda: b"log opened" in d.log("alpha"), what="the new header")
     assert b"OLD-CONTENT" not in d.log("alpha")
     assert (tmp_path / "console.beta").read_bytes() == b"OLD-CONTENT\n"
+
+
+def test_timestamp_marks_are_written_every_interval_by_both_daemons(procs, tmp_path):
+    # Both daemons at once: the mark comes at the next full minute (<= 60 s).
+    daemons = []
+    for kind in DAEMONS:
+        sub = tmp_path / kind
+        sub.mkdir()
+        daemons.append(Daemon(kind, procs, sub, [f'console name="m" dev="{echo_dev(sub)}"'],
+                              server_extra="server timestamp=1m",
+                              global_extra='global log="console.%N"').start())
+    for d in daemons:
+        wait_for(lambda d=d: b"log at" in d.log("m"), timeout=75, interval=0.5,
+                 what=f"{d.kind}'s timestamp mark")
+        # Debian's timer may fire a moment early (hh:mm:59); ours waits for :00.
+        seconds = "00" if d.kind == "ours" else r"\d\d"
+        assert re.search(rb"\r\n<ConMan> Console \[m\] log at \d{4}-\d\d-\d\d \d\d:\d\d:"
+                         + seconds.encode() + rb" \w+\.\r\n", d.log("m"))

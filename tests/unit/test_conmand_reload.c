@@ -9,6 +9,7 @@
 
 #include "conmand/conf.h"
 #include "conmand/reload.h"
+#include "conmand/server.h"
 
 static void parse(const char *text, struct conf *c)
 {
@@ -89,12 +90,24 @@ static void test_server_changes_that_need_a_restart_are_named(void **state)
     conf_release(&b);
 }
 
+static void test_timestamp_marks_align_to_the_interval(void **state)
+{
+    (void)state;
+    /* 00:00:30 of the epoch: the next 1-minute mark is 30 s away, the next
+     * hourly one 59.5 min away; exactly on a mark waits a whole period
+     * (plus 20 ms, so the mark never reads the previous minute). */
+    assert_int_equal(server_next_mark_ms(30000, 1), 30020);
+    assert_int_equal(server_next_mark_ms(30500, 60), 3569520);
+    assert_int_equal(server_next_mark_ms(120000, 1), 60020);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_keeps_changes_adds_and_removes_by_name),
         cmocka_unit_test(test_identical_files_keep_everything),
         cmocka_unit_test(test_server_changes_that_need_a_restart_are_named),
+        cmocka_unit_test(test_timestamp_marks_align_to_the_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
