@@ -60,6 +60,8 @@ class Source:
         self.want_report = False
         self.n_connected = 0
         self.t_last_accept = None  # when the latest daemon connection came
+        self.watch = None  # the console whose connection the status reports
+        self.watch_t_accept = None
 
     def listen_all(self, names):
         for name in names:
@@ -73,6 +75,8 @@ class Source:
             s.bind(path)
             s.listen(4)
             c = Console(name.encode(), s)
+            if name == self.args.watch:
+                self.watch = c
             self.consoles.append(c)
             self.sel.register(s, selectors.EVENT_READ, ("listen", c))
 
@@ -89,6 +93,8 @@ class Source:
         c.connects += 1
         self.n_connected += 1
         self.t_last_accept = time.monotonic()
+        if c is self.watch:
+            self.watch_t_accept = self.t_last_accept
         events = selectors.EVENT_READ
         if self.args.flood_bytes and self.generating:
             events |= selectors.EVENT_WRITE
@@ -163,6 +169,8 @@ class Source:
         self.write_json(self.args.status, {
             "pid": os.getpid(), "consoles": len(self.consoles), "connected": self.n_connected,
             "t_last_accept": self.t_last_accept, "generating": self.generating,
+            "watch": None if self.watch is None else {
+                "connected": self.watch.conn is not None, "t_accept": self.watch_t_accept},
             "connects": sum(c.connects for c in self.consoles)})
 
     def write_report(self):
@@ -224,6 +232,7 @@ def main():
                     help="send this many bytes per console as fast as read, then stop")
     ap.add_argument("--status", required=True, help="status file (JSON), rewritten often")
     ap.add_argument("--report", required=True, help="report file (JSON), written at stop")
+    ap.add_argument("--watch", help="a console whose connection the status file reports")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import SOURCE_DIR
+from conftest import SOURCE_DIR, binary
 
 HARNESS = os.path.join(SOURCE_DIR, "bench", "harness.py")
 
@@ -62,3 +62,12 @@ def test_harness_measures_debian_conmand_completely_with_no_line_lost(procs, tmp
     change = results["change:50"]["runs"][0]
     assert change["clients_severed"] == change["clients"] == 5, change
 
+
+@pytest.mark.timeout(300)
+def test_harness_measures_our_conmand_completely_with_no_line_lost(procs, tmp_path):
+    results, table, log = run_harness(procs, tmp_path, "ours", binary("conmand"))
+    check_complete(results, table, "ours", log)
+    # Ours applies a change by SIGHUP: no client of an unchanged console goes.
+    change = results["change:50"]["runs"][0]
+    assert change["clients_severed"] == 0, change
+    assert change["unchanged_lines_lost"] == 0, change
