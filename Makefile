@@ -31,6 +31,9 @@ test: build asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASAN_BUILD)/sanitizer-reports/ubsan \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --output-on-failure
+	@# The image test needs root, podman and about 1.5 minutes: only on request.
+	if [ "$${CONTAINER_TESTS:-0}" = 1 ]; then \
+	  bash scripts/deps.sh container && BUILD_DIR=$(CURDIR)/$(BUILD) bash scripts/container-test.sh; fi
 
 unit: build
 	cd $(BUILD) && ctest --output-on-failure -R '^unit\.'
