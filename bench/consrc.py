@@ -34,7 +34,7 @@ def line_bytes(seq, name, length):
 
 class Console:
     __slots__ = ("name", "lsock", "conn", "seq", "pending", "connects", "src_drops",
-                 "flood_sent", "t_first", "t_last")
+                 "flood_sent", "t_first", "t_last", "t_accept")
 
     def __init__(self, name, lsock):
         self.name = name
@@ -47,6 +47,7 @@ class Console:
         self.flood_sent = 0
         self.t_first = None
         self.t_last = None
+        self.t_accept = None
 
 
 class Source:
@@ -60,8 +61,7 @@ class Source:
         self.want_report = False
         self.n_connected = 0
         self.t_last_accept = None  # when the latest daemon connection came
-        self.watch = None  # the console whose connection the status reports
-        self.watch_t_accept = None
+        self.watch = []  # the consoles whose connections the status reports
 
     def listen_all(self, names):
         for name in names:
@@ -75,8 +75,8 @@ class Source:
             s.bind(path)
             s.listen(4)
             c = Console(name.encode(), s)
-            if name == self.args.watch:
-                self.watch = c
+            if name in self.args.watch:
+                self.watch.append(c)
             self.consoles.append(c)
             self.sel.register(s, selectors.EVENT_READ, ("listen", c))
 
@@ -93,8 +93,7 @@ class Source:
         c.connects += 1
         self.n_connected += 1
         self.t_last_accept = time.monotonic()
-        if c is self.watch:
-            self.watch_t_accept = self.t_last_accept
+        c.t_accept = self.t_last_accept
         events = selectors.EVENT_READ
         if self.args.flood_bytes and self.generating:
             events |= selectors.EVENT_WRITE
@@ -169,8 +168,8 @@ class Source:
         self.write_json(self.args.status, {
             "pid": os.getpid(), "consoles": len(self.consoles), "connected": self.n_connected,
             "t_last_accept": self.t_last_accept, "generating": self.generating,
-            "watch": None if self.watch is None else {
-                "connected": self.watch.conn is not None, "t_accept": self.watch_t_accept},
+            "watch": {c.name.decode(): {"connected": c.conn is not None, "t_accept": c.t_accept}
+                      for c in self.watch},
             "connects": sum(c.connects for c in self.consoles)})
 
     def write_report(self):
@@ -232,7 +231,8 @@ def main():
                     help="send this many bytes per console as fast as read, then stop")
     ap.add_argument("--status", required=True, help="status file (JSON), rewritten often")
     ap.add_argument("--report", required=True, help="report file (JSON), written at stop")
-    ap.add_argument("--watch", help="a console whose connection the status file reports")
+    ap.add_argument("--watch", action="append", default=[],
+                    help="a console whose connection the status file reports (repeatable)")
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
