@@ -26,14 +26,14 @@ class Sim:
     """One ssh-bmc-sim on a free loopback port, files in tmp_path/sim."""
 
     def __init__(self, procs, tmp_path, consoles=4, host_key=None, port=None, password=True,
-                 keys=()):
+                 keys=(), rate=10):
         self.dir = tmp_path / "sim"
         self.dir.mkdir(exist_ok=True)
         self.port = port or free_port()
         self.host_key = str(host_key or self.dir / "host_key")
         self.out = str(self.dir / f"sim-{self.port}-{os.path.basename(self.host_key)}.out")
         argv = [binary("ssh-bmc-sim"), "--port", str(self.port), "--host-key", self.host_key,
-                "--consoles", str(consoles), "--prefix", PREFIX, "--rate", "10"]
+                "--consoles", str(consoles), "--prefix", PREFIX, "--rate", str(rate)]
         if password:
             pw = self.dir / "password"
             pw.write_text(PASSWORD + "\n")
@@ -196,6 +196,15 @@ def test_host_key_trusted_on_first_use_is_pinned_and_a_changed_one_refused(procs
                      rf"of 127.0.0.1:{sim.port} CHANGED from SHA256:\S+ to SHA256:\S+; refusing",
                      d.output())
     assert "console x1000c0s0b0n0 opened" not in impostor.output()
+
+
+def test_a_fast_console_loses_no_line_through_libssh(procs, tmp_path):
+    sim = Sim(procs, tmp_path, rate=3000)
+    d = start_conmand(procs, tmp_path, [ssh_console("fast", "n0", sim, f"P:{hexpw()}")])
+    wait_for(lambda: len(boot_seqs(log_text(d, "fast"), "n0")) >= 6000, timeout=30,
+             what="6000 lines from a console talking at 3000 lines/s")
+    seqs = boot_seqs(log_text(d, "fast"), "n0")
+    assert seqs == list(range(1, len(seqs) + 1))
 
 
 def test_a_bmc_that_drops_the_connection_is_reconnected(procs, tmp_path):
