@@ -476,6 +476,7 @@ static void server_defaults(struct conf_server *s)
 {
     memset(s, 0, sizeof(*s));
     s->keepalive = true;
+    s->nofile = -1; /* as conmand: raise the soft limit to the hard one */
     s->port = CONF_DEFAULT_PORT;
     s->logfile_priority = LOG_INFO;
 }

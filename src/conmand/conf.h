@@ -38,7 +38,7 @@ struct conf_server {
     char *logfile;        /* server log file, or NULL: stderr/syslog */
     int logfile_priority; /* syslog priority number, default LOG_INFO */
     bool loopback;
-    int nofile; /* 0: leave the limit, -1: raise to hard max */
+    int nofile; /* -1 (default): raise to the hard limit; else that many */
     char *pidfile;
     int port;
     char *resetcmd;

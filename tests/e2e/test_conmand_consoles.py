@@ -11,7 +11,7 @@ import pytest
 from conftest import wait_for
 from conmand_util import Daemon
 
-IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
+IAC, DONT, DO, WONT, WILL, SB, SE, BREAK = 255, 254, 253, 252, 251, 250, 240, 243
 ECHO, SGA, TTYPE = 1, 3, 24
 
 
@@ -103,6 +103,8 @@ def test_telnet_console_negotiates_and_relays_both_ways(kind, procs, tmp_path):
             c.expect("opened")
             c.send("hello telnet\r")
             c.expect("GOT HELLO TELNET")
+            c.send("&B")  # serial break: IAC BREAK on a telnet console
+            wait_for(lambda: bytes([IAC, BREAK]) in srv.received, what="IAC BREAK")
         finally:
             c.close()
         got = srv.received

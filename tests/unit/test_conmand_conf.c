@@ -70,6 +70,7 @@ static void test_defaults_without_server_lines(void **state)
     parse_ok("# only a comment\n\n", &c, &r);
     assert_int_equal(c.server.port, CONF_DEFAULT_PORT);
     assert_true(c.server.keepalive);
+    assert_int_equal(c.server.nofile, -1);
     assert_null(c.server.logdir);
     assert_int_equal(c.nconsoles, 0);
     conf_release(&c);
