@@ -182,7 +182,10 @@ static void connect_now(struct console *c)
         return;
     }
     if (fd < 0) {
-        log_warn("%s", err[0] ? err : "console open failed");
+        /* The first failure is news; the retries are not (10,000 dead
+         * consoles must not flood the server log). */
+        log_msg(c->failures ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "%s",
+                err[0] ? err : "console open failed");
         schedule_retry(c);
         return;
     }
@@ -264,7 +267,8 @@ void console_down(struct console *c, const char *why)
         if (secs >= 30)
             c->failures = 0; /* it ran a while: start the backoff over */
     } else if (why) {
-        log_warn("Console [%s] cannot connect to %s: %s", c->cfg.name, peer, why);
+        log_msg(c->failures ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN,
+                "Console [%s] cannot connect to %s: %s", c->cfg.name, peer, why);
     }
     schedule_retry(c);
 }
