@@ -17,7 +17,6 @@
 #include "conmand/server.h"
 #include "conmand/sshopts.h"
 
-#define SSH_CONNECT_TIMEOUT_MS 20000
 #define SSH_BREAK_MS 500
 
 enum phase { PH_CONNECT, PH_AUTH, PH_OPEN, PH_PTY, PH_SHELL };
@@ -307,7 +306,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
 static void timeout_cb(uv_timer_t *t)
 {
     struct sshc *p = t->data;
-    fail(p, "timed out connecting");
+    char why[64];
+    snprintf(why, sizeof(why), "no shell after %u s (T: in sshopts)", p->o.timeout);
+    fail(p, why);
 }
 
 static struct sshc *state_for(struct console *c)
@@ -388,7 +389,7 @@ static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t er
     }
     *connecting = true;
     arm_poll(p);
-    uv_timer_start(&p->timeout, timeout_cb, SSH_CONNECT_TIMEOUT_MS, 0);
+    uv_timer_start(&p->timeout, timeout_cb, (uint64_t)p->o.timeout * 1000, 0);
     return -EINPROGRESS; /* hand_over() calls console_up() */
 }
 

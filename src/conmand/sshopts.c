@@ -101,6 +101,17 @@ static int set_path(char *dst, size_t dstlen, const char *v)
     return 0;
 }
 
+static int parse_timeout(const char *v, unsigned *out)
+{
+    if (!*v || strlen(v) > 4 || strspn(v, "0123456789") != strlen(v))
+        return -EINVAL;
+    unsigned long n = strtoul(v, NULL, 10);
+    if (n < 1 || n > 3600)
+        return -EINVAL;
+    *out = (unsigned)n;
+    return 0;
+}
+
 static int parse_item(char *item, int index, struct sshopts *o, char *err, size_t errlen)
 {
     char key = (char)toupper((unsigned char)item[0]);
@@ -111,11 +122,14 @@ static int parse_item(char *item, int index, struct sshopts *o, char *err, size_
             rc = set_path(o->identity, sizeof(o->identity), v);
         else if (key == 'K')
             rc = set_path(o->known_hosts, sizeof(o->known_hosts), v);
+        else if (key == 'T')
+            rc = parse_timeout(v, &o->timeout);
         else if (key == 'P') {
             secret_release(&o->password);
             rc = decode_password(v, &o->password);
         } else {
-            snprintf(err, errlen, "sshopts: unknown item '%c:' (expected I:, P: or K:)", item[0]);
+            snprintf(err, errlen, "sshopts: unknown item '%c:' (expected I:, P:, K: or T:)",
+                     item[0]);
             return -EINVAL;
         }
     } else {
@@ -125,14 +139,16 @@ static int parse_item(char *item, int index, struct sshopts *o, char *err, size_
     }
     if (rc == -EINVAL)
         snprintf(err, errlen, "sshopts: bad %c: value%s", key,
-                 key == 'P' ? " (plain without NUL or commas, or 0x followed by hex pairs)"
-                            : " (empty or too long path)");
+                 key == 'P'   ? " (plain without NUL or commas, or 0x followed by hex pairs)"
+                 : key == 'T' ? " (seconds, 1 to 3600)"
+                              : " (empty or too long path)");
     return rc;
 }
 
 int sshopts_parse(const char *s, struct sshopts *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
+    o->timeout = SSHOPTS_DEFAULT_TIMEOUT;
     if (!s || !*s)
         return 0;
     size_t len = strlen(s);

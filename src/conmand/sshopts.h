@@ -1,5 +1,5 @@
 /* ssh: console settings (pure): the dev string "ssh:USER@HOST[:PORT]" and
- * sshopts "I:keyfile,P:password,K:known_hosts". P is plain or 0x-hex (hex
+ * sshopts "I:keyfile,P:password,K:known_hosts,T:seconds". P is plain or 0x-hex (hex
  * keeps commas and quotes out of the file). Later items override earlier
  * ones, so GLOBAL then CONSOLE values can be joined with a comma. */
 #ifndef CONMAND_SSHOPTS_H
@@ -10,6 +10,7 @@
 #include "common/secret.h"
 
 #define SSHOPTS_DEFAULT_PORT 22
+#define SSHOPTS_DEFAULT_TIMEOUT 20 /* seconds to get from connect to an open shell */
 
 struct ssh_target {
     char user[65];
@@ -21,6 +22,7 @@ struct sshopts {
     char identity[512];     /* private key file, "" when none */
     char known_hosts[512];  /* strict host key file, "" for trust on first use */
     struct secret password; /* empty when none */
+    unsigned timeout;       /* T: seconds, 1..3600 */
 };
 
 /* Parses "ssh:USER@HOST[:PORT]" (HOST may be "[v6]"). Returns 0 or -EINVAL

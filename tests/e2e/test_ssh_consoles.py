@@ -5,6 +5,7 @@ of logs, config and the process table."""
 import os
 import re
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -221,6 +222,20 @@ def test_a_bmc_that_drops_the_connection_is_reconnected(procs, tmp_path):
     wait_for(lambda: max(boot_seqs(log_text(d, "flaky"), "n3")) > before + 2, timeout=15,
              what="new lines after the reconnect")
     assert "Console [flaky] disconnected from" in log_text(d, "flaky")
+
+
+def test_a_bmc_that_never_answers_times_out_after_the_sshopts_limit(procs, tmp_path):
+    with socket.socket() as silent:  # completes TCP handshakes, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        d = start_conmand(procs, tmp_path, [
+            f'console name="silent" dev="ssh:n0@127.0.0.1:{port}" sshopts="P:{hexpw()},T:2"'])
+        wait_for(lambda: "Console [silent] cannot connect" in d.output(), timeout=15,
+                 what="the connection attempt to time out")
+    assert (f"Console [silent] cannot connect to <n0@127.0.0.1:{port}>: no shell after 2 s "
+            "(T: in sshopts)") in d.output()
+    assert d.proc.poll() is None
 
 
 def test_password_and_key_never_reach_logs_config_or_ps(procs, tmp_path):

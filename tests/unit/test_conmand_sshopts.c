@@ -56,6 +56,10 @@ static void test_items_fill_key_known_hosts_and_password(void **state)
     assert_int_equal(o.password.len, 5);
     assert_memory_equal(o.password.bytes, "plain", 5);
     sshopts_release(&o);
+    assert_int_equal(o.timeout, SSHOPTS_DEFAULT_TIMEOUT);
+    assert_int_equal(sshopts_parse("T:5", &o, err, sizeof(err)), 0);
+    assert_int_equal(o.timeout, 5);
+    sshopts_release(&o);
     assert_int_equal(sshopts_parse(NULL, &o, err, sizeof(err)), 0);
     assert_string_equal(o.identity, "");
     assert_int_equal(o.password.len, 0);
@@ -87,6 +91,9 @@ static void test_errors_name_the_item_but_never_the_secret(void **state)
         {"P:0x6100", "bad P: value"}, /* a NUL cannot pass libssh's API */
         {"I:", "bad I: value"},
         {"K:", "bad K: value"},
+        {"T:0", "bad T: value (seconds, 1 to 3600)"},
+        {"T:3601", "bad T: value"},
+        {"T:5s", "bad T: value"},
         {"hunter2secret", "item 1 is not X:value"},
         {"I:/k,topsecret", "item 2 is not X:value"},
     };
