@@ -120,6 +120,23 @@ def test_join_with_the_stock_client_reaches_the_ssh_console(procs, tmp_path):
              what="the echoed input in the console log")
 
 
+def test_client_break_reaches_the_bmc_as_an_ssh_break_request(procs, tmp_path):
+    sim = Sim(procs, tmp_path)
+    d = start_conmand(procs, tmp_path, [ssh_console("brk", "n1", sim, f"P:{hexpw()}")])
+    wait_for(lambda: boot_seqs(log_text(d, "brk"), "n1"), timeout=15, what="first boot line")
+    c = d.client("-j", "brk")
+    try:
+        c.expect("Connection to console [brk] opened")
+        c.send("&B")  # conman's escape for a serial break
+        c.expect("[ssh-bmc-sim: break received]")
+        c.send("&.")
+        assert c.wait() == 0
+    finally:
+        c.close()
+    assert f"console {PREFIX}n1: break" in sim.output()
+    assert "break to" not in d.output()  # no "SSH break to ... failed" warning
+
+
 def test_wrong_password_and_unlisted_key_are_refused_with_a_clear_log_line(procs, tmp_path):
     good, stranger = keygen(tmp_path / "good"), keygen(tmp_path / "stranger")
     sim = Sim(procs, tmp_path, keys=[good])

@@ -202,6 +202,22 @@ static ssh_channel on_channel_open(ssh_session s, void *ud)
     return x->ch;
 }
 
+/* libssh 0.10 has no callback for RFC 4335 "break"; it arrives here as an
+ * unknown channel request. A console client sends no other such request,
+ * so the simulated console reports it the way a BMC would see a break. */
+static int on_message(ssh_session s, ssh_message msg, void *ud)
+{
+    (void)s;
+    struct sess *x = ud;
+    if (ssh_message_type(msg) != SSH_REQUEST_CHANNEL ||
+        ssh_message_subtype(msg) != SSH_CHANNEL_REQUEST_UNKNOWN || !x->ch)
+        return 1; /* libssh answers with its default refusal */
+    static const char note[] = "\r\n[ssh-bmc-sim: break received]\r\n";
+    ssh_channel_write(x->ch, note, sizeof(note) - 1);
+    log_info("console %s%s: break", x->sim->o.prefix, x->user);
+    return 1;
+}
+
 /* ---- sessions ---- */
 
 static int add_sess(struct sim *sim, struct sess *x)
@@ -259,6 +275,7 @@ static int on_accept(socket_t fd, int revents, void *ud)
     };
     ssh_callbacks_init(&x->scb);
     ssh_set_server_callbacks(x->s, &x->scb);
+    ssh_set_message_callback(x->s, on_message, x);
     ssh_set_auth_methods(x->s, auth_methods(sim));
     ssh_set_blocking(x->s, 0);
     /* Non-blocking: this sends our banner; the event loop does the rest. */
