@@ -715,8 +715,9 @@ def skip_reason(daemon, n, died_at):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="100,1000,5000", help="steady scenario sizes")
-    ap.add_argument("--change-sizes", default="1000", help="change scenario sizes ('' for none)")
+    ap.add_argument("--sizes", default="100,1000,5000,10000", help="steady scenario sizes")
+    ap.add_argument("--change-sizes", default="1000,10000",
+                    help="change scenario sizes ('' for none)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--window", type=float, default=10, help="CPU window (s)")
     ap.add_argument("--rate", type=float, default=1.0, help="lines/s per console")

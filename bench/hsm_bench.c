@@ -173,6 +173,9 @@ int main(int argc, char **argv)
     int reps = argc > 2 ? atoi(argv[2]) : 5;
     size_t sizes[MAX_SIZES], count = 0;
     if (argc > 3 || parse_sizes(size_arg, sizes, &count) < 0 || reps < 1 || reps > 64) {
+        if (argc <= 3)
+            fprintf(stderr, "hsm_bench: bad SIZES '%s' or REPS '%s'\n", size_arg,
+                    argc > 2 ? argv[2] : "5");
         fprintf(stderr, "usage: hsm_bench [SIZES] [REPS]\n"
                         "  SIZES: endpoint counts, comma-separated, 1..1000000 (default "
                         "1000,3000,10000,30000,100000)\n"
