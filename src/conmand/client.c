@@ -18,14 +18,6 @@ struct write_req {
     char data[];
 };
 
-static void closed_cb(uv_handle_t *h)
-{
-    struct client *cl = h->data;
-    proto_req_release(&cl->req);
-    free(cl->cons);
-    free(cl);
-}
-
 bool client_reads(const struct client *cl)
 {
     return !cl->broadcast;
@@ -95,10 +87,13 @@ void client_send_msg(struct client *cl, const char *text, bool info)
     client_send(cl, msg, n);
 }
 
+static void closed_cb(uv_handle_t *h);
+
 static void shutdown_cb(uv_shutdown_t *req, int status)
 {
-    (void)status;
-    uv_close((uv_handle_t *)req->handle, closed_cb);
+    (void)status; /* UV_ECANCELED when the stop closed the handle first */
+    if (!uv_is_closing((uv_handle_t *)req->handle))
+        uv_close((uv_handle_t *)req->handle, closed_cb);
     free(req);
 }
 
@@ -112,6 +107,17 @@ static void unlink_client(struct client *cl)
     if (cl->next)
         cl->next->prev = cl->prev;
     cl->prev = cl->next = NULL;
+}
+
+/* A closing client stays on the server's list until libuv is done with it,
+ * so a stop can still close it (a stuck peer never lets a shutdown end). */
+static void closed_cb(uv_handle_t *h)
+{
+    struct client *cl = h->data;
+    unlink_client(cl);
+    proto_req_release(&cl->req);
+    free(cl->cons);
+    free(cl);
 }
 
 /* Tells the console's other writers (and its log) that `cl` left. */
@@ -135,12 +141,23 @@ void client_close(struct client *cl)
     }
     cl->ncons = 0;
     cl->state = CLIENT_CLOSING;
-    unlink_client(cl);
     uv_read_stop((uv_stream_t *)&cl->tcp);
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (!req || uv_shutdown(req, (uv_stream_t *)&cl->tcp, shutdown_cb) < 0) {
         free(req);
         uv_close((uv_handle_t *)&cl->tcp, closed_cb);
+    }
+}
+
+void client_close_all(struct server *s)
+{
+    struct client *next;
+    for (struct client *cl = s->clients; cl; cl = next) {
+        next = cl->next;
+        client_close(cl);
+        /* Queued output to a peer that does not read would hold the stop. */
+        if (!uv_is_closing((uv_handle_t *)&cl->tcp))
+            uv_close((uv_handle_t *)&cl->tcp, closed_cb);
     }
 }
 

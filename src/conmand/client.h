@@ -50,6 +50,9 @@ void client_send_msg(struct client *cl, const char *text, bool info);
 /* Closes the connection (after queued output drains). */
 void client_close(struct client *cl);
 
+/* Closes every client now, dropping queued output (daemon stop). */
+void client_close_all(struct server *s);
+
 /* True when the client reads console output (not a broadcast session). */
 bool client_reads(const struct client *cl);
 

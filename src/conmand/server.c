@@ -219,8 +219,7 @@ static void stop_server(struct server *s)
     if (s->stopping)
         return;
     s->stopping = true;
-    while (s->clients)
-        client_close(s->clients);
+    client_close_all(s);
     for (size_t i = 0; i < s->nconsoles; i++)
         console_destroy(s->consoles[i]);
     s->nconsoles = 0;

@@ -182,3 +182,18 @@ def test_server_logfile_is_relative_to_logdir_and_filters_by_priority(procs, tmp
     os.rename(path, str(path) + ".1")
     d.proc.send_signal(signal.SIGHUP)
     wait_for(path.exists, what="server.log reopened on SIGHUP")
+
+
+def test_sigterm_stops_promptly_with_a_stuck_client_attached(procs, tmp_path):
+    dev = "/bin/sh -c 'yes flood-line-of-output'"
+    d = Daemon("ours", procs, tmp_path, [f'console name="flood" dev="{dev}"']).start()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect(("127.0.0.1", d.port))
+    try:
+        stuck.sendall(b"HELLO USER='stuck'\nMONITOR CONSOLE='flood'\n")
+        time.sleep(1.0)  # its socket and our queue for it are full by now
+        d.proc.send_signal(signal.SIGTERM)
+        assert d.proc.wait(timeout=10) == 0
+    finally:
+        stuck.close()
