@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -99,9 +100,13 @@ static int ipmi_finish(struct console *c, char *err, size_t errlen)
     }
     if (st == IPMICONSOLE_CTX_STATUS_SUBMITTED) {
         char b;
-        /* Readable but not established: EOF means the setup failed. */
-        if (read(c->fd, &b, 1) != 0)
-            return 0;
+        /* Readable before the status says so: bytes only flow once SOL is
+         * up, and EOF means the setup failed. Peek, so nothing is lost. */
+        ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n > 0 || (n < 0 && errno == EAGAIN)) {
+            p->established = n > 0;
+            return n > 0 ? 1 : 0;
+        }
     }
     snprintf(err, errlen, "%s", ipmiconsole_ctx_strerror(ipmiconsole_ctx_errnum(p->ctx)));
     return -EIO;

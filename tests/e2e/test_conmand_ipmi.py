@@ -1,6 +1,7 @@
 """conmand's ipmi: consoles against simulated BMCs (OpenIPMI's ipmi_sim on
 loopback via tests/e2e/bmcsim.py), for our daemon and Debian's."""
 import re
+import signal
 
 import pytest
 
@@ -41,3 +42,24 @@ def test_ipmi_password_never_reaches_the_daemon_output(procs, tmp_path):
     out = d.output()
     assert password not in out and password.encode().hex() not in out
     assert re.search(rf"Console \[{bmc.name}\] connected to <{re.escape(bmc.address)}>", out)
+
+
+def test_wrong_ipmi_password_is_reported_retried_and_fixed_by_reload(procs, tmp_path):
+    sim = BmcSim.start(procs, tmp_path, count=1, rate=5)
+    bmc = sim.bmcs[0]
+    user = read_text(sim.user_file).splitlines()[0]
+    wrong = f'console name="{bmc.name}" dev="ipmi:{bmc.address}" ipmiopts="U:{user},P:not-it"'
+    d = Daemon("ours", procs, tmp_path, [wrong],
+               global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
+    wait_for(lambda: f"Console [{bmc.name}] cannot connect to <{bmc.address}>" in d.output(),
+             timeout=30, what="the IPMI failure in the daemon's output")
+    assert "not-it" not in d.output()
+    assert d.run("-q").stdout.decode().split() == [bmc.name]
+    with open(d.conf) as f:
+        text = f.read()
+    with open(d.conf, "w") as f:
+        f.write(text.replace(wrong, sim.console_lines()[0]))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: f"Console [{bmc.name}] connected to <{bmc.address}>"
+             in read_text(f"{d.dir}/console.{bmc.name}"),
+             timeout=30, what="the corrected console to connect after reload")
