@@ -43,22 +43,54 @@ bool confgen_user_ok(const char *user)
     return true;
 }
 
-static size_t console_line(char *dst, size_t cap, const struct record *rec, const char *user,
-                           const char *pwd_hex)
+bool confgen_path_ok(const char *path)
 {
-    int n = snprintf(dst, cap, "console name=\"%s\" dev=\"ipmi:%s\" ipmiopts=\"U:%s,P:0x%s\"\n",
-                     rec->name, rec->address, user, pwd_hex);
+    return confgen_user_ok(path);
+}
+
+/* "host" or "host:port" for an ssh: dev; a bare IPv6 address gets brackets. */
+static void ssh_host(const char *addr, unsigned port, char *out, size_t outlen)
+{
+    size_t colons = 0;
+    for (const char *p = addr; *p; p++)
+        colons += *p == ':';
+    bool has_port = addr[0] == '[' ? strstr(addr, "]:") != NULL : colons == 1;
+    const char *fmt = colons > 1 && addr[0] != '[' ? "[%s]" : "%s";
+    int n = snprintf(out, outlen, fmt, addr);
+    if (port && !has_port && n > 0 && (size_t)n < outlen)
+        snprintf(out + n, outlen - (size_t)n, ":%u", port);
+}
+
+static size_t console_line(char *dst, size_t cap, const struct record *rec,
+                           const struct confgen_creds *c)
+{
+    char host[300], kh[600] = "";
+    int n = 0;
+    if (rec->transport != RECORD_IPMI && c->known_hosts)
+        snprintf(kh, sizeof(kh), ",K:%s", c->known_hosts);
+    if (rec->transport == RECORD_IPMI)
+        n = snprintf(dst, cap, "console name=\"%s\" dev=\"ipmi:%s\" ipmiopts=\"U:%s,P:0x%s\"\n",
+                     rec->name, rec->address, c->user, c->pwd_hex);
+    else if (rec->transport == RECORD_SSH_KEY && c->ssh_key) {
+        ssh_host(rec->address, 0, host, sizeof(host));
+        n = snprintf(dst, cap, "console name=\"%s\" dev=\"ssh:n%u@%s\" sshopts=\"I:%s%s\"\n",
+                     rec->name, rec->node, host, c->ssh_key, kh);
+    } else if (rec->transport == RECORD_SSH_PASSWORD) {
+        ssh_host(rec->address, c->paradise_port, host, sizeof(host));
+        n = snprintf(dst, cap, "console name=\"%s\" dev=\"ssh:%s@%s\" sshopts=\"P:0x%s%s\"\n",
+                     rec->name, c->user, host, c->pwd_hex, kh);
+    }
     return n < 0 ? 0 : (size_t)n;
 }
 
-int confgen_render(const char *base, const struct records *r, const char *user, const char *pwd_hex,
-                   char **out, size_t *out_len)
+int confgen_render_creds(const char *base, const struct records *r, const struct confgen_creds *c,
+                         char **out, size_t *out_len)
 {
     size_t base_len = strlen(base);
     bool add_newline = base_len > 0 && base[base_len - 1] != '\n';
     size_t need = base_len + 1 + strlen(CONFGEN_MARKER) + 1;
     for (size_t i = 0; i < r->n; i++)
-        need += console_line(NULL, 0, &r->v[i], user, pwd_hex);
+        need += console_line(NULL, 0, &r->v[i], c);
     char *buf = malloc(need);
     if (!buf)
         return -ENOMEM;
@@ -70,9 +102,16 @@ int confgen_render(const char *base, const struct records *r, const char *user, 
     memcpy(buf + len, CONFGEN_MARKER, strlen(CONFGEN_MARKER));
     len += strlen(CONFGEN_MARKER);
     for (size_t i = 0; i < r->n; i++)
-        len += console_line(buf + len, need - len, &r->v[i], user, pwd_hex);
+        len += console_line(buf + len, need - len, &r->v[i], c);
     buf[len] = '\0';
     *out = buf;
     *out_len = len;
     return 0;
+}
+
+int confgen_render(const char *base, const struct records *r, const char *user, const char *pwd_hex,
+                   char **out, size_t *out_len)
+{
+    struct confgen_creds c = {user, pwd_hex, NULL, NULL, 0};
+    return confgen_render_creds(base, r, &c, out, out_len);
 }

@@ -18,9 +18,29 @@ bool confgen_update_disabled(const char *base);
  * ASCII without blank, quote, comma or backslash. */
 bool confgen_user_ok(const char *user);
 
+/* What the console lines need besides the records. */
+struct confgen_creds {
+    const char *user;        /* ipmiopts U: and the Paradise SSH user */
+    const char *pwd_hex;     /* lowercase hex of the password */
+    const char *ssh_key;     /* private key file for Mountain/Hill, NULL: none */
+    const char *known_hosts; /* NULL: conmand trusts on first use */
+    unsigned paradise_port;
+};
+
+/* Whether `path` can sit inside sshopts="I:<path>" (or K:): not empty,
+ * printable ASCII without blank, quote, comma or backslash. */
+bool confgen_path_ok(const char *path);
+
 /* Renders base + marker + one console line per record into a new string
  * (*out, caller frees; it holds the password hex, so wipe before freeing).
- * `pwd_hex` is the lowercase hex of the password. Returns 0 or -ENOMEM. */
+ * IPMI records get dev="ipmi:<address>" ipmiopts="U:..,P:0x..";
+ * RECORD_SSH_KEY dev="ssh:n<node>@<address>" sshopts="I:<key>[,K:..]"
+ * (skipped without a key); RECORD_SSH_PASSWORD dev="ssh:<user>@<address>
+ * [:paradise_port]" sshopts="P:0x..[,K:..]". Returns 0 or -ENOMEM. */
+int confgen_render_creds(const char *base, const struct records *r, const struct confgen_creds *c,
+                         char **out, size_t *out_len);
+
+/* confgen_render_creds for IPMI-only records (bmc mode). */
 int confgen_render(const char *base, const struct records *r, const char *user, const char *pwd_hex,
                    char **out, size_t *out_len);
 

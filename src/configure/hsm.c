@@ -11,9 +11,13 @@
 #include <string.h>
 
 struct sink {
-    char *buf;
-    size_t len, cap, max;
+    CURL *curl;
+    hsm_feed_fn feed;
+    void *ctx;
+    size_t len, max;
     int too_big;
+    int feed_rc;        /* the feed's error, 0 when none */
+    char feed_err[512]; /* and its reason */
 };
 
 int hsm_global_init(void)
@@ -26,6 +30,8 @@ void hsm_global_cleanup(void)
     curl_global_cleanup();
 }
 
+/* Counts the body against the cap and hands it on, unless the status says
+ * it is an error page: that one is reported by its status, not parsed. */
 static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
 {
     struct sink *s = userdata;
@@ -34,18 +40,16 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
         s->too_big = 1;
         return 0; /* aborts the transfer */
     }
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 65536;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *nb = realloc(s->buf, cap);
-        if (!nb)
-            return 0;
-        s->buf = nb;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, data, n);
     s->len += n;
+    long status = 0;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status < 200 || status > 299)
+        return n;
+    int rc = s->feed(s->ctx, data, n, s->feed_err, sizeof(s->feed_err));
+    if (rc < 0) {
+        s->feed_rc = rc;
+        return 0;
+    }
     return n;
 }
 
@@ -101,6 +105,10 @@ static int perform(CURL *c, const struct hsm_request *rq, struct sink *s, const 
     CURLcode res = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (s->feed_rc < 0) {
+        snprintf(err, errlen, "%s: %s", rq->url, s->feed_err);
+        return s->feed_rc;
+    }
     if (s->too_big || res == CURLE_FILESIZE_EXCEEDED) {
         snprintf(err, errlen, "%s: response larger than %zu bytes", rq->url, rq->max_bytes);
         return -EFBIG;
@@ -116,18 +124,17 @@ static int perform(CURL *c, const struct hsm_request *rq, struct sink *s, const 
     return 0;
 }
 
-int hsm_get(const struct hsm_request *rq, char **body, size_t *len, char *err, size_t errlen)
+int hsm_fetch(const struct hsm_request *rq, hsm_feed_fn feed, void *ctx, char *err, size_t errlen)
 {
-    struct sink s = {NULL, 0, 0, rq->max_bytes, 0};
+    struct sink s = {.feed = feed, .ctx = ctx, .max = rq->max_bytes};
     struct curl_slist *headers = NULL;
     char curl_err[CURL_ERROR_SIZE] = "";
-    *body = NULL;
-    *len = 0;
     CURL *c = curl_easy_init();
     if (!c) {
         snprintf(err, errlen, "%s: cannot initialise libcurl", rq->url);
         return -ENOMEM;
     }
+    s.curl = c;
     int rc = 0;
     if (rq->token_file)
         rc = auth_header(rq->token_file, &headers, err, errlen);
@@ -139,15 +146,5 @@ int hsm_get(const struct hsm_request *rq, char **body, size_t *len, char *err, s
     }
     curl_easy_cleanup(c);
     curl_slist_free_all(headers);
-    if (rc < 0) {
-        free(s.buf);
-        return rc;
-    }
-    if (!s.buf)
-        s.buf = calloc(1, 1);
-    else
-        s.buf[s.len] = '\0';
-    *body = s.buf;
-    *len = s.len;
-    return s.buf ? 0 : -ENOMEM;
+    return rc;
 }

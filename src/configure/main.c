@@ -5,6 +5,7 @@
 #include "common/secret.h"
 #include "configure/confgen.h"
 #include "configure/hsm.h"
+#include "configure/nodes.h"
 #include "configure/records.h"
 #include "configure/settings.h"
 #include "configure/supervise.h"
@@ -82,23 +83,65 @@ static int read_credentials(const struct settings *s, struct secret *user, struc
     return rc;
 }
 
-/* GETs and parses the endpoints; logs one line naming the URL on failure. */
+static int feed_records(void *ctx, const char *data, size_t len, char *err, size_t errlen)
+{
+    return records_parser_feed(ctx, data, len, err, errlen);
+}
+
+static int feed_nodes(void *ctx, const char *data, size_t len, char *err, size_t errlen)
+{
+    return nodes_feed(ctx, data, len, err, errlen);
+}
+
+/* bmc mode: RedfishEndpoints, parsed as it arrives. */
+static int discover_bmcs(const struct settings *s, struct hsm_request *rq, struct records *recs,
+                         char *err, size_t errlen)
+{
+    struct records_parser *p = NULL;
+    int rc = records_parser_open(&p, s->log_identifier);
+    if (rc < 0) {
+        snprintf(err, errlen, "out of memory");
+        return rc;
+    }
+    rc = hsm_fetch(rq, feed_records, p, err, errlen);
+    char msg[512];
+    if (rc == 0 && (rc = records_parser_finish(p, recs, msg, sizeof(msg))) < 0)
+        snprintf(err, errlen, "%s: %s", rq->url, msg);
+    records_parser_close(p);
+    return rc;
+}
+
+/* node mode: the BMC addresses, then the nodes, each parsed as it arrives. */
+static int discover_nodes(const struct settings *s, struct hsm_request *rq, struct records *recs,
+                          char *err, size_t errlen)
+{
+    struct nodes n;
+    char msg[512];
+    nodes_init(&n);
+    int rc = hsm_fetch(rq, feed_nodes, &n, err, errlen);
+    if (rc == 0 && (rc = nodes_next(&n, NULL, msg, sizeof(msg))) < 0)
+        snprintf(err, errlen, "%s: %s", rq->url, msg);
+    if (rc == 0) {
+        rq->url = s->components_url;
+        rc = hsm_fetch(rq, feed_nodes, &n, err, errlen);
+    }
+    if (rc == 0 && (rc = nodes_next(&n, recs, msg, sizeof(msg))) < 0)
+        snprintf(err, errlen, "%s: %s", rq->url, msg);
+    nodes_release(&n);
+    return rc;
+}
+
+/* GETs and parses HSM's answers; logs one line naming the URL on failure. */
 static int discover(const struct settings *s, struct records *recs)
 {
     struct hsm_request rq = {s->endpoint_url, s->hsm_timeout_sec, s->token_file, s->ca_file,
                              HSM_MAX_BYTES};
     char err[1024];
-    char *body = NULL;
-    size_t len = 0;
-    int rc = hsm_get(&rq, &body, &len, err, sizeof(err));
+    int rc = s->mode == CONSOLE_MODE_NODE ? discover_nodes(s, &rq, recs, err, sizeof(err))
+                                          : discover_bmcs(s, &rq, recs, err, sizeof(err));
     if (rc < 0) {
+        records_release(recs);
         log_error("HSM discovery failed: %s", err);
-        return rc;
-    }
-    rc = records_from_json(body, len, s->log_identifier, recs, err, sizeof(err));
-    free(body);
-    if (rc < 0) {
-        log_error("HSM discovery failed: %s: %s", s->endpoint_url, err);
         return rc;
     }
     for (size_t i = 0; i < recs->nwarn; i++)
@@ -106,13 +149,60 @@ static int discover(const struct settings *s, struct records *recs)
     return 0;
 }
 
-static int render(const struct records *recs, const struct secret *user, const struct secret *pwd,
-                  const char *base, char **text, size_t *len)
+/* Drops the consoles of one kind this run cannot serve, with one log line
+ * for all of them (there may be thousands). */
+static void drop_transport(struct records *recs, bool (*drop)(const struct record *),
+                           const char *why)
+{
+    size_t kept = 0, dropped = 0;
+    char first[80] = "";
+    for (size_t i = 0; i < recs->n; i++) {
+        if (!drop(&recs->v[i])) {
+            recs->v[kept++] = recs->v[i];
+            continue;
+        }
+        if (!dropped++)
+            snprintf(first, sizeof(first), "%s", recs->v[i].name);
+        free(recs->v[i].name);
+        free(recs->v[i].address);
+    }
+    recs->n = kept;
+    if (dropped)
+        log_warn("%s: skipping %zu SSH console%s (first: %s)", why, dropped,
+                 dropped == 1 ? "" : "s", first);
+}
+
+static bool is_ssh(const struct record *r)
+{
+    return r->transport != RECORD_IPMI;
+}
+
+static bool is_ssh_key(const struct record *r)
+{
+    return r->transport == RECORD_SSH_KEY;
+}
+
+/* Our conmand speaks ssh:, another (Debian's) does not; Mountain and Hill
+ * need a key. */
+static void drop_unservable(const struct app *a, struct records *recs)
+{
+    if (!a->ours)
+        drop_transport(recs, is_ssh,
+                       "CONMAND is not ours and has no ssh: console type (Mountain, Hill and "
+                       "Paradise nodes need it)");
+    else if (!a->set.ssh_key_file)
+        drop_transport(recs, is_ssh_key, "SSH_KEY_FILE is unset (Mountain and Hill nodes need it)");
+}
+
+static int render(const struct settings *s, const struct records *recs, const struct secret *user,
+                  const struct secret *pwd, const char *base, char **text, size_t *len)
 {
     char hex[2 * PASSWORD_MAX + 1];
     int rc = secret_hex(pwd, hex, sizeof(hex));
+    struct confgen_creds c = {user->bytes, hex, s->ssh_key_file, s->ssh_known_hosts,
+                              (unsigned)s->paradise_port};
     if (rc == 0)
-        rc = confgen_render(base, recs, user->bytes, hex, text, len);
+        rc = confgen_render_creds(base, recs, &c, text, len);
     secret_wipe(hex, sizeof(hex));
     if (rc < 0)
         log_error("cannot render the configuration: %s", strerror(-rc));
@@ -159,12 +249,18 @@ static int regenerate(struct app *a, const char *base)
     int rc = read_credentials(&a->set, &user, &pwd);
     if (rc == 0)
         rc = discover(&a->set, &recs);
+    if (rc == 0 && a->set.mode == CONSOLE_MODE_NODE)
+        drop_unservable(a, &recs);
     if (rc == 0 && recs.n == 0) {
-        log_warn("HSM discovery: %s lists no usable enabled NodeBMC endpoint", a->set.endpoint_url);
+        if (a->set.mode == CONSOLE_MODE_NODE)
+            log_warn("HSM discovery: %s lists no usable enabled node", a->set.components_url);
+        else
+            log_warn("HSM discovery: %s lists no usable enabled NodeBMC endpoint",
+                     a->set.endpoint_url);
         rc = -ENOENT;
     }
     if (rc == 0)
-        rc = render(&recs, &user, &pwd, base, &text, &len);
+        rc = render(&a->set, &recs, &user, &pwd, base, &text, &len);
     if (rc == 0)
         rc = install(a, text, len, recs.n);
     records_release(&recs);
@@ -344,11 +440,6 @@ int main(void)
         log_error("bad setting: %s", err);
         return 2;
     }
-    if (a.set.mode == CONSOLE_MODE_NODE) {
-        log_error("CONSOLE_MODE=node: not implemented yet (use bmc)");
-        settings_release(&a.set);
-        return 2;
-    }
     if (supervise_init() < 0 || hsm_global_init() < 0) {
         log_error("cannot initialise signals or libcurl");
         settings_release(&a.set);
@@ -356,7 +447,11 @@ int main(void)
     }
     /* Outside a container, orphans of conmand's children come to us too. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    log_info("HSM endpoint %s, CONMAN_CONF %s", a.set.endpoint_url, a.set.conman_conf);
+    if (a.set.mode == CONSOLE_MODE_NODE)
+        log_info("CONSOLE_MODE=node: nodes from %s, BMC addresses from %s, CONMAN_CONF %s",
+                 a.set.components_url, a.set.endpoint_url, a.set.conman_conf);
+    else
+        log_info("HSM endpoint %s, CONMAN_CONF %s", a.set.endpoint_url, a.set.conman_conf);
     detect_conmand(&a);
     int rc = run(&a);
     forget_written(&a);

@@ -3,7 +3,7 @@
  * reach the configuration file, and escaped before they reach a warning. */
 #include "configure/records.h"
 
-#include "configure/jsonscan.h"
+#include "configure/jsonlist.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,11 +13,6 @@
 
 #define NAME_MAX_LEN 64
 #define ADDRESS_MAX_LEN 255
-
-struct entry {
-    struct record rec;
-    size_t index; /* position in the HSM answer: the first of equal names wins */
-};
 
 bool records_name_ok(const char *name)
 {
@@ -38,7 +33,7 @@ bool records_address_ok(const char *addr)
 
 /* Printable ASCII stays, anything else becomes \xNN; long values are cut,
  * so a hostile ID cannot forge or flood a log line. */
-static void escape(const char *in, char *out, size_t outlen)
+void records_escape(const char *in, char *out, size_t outlen)
 {
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < outlen; p++) {
@@ -55,8 +50,7 @@ static void escape(const char *in, char *out, size_t outlen)
     out[o] = '\0';
 }
 
-static int warn(struct records *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int warn(struct records *r, const char *fmt, ...)
+int records_warn(struct records *r, const char *fmt, ...)
 {
     if (r->nwarn == r->warncap) {
         size_t cap = r->warncap ? r->warncap * 2 : 8;
@@ -78,15 +72,71 @@ static int warn(struct records *r, const char *fmt, ...)
     return 0;
 }
 
+int records_add(struct records *r, const struct record *rec)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 64;
+        struct record *v = realloc(r->v, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        r->v = v;
+        r->cap = cap;
+    }
+    struct record *e = &r->v[r->n];
+    *e = *rec;
+    e->name = strdup(rec->name);
+    e->address = strdup(rec->address);
+    if (!e->name || !e->address) {
+        free(e->name);
+        free(e->address);
+        return -ENOMEM;
+    }
+    r->n++;
+    return 0;
+}
+
+static int by_name_then_index(const void *a, const void *b)
+{
+    const struct record *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int records_sort_unique(struct records *r)
+{
+    if (r->n > 1)
+        qsort(r->v, r->n, sizeof(*r->v), by_name_then_index);
+    size_t kept = 0;
+    int rc = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        struct record *prev = kept ? &r->v[kept - 1] : NULL;
+        if (!prev || strcmp(prev->name, r->v[i].name) != 0) {
+            r->v[kept++] = r->v[i];
+            continue;
+        }
+        if (rc == 0)
+            rc = records_warn(r,
+                              "console name \"%s\" is used by more than one endpoint: kept the "
+                              "first (address %s), skipped address %s",
+                              r->v[i].name, prev->address, r->v[i].address);
+        free(r->v[i].name);
+        free(r->v[i].address);
+    }
+    r->n = kept;
+    return rc;
+}
+
 enum { F_ID, F_TYPE, F_ENABLED, F_IP, F_FQDN, F_HOSTNAME, F_IDENT };
 
-static const char *field(const struct jscan_fields *f, size_t k)
+static const char *field(const struct jlist_fields *f, size_t k)
 {
     return f->str[k] ? f->str[k] : "";
 }
 
 /* Address = IPAddress, else FQDN, else Hostname (first non-empty). */
-static const char *pick_address(const struct jscan_fields *f)
+static const char *pick_address(const struct jlist_fields *f)
 {
     for (size_t k = F_IP; k <= F_HOSTNAME; k++)
         if (*field(f, k))
@@ -94,117 +144,62 @@ static const char *pick_address(const struct jscan_fields *f)
     return "";
 }
 
+struct records_parser {
+    struct jlist *j;
+    struct jlist_fields f;
+    struct records acc; /* records and warnings as they come */
+    size_t ident;       /* slot of the LOG_IDENTIFIER field in f */
+    const char *identifier;
+};
+
 /* Checks one endpoint; returns 1 with names set when it makes a console,
  * 0 when skipped (a warning was added), -ENOMEM. */
-static int examine(struct records *r, const struct jscan_fields *f, size_t index, size_t ident,
-                   const char *identifier, const char **name, const char **addr)
+static int examine(struct records_parser *p, size_t index, const char **name, const char **addr)
 {
     char id[128], val[128];
+    const struct jlist_fields *f = &p->f;
     const char *raw_id = field(f, F_ID);
-    escape(raw_id, id, sizeof(id));
+    records_escape(raw_id, id, sizeof(id));
     if (!*raw_id)
-        return warn(r, "RedfishEndpoints[%zu]: no ID, skipped", index);
-    *name = field(f, ident);
+        return records_warn(&p->acc, "RedfishEndpoints[%zu]: no ID, skipped", index);
+    *name = field(f, p->ident);
     if (!**name)
         *name = raw_id;
     if (!records_name_ok(*name)) {
-        escape(*name, val, sizeof(val));
-        return warn(r,
-                    "endpoint %s: %s \"%s\" is not a valid console name ([A-Za-z0-9._:-]{1,64}), "
-                    "skipped",
-                    id, *name == raw_id ? "ID" : identifier, val);
+        records_escape(*name, val, sizeof(val));
+        return records_warn(&p->acc,
+                            "endpoint %s: %s \"%s\" is not a valid console name "
+                            "([A-Za-z0-9._:-]{1,64}), skipped",
+                            id, *name == raw_id ? "ID" : p->identifier, val);
     }
     *addr = pick_address(f);
     if (!**addr)
-        return warn(r, "endpoint %s: no IPAddress, FQDN or Hostname, skipped", id);
+        return records_warn(&p->acc, "endpoint %s: no IPAddress, FQDN or Hostname, skipped", id);
     if (!records_address_ok(*addr)) {
-        escape(*addr, val, sizeof(val));
-        return warn(r, "endpoint %s: address \"%s\" is not a valid host or IP, skipped", id, val);
+        records_escape(*addr, val, sizeof(val));
+        return records_warn(
+            &p->acc, "endpoint %s: address \"%s\" is not a valid host or IP, skipped", id, val);
     }
     return 1;
 }
 
-static int push(struct entry **v, size_t *n, size_t *cap, const char *name, const char *addr,
-                size_t index)
+static int on_endpoint(size_t index, const struct jlist_fields *f, void *ctx)
 {
-    if (*n == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 64;
-        struct entry *nv = realloc(*v, ncap * sizeof(**v));
-        if (!nv)
-            return -ENOMEM;
-        *v = nv;
-        *cap = ncap;
-    }
-    struct entry *e = &(*v)[*n];
-    e->rec.name = strdup(name);
-    e->rec.address = strdup(addr);
-    e->index = index;
-    if (!e->rec.name || !e->rec.address) {
-        free(e->rec.name);
-        free(e->rec.address);
-        return -ENOMEM;
-    }
-    (*n)++;
-    return 0;
-}
-
-static int by_name_then_index(const void *a, const void *b)
-{
-    const struct entry *x = a, *y = b;
-    int c = strcmp(x->rec.name, y->rec.name);
-    if (c)
-        return c;
-    return x->index < y->index ? -1 : x->index > y->index;
-}
-
-/* Sorted entries to records, dropping later duplicates with a warning. */
-static int keep_unique(struct records *out, struct entry *v, size_t n)
-{
-    int rc = 0;
-    out->v = calloc(n ? n : 1, sizeof(*out->v));
-    if (!out->v)
-        rc = -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (rc == 0 && out->n > 0 && strcmp(out->v[out->n - 1].name, v[i].rec.name) == 0)
-            rc = warn(out,
-                      "console name \"%s\" is used by more than one endpoint: kept the first "
-                      "(address %s), skipped address %s",
-                      v[i].rec.name, out->v[out->n - 1].address, v[i].rec.address);
-        else if (rc == 0) {
-            out->v[out->n++] = v[i].rec;
-            continue;
-        }
-        free(v[i].rec.name);
-        free(v[i].rec.address);
-    }
-    out->cap = n;
-    return rc;
-}
-
-struct collector {
-    struct records *out;
-    struct entry *v;
-    size_t n, cap;
-    size_t ident; /* index of the LOG_IDENTIFIER field in jscan_fields */
-    const char *identifier;
-};
-
-static int on_endpoint(size_t index, const struct jscan_fields *f, void *ctx)
-{
-    struct collector *c = ctx;
+    struct records_parser *p = ctx;
     if (!f->is_object)
-        return warn(c->out, "RedfishEndpoints[%zu]: not an object, skipped", index);
+        return records_warn(&p->acc, "RedfishEndpoints[%zu]: not an object, skipped", index);
     if (!f->is_true[F_ENABLED] || strcmp(field(f, F_TYPE), "NodeBMC") != 0)
         return 0;
     const char *name = NULL, *addr = NULL;
-    int rc = examine(c->out, f, index, c->ident, c->identifier, &name, &addr);
-    if (rc == 1)
-        rc = push(&c->v, &c->n, &c->cap, name, addr, index);
-    return rc;
+    int rc = examine(p, index, &name, &addr);
+    if (rc != 1)
+        return rc;
+    struct record rec = {(char *)name, (char *)addr, RECORD_IPMI, 0, index};
+    return records_add(&p->acc, &rec);
 }
 
 /* The members wanted from each endpoint; LOG_IDENTIFIER may be one of them. */
-static size_t setup_fields(struct jscan_fields *f, const char *identifier)
+static size_t setup_fields(struct jlist_fields *f, const char *identifier)
 {
     static const char *const keys[] = {"ID", "Type", "Enabled", "IPAddress", "FQDN", "Hostname"};
     memset(f, 0, sizeof(*f));
@@ -219,26 +214,64 @@ static size_t setup_fields(struct jscan_fields *f, const char *identifier)
     return F_IDENT;
 }
 
+int records_parser_open(struct records_parser **out, const char *identifier)
+{
+    struct records_parser *p = calloc(1, sizeof(*p));
+    if (!p)
+        return -ENOMEM;
+    p->identifier = identifier;
+    p->ident = setup_fields(&p->f, identifier);
+    int rc = jlist_open(&p->j, "RedfishEndpoints", &p->f, on_endpoint, p);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int records_parser_feed(struct records_parser *p, const char *data, size_t len, char *err,
+                        size_t errlen)
+{
+    return jlist_feed(p->j, data, len, err, errlen);
+}
+
+int records_parser_finish(struct records_parser *p, struct records *out, char *err, size_t errlen)
+{
+    int rc = jlist_finish(p->j, err, errlen);
+    if (rc == 0)
+        rc = records_sort_unique(&p->acc);
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0) {
+        *out = p->acc;
+        memset(&p->acc, 0, sizeof(p->acc));
+    }
+    return rc;
+}
+
+void records_parser_close(struct records_parser *p)
+{
+    if (!p)
+        return;
+    jlist_close(p->j);
+    records_release(&p->acc);
+    free(p);
+}
+
 int records_from_json(const char *body, size_t len, const char *identifier, struct records *out,
                       char *err, size_t errlen)
 {
-    struct jscan_fields f;
-    struct collector c = {out, NULL, 0, 0, setup_fields(&f, identifier), identifier};
-    int rc = jscan_list(body, len, "RedfishEndpoints", &f, on_endpoint, &c, err, errlen);
-    if (rc == 0 && c.n > 1)
-        qsort(c.v, c.n, sizeof(*c.v), by_name_then_index);
-    if (rc == 0)
-        rc = keep_unique(out, c.v, c.n);
-    else
-        for (size_t k = 0; k < c.n; k++) {
-            free(c.v[k].rec.name);
-            free(c.v[k].rec.address);
-        }
-    free(c.v);
-    if (rc == -ENOMEM)
+    struct records_parser *p = NULL;
+    int rc = records_parser_open(&p, identifier);
+    if (rc < 0) {
         snprintf(err, errlen, "out of memory");
-    if (rc < 0)
-        records_release(out);
+        return rc;
+    }
+    rc = records_parser_feed(p, body, len, err, errlen);
+    if (rc == 0)
+        rc = records_parser_finish(p, out, err, errlen);
+    records_parser_close(p);
     return rc;
 }
 

@@ -61,6 +61,37 @@ static bool identifier_ok(const char *v)
     return true;
 }
 
+/* Key and known_hosts paths go into sshopts="I:<path>,K:<path>" unquoted. */
+static int check_path(const char *name, const char *v, char *err, size_t errlen)
+{
+    if (!v)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (!isgraph(*p) || *p == '"' || *p == ',' || *p == '\\' || *p == '\'') {
+            snprintf(err, errlen,
+                     "%s=%.100s: a path without blanks, quotes, commas or backslashes is needed "
+                     "(it goes into sshopts)",
+                     name, v);
+            return -EINVAL;
+        }
+    return 0;
+}
+
+static int parse_port(settings_lookup_fn get, void *ctx, const char *name, const char *dflt,
+                      long *out, char *err, size_t errlen)
+{
+    const char *v = value_or(get, ctx, name, dflt);
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || end == v || *end != '\0' || !isdigit((unsigned char)v[0]) || n < 1 || n > 65535) {
+        snprintf(err, errlen, "%s=%.100s: expected a TCP port from 1 to 65535", name, v);
+        return -EINVAL;
+    }
+    *out = n;
+    return 0;
+}
+
 static int parse_mode(const char *v, enum console_mode *out, char *err, size_t errlen)
 {
     if (strcasecmp(v, "bmc") == 0)
@@ -96,6 +127,8 @@ static int parse_strings(struct settings *s, settings_lookup_fn get, void *ctx, 
         {&s->conmand, "CONMAND", "conmand"},
         {&s->token_file, "HSM_TOKEN_FILE", NULL},
         {&s->ca_file, "HSM_CA_FILE", NULL},
+        {&s->ssh_key_file, "SSH_KEY_FILE", NULL},
+        {&s->ssh_known_hosts, "SSH_KNOWN_HOSTS", NULL},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         int rc = copy_value(vars[i].dst, vars[i].name,
@@ -103,7 +136,8 @@ static int parse_strings(struct settings *s, settings_lookup_fn get, void *ctx, 
         if (rc < 0)
             return rc;
     }
-    return 0;
+    int rc = check_path("SSH_KEY_FILE", s->ssh_key_file, err, errlen);
+    return rc ? rc : check_path("SSH_KNOWN_HOSTS", s->ssh_known_hosts, err, errlen);
 }
 
 static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
@@ -115,6 +149,13 @@ static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char
             value_or(get, ctx, "API_GATEWAY", "api-gw-service-nmn.local"),
             value_or(get, ctx, "RF_ENDPOINT", "apis/smd/hsm/v2/Inventory/RedfishEndpoints"),
             &s->endpoint_url, err, errlen);
+    if (rc == 0)
+        rc = url_join_named(
+            value_or(get, ctx, "API_GATEWAY", "api-gw-service-nmn.local"),
+            value_or(get, ctx, "COMPONENTS_ENDPOINT", "apis/smd/hsm/v2/State/Components?type=Node"),
+            "COMPONENTS_ENDPOINT", &s->components_url, err, errlen);
+    if (rc == 0)
+        rc = parse_port(get, ctx, "PARADISE_PORT", "2200", &s->paradise_port, err, errlen);
     if (rc == 0)
         rc = parse_seconds(get, ctx, "DISCOVERY_RETRY_SEC", "30", 1, &s->discovery_retry_sec, err,
                            errlen);
@@ -139,9 +180,9 @@ int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *
 
 void settings_release(struct settings *s)
 {
-    char **all[] = {&s->endpoint_url, &s->log_identifier, &s->user_file,
-                    &s->pwd_file,     &s->base_conf,      &s->conman_conf,
-                    &s->conmand,      &s->token_file,     &s->ca_file};
+    char **all[] = {&s->endpoint_url, &s->log_identifier, &s->user_file,    &s->pwd_file,
+                    &s->base_conf,    &s->conman_conf,    &s->conmand,      &s->token_file,
+                    &s->ca_file,      &s->components_url, &s->ssh_key_file, &s->ssh_known_hosts};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

@@ -16,8 +16,12 @@ struct settings {
     char *base_conf;
     char *conman_conf;
     char *conmand;
-    char *token_file; /* NULL when unset */
-    char *ca_file;    /* NULL when unset */
+    char *token_file;      /* NULL when unset */
+    char *ca_file;         /* NULL when unset */
+    char *components_url;  /* API_GATEWAY joined with COMPONENTS_ENDPOINT (node mode) */
+    char *ssh_key_file;    /* SSH_KEY_FILE: Mountain/Hill key; NULL when unset */
+    char *ssh_known_hosts; /* SSH_KNOWN_HOSTS; NULL: trust on first use */
+    long paradise_port;    /* PARADISE_PORT */
     long discovery_retry_sec;
     long hsm_timeout_sec;
     long hardware_update_sec;

@@ -38,9 +38,19 @@ static int dup_checked(const char *url, const char *what, char **out, char *err,
 
 int url_join(const char *gateway, const char *path, char **out, char *err, size_t errlen)
 {
+    return url_join_named(gateway, path, "RF_ENDPOINT", out, err, errlen);
+}
+
+int url_join_named(const char *gateway, const char *path, const char *path_var, char **out,
+                   char *err, size_t errlen)
+{
     *out = NULL;
     if (path && has_http_scheme(path))
-        return dup_checked(path, "RF_ENDPOINT", out, err, errlen);
+        return dup_checked(path, path_var, out, err, errlen);
+    if (path && strstr(path, "://")) {
+        snprintf(err, errlen, "%s=%.200s: only http:// and https:// are supported", path_var, path);
+        return -EINVAL;
+    }
     if (!gateway || !*gateway) {
         snprintf(err, errlen, "API_GATEWAY: empty");
         return -EINVAL;
@@ -64,7 +74,9 @@ int url_join(const char *gateway, const char *path, char **out, char *err, size_
         return -ENOMEM;
     }
     snprintf(url, need, "%s%.*s/%s", scheme, (int)glen, gateway, p);
-    int rc = dup_checked(url, "API_GATEWAY/RF_ENDPOINT", out, err, errlen);
+    char what[64];
+    snprintf(what, sizeof(what), "API_GATEWAY/%s", path_var);
+    int rc = dup_checked(url, what, out, err, errlen);
     free(url);
     return rc;
 }

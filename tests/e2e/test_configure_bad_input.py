@@ -179,11 +179,13 @@ def test_bad_setting_exits_2_naming_the_variable(procs, tmp_path, name, value):
     assert f"bad setting: {name}={value}" in cc.output()
 
 
-def test_console_mode_node_is_not_implemented_yet(procs, tmp_path):
-    cc = Configure(procs, tmp_path, env={"CONSOLE_MODE": "node"})
-    cc.start()
-    assert cc.proc.wait(timeout=10) == 2
-    assert "CONSOLE_MODE=node: not implemented yet" in cc.output()
+def test_bad_node_mode_settings_are_named_and_refused(procs, tmp_path):
+    for name, value in (("PARADISE_PORT", "70000"), ("SSH_KEY_FILE", "/keys/a,b"),
+                        ("COMPONENTS_ENDPOINT", "ftp://127.0.0.1/x")):
+        cc = Configure(procs, tmp_path, env={"CONSOLE_MODE": "node", name: value})
+        cc.start()
+        assert cc.proc.wait(timeout=10) == 2
+        assert f"bad setting: {name}={value}" in cc.output()
 
 
 def test_missing_conmand_binary_is_named_and_retried(procs, tmp_path):

@@ -6,6 +6,7 @@
 
 #include "common/fileutil.h"
 #include "configure/confgen.h"
+#include "configure/nodes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,50 @@ static void test_equal_inventories_in_any_order_give_identical_files(void **stat
     records_release(&b);
 }
 
+static void test_node_consoles_render_by_transport_as_in_the_golden_file(void **state)
+{
+    (void)state;
+    const char *ep = "{\"RedfishEndpoints\":["
+                     "{\"ID\":\"x3000c0s1b0\",\"IPAddress\":\"127.0.0.1:9001\"},"
+                     "{\"ID\":\"x1000c0s0b0\",\"IPAddress\":\"127.0.0.1:2222\"},"
+                     "{\"ID\":\"x1000c0s1b0\",\"IPAddress\":\"::1\"},"
+                     "{\"ID\":\"x3000c0s2b0\",\"IPAddress\":\"127.0.0.2\"},"
+                     "{\"ID\":\"x3000c0s3b0\",\"IPAddress\":\"127.0.0.3:2022\"}]}";
+    const char *co =
+        "{\"Components\":["
+        "{\"ID\":\"x3000c0s1b0n0\",\"Type\":\"Node\",\"Enabled\":true,\"Class\":\"River\"},"
+        "{\"ID\":\"x1000c0s0b0n1\",\"Type\":\"Node\",\"Enabled\":true,\"Class\":\"Mountain\"},"
+        "{\"ID\":\"x1000c0s1b0n0\",\"Type\":\"Node\",\"Enabled\":true,\"Class\":\"Hill\"},"
+        "{\"ID\":\"x3000c0s2b0n0\",\"Type\":\"Node\",\"Enabled\":true,\"Class\":\"Paradise\"},"
+        "{\"ID\":\"x3000c0s3b0n0\",\"Type\":\"Node\",\"Enabled\":true,\"Class\":\"Paradise\"}"
+        "]}";
+    struct records r = RECORDS_INIT;
+    char err[256];
+    assert_int_equal(nodes_from_json(ep, strlen(ep), co, strlen(co), &r, err, sizeof(err)), 0);
+    assert_int_equal(r.n, 5);
+    char *base = golden("base.conf");
+    char *want = golden("node_consoles.conf");
+    /* hex of: pa,ss"w0rd */
+    struct confgen_creds c = {"root", "70612c73732277307264", "/secrets/ssh/id_ed25519",
+                              "/secrets/ssh/known_hosts", 2200};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(confgen_render_creds(base, &r, &c, &out, &len), 0);
+    assert_string_equal(out, want);
+    free(out);
+    /* Without a key the Mountain and Hill lines are left out, never half written. */
+    c.ssh_key = NULL;
+    c.known_hosts = NULL;
+    assert_int_equal(confgen_render_creds(base, &r, &c, &out, &len), 0);
+    assert_null(strstr(out, "I:"));
+    assert_null(strstr(out, "x1000c0s"));
+    assert_non_null(strstr(out, "sshopts=\"P:0x70612c73732277307264\"\n"));
+    free(out);
+    free(base);
+    free(want);
+    records_release(&r);
+}
+
 static void test_base_without_final_newline_gets_one(void **state)
 {
     (void)state;
@@ -108,6 +153,8 @@ static void test_user_names_that_would_break_ipmiopts_are_refused(void **state)
     assert_false(confgen_user_ok("a,b"));
     assert_false(confgen_user_ok("a\"b"));
     assert_false(confgen_user_ok("a b"));
+    assert_true(confgen_path_ok("/secrets/ssh/id_ed25519"));
+    assert_false(confgen_path_ok("/a,K:/b"));
 }
 
 int main(void)
@@ -116,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_render_matches_golden_file),
         cmocka_unit_test(test_equal_inventories_in_any_order_give_identical_files),
         cmocka_unit_test(test_base_without_final_newline_gets_one),
+        cmocka_unit_test(test_node_consoles_render_by_transport_as_in_the_golden_file),
         cmocka_unit_test(test_update_config_detection),
         cmocka_unit_test(test_user_names_that_would_break_ipmiopts_are_refused),
     };

@@ -102,7 +102,8 @@ static void expect_error(const char *name, const char *value, const char *needle
     struct settings s;
     char err[256] = "";
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, name));
+    if (!strstr(err, name))
+        fail_msg("%s=%s: \"%s\" does not name the variable", name, value, err);
     assert_non_null(strstr(err, needle));
 }
 
@@ -115,6 +116,52 @@ static void test_bad_numbers_name_variable_and_value(void **state)
     expect_error("HSM_TIMEOUT_SEC", "10s", "10s");
     expect_error("HARDWARE_UPDATE_SEC", "99999999999999999999", "9999");
     expect_error("HARDWARE_UPDATE_SEC", " 5", " 5");
+}
+
+static void test_node_mode_settings_have_defaults_and_overrides(void **state)
+{
+    (void)state;
+    const char *none[] = {NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, none, err, sizeof(err)), 0);
+    assert_string_equal(
+        s.components_url,
+        "https://api-gw-service-nmn.local/apis/smd/hsm/v2/State/Components?type=Node");
+    assert_null(s.ssh_key_file);
+    assert_null(s.ssh_known_hosts);
+    assert_int_equal(s.paradise_port, 2200);
+    settings_release(&s);
+    const char *env[] = {"API_GATEWAY",
+                         "http://127.0.0.1:8080",
+                         "COMPONENTS_ENDPOINT",
+                         "/v2/State/Components?type=Node&class=River",
+                         "SSH_KEY_FILE",
+                         "/secrets/ssh/id_ed25519",
+                         "SSH_KNOWN_HOSTS",
+                         "/secrets/ssh/known_hosts",
+                         "PARADISE_PORT",
+                         "22",
+                         NULL};
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    assert_string_equal(s.components_url,
+                        "http://127.0.0.1:8080/v2/State/Components?type=Node&class=River");
+    assert_string_equal(s.ssh_key_file, "/secrets/ssh/id_ed25519");
+    assert_string_equal(s.ssh_known_hosts, "/secrets/ssh/known_hosts");
+    assert_int_equal(s.paradise_port, 22);
+    settings_release(&s);
+}
+
+static void test_bad_node_mode_settings_name_the_variable(void **state)
+{
+    (void)state;
+    expect_error("PARADISE_PORT", "0", "=0");
+    expect_error("PARADISE_PORT", "65536", "65536");
+    expect_error("PARADISE_PORT", "ssh", "ssh");
+    expect_error("SSH_KEY_FILE", "/keys/my key", "/keys/my key");
+    expect_error("SSH_KNOWN_HOSTS", "/a,K:/b", "/a,K:/b");
+    expect_error("SSH_KEY_FILE", "/k\"x", "sshopts");
+    expect_error("COMPONENTS_ENDPOINT", "ftp://h/x", "ftp://h/x");
 }
 
 static void test_bad_mode_and_identifier_are_rejected(void **state)
@@ -133,6 +180,8 @@ int main(void)
         cmocka_unit_test(test_empty_value_means_default),
         cmocka_unit_test(test_bad_numbers_name_variable_and_value),
         cmocka_unit_test(test_bad_mode_and_identifier_are_rejected),
+        cmocka_unit_test(test_node_mode_settings_have_defaults_and_overrides),
+        cmocka_unit_test(test_bad_node_mode_settings_name_the_variable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
