@@ -8,8 +8,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "conmand/console.h"
+#include "conmand/server.h"
 
 #define T_IAC 255
 #define T_DONT 254
@@ -23,10 +25,21 @@
 #define OPT_ECHO 1
 #define OPT_SGA 3
 
+/* A host name lookup in libuv's thread pool; outlives a console that goes
+ * away meanwhile (then `c` is NULL and the answer is dropped). */
+struct telnet_dns {
+    uv_getaddrinfo_t req;
+    struct console *c;
+};
+
 struct telnet {
     int state; /* 0 data, T_IAC, T_DO.. awaiting option, T_SB in sub-negotiation */
     bool sb_iac;
     unsigned char answered[2][256]; /* replies already sent, per direction */
+    struct telnet_dns *dns;         /* pending lookup, or NULL */
+    struct sockaddr_storage addr;   /* resolved peer, valid if have_addr */
+    socklen_t addrlen;
+    bool have_addr;
 };
 
 static int split_host_port(const char *dev, char *host, size_t hostlen, char *port, size_t portlen)
@@ -40,6 +53,60 @@ static int split_host_port(const char *dev, char *host, size_t hostlen, char *po
     return 0;
 }
 
+static void dns_done(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+    struct telnet_dns *dns = req->data;
+    struct console *c = dns->c;
+    if (c) {
+        struct telnet *t = c->priv;
+        t->dns = NULL;
+        if (status == 0 && ai && ai->ai_addrlen <= sizeof(t->addr)) {
+            memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+            t->addrlen = ai->ai_addrlen;
+            t->have_addr = true;
+            c->state = CONSOLE_DOWN;
+            console_kick(c); /* opens again, now with the address */
+        } else {
+            console_down(c, status ? uv_strerror(status) : "no address");
+        }
+    }
+    uv_freeaddrinfo(ai);
+    free(dns);
+}
+
+/* Numeric addresses resolve at once; names go to libuv's thread pool so a
+ * slow DNS server never stalls the loop. Returns 0 (address ready),
+ * -EINPROGRESS (lookup started) or -errno. */
+static int resolve(struct console *c, struct telnet *t, const char *host, const char *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
+                    *ai;
+    if (t->have_addr)
+        return 0;
+    if (getaddrinfo(host, port, &hints, &ai) == 0) {
+        memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+        t->addrlen = ai->ai_addrlen;
+        t->have_addr = true;
+        freeaddrinfo(ai);
+        return 0;
+    }
+    struct telnet_dns *dns = calloc(1, sizeof(*dns));
+    if (!dns)
+        return -ENOMEM;
+    dns->c = c;
+    dns->req.data = dns;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = uv_getaddrinfo(c->srv->loop, &dns->req, dns_done, host, port, &hints);
+    if (rc < 0) {
+        free(dns);
+        return -EHOSTUNREACH;
+    }
+    t->dns = dns;
+    return -EINPROGRESS;
+}
+
 static int telnet_open(struct console *c, bool *connecting, char *err, size_t errlen)
 {
     char host[256], port[16];
@@ -47,32 +114,26 @@ static int telnet_open(struct console *c, bool *connecting, char *err, size_t er
         snprintf(err, errlen, "Console [%s]: bad host:port in dev \"%s\"", c->cfg.name, c->cfg.dev);
         return -EINVAL;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-    int rc = getaddrinfo(host, port, &hints, &ai);
-    if (rc != 0) {
-        snprintf(err, errlen, "Console [%s]: cannot resolve \"%s\": %s", c->cfg.name, host,
-                 gai_strerror(rc));
-        return -EHOSTUNREACH;
+    if (!c->priv && !(c->priv = calloc(1, sizeof(struct telnet))))
+        return -ENOMEM;
+    struct telnet *t = c->priv;
+    int rc = resolve(c, t, host, port);
+    if (rc < 0) {
+        if (rc != -EINPROGRESS)
+            snprintf(err, errlen, "Console [%s]: cannot resolve \"%s\"", c->cfg.name, host);
+        return rc;
     }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        freeaddrinfo(ai);
+    t->have_addr = false; /* the next attempt asks DNS again */
+    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
         return -errno;
-    }
-    rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    rc = connect(fd, (struct sockaddr *)&t->addr, t->addrlen);
     int e = errno;
-    freeaddrinfo(ai);
     if (rc < 0 && e != EINPROGRESS) {
         close(fd);
         snprintf(err, errlen, "Console [%s]: cannot connect to <%s>: %s", c->cfg.name, c->cfg.dev,
                  strerror(e));
         return -e;
-    }
-    free(c->priv);
-    c->priv = calloc(1, sizeof(struct telnet));
-    if (!c->priv) {
-        close(fd);
-        return -ENOMEM;
     }
     *connecting = rc < 0;
     return fd;
@@ -152,7 +213,15 @@ static void telnet_write(struct console *c, const unsigned char *buf, size_t len
 
 static void telnet_close(struct console *c)
 {
-    free(c->priv);
+    struct telnet *t = c->priv;
+    if (!t)
+        return;
+    if (t->dns) {
+        t->dns->c = NULL; /* its callback frees it */
+        uv_cancel((uv_req_t *)&t->dns->req);
+    }
+    /* Fresh negotiation state for the next connection. */
+    free(t);
     c->priv = NULL;
 }
 

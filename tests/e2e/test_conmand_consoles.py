@@ -160,3 +160,29 @@ def test_serial_device_console_relays_both_ways(kind, procs, tmp_path):
     finally:
         os.close(master)
         os.close(slave)
+
+
+def test_telnet_console_by_host_name_connects(kind, procs, tmp_path):
+    srv = PeerServer(socket.AF_INET, ("127.0.0.1", 0), b"named host banner\r\n")
+    try:
+        port = srv.sock.getsockname()[1]
+        d = Daemon(kind, procs, tmp_path, [f'console name="named" dev="localhost:{port}"'],
+                   global_extra='global log="console.%N"').start()
+        wait_for(lambda: b"named host banner" in d.log("named"), what="banner via a host name")
+    finally:
+        srv.close()
+
+
+def test_unresolvable_telnet_host_is_reported_and_others_still_work(procs, tmp_path):
+    srv = PeerServer(socket.AF_INET, ("127.0.0.1", 0), b"still here\r\n")
+    try:
+        port = srv.sock.getsockname()[1]
+        d = Daemon("ours", procs, tmp_path,
+                   ['console name="nohost" dev="no-such-host.invalid:23"',
+                    f'console name="ok" dev="127.0.0.1:{port}"'],
+                   global_extra='global log="console.%N"').start()
+        wait_for(lambda: b"still here" in d.log("ok"), what="the good console")
+        wait_for(lambda: "Console [nohost] cannot connect" in d.output(),
+                 what="the lookup failure")
+    finally:
+        srv.close()
