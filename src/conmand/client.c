@@ -111,9 +111,48 @@ static void unlink_client(struct client *cl)
 
 /* A closing client stays on the server's list until libuv is done with it,
  * so a stop can still close it (a stuck peer never lets a shutdown end). */
+/* The reverse lookup of a client's address; outlives a client that goes
+ * away first (then `cl` is NULL). Until it answers, messages name the
+ * numeric address. */
+struct client_dns {
+    uv_getnameinfo_t req;
+    struct client *cl;
+};
+
+static void name_done(uv_getnameinfo_t *req, int status, const char *host, const char *service)
+{
+    (void)service;
+    struct client_dns *dns = req->data;
+    if (dns->cl) {
+        dns->cl->dns = NULL;
+        if (status == 0 && host && *host)
+            snprintf(dns->cl->host, sizeof(dns->cl->host), "%s", host);
+    }
+    free(dns);
+}
+
+static void lookup_name(struct client *cl, const struct sockaddr_storage *sa)
+{
+    struct client_dns *dns = calloc(1, sizeof(*dns));
+    if (!dns)
+        return;
+    dns->cl = cl;
+    dns->req.data = dns;
+    if (uv_getnameinfo(cl->srv->loop, &dns->req, name_done, (const struct sockaddr *)sa,
+                       NI_NAMEREQD) < 0) {
+        free(dns);
+        return;
+    }
+    cl->dns = dns;
+}
+
 static void closed_cb(uv_handle_t *h)
 {
     struct client *cl = h->data;
+    if (cl->dns) {
+        cl->dns->cl = NULL;
+        uv_cancel((uv_req_t *)&cl->dns->req);
+    }
     unlink_client(cl);
     proto_req_release(&cl->req);
     free(cl->cons);
@@ -595,9 +634,10 @@ void client_accept(struct server *s)
     }
     struct sockaddr_storage sa;
     int len = sizeof(sa);
-    if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&sa, &len) == 0)
+    if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&sa, &len) == 0) {
         server_peer_name(&sa, cl->host, sizeof(cl->host), &cl->port);
-    else
+        lookup_name(cl, &sa);
+    } else
         snprintf(cl->host, sizeof(cl->host), "unknown");
     if (s->conf.server.keepalive)
         uv_tcp_keepalive(&cl->tcp, 1, 60);

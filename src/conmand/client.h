@@ -14,6 +14,7 @@
 
 struct server;
 struct console;
+struct client_dns;
 
 #define CLIENT_OUT_MAX (256 * 1024)
 
@@ -35,6 +36,7 @@ struct client {
     bool quiet, suspended, got_esc;
     time_t last_input;
     uint64_t dropped;
+    struct client_dns *dns; /* pending reverse lookup of host, or NULL */
     struct client *prev, *next;
 };
 

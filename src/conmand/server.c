@@ -63,7 +63,7 @@ void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t host
     socklen_t len =
         sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     if (getnameinfo((const struct sockaddr *)sa, len, host, (socklen_t)hostlen, serv, sizeof(serv),
-                    NI_NUMERICSERV) != 0)
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
         snprintf(host, hostlen, "unknown");
     *port = atoi(serv);
 }

@@ -62,7 +62,8 @@ int server_log_path(const struct server *s, const char *log, char *out, size_t o
  * SERVER timestamp=, aligned like conman's). */
 unsigned server_next_mark_ms(long long now_ms, int minutes);
 
-/* "host" part of a remote peer for messages ("localhost"). */
+/* Numeric address and port of a peer (never a DNS lookup: the loop must
+ * not wait on a name server; the client code looks names up async). */
 void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t hostlen, int *port);
 
 #endif
