@@ -24,6 +24,7 @@ static void usage(const char *prog)
            "  -h        Display this help.\n"
            "  -k        Kill daemon.\n"
            "  -p PORT   Specify port number. [%d]\n"
+           "  -q        Query daemon's pid.\n"
            "  -r        Re-open log files (SIGHUP to the running daemon).\n"
            "  -v        Be verbose.\n"
            "  -V        Display version information.\n"
@@ -125,7 +126,7 @@ static int daemonize(struct server_opts *o)
 int main(int argc, char **argv)
 {
     struct server_opts o = {.conf_path = CONF_DEFAULT_PATH, .ready_fd = -1};
-    bool kill_it = false, reopen = false;
+    bool kill_it = false, reopen = false, query = false;
     int opt;
     log_init("conmand", stderr, LOG_LEVEL_INFO);
     while ((opt = getopt(argc, argv, "c:FhkLp:qrvVz")) != -1) {
@@ -155,6 +156,9 @@ int main(int argc, char **argv)
             o.port = (int)p;
             break;
         }
+        case 'q':
+            query = true;
+            break;
         case 'r':
             reopen = true;
             break;
@@ -183,6 +187,16 @@ int main(int argc, char **argv)
     if (server_load_conf(o.conf_path, &conf, err, sizeof(err)) < 0) {
         log_error("%s", err);
         return 1;
+    }
+    if (query) {
+        pid_t pid = read_pid(&conf, o.conf_path);
+        bool up = pid > 0 && running(pid);
+        if (up)
+            printf("%d\n", (int)pid);
+        else if (pid > 0)
+            fprintf(stderr, "conmand: pid %d from the pidfile is not running\n", (int)pid);
+        conf_release(&conf);
+        return up ? 0 : 1;
     }
     if (kill_it || reopen) {
         int rc = signal_daemon(&conf, o.conf_path, kill_it ? SIGTERM : SIGHUP);

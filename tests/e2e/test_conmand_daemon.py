@@ -28,7 +28,7 @@ def test_version_names_conman_service():
 def test_help_lists_conmands_options():
     r = subprocess.run([binary("conmand"), "-h"], capture_output=True, timeout=5)
     assert r.returncode == 0
-    for opt in (b"-c FILE", b"-F", b"-k", b"-p PORT", b"-r", b"-v", b"-V", b"-z"):
+    for opt in (b"-c FILE", b"-F", b"-k", b"-p PORT", b"-q", b"-r", b"-v", b"-V", b"-z"):
         assert opt in r.stdout
 
 
@@ -57,10 +57,14 @@ def test_bad_config_lines_are_logged_with_file_and_line_and_skipped(procs, tmp_p
 
 def test_kill_option_stops_the_daemon_named_by_the_pidfile(procs, tmp_path):
     d = Daemon("ours", procs, tmp_path, [f'console name="a" dev="{echo_dev(tmp_path)}"']).start()
+    q = subprocess.run([binary("conmand"), "-q", "-c", d.conf], capture_output=True, timeout=5)
+    assert q.returncode == 0 and q.stdout.decode().strip() == str(d.proc.pid)
     r = subprocess.run([binary("conmand"), "-k", "-c", d.conf], capture_output=True, timeout=15)
     assert r.returncode == 0, r.stderr
     assert d.proc.wait(timeout=10) == 0
     assert not os.path.exists(d.pidfile)
+    q = subprocess.run([binary("conmand"), "-q", "-c", d.conf], capture_output=True, timeout=5)
+    assert q.returncode == 1 and d.pidfile.encode() in q.stderr
 
 
 def test_reconfigure_option_reopens_the_logs(procs, tmp_path):
