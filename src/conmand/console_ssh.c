@@ -1,15 +1,19 @@
 /* ssh:USER@HOST[:PORT] consoles: an SSH session inside the event loop
- * (libssh in non-blocking mode), no process per console. Connect, host key
- * check, authentication and the shell channel run as a state machine driven
- * by a uv_poll on libssh's socket; once the shell is open the generic code
+ * (libssh in non-blocking mode), no process per console. The host name is
+ * resolved off the loop (uv_getaddrinfo) and the TCP connect is ours, so
+ * libssh gets a connected socket and never blocks on DNS. Host key check,
+ * authentication and the shell channel run as a state machine driven by a
+ * uv_poll on that socket; once the shell is open the generic code
  * polls a duplicate of that socket and moves bytes through dev_read and
  * dev_write, since they must pass through libssh's decryption. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libssh/libssh.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -19,7 +23,7 @@
 
 #define SSH_BREAK_MS 500
 
-enum phase { PH_CONNECT, PH_AUTH, PH_OPEN, PH_PTY, PH_SHELL };
+enum phase { PH_RESOLVE, PH_TCP, PH_CONNECT, PH_AUTH, PH_OPEN, PH_PTY, PH_SHELL };
 
 /* Per-console state. It outlives single connections (it keeps the host
  * key pinned on first use) and is freed once the console is destroyed and
@@ -32,6 +36,8 @@ struct sshc {
     ssh_channel ch;
     ssh_key key;
     enum phase phase;
+    uv_getaddrinfo_t *gai; /* resolving; orphaned (data NULL) if ended early */
+    int sock;              /* ours until libssh takes it (then -1) */
     bool key_tried, password_tried;
     uv_poll_t *poll;    /* while connecting; freed by its close callback */
     uv_timer_t timeout; /* gives up a connection attempt that hangs */
@@ -67,6 +73,14 @@ static void end_session(struct sshc *p)
     stop_poll(p);
     uv_timer_stop(&p->timeout);
     uv_timer_stop(&p->drain);
+    if (p->gai) {
+        p->gai->data = NULL; /* its callback frees it */
+        uv_cancel((uv_req_t *)p->gai);
+        p->gai = NULL;
+    }
+    if (p->sock >= 0)
+        close(p->sock);
+    p->sock = -1;
     if (p->s) {
         ssh_disconnect(p->s);
         ssh_free(p->s); /* frees the channel too */
@@ -194,8 +208,8 @@ static void on_poll(uv_poll_t *h, int status, int events);
 
 static void arm_poll(struct sshc *p)
 {
-    int ev = UV_READABLE;
-    if (ssh_get_poll_flags(p->s) & SSH_WRITE_PENDING)
+    int ev = p->phase == PH_TCP ? UV_WRITABLE : UV_READABLE;
+    if (p->phase != PH_TCP && (ssh_get_poll_flags(p->s) & SSH_WRITE_PENDING))
         ev |= UV_WRITABLE;
     uv_poll_start(p->poll, ev, on_poll);
 }
@@ -226,14 +240,41 @@ static void hand_over(struct sshc *p)
         uv_timer_start(&p->drain, drain_cb, 0, 0);
 }
 
+/* The non-blocking connect finished: hand the socket to libssh. */
+static int tcp_connected(struct sshc *p, char *why, size_t whylen)
+{
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(p->sock, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    if (err) {
+        snprintf(why, whylen, "cannot connect to %s:%u: %s", p->t.host, p->t.port, strerror(err));
+        return -1;
+    }
+    if (ssh_options_set(p->s, SSH_OPTIONS_FD, &p->sock) < 0) {
+        snprintf(why, whylen, "cannot hand the socket to libssh: %s", ssh_get_error(p->s));
+        return -1;
+    }
+    return 0;
+}
+
 /* Runs the connection forward as far as it goes without blocking.
  * Returns 1 when the shell is open, 0 to wait, -1 with `why` on failure. */
 static int advance(struct sshc *p, char *why, size_t whylen)
 {
     int rc;
     switch (p->phase) {
+    case PH_RESOLVE:
+        return 0; /* on_resolved() moves on */
+    case PH_TCP:
+        if (tcp_connected(p, why, whylen) < 0)
+            return -1;
+        p->phase = PH_CONNECT;
+        /* fall through */
     case PH_CONNECT:
         rc = ssh_connect(p->s);
+        if (p->sock >= 0 && ssh_get_fd(p->s) == p->sock)
+            p->sock = -1; /* libssh owns and closes it now */
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
@@ -319,6 +360,7 @@ static struct sshc *state_for(struct console *c)
     if (!p)
         return NULL;
     p->c = c;
+    p->sock = -1;
     uv_timer_init(c->srv->loop, &p->timeout);
     uv_timer_init(c->srv->loop, &p->drain);
     p->timeout.data = p->drain.data = p;
@@ -344,6 +386,47 @@ static int set_options(struct sshc *p)
     return 0;
 }
 
+static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_t whylen)
+{
+    p->sock = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->sock < 0 ||
+        (connect(p->sock, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)) {
+        snprintf(why, whylen, "cannot connect to %s:%u: %s", p->t.host, p->t.port, strerror(errno));
+        return -1;
+    }
+    p->poll = malloc(sizeof(*p->poll));
+    if (!p->poll || uv_poll_init(p->c->srv->loop, p->poll, p->sock) < 0) {
+        free(p->poll);
+        p->poll = NULL;
+        snprintf(why, whylen, "cannot poll the socket to %s", p->t.host);
+        return -1;
+    }
+    p->poll->data = p;
+    p->phase = PH_TCP;
+    arm_poll(p);
+    return 0;
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+{
+    struct sshc *p = req->data;
+    free(req);
+    if (!p) { /* the attempt ended meanwhile */
+        uv_freeaddrinfo(ai);
+        return;
+    }
+    p->gai = NULL;
+    char why[512];
+    int rc = -1;
+    if (status < 0)
+        snprintf(why, sizeof(why), "cannot resolve \"%s\": %s", p->t.host, uv_strerror(status));
+    else
+        rc = start_tcp(p, ai, why, sizeof(why));
+    uv_freeaddrinfo(ai);
+    if (rc < 0)
+        fail(p, why);
+}
+
 static int start_session(struct sshc *p, char *why, size_t whylen)
 {
     p->s = ssh_new();
@@ -352,18 +435,21 @@ static int start_session(struct sshc *p, char *why, size_t whylen)
                  p->s ? ssh_get_error(p->s) : "");
         return -ENOMEM;
     }
-    if (ssh_connect(p->s) == SSH_ERROR) {
-        snprintf(why, whylen, "%s", ssh_get_error(p->s));
+    char port[8];
+    snprintf(port, sizeof(port), "%u", p->t.port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    p->gai = malloc(sizeof(*p->gai));
+    if (!p->gai)
+        return -ENOMEM;
+    p->gai->data = p;
+    int rc = uv_getaddrinfo(p->c->srv->loop, p->gai, on_resolved, p->t.host, port, &hints);
+    if (rc < 0) {
+        free(p->gai);
+        p->gai = NULL;
+        snprintf(why, whylen, "cannot resolve \"%s\": %s", p->t.host, uv_strerror(rc));
         return -EHOSTUNREACH;
     }
-    p->poll = malloc(sizeof(*p->poll));
-    if (!p->poll || uv_poll_init(p->c->srv->loop, p->poll, ssh_get_fd(p->s)) < 0) {
-        free(p->poll);
-        p->poll = NULL;
-        snprintf(why, whylen, "cannot poll the SSH socket");
-        return -EIO;
-    }
-    p->poll->data = p;
+    p->phase = PH_RESOLVE;
     return 0;
 }
 
@@ -374,7 +460,7 @@ static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t er
     if (!p)
         return -ENOMEM;
     end_session(p);
-    p->phase = PH_CONNECT;
+    p->phase = PH_RESOLVE;
     p->key_tried = p->password_tried = false;
     int rc = sshopts_parse_dev(c->cfg.dev, &p->t, why, sizeof(why));
     if (rc == 0)
@@ -388,7 +474,6 @@ static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t er
         return rc;
     }
     *connecting = true;
-    arm_poll(p);
     uv_timer_start(&p->timeout, timeout_cb, (uint64_t)p->o.timeout * 1000, 0);
     return -EINPROGRESS; /* hand_over() calls console_up() */
 }

@@ -177,6 +177,23 @@ def test_bad_sshopts_and_dev_name_the_console_and_the_item(procs, tmp_path):
     assert d.proc.poll() is None
 
 
+def test_host_names_resolve_off_the_loop_and_failures_name_the_host(procs, tmp_path):
+    sim = Sim(procs, tmp_path)
+    closed = free_port()
+    d = start_conmand(procs, tmp_path, [
+        f'console name="byname" dev="ssh:n0@localhost:{sim.port}" sshopts="P:{hexpw()}"',
+        f'console name="nxdomain" dev="ssh:n1@no-such-bmc.invalid:{sim.port}" sshopts="P:{hexpw()}"',
+        f'console name="refused" dev="ssh:n2@127.0.0.1:{closed}" sshopts="P:{hexpw()}"',
+    ])
+    wait_for(lambda: boot_seqs(log_text(d, "byname"), "n0"), timeout=15,
+             what="the console given by host name to log")
+    wait_for(lambda: "Console [nxdomain] cannot" in d.output()
+             and "Console [refused] cannot" in d.output(), timeout=15, what="both failures")
+    out = d.output()
+    assert 'cannot resolve "no-such-bmc.invalid"' in out
+    assert f"cannot connect to 127.0.0.1:{closed}: Connection refused" in out
+
+
 def test_known_hosts_accepts_the_listed_key_and_refuses_another(procs, tmp_path):
     sim = Sim(procs, tmp_path)
     ktype, kb64 = sim.public_key_line()
