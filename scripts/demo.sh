@@ -2,6 +2,9 @@
 # The demo: the console service on one machine, on loopback only.
 #   hsm-sim (HSM inventory) -> configure_conman -> conmand -> 8 simulated BMCs
 #   (ipmi_sim, IPMI 2.0 Serial-over-LAN) whose consoles (console-sim) boot.
+# With our conmand it is a mixed cluster in CONSOLE_MODE=node: the River nodes
+# behind those BMCs over IPMI, plus a Mountain blade (ssh-bmc-sim) whose nodes
+# are reached over SSH with a key.
 # Everything lives under a scratch directory with free ports; Ctrl-C stops it all.
 #
 # usage: scripts/demo.sh [--check]
@@ -10,6 +13,7 @@
 # environment:
 #   DEMO_DIR     scratch directory (default ./demo-run; emptied first)
 #   DEMO_BMCS    number of simulated BMCs (default 8)
+#   DEMO_BLADE_NODES Mountain nodes on the SSH blade, with our conmand (default 2)
 #   DEMO_SECONDS non-interactive: give the check this long (default 60 with --check)
 #   BIN_DIR      where our programs are (default ./build/bin; built when missing)
 #   CONMAND      the conmand to supervise (default: ours when built, else Debian's)
@@ -19,16 +23,17 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${BIN_DIR:-$root/build/bin}"
 demo="${DEMO_DIR:-$root/demo-run}"
 count="${DEMO_BMCS:-8}"
+blade_nodes="${DEMO_BLADE_NODES:-2}"
 seconds="${DEMO_SECONDS:-}"
 [ "${1:-}" = --check ] && seconds="${seconds:-60}"
-[ "${1:-}" = -h ] || [ "${1:-}" = --help ] && { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[ "${1:-}" = -h ] || [ "${1:-}" = --help ] && { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [ $# -eq 0 ] || [ "$1" = --check ] || { echo "demo: unknown argument '$1' (see --help)" >&2; exit 2; }
 
 say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 # 1. Build what is missing (make demo has built already; this is for direct runs).
-need=(console-sim hsm-sim configure_conman)
+need=(console-sim hsm-sim configure_conman ssh-bmc-sim)
 for p in "${need[@]}"; do
   if [ ! -x "$bin/$p" ]; then
     [ -z "${BIN_DIR:-}" ] || die "$bin/$p is missing (BIN_DIR=$BIN_DIR)"
@@ -48,6 +53,14 @@ if [ -z "${CONMAND:-}" ]; then
   fi
 fi
 [ -x "$CONMAND" ] || die "CONMAND=$CONMAND is not executable"
+[[ "$blade_nodes" =~ ^[0-9]+$ ]] && [ "$blade_nodes" -le 64 ] ||
+  die "DEMO_BLADE_NODES '$blade_nodes': expected a whole number from 0 to 64"
+# Debian's conmand has no ssh: console type: with it the demo stays in bmc mode.
+mode=bmc
+if [ "$blade_nodes" -gt 0 ] && timeout 5 "$CONMAND" -V 2>&1 | grep -q "conmand (conman-service)"; then
+  mode=node
+fi
+blade=x1000c0s0b0
 
 # 2. A fresh scratch directory. Only a directory we made earlier is emptied.
 if [ -e "$demo" ]; then
@@ -104,9 +117,58 @@ for _ in $(seq 300); do
 done
 [ -f "$demo/bmc/ready" ] || die "simulated BMCs not ready after 30 s; see $demo/bmc-sim.log"
 
-# 4. HSM with those BMCs as NodeBMC RedfishEndpoints.
+# 3b. Node mode: a Mountain blade BMC serving its nodes' consoles over SSH
+# (user n<K> is node K), with a key made for this run.
+inventory="$demo/bmc/inventory.json"
+if [ "$mode" = node ]; then
+  mkdir -p "$demo/ssh"
+  ssh-keygen -q -t ed25519 -N "" -C demo -f "$demo/ssh/id_ed25519" || die "ssh-keygen failed"
+  cp "$demo/ssh/id_ed25519.pub" "$demo/ssh/authorized_keys"
+  ssh_port="$(free_tcp_port)"
+  say "starting a Mountain blade BMC with $blade_nodes nodes (ssh-bmc-sim) ..."
+  start "$demo/ssh-bmc-sim.log" "$bin/ssh-bmc-sim" --port "$ssh_port" \
+    --host-key "$demo/ssh/host_key" --authorized-keys "$demo/ssh/authorized_keys" \
+    --consoles "$blade_nodes" --prefix "$blade" --rate 2
+  for _ in $(seq 100); do
+    grep -q "serving" "$demo/ssh-bmc-sim.log" 2>/dev/null && break
+    kill -0 "${groups[-1]}" 2>/dev/null || die "ssh-bmc-sim failed: $(tail -n 5 "$demo/ssh-bmc-sim.log")"
+    sleep 0.1
+  done
+  grep -q "serving" "$demo/ssh-bmc-sim.log" || die "ssh-bmc-sim not serving after 10 s"
+  # HSM's view: each River BMC has node n0; the blade has n0..n(K-1), Class Mountain.
+  inventory="$demo/inventory-node.json"
+  /usr/bin/python3 - "$demo/bmc/inventory.json" "$inventory" "$blade" "127.0.0.1:$ssh_port" \
+    "$blade_nodes" <<'PY' || die "cannot write $inventory"
+import json, sys
+src, dst, blade, address, nodes = sys.argv[1:6]
+inv = json.load(open(src))
+eps = inv["RedfishEndpoints"]
+def node(xname, cls):
+    return {"ID": xname, "Type": "Node", "State": "Ready", "Flag": "OK", "Enabled": True,
+            "Role": "Compute", "NetType": "Sling", "Arch": "X86", "Class": cls}
+comps = [node(e["ID"] + "n0", "River") for e in eps]
+comps += [node(f"{blade}n{k}", "Mountain") for k in range(int(nodes))]
+eps.append({"ID": blade, "Type": "NodeBMC", "Name": "", "Hostname": blade, "Domain": "",
+            "FQDN": "", "Enabled": True, "User": "root", "Password": "", "IPAddress": address})
+json.dump({"RedfishEndpoints": eps, "Components": comps}, open(dst, "w"), indent=1)
+PY
+fi
+
+# Console name, then the name its lines carry, one pair a line.
+consoles() {
+  local name
+  for name in $(cut -f1 "$demo/bmc/bmcs.tsv"); do
+    if [ "$mode" = node ]; then echo "${name}n0 $name"; else echo "$name $name"; fi
+  done
+  if [ "$mode" = node ]; then
+    for ((k = 0; k < blade_nodes; k++)); do echo "${blade}n$k ${blade}n$k"; done
+  fi
+}
+total="$(consoles | wc -l)"
+
+# 4. HSM with those BMCs as NodeBMC RedfishEndpoints (and in node mode the nodes).
 hsm_port="$(free_tcp_port)"
-start "$demo/hsm-sim.log" "$bin/hsm-sim" --port "$hsm_port" --inventory "$demo/bmc/inventory.json"
+start "$demo/hsm-sim.log" "$bin/hsm-sim" --port "$hsm_port" --inventory "$inventory"
 for _ in $(seq 100); do
   grep -q "listening on" "$demo/hsm-sim.log" 2>/dev/null && break
   kill -0 "${groups[-1]}" 2>/dev/null || die "hsm-sim failed: $(tail -n 5 "$demo/hsm-sim.log")"
@@ -132,51 +194,65 @@ global seropts="115200,8n1"
 # payload support query, which crashes ipmi_sim; conman has no name for it).
 global ipmiopts="W:opensesspriv,W:solpayloadsize,W:0x08000000"
 EOF
-say "starting configure_conman with $CONMAND ..."
+node_env=()
+if [ "$mode" = node ]; then
+  node_env=(CONSOLE_MODE=node SSH_KEY_FILE="$demo/ssh/id_ed25519")
+fi
+say "starting configure_conman (CONSOLE_MODE=$mode) with $CONMAND ..."
 API_GATEWAY="http://127.0.0.1:$hsm_port" USER_FILE="$demo/bmc/secrets/user" \
   PWD_FILE="$demo/bmc/secrets/password" CONMAN_BASE_CONF="$demo/conman_base.conf" \
   CONMAN_CONF="$demo/conman.conf" CONMAND="$CONMAND" DISCOVERY_RETRY_SEC=2 \
-  start "$demo/configure_conman.log" "$bin/configure_conman"
+  start "$demo/configure_conman.log" env "${node_env[@]}" "$bin/configure_conman"
 
 listed() { /usr/bin/conman -d "127.0.0.1:$conman_port" -q 2>/dev/null | wc -w; }
 for _ in $(seq 300); do
-  [ "$(listed)" -eq "$count" ] && break
+  [ "$(listed)" -eq "$total" ] && break
   kill -0 "${groups[-1]}" 2>/dev/null || die "configure_conman exited: $(tail -n 5 "$demo/configure_conman.log")"
   sleep 0.1
 done
-[ "$(listed)" -eq "$count" ] || die "conmand does not list $count consoles after 30 s; see $demo/configure_conman.log"
-first="$(awk 'NR == 1 {print $1; exit}' "$demo/bmc/bmcs.tsv")"
+[ "$(listed)" -eq "$total" ] || die "conmand does not list $total consoles after 30 s; see $demo/configure_conman.log"
+first="$(consoles | awk 'NR == 1 {print $1; exit}')"
+first_ssh="${blade}n0"
 
 # 6a. Non-interactive: every console's log file must hold its own numbered lines.
+lines_in() { # console, the name its lines carry
+  grep -Eac "\] $2 #[0-9]{8} " "$demo/logs/console.$1" 2>/dev/null || true
+}
 check_logs() {
-  local ok=0 name n
-  for name in $(cut -f1 "$demo/bmc/bmcs.tsv"); do
-    n="$(grep -Eac "\] $name #[0-9]{8} " "$demo/logs/console.$name" 2>/dev/null || true)"
+  local ok=0 console tag n
+  while read -r console tag; do
+    n="$(lines_in "$console" "$tag")"
     [ "${n:-0}" -ge 3 ] && ok=$((ok + 1))
-  done
+  done < <(consoles)
   echo "$ok"
 }
 if [ -n "$seconds" ]; then
   [[ "$seconds" =~ ^[0-9]+$ ]] || die "DEMO_SECONDS '$seconds': expected a whole number of seconds"
   end=$((SECONDS + seconds))
-  while [ "$(check_logs)" -lt "$count" ] && [ $SECONDS -lt $end ]; do sleep 0.5; done
-  for name in $(cut -f1 "$demo/bmc/bmcs.tsv"); do
-    n="$(grep -Eac "\] $name #[0-9]{8} " "$demo/logs/console.$name" 2>/dev/null || true)"
-    printf 'demo: %-14s %4s numbered SOL lines in logs/console.%s\n' "$name" "${n:-0}" "$name"
-  done
+  while [ "$(check_logs)" -lt "$total" ] && [ $SECONDS -lt $end ]; do sleep 0.5; done
+  while read -r console tag; do
+    kind=SOL
+    [ "$mode" = node ] && [[ "$console" == "$blade"n* ]] && kind=SSH
+    printf 'demo: %-14s %4s numbered %s lines in logs/console.%s\n' "$console" \
+      "$(lines_in "$console" "$tag")" "$kind" "$console"
+  done < <(consoles)
   ok="$(check_logs)"
-  if [ "$ok" -eq "$count" ]; then
-    say "PASS: all $count consoles logged SOL output through $CONMAND"
+  what="SOL output"
+  [ "$mode" = node ] &&
+    what="output ($count River nodes over IPMI SOL, $blade_nodes Mountain nodes over SSH)"
+  if [ "$ok" -eq "$total" ]; then
+    say "PASS: all $total consoles logged $what through $CONMAND"
     exit 0
   fi
-  say "FAIL: only $ok of $count consoles logged SOL output within ${seconds}s (see $demo)"
+  say "FAIL: only $ok of $total consoles logged $what within ${seconds}s (see $demo)"
   exit 1
 fi
 
 # 6b. Interactive: say what to try, then wait for Ctrl-C.
 cat <<EOF
 
-The console service is running on loopback ($count BMCs, conmand: $CONMAND).
+The console service is running on loopback ($total consoles, CONSOLE_MODE=$mode,
+conmand: $CONMAND).
 Scratch directory: $demo
 
 Try (in another terminal):
@@ -186,13 +262,22 @@ Try (in another terminal):
       watch one (leave with '&.')
   conman -d 127.0.0.1:$conman_port -j $first
       join it: what you type reaches the console over SOL and is echoed
+EOF
+if [ "$mode" = node ]; then
+  cat <<EOF
+  conman -d 127.0.0.1:$conman_port -j $first_ssh
+      join a Mountain node: conmand reaches it over SSH (user n0, key $demo/ssh/id_ed25519)
+EOF
+fi
+cat <<EOF
   ls $demo/logs/
       one log file per console; e.g. tail -f $demo/logs/console.$first
   cat $demo/conman.conf
-      written by configure_conman from HSM (mode 0600: it holds the BMC password)
+      written by configure_conman from HSM (mode 0600: it holds the BMC password as hex)
   kill \$(cat $demo/conmand.pid); tail -f $demo/configure_conman.log
       configure_conman logs how conmand exited and starts it again
   curl -s http://127.0.0.1:$hsm_port/apis/smd/hsm/v2/Inventory/RedfishEndpoints
+  curl -s 'http://127.0.0.1:$hsm_port/apis/smd/hsm/v2/State/Components?type=Node'
       what HSM (hsm-sim) tells configure_conman
 
 (Debian's conmand can take up to a minute to exit after SIGTERM with IPMI

@@ -49,7 +49,8 @@ def test_demo_check_mode_passes_with_sol_output_in_every_console_log(procs, tmp_
     assert processes_mentioning(str(tmp_path / "demo")) == []
 
 
-def test_demo_check_mode_passes_with_our_conmand_by_default(procs, tmp_path):
+def test_demo_check_mode_runs_a_mixed_river_and_mountain_cluster_with_our_conmand(procs,
+                                                                                 tmp_path):
     binary("conmand")  # the default choice must exist in this build
     out = tmp_path / "demo.out"
     env = dict(demo_env(tmp_path, 2), DEMO_SECONDS="60")
@@ -58,7 +59,23 @@ def test_demo_check_mode_passes_with_our_conmand_by_default(procs, tmp_path):
     rc = p.wait(timeout=180)
     text = read_text(out)
     assert rc == 0, text
-    assert f"PASS: all 2 consoles logged SOL output through {BIN_DIR}/conmand" in text, text
+    assert ("PASS: all 4 consoles logged output (2 River nodes over IPMI SOL, 2 Mountain nodes "
+            f"over SSH) through {BIN_DIR}/conmand") in text, text
+    assert text.count("numbered SOL lines in logs/console.") == 2
+    assert "numbered SSH lines in logs/console.x1000c0s0b0n0" in text
+    assert "numbered SSH lines in logs/console.x1000c0s0b0n1" in text
+    demo = tmp_path / "demo"
+    conf = read_text(demo / "conman.conf")
+    assert f'dev="ssh:n1@127.0.0.1:' in conf and f'sshopts="I:{demo}/ssh/id_ed25519"' in conf
+    key_body = [l for l in read_text(demo / "ssh" / "id_ed25519").splitlines()
+                if not l.startswith("-----")]
+    password = read_text(demo / "bmc" / "secrets" / "password").strip()
+    for name in ("conman.conf", "configure_conman.log", "logs/conmand.log"):
+        assert not any(l in read_text(demo / name) for l in key_body), name
+    for name in ("configure_conman.log", "logs/conmand.log"):
+        assert password not in read_text(demo / name), name
+        assert password.encode().hex() not in read_text(demo / name), name
+    assert processes_mentioning(str(demo)) == []
 
 
 def test_ctrl_c_stops_every_process_the_demo_started(procs, tmp_path):
