@@ -36,7 +36,7 @@ class HsmSim:
 
     @classmethod
     def start(cls, procs, tmp_path, endpoints=None, components=None, nodes=None,
-              bmc_port_base=None, token_file=None, port=None, tls=None):
+              bmc_port_base=None, token_file=None, port=None, tls=None, mountain_bmc=None):
         """Starts hsm-sim with an inventory file (endpoints/components) or a
         generated cluster (nodes); waits until it listens. tls=(cert, key)
         PEM paths serves HTTPS (admin paths too)."""
@@ -48,6 +48,8 @@ class HsmSim:
             argv += ["--nodes", str(nodes)]
             if bmc_port_base:
                 argv += ["--bmc-port-base", str(bmc_port_base)]
+            if mountain_bmc:
+                argv += ["--mountain-bmc", mountain_bmc]
         else:
             inventory_path = os.path.join(str(tmp_path), f"inventory-{port}.json")
             write_inventory(inventory_path, endpoints or [], components or [])

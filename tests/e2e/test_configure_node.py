@@ -142,3 +142,37 @@ def test_components_that_do_not_parse_keep_conmand_unstarted_and_name_the_url(pr
     cc.wait_log(f"HSM discovery failed: {hsm.base_url}/apis/smd/hsm/v2/State/Nope: "
                 "HTTP status 404", count=2)
     assert cc.conmand_pids() == []
+
+
+def test_generated_cluster_with_mountain_bmcs_on_ssh_bmc_sim_reaches_every_mountain_node(
+        procs, tmp_path):
+    # hsm-sim --nodes 8: 4 River nodes (one per BMC) and 4 Mountain nodes, two on each
+    # of x1000c0s0b0 and x1000c0s0b1; --mountain-bmc points both blades at one
+    # ssh-bmc-sim, where user n0/n1 picks the node's console.
+    key = keygen(tmp_path / "id_blade")
+    ssh = Sim(procs, tmp_path, consoles=2, password=False, keys=[key])
+    hsm = HsmSim.start(procs, tmp_path, nodes=8, mountain_bmc=f"127.0.0.1:{ssh.port}")
+    status, comps = hsm.get("/apis/smd/hsm/v2/State/Components?type=Node")
+    assert status == 200
+    mountain = sorted(c["ID"] for c in comps["Components"] if c["Class"] == "Mountain")
+    river = sorted(c["ID"] for c in comps["Components"] if c["Class"] == "River")
+    assert len(mountain) == 4 and len(river) == 4
+    cc = node_configure(procs, tmp_path, hsm, "secret-pw", binary("conmand"),
+                        env={"SSH_KEY_FILE": key})
+    os.makedirs(os.path.join(cc.logdir, "conman"), exist_ok=True)
+    cc.start()
+    cc.wait_names(river + mountain)
+    logs = os.path.join(cc.logdir, "conman")
+    for x in mountain:
+        node_number = x[-1]
+        cc.wait(lambda: len(boot_seqs(read_text(f"{logs}/console.{x}"), BLADE + "n" + node_number))
+                >= 2, 30, f"SSH console output of {x}")
+    assert f'dev="ssh:n1@127.0.0.1:{ssh.port}"' in cc.conf_text()
+    assert "ssh:" not in "".join(l for l in cc.conf_text().splitlines() if "x3000" in l)
+
+
+def test_hsm_sim_refuses_a_mountain_bmc_off_loopback(tmp_path):
+    r = subprocess.run([binary("hsm-sim"), "--port", str(free_port()), "--nodes", "4",
+                        "--mountain-bmc", "10.1.2.3:22"], capture_output=True, timeout=10)
+    assert r.returncode == 2
+    assert b"--mountain-bmc 10.1.2.3:22: expected a loopback" in r.stderr

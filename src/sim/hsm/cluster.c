@@ -88,7 +88,7 @@ static void add_chassis(json_t *eps, const struct bmc *b, size_t i, char *last, 
     json_array_append_new(eps, endpoint(chassis, "ChassisBMC", "127.0.0.1", 100000 + i));
 }
 
-json_t *cluster_generate(int nodes, int bmc_port_base)
+json_t *cluster_generate(int nodes, int bmc_port_base, const char *mountain_bmc)
 {
     struct bmc *v = calloc((size_t)nodes + 1, sizeof(*v));
     json_t *eps = json_array(), *comps = json_array();
@@ -104,6 +104,8 @@ json_t *cluster_generate(int nodes, int bmc_port_base)
     for (size_t i = 0; i < n; i++) {
         char addr[40];
         address(i, bmc_port_base, addr, sizeof(addr));
+        if (mountain_bmc && strcmp(v[i].cls, "Mountain") == 0)
+            snprintf(addr, sizeof(addr), "%s", mountain_bmc);
         json_array_append_new(eps, endpoint(v[i].id, "NodeBMC", addr, i));
         add_chassis(eps, &v[i], i, last_chassis, sizeof(last_chassis));
         json_array_append_new(comps,

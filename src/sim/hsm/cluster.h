@@ -10,7 +10,9 @@
  * per BMC, plus a ChassisBMC per chassis). NodeBMCs in ID byte order get
  * 127.0.0.1:<bmc_port_base+i> when bmc_port_base > 0, else distinct
  * 127.x.y.z addresses. NULL on allocation failure. */
-json_t *cluster_generate(int nodes, int bmc_port_base);
+/* `mountain_bmc` (NULL: none) is the address of every Mountain BMC, so one
+ * ssh-bmc-sim can serve all Mountain nodes (user n<N> picks the node). */
+json_t *cluster_generate(int nodes, int bmc_port_base, const char *mountain_bmc);
 
 /* Returns a new object holding only the `key` list entries whose "Type"
  * equals `type` (case-insensitive); all of them when type is NULL. */

@@ -298,6 +298,7 @@ struct options {
     const char *inventory;
     int nodes;
     int bmc_port_base;
+    const char *mountain_bmc; /* --mountain-bmc: every Mountain BMC's address */
     const char *token_file;
     const char *tls_cert; /* PEM files: serve HTTPS instead of HTTP */
     const char *tls_key;
@@ -307,7 +308,8 @@ static int usage(const char *why)
 {
     fprintf(stderr,
             "hsm-sim: %s\nusage: hsm-sim --port P [--listen 127.0.0.1] (--inventory FILE | "
-            "--nodes N [--bmc-port-base B]) [--token-file F] [--tls-cert PEM --tls-key PEM]\n",
+            "--nodes N [--bmc-port-base B] [--mountain-bmc 127.0.0.1:PORT]) [--token-file F] "
+            "[--tls-cert PEM --tls-key PEM]\n",
             why);
     return 2;
 }
@@ -324,7 +326,7 @@ static int parse_int(const char *v, int min, int max, int *out)
 
 static int parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){0, "127.0.0.1", NULL, -1, 0, NULL, NULL, NULL};
+    *o = (struct options){0, "127.0.0.1", NULL, -1, 0, NULL, NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -344,6 +346,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->tls_cert = v;
         else if (strcmp(a, "--tls-key") == 0 && v)
             o->tls_key = v;
+        else if (strcmp(a, "--mountain-bmc") == 0 && v)
+            o->mountain_bmc = v;
         else
             return usage("unknown option or missing value");
         if (bad) {
@@ -356,6 +360,15 @@ static int parse_args(int argc, char **argv, struct options *o)
         return usage("need --port and exactly one of --inventory or --nodes");
     if (!o->tls_cert != !o->tls_key)
         return usage("--tls-cert and --tls-key go together");
+    if (o->mountain_bmc &&
+        (o->nodes < 0 || strncmp(o->mountain_bmc, "127.", 4) != 0 || strlen(o->mountain_bmc) > 30 ||
+         strspn(o->mountain_bmc, "0123456789.:") != strlen(o->mountain_bmc))) {
+        fprintf(stderr,
+                "hsm-sim: --mountain-bmc %s: expected a loopback 127.x.y.z[:PORT] "
+                "with --nodes\n",
+                o->mountain_bmc);
+        return 2;
+    }
     return 0;
 }
 
@@ -434,7 +447,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!o.inventory)
-        s.inventory = cluster_generate(o.nodes, o.bmc_port_base);
+        s.inventory = cluster_generate(o.nodes, o.bmc_port_base, o.mountain_bmc);
     if (!s.inventory || (o.token_file && load_token(&s, o.token_file) < 0))
         return 1;
     sigset_t set;
