@@ -408,6 +408,23 @@ static void detect_conmand(struct app *a)
                      : "not ours: changes are applied by restarting it");
 }
 
+/* Says where node mode looks and what its SSH consoles will use; conmand
+ * reads the key and known_hosts files, so here they are only checked. */
+static void log_node_mode(const struct settings *s)
+{
+    log_info("CONSOLE_MODE=node: nodes from %s, BMC addresses from %s, CONMAN_CONF %s",
+             s->components_url, s->endpoint_url, s->conman_conf);
+    if (s->ssh_key_file && access(s->ssh_key_file, R_OK) < 0)
+        log_warn("SSH_KEY_FILE %s: %s (Mountain and Hill consoles will not connect)",
+                 s->ssh_key_file, strerror(errno));
+    if (s->ssh_known_hosts && access(s->ssh_known_hosts, R_OK) < 0)
+        log_warn("SSH_KNOWN_HOSTS %s: %s (SSH consoles will not connect)", s->ssh_known_hosts,
+                 strerror(errno));
+    if (!s->ssh_known_hosts)
+        log_info("SSH_KNOWN_HOSTS is unset: conmand trusts each SSH BMC's host key on first use "
+                 "and logs its fingerprint");
+}
+
 static int run(struct app *a)
 {
     for (;;) {
@@ -448,8 +465,7 @@ int main(void)
     /* Outside a container, orphans of conmand's children come to us too. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     if (a.set.mode == CONSOLE_MODE_NODE)
-        log_info("CONSOLE_MODE=node: nodes from %s, BMC addresses from %s, CONMAN_CONF %s",
-                 a.set.components_url, a.set.endpoint_url, a.set.conman_conf);
+        log_node_mode(&a.set);
     else
         log_info("HSM endpoint %s, CONMAN_CONF %s", a.set.endpoint_url, a.set.conman_conf);
     detect_conmand(&a);

@@ -106,6 +106,8 @@ def test_debians_conmand_gets_the_river_nodes_and_a_line_on_the_skipped_ssh_ones
                         env={"SSH_KEY_FILE": str(tmp_path / "key")})
     cc.start()
     cc.wait_names(["x3000c0s1b0n0"])
+    assert "SSH_KNOWN_HOSTS is unset: conmand trusts each SSH BMC's host key on first use" \
+        in cc.output()
     cc.wait_log("CONMAND is not ours and has no ssh: console type (Mountain, Hill and Paradise "
                 f"nodes need it): skipping 2 SSH consoles (first: {BLADE}n0)")
     assert "ssh:" not in cc.conf_text()
@@ -128,6 +130,8 @@ def test_without_ssh_key_file_mountain_nodes_are_skipped_and_paradise_uses_the_p
     assert (f"SSH_KEY_FILE is unset (Mountain and Hill nodes need it): skipping 1 SSH console "
             f"(first: {BLADE}n0)") in cc.output()
     assert 'node x3000c0s3b0n0: unknown Class ""' in cc.output()
+    # known_hosts is read by conmand; configure_conman names a missing one at start.
+    assert f"SSH_KNOWN_HOSTS {tmp_path}/known_hosts: No such file or directory" in cc.output()
     hexpw = "secret-pw".encode().hex()
     assert (f'console name="x3000c0s2b0n0" dev="ssh:root@127.0.0.2:{paradise_port}" '
             f'sshopts="P:0x{hexpw},K:{tmp_path}/known_hosts"') in cc.conf_text()
