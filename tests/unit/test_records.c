@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int parse(const char *json, const char *ident, struct records *r, char *err)
@@ -189,6 +190,44 @@ static void test_non_object_entries_and_missing_ids_are_skipped(void **state)
     records_release(&r);
 }
 
+static void test_odd_types_and_huge_strings_are_skipped_with_a_warning(void **state)
+{
+    (void)state;
+    size_t big = 200000;
+    char *huge = malloc(big + 1);
+    memset(huge, 'h', big);
+    huge[big] = '\0';
+    char *json = malloc(3 * big + 1024);
+    sprintf(json,
+            "{\"RedfishEndpoints\":["
+            "{\"ID\":42,\"Type\":\"NodeBMC\",\"Enabled\":true,\"IPAddress\":\"127.0.0.1\"},"
+            "{\"ID\":\"e1\",\"Type\":\"NodeBMC\",\"Enabled\":1,\"IPAddress\":\"127.0.0.1\"},"
+            "{\"ID\":\"e2\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"Hostname\":[\"x\"],"
+            "\"IPAddress\":{\"v4\":\"127.0.0.1\"}},"
+            "{\"ID\":\"e3\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"Hostname\":\"%s\","
+            "\"IPAddress\":\"127.0.0.1\"},"
+            "{\"ID\":\"e4\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"IPAddress\":\"%s\"},"
+            "{\"ID\":\"%s\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"IPAddress\":\"127.0.0.1\"},"
+            "{\"ID\":\"ok\",\"Type\":\"NodeBMC\",\"Enabled\":true,\"IPAddress\":\"127.0.0.1\"}]}",
+            huge, huge, huge);
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.v[0].name, "ok");
+    assert_true(warned(&r, "RedfishEndpoints[0]: no ID"));   /* a number is not an ID */
+    assert_true(warned(&r, "endpoint e2: no IPAddress"));    /* nor an object an address */
+    assert_true(warned(&r, "endpoint e3: Hostname \"hhhh")); /* too long a name */
+    assert_true(warned(&r, "endpoint e4: address \"hhhh"));  /* too long an address */
+    assert_true(warned(&r, "endpoint hhhh"));                /* too long an ID, cut in the log */
+    for (size_t i = 0; i < r.nwarn; i++)
+        assert_true(strlen(r.warnings[i]) < 400);
+    assert_int_equal(r.nwarn, 5); /* "Enabled":1 is not true: skipped without a word */
+    records_release(&r);
+    free(json);
+    free(huge);
+}
+
 static void test_name_and_address_alphabets(void **state)
 {
     (void)state;
@@ -215,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_records_are_sorted_by_name),
         cmocka_unit_test(test_bad_bodies_are_errors_with_a_reason),
         cmocka_unit_test(test_non_object_entries_and_missing_ids_are_skipped),
+        cmocka_unit_test(test_odd_types_and_huge_strings_are_skipped_with_a_warning),
         cmocka_unit_test(test_name_and_address_alphabets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
