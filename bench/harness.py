@@ -305,9 +305,9 @@ def query_union(port, queries):
 def wait_listed(daemon, sources, want, t0, timeout, queries, exclude=()):
     """Seconds from t0 until the `conman -q` queries list every name of want
     (a set) and none of exclude; (None, reason) when they never do. Gives up
-    early when every console is connected and nothing changes for 10 s."""
+    early when no more names get listed for 20 s."""
     deadline = t0 + timeout
-    stuck_since, last_err, last_state = None, None, None
+    stuck_since, last_err, best = None, None, -1
     while True:
         daemon.check_alive("while waiting for `conman -q`")
         got, err = query_union(daemon.port, queries)
@@ -318,10 +318,10 @@ def wait_listed(daemon, sources, want, t0, timeout, queries, exclude=()):
             err = f"`conman -q` listed {len(got & want)} of {len(want)}"
             if exclude and got & set(exclude):
                 err += f" and still {sorted(got & set(exclude))}"
-        # Progress is a changed answer; port numbers in error texts do not count.
-        state = len(got & want) if got is not None else re.sub(r"\d+", "N", err)
-        if state != last_state:
-            stuck_since, last_state = None, state
+        # Progress is more names listed than ever before: a daemon short of
+        # descriptors may answer one query in many, which is not progress.
+        if got is not None and len(got & want) > best:
+            stuck_since, best = None, len(got & want)
         last_err = err
         stuck_since = stuck_since or now
         if now - stuck_since > 20:
