@@ -303,26 +303,33 @@ static void deliver(struct console *c, const unsigned char *buf, size_t len)
             client_send(c->clients[i], buf, len);
 }
 
+/* Reads what the device has (a few reads, up to 64 KiB) and delivers it as
+ * one batch: one log write and one send per client, not one per 4 KiB pty
+ * read. */
 static void read_device(struct console *c)
 {
-    unsigned char buf[16384];
-    for (int rounds = 0; rounds < 4; rounds++) {
-        ssize_t n = c->ops->dev_read ? c->ops->dev_read(c, buf, sizeof(buf))
-                                     : read(c->fd, buf, sizeof(buf));
+    unsigned char *buf = c->srv->devbuf;
+    size_t have = 0;
+    int err = -1; /* -1: still up; 0: end of file; > 0: errno */
+    for (int rounds = 0; rounds < 16 && have < sizeof(c->srv->devbuf); rounds++) {
+        size_t room = sizeof(c->srv->devbuf) - have;
+        ssize_t n = c->ops->dev_read ? c->ops->dev_read(c, buf + have, room)
+                                     : read(c->fd, buf + have, room);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
+            break;
         if (n <= 0) {
-            console_down(c, n < 0 ? strerror(errno) : "end of file");
-            return;
+            err = n < 0 ? errno : 0;
+            break;
         }
         size_t len = (size_t)n;
         if (c->ops->filter_in)
-            len = c->ops->filter_in(c, buf, len);
-        if (len)
-            deliver(c, buf, len);
-        if (c->state != CONSOLE_UP)
-            return;
+            len = c->ops->filter_in(c, buf + have, len);
+        have += len;
     }
+    if (have)
+        deliver(c, buf, have);
+    if (err >= 0 && c->state == CONSOLE_UP)
+        console_down(c, err ? strerror(err) : "end of file");
 }
 
 void console_read_ready(struct console *c)

@@ -35,8 +35,9 @@ struct server {
     FILE *logfp;
     bool stopping;
     unsigned seed;
-    char cwd[4096];      /* where relative paths were given */
-    char readbuf[65536]; /* session input scratch (one loop thread) */
+    char cwd[4096];              /* where relative paths were given */
+    char readbuf[65536];         /* session input scratch (one loop thread) */
+    unsigned char devbuf[65536]; /* console output scratch, ditto */
 };
 
 /* Reads and parses the file, bad lines logged and skipped. Returns 0 or
