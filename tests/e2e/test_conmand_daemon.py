@@ -135,7 +135,10 @@ def test_stuck_client_loses_output_but_never_stalls_the_console(procs, tmp_path)
         try:
             m.expect("opened")
             go.write_text("")
+            # The console never waited for the stuck client: the live monitor
+            # gets the output that follows the flood.
             m.expect("FLOOD-DONE", timeout=60)
+            m.expect("tick", timeout=10)
         finally:
             m.close()
         # Now drain the stuck client: it was told what it lost.
