@@ -40,6 +40,7 @@ struct sshc {
     int sock;              /* ours until libssh takes it (then -1) */
     bool key_tried, password_tried;
     uv_poll_t *poll;    /* while connecting; freed by its close callback */
+    int pollfd;         /* our dup of the socket for `poll`: libssh may close its own */
     uv_timer_t timeout; /* gives up a connection attempt that hangs */
     uv_timer_t drain;   /* reads input libssh buffered without the fd saying so */
     int open_handles;
@@ -65,6 +66,9 @@ static void stop_poll(struct sshc *p)
         uv_close((uv_handle_t *)p->poll, poll_closed);
         p->poll = NULL;
     }
+    if (p->pollfd >= 0)
+        close(p->pollfd);
+    p->pollfd = -1;
 }
 
 /* Ends the current session (if any); keeps the per-console state. */
@@ -336,6 +340,11 @@ static void on_poll(uv_poll_t *h, int status, int events)
     struct sshc *p = h->data;
     char why[2048] = "";
     int rc = advance(p, why, sizeof(why));
+    if (rc == 0 && p->phase >= PH_CONNECT &&
+        (ssh_get_status(p->s) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
+        snprintf(why, sizeof(why), "connection closed: %s", ssh_get_error(p->s));
+        rc = -1;
+    }
     if (rc < 0)
         fail(p, why);
     else if (rc > 0)
@@ -360,7 +369,7 @@ static struct sshc *state_for(struct console *c)
     if (!p)
         return NULL;
     p->c = c;
-    p->sock = -1;
+    p->sock = p->pollfd = -1;
     uv_timer_init(c->srv->loop, &p->timeout);
     uv_timer_init(c->srv->loop, &p->drain);
     p->timeout.data = p->drain.data = p;
@@ -394,8 +403,12 @@ static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_
         snprintf(why, whylen, "cannot connect to %s:%u: %s", p->t.host, p->t.port, strerror(errno));
         return -1;
     }
-    p->poll = malloc(sizeof(*p->poll));
-    if (!p->poll || uv_poll_init(p->c->srv->loop, p->poll, p->sock) < 0) {
+    /* libssh closes its socket on errors inside any call; a handle polling
+     * that very fd would then be left registered on a dead (or reused)
+     * descriptor, which libuv cannot recover from. */
+    p->pollfd = fcntl(p->sock, F_DUPFD_CLOEXEC, 0);
+    p->poll = p->pollfd < 0 ? NULL : malloc(sizeof(*p->poll));
+    if (!p->poll || uv_poll_init(p->c->srv->loop, p->poll, p->pollfd) < 0) {
         free(p->poll);
         p->poll = NULL;
         snprintf(why, whylen, "cannot poll the socket to %s", p->t.host);

@@ -3,6 +3,7 @@
  * once; user n<K> selects console K, which prints boot-log lines and echoes
  * what it is sent. Key and password authentication. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -248,21 +249,22 @@ static int auth_methods(const struct sim *sim)
            (sim->password.len ? SSH_AUTH_METHOD_PASSWORD : 0);
 }
 
-static int on_accept(socket_t fd, int revents, void *ud)
+/* Accepts one pending connection; -EAGAIN when there is none. */
+static int accept_one(struct sim *sim)
 {
-    (void)fd;
-    (void)revents;
-    struct sim *sim = ud;
+    struct pollfd pending = {.fd = ssh_bind_get_fd(sim->bind), .events = POLLIN};
+    if (poll(&pending, 1, 0) <= 0)
+        return -EAGAIN;
     struct sess *x = calloc(1, sizeof(*x));
     if (!x || !(x->s = ssh_new())) {
         free(x);
-        return 0;
+        return -ENOMEM;
     }
     if (ssh_bind_accept(sim->bind, x->s) != SSH_OK) {
         log_warn("accept failed: %s", ssh_get_error(sim->bind));
         ssh_free(x->s);
         free(x);
-        return 0;
+        return -EIO;
     }
     x->sim = sim;
     x->console = -1;
@@ -285,6 +287,17 @@ static int on_accept(socket_t fd, int revents, void *ud)
         return 0;
     }
     ssh_event_add_session(sim->event, x->s);
+    return 0;
+}
+
+/* A whole pending batch per wake-up: a conmand starting 1,000 consoles
+ * connects them all at once. */
+static int on_accept(socket_t fd, int revents, void *ud)
+{
+    (void)fd;
+    (void)revents;
+    for (int i = 0; i < 256 && accept_one(ud) == 0; i++)
+        ;
     return 0;
 }
 
@@ -445,6 +458,12 @@ static int start_listening(struct sim *sim)
                   ssh_get_error(sim->bind));
         return -EADDRINUSE;
     }
+    /* libssh listens with a short backlog; a burst of connects would see
+     * SYNs dropped and retried seconds later. Non-blocking so a batch of
+     * accepts ends cleanly. */
+    int lfd = ssh_bind_get_fd(sim->bind);
+    if (listen(lfd, 4096) < 0 || fcntl(lfd, F_SETFL, fcntl(lfd, F_GETFL) | O_NONBLOCK) < 0)
+        log_warn("cannot widen the listen backlog: %s", strerror(errno));
     sim->event = ssh_event_new();
     if (!sim->event ||
         ssh_event_add_fd(sim->event, ssh_bind_get_fd(sim->bind), POLLIN, on_accept, sim) != SSH_OK)
