@@ -357,11 +357,18 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
     }
 }
 
+/* The stock client reads one reply line of at most 32 KiB and silently
+ * drops the rest (about 1,600 to 4,000 names), and no reply shape gets more
+ * names through with an exit status of 0. So the reply holds only the names
+ * that fit whole, and the server log says how many were left out and how to
+ * narrow the query. */
 static void do_query(struct client *cl, struct console **cons, size_t n)
 {
     size_t len = 32;
     for (size_t i = 0; i < n; i++)
         len += strlen(cons[i]->cfg.name) + 12;
+    if (len > PROTO_CLIENT_LINE_MAX + 1)
+        len = PROTO_CLIENT_LINE_MAX + 1;
     char *line = malloc(len);
     const char **names = malloc((n ? n : 1) * sizeof(*names));
     if (!line || !names) {
@@ -369,9 +376,17 @@ static void do_query(struct client *cl, struct console **cons, size_t n)
     } else {
         for (size_t i = 0; i < n; i++)
             names[i] = cons[i]->cfg.name;
+        size_t fitted;
         send_raw(cl, line,
-                 proto_format_ok(line, len, names, n, cl->srv->conf.server.resetcmd != NULL));
+                 proto_format_ok_fit(line, len, names, n, cl->srv->conf.server.resetcmd != NULL,
+                                     &fitted));
         log_info("Client <%s@%s:%d> issued query command", cl->req.user, cl->host, cl->port);
+        if (fitted < n)
+            log_warn("Client <%s@%s:%d> query matched %zu consoles but only the first %zu fit in "
+                     "the one %d-byte reply line the conman client reads; %zu not listed: narrow "
+                     "the query, e.g. conman -q -r 'NAME-PREFIX.*'",
+                     cl->req.user, cl->host, cl->port, n, fitted, PROTO_CLIENT_LINE_MAX,
+                     n - fitted);
     }
     free(line);
     free(names);

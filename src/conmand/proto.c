@@ -183,17 +183,26 @@ int proto_match(const struct proto_req *r, const char *const *names, size_t n, b
     return count;
 }
 
-size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset)
+size_t proto_format_ok_fit(char *out, size_t outlen, const char *const *names, size_t n, bool reset,
+                           size_t *fitted)
 {
     size_t o = (size_t)snprintf(out, outlen, "OK%s", reset ? " OPTION=RESET" : "");
-    for (size_t i = 0; i < n; i++) {
+    size_t i = 0;
+    for (; i < n; i++) {
         size_t need = strlen(names[i]) + 12;
         if (o + need + 2 > outlen)
             break;
         o += (size_t)snprintf(out + o, outlen - o, " CONSOLE='%s'", names[i]);
     }
     o += (size_t)snprintf(out + o, outlen - o, "\n");
+    if (fitted)
+        *fitted = i;
     return o;
+}
+
+size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset)
+{
+    return proto_format_ok_fit(out, outlen, names, n, reset, NULL);
 }
 
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text)

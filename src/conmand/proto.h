@@ -71,6 +71,15 @@ int proto_match(const struct proto_req *r, const char *const *names, size_t n, b
  * resetcmd (the client only offers &R then). Returns the length. */
 size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset);
 
+/* The same, and tells how many of the names fit in `outlen` (the rest are
+ * left out whole). */
+size_t proto_format_ok_fit(char *out, size_t outlen, const char *const *names, size_t n, bool reset,
+                           size_t *fitted);
+
+/* Longest reply line the stock conman client (0.2.x) reads whole: it reads
+ * one line into a 32 KiB buffer and ignores anything after it. */
+#define PROTO_CLIENT_LINE_MAX 32767
+
 /* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text);
 

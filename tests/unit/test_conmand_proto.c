@@ -117,6 +117,11 @@ static void test_ok_never_breaks_the_line_when_names_do_not_fit(void **state)
     size_t n = proto_format_ok(out, sizeof(out), names, 3, false);
     assert_string_equal(out, "OK CONSOLE='alpha' CONSOLE='beta'\n");
     assert_int_equal(n, strlen(out));
+    size_t fitted = 99;
+    proto_format_ok_fit(out, sizeof(out), names, 3, false, &fitted);
+    assert_int_equal(fitted, 2);
+    proto_format_ok_fit(out, sizeof(out), names, 1, false, &fitted);
+    assert_int_equal(fitted, 1);
 }
 
 static void test_delta_and_who(void **state)
