@@ -3,6 +3,7 @@
 #include "conmand/console.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ struct console *console_create(struct server *srv, const struct conf_console *cf
     if (rc == 0 && cfg->log && server_log_path(srv, cfg->log, path, sizeof(path)) < 0)
         rc = -ENAMETOOLONG;
     if (rc == 0)
-        rc = logfile_init(&c->log, cfg->name, cfg->log ? path : NULL, &cfg->logopts);
+        rc = logfile_init(&c->log, &srv->logs, cfg->name, cfg->log ? path : NULL, &cfg->logopts);
     if (rc < 0) {
         free_cfg(&c->cfg);
         free(c);
@@ -92,8 +93,7 @@ struct console *console_create(struct server *srv, const struct conf_console *cf
     bool chardev = cfg->dev[0] == '/' && !strchr(cfg->dev, ' ') && stat(cfg->dev, &st) == 0 &&
                    S_ISCHR(st.st_mode);
     c->ops = console_type_for(cfg->dev, chardev);
-    uv_timer_init(srv->loop, &c->retry);
-    c->retry.data = c;
+    timerheap_node_init(&c->retry);
     return c;
 }
 
@@ -154,17 +154,35 @@ void console_up(struct console *c, int fd)
     update_poll(c);
 }
 
-static void retry_cb(uv_timer_t *t);
+static void on_retry_timer(uv_timer_t *t);
+
+/* Points the one timer at the earliest deadline. */
+static void arm_retry_timer(struct server *s)
+{
+    struct timerheap_node *top = timerheap_peek(&s->retries);
+    if (!top) {
+        uv_timer_stop(&s->retry_timer);
+        return;
+    }
+    uint64_t now = uv_now(s->loop);
+    uv_timer_start(&s->retry_timer, on_retry_timer, top->due > now ? top->due - now : 0, 0);
+}
 
 static void schedule_retry(struct console *c)
 {
-    if (c->closing || c->srv->stopping)
+    struct server *s = c->srv;
+    if (c->closing || s->stopping)
         return;
     c->failures++;
-    double rnd = (double)rand_r(&c->srv->seed) / ((double)RAND_MAX + 1.0);
+    double rnd = (double)rand_r(&s->seed) / ((double)RAND_MAX + 1.0);
     unsigned ms = console_backoff_ms(c->failures, rnd);
     log_debug("Console [%s] reconnect in %u ms (attempt %u)", c->cfg.name, ms, c->failures);
-    uv_timer_start(&c->retry, retry_cb, ms, 0);
+    if (timerheap_push(&s->retries, &c->retry, uv_now(s->loop) + ms) < 0) {
+        log_error("Console [%s]: out of memory scheduling a reconnect", c->cfg.name);
+        return;
+    }
+    if (c->retry.idx == 0)
+        arm_retry_timer(s);
 }
 
 static void connect_now(struct console *c)
@@ -210,11 +228,36 @@ static void connect_now(struct console *c)
     }
 }
 
-static void retry_cb(uv_timer_t *t)
+#define RETRY_BATCH 1000 /* connects per timer turn: keeps the loop responsive */
+
+static void on_retry_timer(uv_timer_t *t)
 {
-    struct console *c = t->data;
-    if (c->state == CONSOLE_DOWN && !c->closing)
-        connect_now(c);
+    struct server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    struct timerheap_node *top;
+    for (int i = 0; i < RETRY_BATCH && (top = timerheap_peek(&s->retries)) && top->due <= now;
+         i++) {
+        timerheap_remove(&s->retries, top);
+        struct console *c = (struct console *)((char *)top - offsetof(struct console, retry));
+        if (c->state == CONSOLE_DOWN && !c->closing)
+            connect_now(c);
+    }
+    arm_retry_timer(s);
+}
+
+void console_timers_init(struct server *srv)
+{
+    uv_timer_init(srv->loop, &srv->retry_timer);
+    srv->retry_timer.data = srv;
+    uv_check_init(srv->loop, &srv->reaper);
+    srv->reaper.data = srv;
+}
+
+void console_timers_close(struct server *srv)
+{
+    timerheap_release(&srv->retries);
+    uv_close((uv_handle_t *)&srv->retry_timer, NULL);
+    uv_close((uv_handle_t *)&srv->reaper, NULL);
 }
 
 void console_start(struct console *c, bool truncate_log)
@@ -228,7 +271,7 @@ void console_start(struct console *c, bool truncate_log)
 void console_kick(struct console *c)
 {
     if (c->state == CONSOLE_DOWN && !c->closing) {
-        uv_timer_stop(&c->retry);
+        timerheap_remove(&c->srv->retries, &c->retry);
         connect_now(c);
     }
 }
@@ -460,14 +503,29 @@ void console_child_exited(struct console *c, int status)
     }
 }
 
-static void retry_closed(uv_handle_t *h)
+static void console_free(struct console *c)
 {
-    struct console *c = h->data;
     logfile_release(&c->log);
     free_cfg(&c->cfg);
     free(c->out);
     free(c->clients);
     free(c);
+}
+
+void console_reap(struct server *srv)
+{
+    while (srv->dead) {
+        struct console *c = srv->dead;
+        srv->dead = c->next_dead;
+        console_free(c);
+    }
+    if (!uv_is_closing((uv_handle_t *)&srv->reaper))
+        uv_check_stop(&srv->reaper);
+}
+
+static void on_reap(uv_check_t *h)
+{
+    console_reap(h->data);
 }
 
 void console_destroy(struct console *c)
@@ -479,6 +537,11 @@ void console_destroy(struct console *c)
     if (c->ops && c->ops->close)
         c->ops->close(c);
     c->state = CONSOLE_DOWN;
-    uv_timer_stop(&c->retry);
-    uv_close((uv_handle_t *)&c->retry, retry_closed);
+    timerheap_remove(&c->srv->retries, &c->retry);
+    logfile_flush(&c->log);
+    /* Freed after this turn: callers up the stack may still hold it. */
+    c->next_dead = c->srv->dead;
+    c->srv->dead = c;
+    if (!uv_is_closing((uv_handle_t *)&c->srv->reaper))
+        uv_check_start(&c->srv->reaper, on_reap);
 }

@@ -12,6 +12,7 @@
 
 #include "conmand/conf.h"
 #include "conmand/logfile.h"
+#include "conmand/timerheap.h"
 
 struct console;
 struct client;
@@ -79,7 +80,8 @@ struct console {
     uv_poll_t *poll; /* owned; freed by its close callback */
     unsigned char *out;
     size_t outlen;
-    uv_timer_t retry;
+    struct timerheap_node retry; /* in srv->retries while waiting */
+    struct console *next_dead;   /* srv->dead: destroyed, freed next turn */
     unsigned failures;
     time_t up_since;
     bool closing; /* being removed: no more reconnects */
@@ -103,8 +105,17 @@ void console_kick(struct console *c);
  * reconnect. Safe to call in any state. */
 void console_down(struct console *c, const char *why);
 
-/* Stops for good and frees once libuv has closed its handles. */
+/* Stops for good; freed by console_reap() on the next loop turn. */
 void console_destroy(struct console *c);
+
+/* Frees the consoles destroyed so far (called once per loop turn while
+ * there are any, and at exit). */
+void console_reap(struct server *srv);
+
+/* Sets up the server's one reconnect timer and the reaper (before any
+ * console starts); console_timers_close() closes both. */
+void console_timers_init(struct server *srv);
+void console_timers_close(struct server *srv);
 
 /* Queues bytes for the device as they are (no IAC handling). */
 void console_queue_raw(struct console *c, const void *buf, size_t len);

@@ -1,4 +1,5 @@
-/* Console log files, written the way conman writes them. */
+/* Console log files, written the way conman writes them, in batches
+ * through a small cache of open descriptors. */
 #include "conmand/logfile.h"
 
 #include <errno.h>
@@ -7,16 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "conmand/proto.h"
 
-int logfile_init(struct logfile *l, const char *name, const char *path,
+int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts)
 {
     memset(l, 0, sizeof(*l));
     l->fd = -1;
+    l->slot = -1;
+    l->cache = cache;
     l->opts = *opts;
     l->console = strdup(name);
     if (!l->console)
@@ -97,7 +101,7 @@ static void report_failure(struct logfile *l, int err)
 {
     if (!l->failing)
         log_error("console [%s]: cannot write log \"%s\": %s (dropping until it works again)",
-                  l->console, l->path, strerror(err));
+                  l->console, l->path, err == ENOLCK ? "locked by another process" : strerror(err));
     l->failing = true;
 }
 
@@ -126,103 +130,343 @@ static void write_all(struct logfile *l, const char *buf, size_t len)
     }
 }
 
+size_t logfile_parent_len(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash && slash != path ? (size_t)(slash - path) : 0;
+}
+
+/* mkdir -p of the file's directory, 0755 like conmand's. */
+static int make_parents(const char *path)
+{
+    size_t n = logfile_parent_len(path);
+    char dir[4096];
+    if (n == 0 || n >= sizeof(dir))
+        return n ? -ENAMETOOLONG : 0;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    for (char *p = dir + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+            if (end)
+                return 0;
+            *p = '/';
+        }
+    }
+}
+
+static int open_path(const char *path, int flags)
+{
+    int fd = open(path, flags, S_IRUSR | S_IWUSR);
+    if (fd < 0 && errno == ENOENT) {
+        int rc = make_parents(path);
+        if (rc < 0)
+            return rc;
+        fd = open(path, flags, S_IRUSR | S_IWUSR);
+    }
+    return fd < 0 ? -errno : fd;
+}
+
+static void cache_remove(struct logfile *l)
+{
+    struct logcache *lc = l->cache;
+    if (l->slot < 0)
+        return;
+    struct logfile *last = lc->slot[--lc->nslots];
+    lc->slot[l->slot] = last;
+    last->slot = l->slot;
+    l->slot = -1;
+}
+
+static void drop_fd(struct logfile *l)
+{
+    cache_remove(l);
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    l->held = false;
+}
+
+/* Keeps l's fd open for the next batch, closing the least recently used
+ * one when the cache is full. */
+static void cache_add(struct logfile *l)
+{
+    struct logcache *lc = l->cache;
+    if (lc->nslots == LOGCACHE_FDS) {
+        size_t lru = 0;
+        for (size_t i = 1; i < lc->nslots; i++)
+            if (lc->slot[i]->used < lc->slot[lru]->used)
+                lru = i;
+        drop_fd(lc->slot[lru]);
+    }
+    l->slot = (int)lc->nslots;
+    lc->slot[lc->nslots++] = l;
+    l->used = ++lc->tick;
+}
+
 static int lock_file(int fd)
 {
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     return fcntl(fd, F_SETLK, &fl) < 0 ? -errno : 0;
 }
 
+/* Read-write so a replay can pread the open descriptor: opening and
+ * closing a second one would drop this process's record lock. */
+#define LOG_FLAGS (O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC)
+
+/* A log's descriptor for the next batch. With "lock" every (re)open takes
+ * the lock again, so output is only ever written under it. */
+static int ensure_fd(struct logfile *l)
+{
+    if (l->fd >= 0) {
+        if (l->cache)
+            l->used = ++l->cache->tick;
+        return 0;
+    }
+    int fd = open_path(l->path, LOG_FLAGS);
+    if (fd < 0)
+        return fd;
+    int rc = l->opts.lock ? lock_file(fd) : 0;
+    if (rc < 0) {
+        close(fd);
+        return rc == -EAGAIN || rc == -EACCES ? -ENOLCK : rc;
+    }
+    l->fd = fd;
+    if (l->cache)
+        cache_add(l);
+    return 0;
+}
+
+static void unlist(struct logfile *l)
+{
+    if (!l->dirty)
+        return;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        l->cache->dirty = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+    l->dirty = false;
+}
+
+static void put_buf(struct logfile *l)
+{
+    struct logcache *lc = l->cache;
+    if (lc && l->bufcap == LOGFILE_BUF_MIN && lc->nspare < LOGCACHE_SPARE)
+        lc->spare[lc->nspare++] = l->buf;
+    else
+        free(l->buf);
+    l->buf = NULL;
+    l->buflen = l->bufcap = 0;
+}
+
+void logfile_flush(struct logfile *l)
+{
+    unlist(l);
+    if (!l->buf)
+        return;
+    int rc = l->buflen ? ensure_fd(l) : 0;
+    if (rc < 0) {
+        report_failure(l, -rc);
+        l->dropped += l->buflen;
+    } else {
+        write_all(l, l->buf, l->buflen);
+    }
+    put_buf(l);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    struct logcache *lc = t->data;
+    lc->armed = false;
+    logcache_flush(lc);
+}
+
+/* Queued output goes out with the next batch (or now without a cache). */
+static void mark_dirty(struct logfile *l)
+{
+    struct logcache *lc = l->cache;
+    if (!lc || lc->stopped) {
+        logfile_flush(l);
+        return;
+    }
+    if (l->dirty)
+        return;
+    l->dirty = true;
+    l->prev = NULL;
+    l->next = lc->dirty;
+    if (lc->dirty)
+        lc->dirty->prev = l;
+    lc->dirty = l;
+    if (!lc->armed) {
+        lc->armed = true;
+        uv_timer_start(&lc->timer, on_flush, LOGCACHE_FLUSH_MS, 0);
+    }
+}
+
+/* Room for `need` more bytes at the end of the buffer: grown, or flushed
+ * when full. NULL when out of memory (the bytes are dropped). */
+static char *room_for(struct logfile *l, size_t need)
+{
+    if (l->buf && l->bufcap - l->buflen >= need)
+        return l->buf + l->buflen;
+    size_t cap = l->bufcap ? l->bufcap : LOGFILE_BUF_MIN;
+    while (cap < l->buflen + need && cap < LOGFILE_BUF)
+        cap *= 2;
+    if (l->buflen + need > cap) {
+        logfile_flush(l);
+        cap = LOGFILE_BUF_MIN;
+        while (cap < need && cap < LOGFILE_BUF)
+            cap *= 2;
+    }
+    struct logcache *lc = l->cache;
+    if (!l->buf && cap == LOGFILE_BUF_MIN && lc && lc->nspare) {
+        l->buf = lc->spare[--lc->nspare];
+    } else if (cap != l->bufcap) {
+        char *grown = realloc(l->buf, cap);
+        if (!grown)
+            return NULL;
+        l->buf = grown;
+    }
+    l->bufcap = cap;
+    return l->buf + l->buflen;
+}
+
+/* A log that failed to open (or to lock) stays silent until a reopen. */
+static bool writable(const struct logfile *l)
+{
+    return l->path && (l->fd >= 0 || l->opened);
+}
+
+static void append(struct logfile *l, const char *data, size_t len)
+{
+    while (len > 0) {
+        size_t k = len < LOGFILE_BUF ? len : LOGFILE_BUF;
+        char *q = room_for(l, k);
+        if (!q)
+            return;
+        memcpy(q, data, k);
+        l->buflen += k;
+        data += k;
+        len -= k;
+    }
+}
+
+static int open_fail(struct logfile *l, const char *what, int rc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "cannot %s log \"%s\" of console [%s]: %s", what, l->path, l->console,
+             strerror(-rc));
+    return rc;
+}
+
 int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t errlen)
 {
     if (!l->path)
         return 0;
-    logfile_close(l);
-    int flags = O_WRONLY | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = open(l->path, flags, S_IRUSR | S_IWUSR);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot open log \"%s\" of console [%s]: %s", l->path, l->console,
-                 strerror(e));
-        return -e;
+    logfile_flush(l); /* what came before belongs to the old file */
+    drop_fd(l);
+    l->opened = false;
+    int fd = open_path(l->path, LOG_FLAGS | (truncate ? O_TRUNC : 0));
+    if (fd < 0)
+        return open_fail(l, "open", fd, err, errlen);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int rc = -errno;
+        close(fd);
+        return open_fail(l, "open", rc, err, errlen);
     }
     if (l->opts.lock) {
         int rc = lock_file(fd);
         if (rc < 0) {
-            snprintf(err, errlen, "cannot lock log \"%s\" of console [%s]: %s", l->path, l->console,
-                     strerror(-rc));
             close(fd);
-            return rc;
+            return open_fail(l, "lock", rc, err, errlen);
         }
     }
     l->fd = fd;
+    l->dev = st.st_dev;
+    l->ino = st.st_ino;
+    l->opened = true;
+    l->held = !l->cache;
+    if (!l->held)
+        cache_add(l);
     char when[64], text[512], msg[600];
     proto_long_time(now, when, sizeof(when));
     snprintf(text, sizeof(text), "Console [%s] log opened at %s", l->console, when);
     size_t n = proto_format_msg(msg, sizeof(msg), text);
-    logfile_write_msg(l, msg, n);
+    write_all(l, msg, n); /* straight out: 10,000 opens must not fill buffers */
+    l->line = LOGFILE_LINE_INIT;
     return 0;
 }
 
 void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t now)
 {
-    if (l->fd < 0)
+    if (!writable(l) || len == 0)
         return;
     if (!l->opts.sanitize && !l->opts.timestamp) {
-        write_all(l, buf, len);
+        append(l, buf, len);
+        mark_dirty(l);
         return;
     }
-    char out[1024 * LOGFILE_EXPAND + 32];
     const unsigned char *p = buf;
     while (len > 0) {
         size_t chunk = len < 1024 ? len : 1024;
-        size_t n = logfile_format(&l->line, &l->opts, p, chunk, out, now);
-        write_all(l, out, n);
+        char *q = room_for(l, chunk * LOGFILE_EXPAND + 32);
+        if (!q)
+            break;
+        l->buflen += logfile_format(&l->line, &l->opts, p, chunk, q, now);
         p += chunk;
         len -= chunk;
     }
+    mark_dirty(l);
 }
 
 void logfile_write_msg(struct logfile *l, const char *msg, size_t len)
 {
-    write_all(l, msg, len);
+    if (!writable(l))
+        return;
+    append(l, msg, len);
     l->line = LOGFILE_LINE_INIT;
+    mark_dirty(l);
 }
 
-long logfile_tail(const struct logfile *l, char *buf, size_t len)
+long logfile_tail(struct logfile *l, char *buf, size_t len)
 {
     if (!l->path)
         return -ENOENT;
-    int fd = open(l->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
+    logfile_flush(l);
+    if (!l->opened && l->fd < 0)
+        return -ENOENT;
+    int rc = ensure_fd(l);
+    if (rc < 0)
+        return rc;
     struct stat st;
-    long rc = -1;
-    if (fstat(fd, &st) == 0) {
-        off_t start = st.st_size > (off_t)len ? st.st_size - (off_t)len : 0;
-        ssize_t n = pread(fd, buf, (size_t)(st.st_size - start), start);
-        rc = n < 0 ? -errno : n;
-    } else {
-        rc = -errno;
-    }
-    close(fd);
-    return rc;
+    if (fstat(l->fd, &st) < 0)
+        return -errno;
+    off_t start = st.st_size > (off_t)len ? st.st_size - (off_t)len : 0;
+    ssize_t n = pread(l->fd, buf, (size_t)(st.st_size - start), start);
+    return n < 0 ? -errno : (long)n;
 }
 
 bool logfile_moved(const struct logfile *l)
 {
-    struct stat a, b;
+    struct stat st;
     if (!l->path)
         return false;
-    if (l->fd < 0 || fstat(l->fd, &a) < 0 || stat(l->path, &b) < 0)
+    if (!l->opened || stat(l->path, &st) < 0)
         return true;
-    return a.st_dev != b.st_dev || a.st_ino != b.st_ino;
+    return st.st_dev != l->dev || st.st_ino != l->ino;
 }
 
 void logfile_close(struct logfile *l)
 {
-    if (l->fd >= 0)
-        close(l->fd);
-    l->fd = -1;
+    logfile_flush(l);
+    drop_fd(l);
+    l->opened = false;
 }
 
 void logfile_release(struct logfile *l)
@@ -231,4 +475,33 @@ void logfile_release(struct logfile *l)
     free(l->path);
     free(l->console);
     l->path = l->console = NULL;
+}
+
+void logcache_init(struct logcache *lc, uv_loop_t *loop)
+{
+    memset(lc, 0, sizeof(*lc));
+    uv_timer_init(loop, &lc->timer);
+    lc->timer.data = lc;
+}
+
+void logcache_flush(struct logcache *lc)
+{
+    while (lc->dirty)
+        logfile_flush(lc->dirty);
+}
+
+void logcache_stop(struct logcache *lc)
+{
+    logcache_flush(lc);
+    lc->stopped = true;
+    uv_close((uv_handle_t *)&lc->timer, NULL);
+}
+
+void logcache_release(struct logcache *lc)
+{
+    logcache_flush(lc);
+    while (lc->nslots)
+        drop_fd(lc->slot[0]);
+    while (lc->nspare)
+        free(lc->spare[--lc->nspare]);
 }

@@ -1,13 +1,24 @@
-/* One console's log file: open 0600 with a header, conman's line-ending,
- * sanitize and timestamp processing, replay of the tail, reopen on SIGHUP.
- * A failing disk is reported once and retried on the next write. */
+/* One console's log file: created 0600 (parent directories 0755) with a
+ * header, conman's line-ending, sanitize and timestamp processing, replay of
+ * the tail, reopen on SIGHUP. A failing disk is reported once and retried on
+ * the next write.
+ *
+ * Output is buffered per console and written in batches by one shared
+ * logcache: one global timer flushes every dirty log, and only a small LRU
+ * set of log descriptors stays open, so 10,000 consoles do not need 10,000
+ * log descriptors. With logopts "lock" the write lock is taken at open
+ * (a log locked elsewhere is reported and not written, as conman does) and
+ * again with every reopen for a batch, so output is only written under the
+ * lock; between batches of an evicted log the lock is not held. */
 #ifndef CONMAND_LOGFILE_H
 #define CONMAND_LOGFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
+#include <uv.h>
 
 #include "conmand/conf.h"
 
@@ -17,24 +28,72 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 /* Worst-case output bytes per input byte of logfile_format(). */
 #define LOGFILE_EXPAND 24
 
+#define LOGFILE_BUF_MIN 2048     /* a pending-output buffer starts this small */
+#define LOGFILE_BUF (256 * 1024) /* and grows to this, then is flushed */
+#define LOGCACHE_FDS 256         /* log descriptors kept open between batches */
+#define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
+#define LOGCACHE_SPARE 256       /* idle small buffers kept for reuse */
+
+struct logfile;
+
+/* Shared by every log of a server. */
+struct logcache {
+    uv_timer_t timer;
+    bool armed;
+    struct logfile *dirty; /* doubly linked list of logs with pending output */
+    struct logfile *slot[LOGCACHE_FDS];
+    size_t nslots;
+    uint64_t tick;               /* LRU clock */
+    char *spare[LOGCACHE_SPARE]; /* LOGFILE_BUF_MIN bytes each */
+    size_t nspare;
+    bool stopped; /* timer closed: write through */
+};
+
 struct logfile {
     char *path; /* owned; NULL: not logged */
     char *console;
     struct conf_logopts opts;
-    int fd;
+    struct logcache *cache; /* NULL: write through on every call */
+    int fd;                 /* -1 when not open */
+    bool held;              /* fd kept outside the cache (no cache) */
+    int slot;               /* index in cache->slot, or -1 */
+    uint64_t used;
+    char *buf; /* pending output; NULL when there is none */
+    size_t buflen, bufcap;
+    struct logfile *prev, *next; /* dirty list */
+    bool dirty;
+    dev_t dev; /* the file logfile_open() opened, for logfile_moved() */
+    ino_t ino;
+    bool opened;
     enum logfile_line line;
     bool failing;     /* last write failed; reported once */
     uint64_t dropped; /* bytes lost while failing */
 };
 
+/* Sets up the shared cache on `loop`. */
+void logcache_init(struct logcache *lc, uv_loop_t *loop);
+
+/* Writes out every pending log now. */
+void logcache_flush(struct logcache *lc);
+
+/* Flushes and closes the timer (the loop must run once more to finish
+ * closing); later writes go straight to disk. */
+void logcache_stop(struct logcache *lc);
+
+/* Closes the cached descriptors and frees the spare buffers; after every
+ * log using the cache was released. */
+void logcache_release(struct logcache *lc);
+
 /* Sets up (does not open) the log of console `name` at `path` (owned copy;
- * NULL: no log). Returns 0 or -ENOMEM. */
-int logfile_init(struct logfile *l, const char *name, const char *path,
+ * NULL: no log). `cache` may be NULL (write through). Returns 0 or
+ * -ENOMEM. */
+int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts);
 
 /* Opens (or reopens) the file 0600 for appending, optionally truncating,
- * takes the write lock if opts.lock, writes the "log opened" header.
- * Returns 0 or -errno with a message naming the file. */
+ * creating missing parent directories 0755, takes the write lock if
+ * opts.lock, queues the "log opened" header. Returns 0 or -errno with a
+ * message naming the file. */
 int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t errlen);
 
 /* Console data, processed per opts. */
@@ -43,14 +102,18 @@ void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t n
 /* An informational message, written as is; resets the line state. */
 void logfile_write_msg(struct logfile *l, const char *msg, size_t len);
 
-/* Copies up to `len` bytes from the end of the file into `buf`.
- * Returns the count or -errno. */
-long logfile_tail(const struct logfile *l, char *buf, size_t len);
+/* Writes this log's pending output now. */
+void logfile_flush(struct logfile *l);
 
-/* True when the path no longer names the open file (rotated away, deleted)
- * or the file is not open: a reopen is due. An unmoved file keeps its fd. */
+/* Flushes, then copies up to `len` bytes from the end of the file into
+ * `buf`. Returns the count or -errno. */
+long logfile_tail(struct logfile *l, char *buf, size_t len);
+
+/* True when the path no longer names the file logfile_open() opened
+ * (rotated away, deleted) or it never opened: a reopen is due. */
 bool logfile_moved(const struct logfile *l);
 
+/* Flushes and closes the descriptor. */
 void logfile_close(struct logfile *l);
 void logfile_release(struct logfile *l);
 
@@ -63,5 +126,9 @@ size_t logfile_format(enum logfile_line *state, const struct conf_logopts *opts,
 
 /* "YYYY-MM-DD HH:MM:SS " in local time; returns its length (20). */
 size_t logfile_stamp(time_t now, char *out, size_t outlen);
+
+/* Pure: the length of the longest proper prefix of `path` that names a
+ * directory to create ("a/b/c" -> 3 for "a/b"); 0 when there is none. */
+size_t logfile_parent_len(const char *path);
 
 #endif

@@ -110,7 +110,7 @@ static int change_console(struct server *s, struct console *c, const struct conf
     c->ops = console_type_for(nc->dev, chardev);
     if (!same_log(c, logpath, &nc->logopts)) {
         logfile_release(&c->log);
-        if (logfile_init(&c->log, nc->name, logpath, &nc->logopts) < 0)
+        if (logfile_init(&c->log, &s->logs, nc->name, logpath, &nc->logopts) < 0)
             return -ENOMEM;
         if (logpath && logfile_open(&c->log, false, time(NULL), err, sizeof(err)) < 0)
             log_warn("%s", err);

@@ -229,6 +229,8 @@ static void stop_server(struct server *s)
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     uv_close((uv_handle_t *)&s->sig_chld, NULL);
     uv_close((uv_handle_t *)&s->stamp_timer, NULL);
+    console_timers_close(s);
+    logcache_stop(&s->logs);
 }
 
 /* Children got SIGTERM from their consoles' close; reap them, bounded. */
@@ -347,6 +349,8 @@ int server_run(struct server_opts *opts, struct conf *conf)
     uv_loop_t loop;
     uv_loop_init(&loop);
     s->loop = &loop;
+    console_timers_init(s);
+    logcache_init(&s->logs, &loop);
     signal(SIGPIPE, SIG_IGN);
     int status = 1;
     if (open_server_log(s) == 0 && create_consoles(s) == 0 && start_listener(s) == 0) {
@@ -368,8 +372,12 @@ int server_run(struct server_opts *opts, struct conf *conf)
         s->nconsoles = 0;
         if (s->listener.loop)
             uv_close((uv_handle_t *)&s->listener, NULL);
+        console_timers_close(s);
+        logcache_stop(&s->logs);
     }
     uv_run(&loop, UV_RUN_DEFAULT); /* finish closing handles */
+    console_reap(s);
+    logcache_release(&s->logs);
     reap_children();
     if (s->conf.server.pidfile && status == 0)
         unlink(s->conf.server.pidfile);

@@ -8,6 +8,8 @@
 #include <uv.h>
 
 #include "conmand/conf.h"
+#include "conmand/logfile.h"
+#include "conmand/timerheap.h"
 
 struct console;
 struct client;
@@ -29,6 +31,11 @@ struct server {
     uv_tcp_t listener;
     uv_signal_t sig_term, sig_int, sig_hup, sig_chld, sig_pipe;
     uv_timer_t stamp_timer;
+    uv_timer_t retry_timer;   /* one for every console waiting to reconnect */
+    struct timerheap retries; /* their deadlines, in uv_now() ms */
+    uv_check_t reaper;        /* frees destroyed consoles after the turn */
+    struct console *dead;
+    struct logcache logs; /* batched console log output */
     struct console **consoles;
     size_t nconsoles;
     struct client *clients; /* doubly linked */

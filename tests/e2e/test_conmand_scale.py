@@ -1,0 +1,98 @@
+"""conmand at scale: missing log directories are created (as Debian's
+conmand does); ours keeps far fewer log descriptors open than it has logged
+consoles while still writing every console's output, and says in its log
+when a listing is too long for the stock client's one reply line."""
+import os
+
+import pytest
+
+from conftest import binary, wait_for
+from conmand_util import Daemon, echo_dev
+
+
+@pytest.fixture(params=["ours", "debian"])
+def kind(request):
+    return request.param
+
+
+def test_log_path_with_missing_directories_is_created(kind, procs, tmp_path):
+    d = Daemon(kind, procs, tmp_path, [f'console name="deep" dev="{echo_dev(tmp_path)}"'],
+               global_extra='global log="conman/sub/console.%N"').start()
+    path = tmp_path / "conman" / "sub" / "console.deep"
+    wait_for(path.exists, what=f"{path} to be created")
+    assert (tmp_path / "conman").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "conman" / "sub").stat().st_mode & 0o777 == 0o755
+    assert path.stat().st_mode & 0o777 == 0o600
+    wait_for(lambda: b"log opened" in path.read_bytes(), what="the log header")
+    assert d.proc.poll() is None
+
+
+def fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_many_logged_consoles_hold_few_log_descriptors_and_log_every_console(procs, tmp_path):
+    n = 600
+    sock_dir = tmp_path / "sock"
+    sock_dir.mkdir()
+    sim = procs.start([binary("console-sim"), "--rate", "5", "--range", f"c:{n}:unix:{sock_dir}"],
+                      log_path=str(tmp_path / "sim.out"))
+    wait_for(lambda: b"ready" in (tmp_path / "sim.out").read_bytes(), what="console-sim ready")
+    assert sim.poll() is None
+    names = [f"c{i}" for i in range(1, n + 1)]
+    socks = {nm: sock_dir / f"{nm}.sock" for nm in names}
+    assert all(p.exists() for p in socks.values())
+    consoles = [f'console name="{nm}" dev="unix:{socks[nm]}"' for nm in names]
+    d = Daemon("ours", procs, tmp_path, consoles,
+               global_extra='global log="logs/%N"\nglobal logopts="timestamp"').start()
+    logdir = tmp_path / "logs"
+
+    def all_logging():
+        return all((logdir / nm).exists() and (logdir / nm).stat().st_size > 200 for nm in names)
+
+    wait_for(all_logging, timeout=60, interval=0.5, what=f"all {n} logs to receive lines")
+    fds = fd_count(d.proc.pid)
+    # One socket per console plus a bounded cache of log descriptors (256),
+    # not one log descriptor per console as before (that was 2 * n).
+    assert fds < n + 256 + 32, f"{fds} descriptors for {n} consoles"
+    assert d.proc.poll() is None
+
+
+def test_listing_too_long_for_the_client_is_cut_whole_and_logged(procs, tmp_path):
+    n = 3000
+    names = [f"node-{i:05d}" for i in range(n)]
+    dead = tmp_path / "nothing.sock"  # never listens: the consoles stay down
+    consoles = [f'console name="{nm}" dev="unix:{dead}"' for nm in names]
+    d = Daemon("ours", procs, tmp_path, consoles).start()
+    r = d.run("-q")
+    assert r.returncode == 0, r.stderr
+    listed = r.stdout.decode().split()
+    assert 1000 < len(listed) < n
+    assert listed == names[:len(listed)]  # whole names, in order, none cut
+    left = n - len(listed)
+    wait_for(lambda: f"{left} not listed" in d.output(), what="the truncation warning")
+    out = d.output()
+    assert f"query matched {n} consoles but only the first {len(listed)} fit" in out
+    assert "conman -q -r" in out
+    narrowed = d.run("-q", "-r", "node-029.*")
+    assert narrowed.stdout.decode().split() == [nm for nm in names if nm.startswith("node-029")]
+
+
+def test_log_locked_by_another_process_is_reported_and_left_alone(procs, tmp_path):
+    import fcntl
+    path = tmp_path / "console.held"
+    holder = open(path, "ab")
+    try:
+        fcntl.lockf(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        d = Daemon("ours", procs, tmp_path,
+                   [f'console name="held" dev="{echo_dev(tmp_path)}"',
+                    f'console name="free" dev="{echo_dev(tmp_path)}"'],
+                   global_extra='global log="console.%N"\nglobal logopts="lock"').start()
+        wait_for(lambda: b"log opened" in (tmp_path / "console.free").read_bytes(),
+                 what="the unlocked log's header")
+        wait_for(lambda: 'cannot lock log "' in d.output(), what="the lock conflict report")
+        assert str(path) in d.output()
+        assert path.stat().st_size == 0  # nothing written under someone else's lock
+        assert d.proc.poll() is None
+    finally:
+        holder.close()
