@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +397,17 @@ static int set_options(struct sshc *p)
     return 0;
 }
 
+/* A BMC that vanishes without a FIN or RST would otherwise leave the console
+ * "up" for ever: TCP keepalive notices within about two minutes. */
+static void keep_alive(int fd)
+{
+    int on = 1, idle = 60, intvl = 10, cnt = 6;
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_t whylen)
 {
     p->sock = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -403,6 +416,7 @@ static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_
         snprintf(why, whylen, "cannot connect to %s:%u: %s", p->t.host, p->t.port, strerror(errno));
         return -1;
     }
+    keep_alive(p->sock);
     /* libssh closes its socket on errors inside any call; a handle polling
      * that very fd would then be left registered on a dead (or reused)
      * descriptor, which libuv cannot recover from. */
