@@ -368,6 +368,11 @@ static void read_device(struct console *c)
         if (c->ops->filter_in)
             len = c->ops->filter_in(c, buf + have, len);
         have += len;
+        /* A short read drained the socket or pty: asking again only earns
+         * EAGAIN (the poll is level-triggered, so nothing is missed). A
+         * library-backed type may hold more than the fd shows: keep going. */
+        if ((size_t)n < room && !c->ops->dev_read)
+            break;
     }
     if (have)
         deliver(c, buf, have);

@@ -412,13 +412,13 @@ void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t n
         mark_dirty(l);
         return;
     }
+    /* Formatted on the stack, so the buffer grows by what the output
+     * really takes, not by the worst-case expansion. */
+    char out[1024 * LOGFILE_EXPAND + 32];
     const unsigned char *p = buf;
     while (len > 0) {
         size_t chunk = len < 1024 ? len : 1024;
-        char *q = room_for(l, chunk * LOGFILE_EXPAND + 32);
-        if (!q)
-            break;
-        l->buflen += logfile_format(&l->line, &l->opts, p, chunk, q, now);
+        append(l, out, logfile_format(&l->line, &l->opts, p, chunk, out, now));
         p += chunk;
         len -= chunk;
     }

@@ -28,11 +28,11 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 /* Worst-case output bytes per input byte of logfile_format(). */
 #define LOGFILE_EXPAND 24
 
-#define LOGFILE_BUF_MIN 2048     /* a pending-output buffer starts this small */
+#define LOGFILE_BUF_MIN 512      /* a pending-output buffer starts this small */
 #define LOGFILE_BUF (256 * 1024) /* and grows to this, then is flushed */
 #define LOGCACHE_FDS 256         /* log descriptors kept open between batches */
 #define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
-#define LOGCACHE_SPARE 256       /* idle small buffers kept for reuse */
+#define LOGCACHE_SPARE 1024      /* idle small buffers kept for reuse */
 
 struct logfile;
 

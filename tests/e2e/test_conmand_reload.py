@@ -50,8 +50,8 @@ def test_hup_applies_the_diff_and_unchanged_consoles_keep_their_session(kind, pr
         keep.send("after-reload\r")
         keep.expect("after-reload")
         assert b"disconnected" not in keep.buf and b"removed" not in keep.buf
-        log = d.log("keep")
-        assert log.count(b"log opened") == 1 and b"before-reload" in log
+        wait_for(lambda: b"before-reload" in d.log("keep"), what="keep's log before the reload")
+        assert d.log("keep").count(b"log opened") == 1
         wait_for(lambda: b"after-reload" in d.log("keep"), what="keep's log to continue")
         wait_for(lambda: os.path.exists(os.path.join(d.dir, "console.added")),
                  what="the added console's log")
