@@ -96,3 +96,24 @@ def test_log_locked_by_another_process_is_reported_and_left_alone(procs, tmp_pat
         assert d.proc.poll() is None
     finally:
         holder.close()
+
+
+def test_many_consoles_waiting_to_reconnect_all_connect_once_their_source_appears(procs, tmp_path):
+    # Every waiting console sits in one deadline heap behind one timer.
+    n = 200
+    sock_dir = tmp_path / "sock"
+    sock_dir.mkdir()
+    names = [f"w{i}" for i in range(1, n + 1)]
+    consoles = [f'console name="{nm}" dev="unix:{sock_dir / (nm + ".sock")}"' for nm in names]
+    d = Daemon("ours", procs, tmp_path, consoles, global_extra='global log="logs/%N"').start()
+    wait_for(lambda: d.output().count("cannot connect") + d.output().count("No such file") > 0,
+             what="the first failed connects")
+    procs.start([binary("console-sim"), "--rate", "5", "--range", f"w:{n}:unix:{sock_dir}"],
+                log_path=str(tmp_path / "sim.out"))
+    logdir = tmp_path / "logs"
+
+    def all_connected():
+        return all(b"connected to" in (logdir / nm).read_bytes() for nm in names)
+
+    wait_for(all_connected, timeout=30, interval=0.5, what=f"all {n} consoles to reconnect")
+    assert d.proc.poll() is None
