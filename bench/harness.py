@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CONSRC = os.path.join(HERE, "consrc.py")
@@ -177,7 +178,9 @@ class Sources:
 
     def t_all_connected(self):
         """When the last console of every shard connected (monotonic)."""
-        return max(s["t_last_accept"] for s in self.statuses())
+        # A shard may hold only consoles not configured yet (the one a change adds).
+        return max(s["t_last_accept"] for s in self.statuses()
+                   if s and s["t_last_accept"] is not None)
 
     def watched(self):
         """{name: {connected, t_accept (monotonic)}} of the --watch consoles."""
@@ -767,6 +770,9 @@ def main():
         except BenchError as e:
             log(f"{daemon} {key} rep {rep} FAILED: {e}")
             r = {"error": str(e)}
+        except Exception as e:  # a harness bug must not lose the whole run
+            log(f"{daemon} {key} rep {rep} HARNESS ERROR: {traceback.format_exc()}")
+            r = {"error": f"harness error: {type(e).__name__}: {e}"}
         finally:
             procs.stop_all()
             if not args.keep_logs:
