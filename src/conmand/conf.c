@@ -37,6 +37,10 @@ struct parser {
     char *g_seropts;
     char *g_ipmiopts;
     char *g_sshopts;
+    /* Console names seen so far (borrowed from out), open addressing: a
+     * duplicate check per line must not scan 10,000 earlier names. */
+    const char **names;
+    size_t names_cap, names_used;
 };
 
 static void report(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -331,8 +335,51 @@ static char *join_opts(const char *a, const char *b)
     return s;
 }
 
+static size_t name_hash(const char *s)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211u;
+    return h;
+}
+
+static const char **name_slot(const char **tab, size_t cap, const char *name)
+{
+    size_t i = name_hash(name) & (cap - 1);
+    while (tab[i] && strcmp(tab[i], name))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+static bool name_seen(const struct parser *p, const char *name)
+{
+    return p->names && *name_slot(p->names, p->names_cap, name);
+}
+
+/* Remembers a name; kept at most half full. Returns 0 or -ENOMEM. */
+static int name_add(struct parser *p, const char *name)
+{
+    if (2 * (p->names_used + 1) > p->names_cap) {
+        size_t cap = p->names_cap ? 2 * p->names_cap : 256;
+        const char **tab = calloc(cap, sizeof(*tab));
+        if (!tab)
+            return -ENOMEM;
+        for (size_t i = 0; i < p->names_cap; i++)
+            if (p->names[i])
+                *name_slot(tab, cap, p->names[i]) = p->names[i];
+        free(p->names);
+        p->names = tab;
+        p->names_cap = cap;
+    }
+    *name_slot(p->names, p->names_cap, name) = name;
+    p->names_used++;
+    return 0;
+}
+
 static int add_console(struct parser *p, struct conf_console *c)
 {
+    if (name_add(p, c->name) < 0)
+        return -ENOMEM;
     struct conf *out = p->out;
     struct conf_console *grown = realloc(out->consoles, (out->nconsoles + 1) * sizeof(*grown));
     if (!grown)
@@ -416,7 +463,7 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
     } else if (rc == 0 && (!c.dev || !*c.dev)) {
         report(p, "CONSOLE '%s' without a dev", c.name);
         rc = -EINVAL;
-    } else if (rc == 0 && conf_find(p->out, c.name)) {
+    } else if (rc == 0 && name_seen(p, c.name)) {
         report(p, "duplicate CONSOLE name '%s'", c.name);
         rc = -EINVAL;
     }
@@ -507,6 +554,7 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
     free(p.g_seropts);
     free(p.g_ipmiopts);
     free(p.g_sshopts);
+    free(p.names);
     if (rc < 0)
         conf_release(out);
     return rc;

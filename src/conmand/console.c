@@ -228,7 +228,7 @@ static void connect_now(struct console *c)
     }
 }
 
-#define RETRY_BATCH 1000 /* connects per timer turn: keeps the loop responsive */
+#define RETRY_BATCH 250 /* connects per timer turn: keeps the loop responsive */
 
 static void on_retry_timer(uv_timer_t *t)
 {
@@ -239,8 +239,12 @@ static void on_retry_timer(uv_timer_t *t)
          i++) {
         timerheap_remove(&s->retries, top);
         struct console *c = (struct console *)((char *)top - offsetof(struct console, retry));
-        if (c->state == CONSOLE_DOWN && !c->closing)
+        if (c->starting) {
+            c->starting = false;
+            console_start(c, s->opts.zero_logs);
+        } else if (c->state == CONSOLE_DOWN && !c->closing) {
             connect_now(c);
+        }
     }
     arm_retry_timer(s);
 }
@@ -268,8 +272,27 @@ void console_start(struct console *c, bool truncate_log)
     connect_now(c);
 }
 
+void console_start_soon(struct console *c)
+{
+    struct server *s = c->srv;
+    c->starting = true;
+    if (timerheap_push(&s->retries, &c->retry, uv_now(s->loop)) < 0) {
+        c->starting = false;
+        console_start(c, s->opts.zero_logs);
+        return;
+    }
+    if (c->retry.idx == 0)
+        arm_retry_timer(s);
+}
+
 void console_kick(struct console *c)
 {
+    if (c->starting && !c->closing) {
+        c->starting = false;
+        timerheap_remove(&c->srv->retries, &c->retry);
+        console_start(c, c->srv->opts.zero_logs);
+        return;
+    }
     if (c->state == CONSOLE_DOWN && !c->closing) {
         timerheap_remove(&c->srv->retries, &c->retry);
         connect_now(c);

@@ -84,9 +84,10 @@ struct console {
     struct console *next_dead;   /* srv->dead: destroyed, freed next turn */
     unsigned failures;
     time_t up_since;
-    bool closing; /* being removed: no more reconnects */
-    pid_t pid;    /* process consoles */
-    void *priv;   /* per-type state, owned by the type */
+    bool closing;  /* being removed: no more reconnects */
+    bool starting; /* console_start_soon() is pending */
+    pid_t pid;     /* process consoles */
+    void *priv;    /* per-type state, owned by the type */
     struct logfile log;
     struct client **clients;
     size_t nclients, capclients;
@@ -97,6 +98,11 @@ struct console *console_create(struct server *srv, const struct conf_console *cf
 
 /* Opens the log (creating it 0600) and starts connecting. */
 void console_start(struct console *c, bool truncate_log);
+
+/* The same, from the loop a batch at a time (at start-up: the server
+ * answers queries while thousands of consoles open their logs and
+ * connect). */
+void console_start_soon(struct console *c);
 
 /* Connect now if waiting for a retry (a client asked for it). */
 void console_kick(struct console *c);

@@ -19,7 +19,6 @@ int logfile_init(struct logfile *l, struct logcache *cache, const char *name, co
 {
     memset(l, 0, sizeof(*l));
     l->fd = -1;
-    l->slot = -1;
     l->cache = cache;
     l->opts = *opts;
     l->console = strdup(name);
@@ -170,15 +169,39 @@ static int open_path(const char *path, int flags)
     return fd < 0 ? -errno : fd;
 }
 
-static void cache_remove(struct logfile *l)
+static void cache_unlink(struct logfile *l)
 {
     struct logcache *lc = l->cache;
-    if (l->slot < 0)
+    if (l->newer)
+        l->newer->older = l->older;
+    else
+        lc->mru = l->older;
+    if (l->older)
+        l->older->newer = l->newer;
+    else
+        lc->lru = l->newer;
+    l->newer = l->older = NULL;
+}
+
+static void cache_push(struct logfile *l)
+{
+    struct logcache *lc = l->cache;
+    l->newer = NULL;
+    l->older = lc->mru;
+    if (lc->mru)
+        lc->mru->newer = l;
+    lc->mru = l;
+    if (!lc->lru)
+        lc->lru = l;
+}
+
+static void cache_remove(struct logfile *l)
+{
+    if (!l->cached)
         return;
-    struct logfile *last = lc->slot[--lc->nslots];
-    lc->slot[l->slot] = last;
-    last->slot = l->slot;
-    l->slot = -1;
+    cache_unlink(l);
+    l->cached = false;
+    l->cache->nopen--;
 }
 
 static void drop_fd(struct logfile *l)
@@ -191,20 +214,23 @@ static void drop_fd(struct logfile *l)
 }
 
 /* Keeps l's fd open for the next batch, closing the least recently used
- * one when the cache is full. */
+ * one when the cache is full (O(1): a list, not a scan). */
 static void cache_add(struct logfile *l)
 {
     struct logcache *lc = l->cache;
-    if (lc->nslots == LOGCACHE_FDS) {
-        size_t lru = 0;
-        for (size_t i = 1; i < lc->nslots; i++)
-            if (lc->slot[i]->used < lc->slot[lru]->used)
-                lru = i;
-        drop_fd(lc->slot[lru]);
+    if (lc->nopen == LOGCACHE_FDS)
+        drop_fd(lc->lru);
+    cache_push(l);
+    l->cached = true;
+    lc->nopen++;
+}
+
+static void cache_touch(struct logfile *l)
+{
+    if (l->cached && l->cache->mru != l) {
+        cache_unlink(l);
+        cache_push(l);
     }
-    l->slot = (int)lc->nslots;
-    lc->slot[lc->nslots++] = l;
-    l->used = ++lc->tick;
 }
 
 static int lock_file(int fd)
@@ -222,8 +248,7 @@ static int lock_file(int fd)
 static int ensure_fd(struct logfile *l)
 {
     if (l->fd >= 0) {
-        if (l->cache)
-            l->used = ++l->cache->tick;
+        cache_touch(l);
         return 0;
     }
     int fd = open_path(l->path, LOG_FLAGS);
@@ -500,8 +525,8 @@ void logcache_stop(struct logcache *lc)
 void logcache_release(struct logcache *lc)
 {
     logcache_flush(lc);
-    while (lc->nslots)
-        drop_fd(lc->slot[0]);
+    while (lc->lru)
+        drop_fd(lc->lru);
     while (lc->nspare)
         free(lc->spare[--lc->nspare]);
 }

@@ -40,10 +40,9 @@ struct logfile;
 struct logcache {
     uv_timer_t timer;
     bool armed;
-    struct logfile *dirty; /* doubly linked list of logs with pending output */
-    struct logfile *slot[LOGCACHE_FDS];
-    size_t nslots;
-    uint64_t tick;               /* LRU clock */
+    struct logfile *dirty;     /* doubly linked list of logs with pending output */
+    struct logfile *mru, *lru; /* open descriptors, most recently used first */
+    size_t nopen;
     char *spare[LOGCACHE_SPARE]; /* LOGFILE_BUF_MIN bytes each */
     size_t nspare;
     bool stopped; /* timer closed: write through */
@@ -56,8 +55,8 @@ struct logfile {
     struct logcache *cache; /* NULL: write through on every call */
     int fd;                 /* -1 when not open */
     bool held;              /* fd kept outside the cache (no cache) */
-    int slot;               /* index in cache->slot, or -1 */
-    uint64_t used;
+    bool cached;            /* on the cache's mru..lru list */
+    struct logfile *newer, *older;
     char *buf; /* pending output; NULL when there is none */
     size_t buflen, bufcap;
     struct logfile *prev, *next; /* dirty list */

@@ -12,24 +12,78 @@
 #include "conmand/console.h"
 #include "conmand/server.h"
 
+struct named {
+    const char *name;
+    size_t index;
+};
+
+/* Index of `name` among `v` (sorted by name), or -1. */
+static long find_sorted(const struct named *v, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(v[mid].name, name);
+        if (cmp == 0)
+            return (long)v[mid].index;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static int cmp_named(const void *a, const void *b)
+{
+    return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
+}
+
+/* conf's console names sorted, with their indices (caller frees), or NULL. */
+static struct named *sorted_names(const struct conf *conf)
+{
+    struct named *v = malloc((conf->nconsoles ? conf->nconsoles : 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < conf->nconsoles; i++)
+        v[i] = (struct named){conf->consoles[i].name, i};
+    qsort(v, conf->nconsoles, sizeof(*v), cmp_named);
+    return v;
+}
+
+static long find_linear(const struct conf *conf, const char *name)
+{
+    for (size_t j = 0; j < conf->nconsoles; j++)
+        if (!strcmp(conf->consoles[j].name, name))
+            return (long)j;
+    return -1;
+}
+
+/* Sorted lookups keep a 10,000-console reload O(n log n); without memory
+ * for the index it falls back to scanning. */
 size_t reload_plan(const struct conf *old, const struct conf *new, struct reload_step *steps)
 {
     size_t n = 0;
+    struct named *old_sorted = sorted_names(old), *new_sorted = sorted_names(new);
     for (size_t i = 0; i < new->nconsoles; i++) {
         const struct conf_console *nc = &new->consoles[i];
         struct reload_step st = {RELOAD_ADD, nc->name, 0, i};
-        for (size_t j = 0; j < old->nconsoles; j++) {
-            if (!strcmp(old->consoles[j].name, nc->name)) {
-                st.action = conf_console_equal(&old->consoles[j], nc) ? RELOAD_KEEP : RELOAD_CHANGE;
-                st.old_index = j;
-                break;
-            }
+        long j = old_sorted ? find_sorted(old_sorted, old->nconsoles, nc->name)
+                            : find_linear(old, nc->name);
+        if (j >= 0) {
+            st.action = conf_console_equal(&old->consoles[j], nc) ? RELOAD_KEEP : RELOAD_CHANGE;
+            st.old_index = (size_t)j;
         }
         steps[n++] = st;
     }
-    for (size_t j = 0; j < old->nconsoles; j++)
-        if (!conf_find(new, old->consoles[j].name))
-            steps[n++] = (struct reload_step){RELOAD_REMOVE, old->consoles[j].name, j, 0};
+    for (size_t j = 0; j < old->nconsoles; j++) {
+        const char *name = old->consoles[j].name;
+        if ((new_sorted ? find_sorted(new_sorted, new->nconsoles, name) : find_linear(new, name)) <
+            0)
+            steps[n++] = (struct reload_step){RELOAD_REMOVE, name, j, 0};
+    }
+    free(old_sorted);
+    free(new_sorted);
     return n;
 }
 

@@ -70,9 +70,17 @@ void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t host
 
 struct console *server_find_console(struct server *s, const char *name)
 {
-    for (size_t i = 0; i < s->nconsoles; i++)
-        if (!strcmp(s->consoles[i]->cfg.name, name))
-            return s->consoles[i];
+    size_t lo = 0, hi = s->nconsoles; /* sorted by name: binary search */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(s->consoles[mid]->cfg.name, name);
+        if (cmp == 0)
+            return s->consoles[mid];
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
@@ -331,7 +339,7 @@ static void start_everything(struct server *s)
         uv_timer_start(&s->stamp_timer, on_stamp,
                        server_next_mark_ms(wall_ms(s->loop), s->conf.server.timestamp_min), 0);
     for (size_t i = 0; i < s->nconsoles; i++)
-        console_start(s->consoles[i], s->opts.zero_logs);
+        console_start_soon(s->consoles[i]);
 }
 
 int server_run(struct server_opts *opts, struct conf *conf)

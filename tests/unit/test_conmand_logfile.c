@@ -151,6 +151,52 @@ static void test_batched_output_reaches_the_file_on_flush_and_tail(void **state)
     rmdir(dir);
 }
 
+static void test_more_logs_than_cached_descriptors_all_get_their_output(void **state)
+{
+    (void)state;
+    enum { N = LOGCACHE_FDS + 44 };
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", path[128], err[256], buf[256];
+    assert_non_null(mkdtemp(dir));
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct logcache lc;
+    logcache_init(&lc, &loop);
+    struct logfile *logs = calloc(N, sizeof(*logs));
+    assert_non_null(logs);
+    struct conf_logopts o = {.lock = true};
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(path, sizeof(path), "%s/c%d", dir, i);
+            if (round == 0) {
+                assert_int_equal(logfile_init(&logs[i], &lc, "c", path, &o), 0);
+                assert_int_equal(logfile_open(&logs[i], false, 0, err, sizeof(err)), 0);
+            }
+            snprintf(buf, sizeof(buf), "round-%d-of-%d\n", round, i);
+            logfile_write_data(&logs[i], buf, strlen(buf), 0);
+        }
+        logcache_flush(&lc);
+        assert_true(lc.nopen <= LOGCACHE_FDS);
+    }
+    for (int i = 0; i < N; i++) {
+        long n = logfile_tail(&logs[i], buf, sizeof(buf) - 1);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        char want[64];
+        snprintf(want, sizeof(want), "round-0-of-%d\nround-1-of-%d\n", i, i);
+        assert_non_null(strstr(buf, want));
+        logfile_release(&logs[i]);
+        snprintf(path, sizeof(path), "%s/c%d", dir, i);
+        unlink(path);
+    }
+    assert_int_equal(lc.nopen, 0);
+    free(logs);
+    logcache_stop(&lc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    logcache_release(&lc);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_open_creates_missing_parent_directories_0755),
         cmocka_unit_test(test_parent_len_names_the_directory_part),
         cmocka_unit_test(test_batched_output_reaches_the_file_on_flush_and_tail),
+        cmocka_unit_test(test_more_logs_than_cached_descriptors_all_get_their_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
