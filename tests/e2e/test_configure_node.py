@@ -180,3 +180,32 @@ def test_hsm_sim_refuses_a_mountain_bmc_off_loopback(tmp_path):
                         "--mountain-bmc", "10.1.2.3:22"], capture_output=True, timeout=10)
     assert r.returncode == 2
     assert b"--mountain-bmc 10.1.2.3:22: expected a loopback" in r.stderr
+
+
+def test_paradise_node_logs_over_ssh_with_the_password_on_paradise_port(procs, tmp_path):
+    """A Paradise node's console is SSH on PARADISE_PORT of its BMC, as the
+    USER_FILE user with the PWD_FILE password (no key)."""
+    xname, password = "x3000c0s2b0n0", "paradise-pw,'\""
+    simdir = tmp_path / "paradise"
+    simdir.mkdir()
+    (simdir / "password").write_text(password + "\n")
+    port = free_port()
+    out = simdir / "sim.out"
+    procs.start([binary("ssh-bmc-sim"), "--port", str(port), "--host-key", str(simdir / "hk"),
+                 "--password-file", str(simdir / "password"), "--node-user", "root",
+                 "--prefix", xname, "--rate", "10"], log_path=str(out))
+    hsm = HsmSim.start(procs, tmp_path, endpoints=[endpoint("x3000c0s2b0", "127.0.0.1")],
+                       components=[node(xname, "Paradise")])
+    cc = node_configure(procs, tmp_path, hsm, password, binary("conmand"),
+                        env={"PARADISE_PORT": str(port)})
+    cc.write(cc.user_file, "root\n")
+    os.makedirs(os.path.join(cc.logdir, "conman"), exist_ok=True)
+    cc.start()
+    cc.wait_names([xname])
+    assert f'dev="ssh:root@127.0.0.1:{port}" sshopts="P:0x{password.encode().hex()}"' \
+        in cc.conf_text()
+    log = os.path.join(cc.logdir, "conman", f"console.{xname}")
+    cc.wait(lambda: len(boot_seqs(read_text(log), xname)) >= 2, 30,
+            f"SSH console output of Paradise node {xname}")
+    assert "password refused" not in out.read_text()
+    cc.assert_no_secret()

@@ -24,6 +24,21 @@ static void test_user_n_number_selects_that_console(void **state)
     assert_int_equal(sshsim_console_for_user("n99999", 100000), 99999);
 }
 
+static void test_node_user_selects_the_one_node_console_and_nothing_else(void **state)
+{
+    (void)state;
+    char *argv[] = {"ssh-bmc-sim", "--host-key",  "hk",   "--password-file",
+                    "pw",          "--node-user", "root", NULL};
+    struct sshsim_options o;
+    char err[128] = "";
+    assert_int_equal(sshsim_parse_args(&o, 7, argv, err, sizeof(err)), 0);
+    assert_int_equal(sshsim_console_for(&o, "root"), 0);
+    assert_int_equal(sshsim_console_for(&o, "n0"), -1);
+    assert_int_equal(sshsim_console_for(&o, "admin"), -1);
+    o.node_user = NULL;
+    assert_int_equal(sshsim_console_for(&o, "n0"), 0);
+}
+
 static int is_type(const char *w)
 {
     return !strcmp(w, "ssh-ed25519") || !strcmp(w, "ssh-rsa");
@@ -89,6 +104,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_n_number_selects_that_console),
+        cmocka_unit_test(test_node_user_selects_the_one_node_console_and_nothing_else),
         cmocka_unit_test(test_key_lines_split_with_or_without_options),
         cmocka_unit_test(test_command_line_defaults_and_checks),
     };

@@ -90,14 +90,15 @@ static int auth_password(ssh_session s, const char *user, const char *password, 
 {
     (void)s;
     struct sess *x = ud;
-    long con = sshsim_console_for_user(user, x->sim->o.consoles);
+    long con = sshsim_console_for(&x->sim->o, user);
     if (con < 0 || !x->sim->password.len ||
         !same_bytes(password, strlen(password), x->sim->password.bytes, x->sim->password.len)) {
         log_info("password refused for user \"%s\"", user);
         return SSH_AUTH_DENIED;
     }
     x->console = con;
-    snprintf(x->user, sizeof(x->user), "%s", user);
+    /* A node's own BMC names its console by the prefix alone. */
+    snprintf(x->user, sizeof(x->user), "%s", x->sim->o.node_user ? "" : user);
     return SSH_AUTH_SUCCESS;
 }
 
@@ -114,7 +115,7 @@ static int auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *k
 {
     (void)s;
     struct sess *x = ud;
-    long con = sshsim_console_for_user(user, x->sim->o.consoles);
+    long con = sshsim_console_for(&x->sim->o, user);
     if (con < 0 || !key_authorized(x->sim, key)) {
         if (state != SSH_PUBLICKEY_STATE_NONE)
             log_info("key refused for user \"%s\"", user);
@@ -125,7 +126,8 @@ static int auth_pubkey(ssh_session s, const char *user, struct ssh_key_struct *k
     if (state != SSH_PUBLICKEY_STATE_VALID)
         return SSH_AUTH_DENIED;
     x->console = con;
-    snprintf(x->user, sizeof(x->user), "%s", user);
+    /* A node's own BMC names its console by the prefix alone. */
+    snprintf(x->user, sizeof(x->user), "%s", x->sim->o.node_user ? "" : user);
     return SSH_AUTH_SUCCESS;
 }
 
@@ -554,8 +556,12 @@ int main(int argc, char **argv)
     } else {
         printf("listening on %s:%d\n", sim.o.listen, bound_port(&sim));
         fflush(stdout);
-        log_info("serving %ld consoles (users n0..n%ld) on %s:%d", sim.o.consoles,
-                 sim.o.consoles - 1, sim.o.listen, bound_port(&sim));
+        if (sim.o.node_user)
+            log_info("serving node console %s (user %s) on %s:%d", sim.o.prefix, sim.o.node_user,
+                     sim.o.listen, bound_port(&sim));
+        else
+            log_info("serving %ld consoles (users n0..n%ld) on %s:%d", sim.o.consoles,
+                     sim.o.consoles - 1, sim.o.listen, bound_port(&sim));
         uint64_t tick_ms = simopts_tick_ms(sim.o.rate);
         while (!stop_flag) {
             ssh_event_dopoll(sim.event, (int)(tick_ms < 50 ? tick_ms : 50));

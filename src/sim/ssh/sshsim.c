@@ -12,8 +12,11 @@ const char sshsim_usage[] =
     "usage: ssh-bmc-sim --host-key FILE [--port N] [--listen 127.0.0.1]\n"
     "                   [--consoles N] [--prefix NAME] [--rate LINES_PER_SEC]\n"
     "                   [--authorized-keys FILE] [--password-file FILE]\n"
+    "                   [--node-user NAME]\n"
     "One SSH server (libssh) serving N simulated node consoles: user n<K> selects\n"
     "console K. Each open console prints numbered boot-log lines and echoes input.\n"
+    "--node-user NAME serves one node's console instead (as a Paradise node's BMC\n"
+    "does): only user NAME logs in, and the console is named by --prefix alone.\n"
     "The host key file is created (ed25519, with FILE.pub) when missing. SIGUSR1\n"
     "drops every connection (a BMC reset); SIGTERM stops.\n";
 
@@ -64,6 +67,10 @@ static int set_option(struct sshsim_options *o, int opt, const char *v, char *er
     case 'x':
         o->prefix = v;
         return 0;
+    case 'u':
+        o->node_user = v;
+        o->consoles = 1;
+        return 0;
     }
     snprintf(err, errlen, "bad value \"%s\" for option -%c (see --help)", v, opt);
     return -EINVAL;
@@ -80,6 +87,7 @@ int sshsim_parse_args(struct sshsim_options *o, int argc, char **argv, char *err
         {"authorized-keys", required_argument, NULL, 'a'},
         {"password-file", required_argument, NULL, 'w'},
         {"prefix", required_argument, NULL, 'x'},
+        {"node-user", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -87,7 +95,7 @@ int sshsim_parse_args(struct sshsim_options *o, int argc, char **argv, char *err
     optind = 1;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "p:l:n:r:k:a:w:x:h", longs, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "p:l:n:r:k:a:w:x:u:h", longs, NULL)) != -1) {
         if (opt == 'h')
             return 1;
         if (opt == '?' || opt == ':') {
@@ -120,6 +128,13 @@ long sshsim_console_for_user(const char *user, long consoles)
         return -1;
     long n = strtol(user + 1, NULL, 10);
     return n < consoles ? n : -1;
+}
+
+long sshsim_console_for(const struct sshsim_options *o, const char *user)
+{
+    if (o->node_user)
+        return user && strcmp(user, o->node_user) == 0 ? 0 : -1;
+    return sshsim_console_for_user(user, o->consoles);
 }
 
 static char *next_word(char **s)

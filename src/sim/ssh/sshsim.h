@@ -14,6 +14,8 @@ struct sshsim_options {
     const char *authorized_keys; /* NULL: no key auth */
     const char *password_file;   /* NULL: no password auth */
     const char *prefix;          /* console name = prefix + user name */
+    const char *node_user;       /* set: one node console (a Paradise node's own BMC):
+                                    only this user, console 0, named by prefix alone */
     long consoles;               /* users n0 .. n(consoles-1) */
     double rate;                 /* boot-log lines per second per open console */
 };
@@ -27,6 +29,10 @@ int sshsim_parse_args(struct sshsim_options *o, int argc, char **argv, char *err
 /* The console a user name selects: "n<N>" with N < consoles, no leading
  * zeros; otherwise -1. */
 long sshsim_console_for_user(const char *user, long consoles);
+
+/* The console a user selects under these options (node_user or n<N>);
+ * -1 for none. */
+long sshsim_console_for(const struct sshsim_options *o, const char *user);
 
 /* Splits an authorized_keys line in place: *type and *b64 point at the key
  * type and base64 blob (options before the type are skipped). Returns 0, or
