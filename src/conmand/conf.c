@@ -389,7 +389,7 @@ static int add_console(struct parser *p, struct conf_console *c)
     return 0;
 }
 
-static void console_free(struct conf_console *c)
+void conf_console_release(struct conf_console *c)
 {
     free(c->name);
     free(c->dev);
@@ -478,7 +478,7 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
     if (rc == 0)
         rc = add_console(p, &c);
     if (rc < 0)
-        console_free(&c);
+        conf_console_release(&c);
     return rc == -ENOMEM ? rc : 0;
 }
 
@@ -571,7 +571,7 @@ void conf_release(struct conf *c)
     free(s->resetcmd);
     free(s->syslog);
     for (size_t i = 0; i < c->nconsoles; i++)
-        console_free(&c->consoles[i]);
+        conf_console_release(&c->consoles[i]);
     free(c->consoles);
     memset(c, 0, sizeof(*c));
 }
@@ -587,6 +587,33 @@ const struct conf_console *conf_find(const struct conf *c, const char *name)
 static bool str_eq(const char *a, const char *b)
 {
     return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *failed = true;
+    return d;
+}
+
+int conf_console_copy(struct conf_console *dst, const struct conf_console *src)
+{
+    bool failed = false;
+    struct conf_console c = *src;
+    c.name = dup_or_null(src->name, &failed);
+    c.dev = dup_or_null(src->dev, &failed);
+    c.log = dup_or_null(src->log, &failed);
+    c.seropts = dup_or_null(src->seropts, &failed);
+    c.ipmiopts = dup_or_null(src->ipmiopts, &failed);
+    c.sshopts = dup_or_null(src->sshopts, &failed);
+    if (failed) {
+        conf_console_release(&c);
+        return -ENOMEM;
+    }
+    conf_console_release(dst);
+    *dst = c;
+    return 0;
 }
 
 bool conf_console_equal(const struct conf_console *a, const struct conf_console *b)

@@ -69,6 +69,13 @@ void conf_release(struct conf *c);
 /* Console lookup by name, or NULL. */
 const struct conf_console *conf_find(const struct conf *c, const char *name);
 
+/* Deep-copies `src` over `dst`, freeing what `dst` held. Returns 0, or
+ * -ENOMEM with `dst` unchanged. `dst` must be zeroed or a valid console. */
+int conf_console_copy(struct conf_console *dst, const struct conf_console *src);
+
+/* Frees the console's strings and zeroes it. */
+void conf_console_release(struct conf_console *c);
+
 /* True when both describe the same console (dev, log, options): an unchanged
  * console keeps its connection across a reload. */
 bool conf_console_equal(const struct conf_console *a, const struct conf_console *b);

@@ -44,33 +44,6 @@ unsigned console_backoff_ms(unsigned failures, double rnd)
     return base + (unsigned)(rnd * 0.25 * base);
 }
 
-static int copy_cfg(struct conf_console *dst, const struct conf_console *src)
-{
-    memset(dst, 0, sizeof(*dst));
-    dst->logopts = src->logopts;
-    dst->line = src->line;
-    dst->name = strdup(src->name);
-    dst->dev = strdup(src->dev);
-    dst->log = src->log ? strdup(src->log) : NULL;
-    dst->seropts = src->seropts ? strdup(src->seropts) : NULL;
-    dst->ipmiopts = src->ipmiopts ? strdup(src->ipmiopts) : NULL;
-    dst->sshopts = src->sshopts ? strdup(src->sshopts) : NULL;
-    if (!dst->name || !dst->dev || (src->log && !dst->log) || (src->seropts && !dst->seropts) ||
-        (src->ipmiopts && !dst->ipmiopts) || (src->sshopts && !dst->sshopts))
-        return -ENOMEM;
-    return 0;
-}
-
-static void free_cfg(struct conf_console *c)
-{
-    free(c->name);
-    free(c->dev);
-    free(c->log);
-    free(c->seropts);
-    free(c->ipmiopts);
-    free(c->sshopts);
-}
-
 struct console *console_create(struct server *srv, const struct conf_console *cfg)
 {
     struct console *c = calloc(1, sizeof(*c));
@@ -79,13 +52,13 @@ struct console *console_create(struct server *srv, const struct conf_console *cf
     c->srv = srv;
     c->fd = -1;
     char path[4096];
-    int rc = copy_cfg(&c->cfg, cfg);
+    int rc = conf_console_copy(&c->cfg, cfg);
     if (rc == 0 && cfg->log && server_log_path(srv, cfg->log, path, sizeof(path)) < 0)
         rc = -ENAMETOOLONG;
     if (rc == 0)
         rc = logfile_init(&c->log, &srv->logs, cfg->name, cfg->log ? path : NULL, &cfg->logopts);
     if (rc < 0) {
-        free_cfg(&c->cfg);
+        conf_console_release(&c->cfg);
         free(c);
         return NULL;
     }
@@ -534,7 +507,7 @@ void console_child_exited(struct console *c, int status)
 static void console_free(struct console *c)
 {
     logfile_release(&c->log);
-    free_cfg(&c->cfg);
+    conf_console_release(&c->cfg);
     free(c->out);
     free(c->clients);
     free(c);

@@ -110,36 +110,6 @@ void reload_restart_needed(const struct conf_server *o, const struct conf_server
 #undef NOTE
 }
 
-static int copy_cfg(struct conf_console *dst, const struct conf_console *src)
-{
-    struct conf_console c = *src;
-    c.name = strdup(src->name);
-    c.dev = strdup(src->dev);
-    c.log = src->log ? strdup(src->log) : NULL;
-    c.seropts = src->seropts ? strdup(src->seropts) : NULL;
-    c.ipmiopts = src->ipmiopts ? strdup(src->ipmiopts) : NULL;
-    c.sshopts = src->sshopts ? strdup(src->sshopts) : NULL;
-    bool ok = c.name && c.dev && (!src->log || c.log) && (!src->seropts || c.seropts) &&
-              (!src->ipmiopts || c.ipmiopts) && (!src->sshopts || c.sshopts);
-    if (!ok) {
-        free(c.sshopts);
-        free(c.name);
-        free(c.dev);
-        free(c.log);
-        free(c.seropts);
-        free(c.ipmiopts);
-        return -ENOMEM;
-    }
-    free(dst->name);
-    free(dst->dev);
-    free(dst->log);
-    free(dst->seropts);
-    free(dst->ipmiopts);
-    free(dst->sshopts);
-    *dst = c;
-    return 0;
-}
-
 static bool same_log(const struct console *c, const char *path, const struct conf_logopts *o)
 {
     return !differs(c->log.path, path) && c->log.opts.lock == o->lock &&
@@ -156,7 +126,7 @@ static int change_console(struct server *s, struct console *c, const struct conf
     snprintf(text, sizeof(text), "Console [%s] configuration changed: reconnecting", c->cfg.name);
     console_notify(c, text, NULL);
     console_down(c, "configuration changed");
-    if (copy_cfg(&c->cfg, nc) < 0)
+    if (conf_console_copy(&c->cfg, nc) < 0)
         return -ENOMEM;
     struct stat st;
     bool chardev = nc->dev[0] == '/' && !strchr(nc->dev, ' ') && stat(nc->dev, &st) == 0 &&

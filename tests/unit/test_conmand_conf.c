@@ -182,6 +182,27 @@ static void test_console_equality_drives_the_reload_diff(void **state)
     conf_release(&b);
 }
 
+static void test_console_copy_is_deep_and_replaces_the_old_strings(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("console name=\"a\" dev=\"unix:/tmp/a\" ipmiopts=\"U:x\"\n"
+             "console name=\"b\" dev=\"ipmi:127.0.0.1\" sshopts=\"T:5\" log=\"b.log\"\n",
+             &c, &r);
+    struct conf_console copy = {0};
+    assert_int_equal(conf_console_copy(&copy, &c.consoles[0]), 0);
+    assert_true(conf_console_equal(&copy, &c.consoles[0]));
+    assert_ptr_not_equal(copy.name, c.consoles[0].name);
+    assert_int_equal(conf_console_copy(&copy, &c.consoles[1]), 0); /* old strings freed */
+    assert_true(conf_console_equal(&copy, &c.consoles[1]));
+    assert_string_equal(copy.name, "b");
+    conf_release(&c);
+    assert_string_equal(copy.sshopts, "T:5"); /* owns its strings */
+    conf_console_release(&copy);
+    assert_null(copy.name);
+}
+
 static void test_split_args_honours_quotes(void **state)
 {
     (void)state;
@@ -217,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_bad_lines_are_reported_with_file_line_and_token_and_skipped),
         cmocka_unit_test(test_missing_values_and_equals_are_reported),
         cmocka_unit_test(test_console_equality_drives_the_reload_diff),
+        cmocka_unit_test(test_console_copy_is_deep_and_replaces_the_old_strings),
         cmocka_unit_test(test_split_args_honours_quotes),
         cmocka_unit_test(test_expand_replaces_name_dev_and_percent),
     };
