@@ -305,11 +305,27 @@ def query_union(port, queries):
     return got, None
 
 
+def wait_port(daemon, deadline):
+    """Until the daemon's port accepts a TCP connection (checked every
+    0.5 ms): cheaper than running `conman` before anything listens, so the
+    polling costs the daemons next to nothing while they start."""
+    while time.monotonic() < deadline:
+        daemon.check_alive("before listening")
+        try:
+            socket.create_connection(("127.0.0.1", daemon.port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.0005)
+
+
 def wait_listed(daemon, sources, want, t0, timeout, queries, exclude=()):
     """Seconds from t0 until the `conman -q` queries list every name of want
     (a set) and none of exclude; (None, reason) when they never do. Gives up
-    early when no more names get listed for 20 s."""
+    early when no more names get listed for 20 s. Queries run every 2 ms
+    (one takes about 1.3 ms here), so a start-up of 10 ms is measured to a
+    few ms."""
     deadline = t0 + timeout
+    wait_port(daemon, deadline)
     stuck_since, last_err, best = None, None, -1
     while True:
         daemon.check_alive("while waiting for `conman -q`")
@@ -331,7 +347,7 @@ def wait_listed(daemon, sources, want, t0, timeout, queries, exclude=()):
             return None, f"unchanged for 20s: {last_err}"
         if now > deadline:
             return None, f"after {timeout:.0f}s: {last_err}"
-        time.sleep(0.02)
+        time.sleep(0.002)
 
 
 def wait_connected(daemon, sources, n, t0, timeout):

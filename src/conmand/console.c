@@ -132,6 +132,8 @@ static void on_retry_timer(uv_timer_t *t);
 /* Points the one timer at the earliest deadline. */
 static void arm_retry_timer(struct server *s)
 {
+    if (uv_is_active((uv_handle_t *)&s->retry_idle))
+        return; /* a slice is pending: on_retry_idle re-arms when done */
     struct timerheap_node *top = timerheap_peek(&s->retries);
     if (!top) {
         uv_timer_stop(&s->retry_timer);
@@ -201,15 +203,21 @@ static void connect_now(struct console *c)
     }
 }
 
-#define RETRY_BATCH 250 /* connects per timer turn: keeps the loop responsive */
+/* Start-up and reconnect work is cut into slices of time, not of count, so
+ * a client's request waits at most one slice behind 10,000 consoles
+ * starting (each start creates a log file, which costs the kernel 50-100 us
+ * on ext4). */
+#define RETRY_SLICE_NS 500000
 
-static void on_retry_timer(uv_timer_t *t)
+/* Runs due starts and reconnects for at most one slice (at least one of
+ * them); true when due ones remain. */
+static bool run_retry_slice(struct server *s)
 {
-    struct server *s = t->data;
-    uint64_t now = uv_now(s->loop);
+    uint64_t now = uv_now(s->loop), end = uv_hrtime() + RETRY_SLICE_NS;
     struct timerheap_node *top;
-    for (int i = 0; i < RETRY_BATCH && (top = timerheap_peek(&s->retries)) && top->due <= now;
-         i++) {
+    while ((top = timerheap_peek(&s->retries)) && top->due <= now) {
+        if (uv_hrtime() > end)
+            return true;
         timerheap_remove(&s->retries, top);
         struct console *c = (struct console *)((char *)top - offsetof(struct console, retry));
         if (c->starting) {
@@ -219,13 +227,38 @@ static void on_retry_timer(uv_timer_t *t)
             connect_now(c);
         }
     }
-    arm_retry_timer(s);
+    return false;
+}
+
+static void on_retry_idle(uv_idle_t *h)
+{
+    struct server *s = h->data;
+    if (!run_retry_slice(s)) {
+        uv_idle_stop(h);
+        arm_retry_timer(s);
+    }
+}
+
+/* What a slice leaves goes to an idle handle, not back to the timer:
+ * libuv 1.44 (Debian 12) runs a timer re-armed with 0 again in the same
+ * phase, before any I/O. An active idle handle runs once per turn and keeps
+ * the poll from blocking, so clients are served between slices. */
+static void on_retry_timer(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    if (run_retry_slice(s)) {
+        uv_timer_stop(t); /* a retry scheduled in the slice may have armed it */
+        uv_idle_start(&s->retry_idle, on_retry_idle);
+    } else
+        arm_retry_timer(s);
 }
 
 void console_timers_init(struct server *srv)
 {
     uv_timer_init(srv->loop, &srv->retry_timer);
     srv->retry_timer.data = srv;
+    uv_idle_init(srv->loop, &srv->retry_idle);
+    srv->retry_idle.data = srv;
     uv_check_init(srv->loop, &srv->reaper);
     srv->reaper.data = srv;
 }
@@ -234,6 +267,7 @@ void console_timers_close(struct server *srv)
 {
     timerheap_release(&srv->retries);
     uv_close((uv_handle_t *)&srv->retry_timer, NULL);
+    uv_close((uv_handle_t *)&srv->retry_idle, NULL);
     uv_close((uv_handle_t *)&srv->reaper, NULL);
 }
 

@@ -32,6 +32,7 @@ struct server {
     uv_signal_t sig_term, sig_int, sig_hup, sig_chld, sig_pipe;
     uv_timer_t stamp_timer;
     uv_timer_t retry_timer;   /* one for every console waiting to reconnect */
+    uv_idle_t retry_idle;     /* runs the rest of a busy turn's starts and reconnects */
     struct timerheap retries; /* their deadlines, in uv_now() ms */
     uv_check_t reaper;        /* frees destroyed consoles after the turn */
     struct console *dead;
