@@ -1,6 +1,7 @@
 /* Environment to settings: defaults, number ranges, names, URL joining. */
 #include "configure/settings.h"
 
+#include "common/numparse.h"
 #include "configure/urljoin.h"
 
 #include <ctype.h>
@@ -37,17 +38,13 @@ static int parse_seconds(settings_lookup_fn get, void *ctx, const char *name, co
                          long min, long *out, char *err, size_t errlen)
 {
     const char *v = value_or(get, ctx, name, dflt);
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    /* A day is far beyond any sensible wait; larger is a typo. */
-    if (errno || end == v || *end != '\0' || !isdigit((unsigned char)v[0]) || n < min ||
-        n > 86400) {
+    /* A day is far beyond any sensible wait; larger is a typo. A leading
+     * digit is required: no blanks or sign in an environment value. */
+    if (!isdigit((unsigned char)v[0]) || numparse_long(v, min, 86400, out) < 0) {
         snprintf(err, errlen, "%s=%.100s: expected a whole number of seconds from %ld to 86400",
                  name, v, min);
         return -EINVAL;
     }
-    *out = n;
     return 0;
 }
 
@@ -81,14 +78,10 @@ static int parse_port(settings_lookup_fn get, void *ctx, const char *name, const
                       long *out, char *err, size_t errlen)
 {
     const char *v = value_or(get, ctx, name, dflt);
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || !isdigit((unsigned char)v[0]) || n < 1 || n > 65535) {
+    if (!isdigit((unsigned char)v[0]) || numparse_long(v, 1, 65535, out) < 0) {
         snprintf(err, errlen, "%s=%.100s: expected a TCP port from 1 to 65535", name, v);
         return -EINVAL;
     }
-    *out = n;
     return 0;
 }
 

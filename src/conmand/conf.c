@@ -12,6 +12,8 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "common/numparse.h"
+
 #define CONF_MAX_TOKENS 64
 #define CONF_ERR_LEN 512
 #define CONF_LINE_MAX 8192
@@ -150,17 +152,6 @@ int conf_parse_logopts(const char *s, struct conf_logopts *opts, char *err, size
     return 0;
 }
 
-static int parse_int(const char *s, int min, int max, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -EINVAL;
-    *out = (int)v;
-    return 0;
-}
-
 /* "N", "Nm", "Nh", "Nd" (minutes by default) as conman's timestamp=. */
 static int parse_minutes(const char *s, int *out)
 {
@@ -197,7 +188,7 @@ static int parse_priority(const char *s, int *out)
             return 0;
         }
     }
-    return parse_int(s, 0, 7, out);
+    return numparse_int(s, 0, 7, out);
 }
 
 static int set_str(char **dst, const char *v)
@@ -245,11 +236,11 @@ static int server_kv(struct parser *p, const char *key, const char *val)
         if (!strcasecmp(val, "max") || !strcasecmp(val, "0"))
             s->nofile = -1;
         else
-            rc = parse_int(val, 1, 1 << 30, &s->nofile);
+            rc = numparse_int(val, 1, 1 << 30, &s->nofile);
     } else if (!strcasecmp(key, "pidfile"))
         return set_str(&s->pidfile, val);
     else if (!strcasecmp(key, "port"))
-        rc = parse_int(val, 1, 65535, &s->port);
+        rc = numparse_int(val, 1, 65535, &s->port);
     else if (!strcasecmp(key, "resetcmd"))
         return set_str(&s->resetcmd, val);
     else if (!strcasecmp(key, "syslog"))

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/numparse.h"
+
 static const struct {
     const char *name;
     unsigned flag;
@@ -85,7 +87,6 @@ static int parse_level(const char *v, int *level)
 static int parse_item(const char *item, struct ipmiopts *o, char *err, size_t errlen)
 {
     unsigned char buf[21];
-    char *end;
     int n;
     if (strlen(item) < 2 || item[1] != ':') {
         snprintf(err, errlen, "ipmiopts item \"%.40s\" is not X:value", item);
@@ -110,8 +111,7 @@ static int parse_item(const char *item, struct ipmiopts *o, char *err, size_t er
         secret_wipe(buf, sizeof(buf));
         return n;
     case 'C':
-        o->cipher_suite = (int)strtol(v, &end, 10);
-        if (end != v && !*end && o->cipher_suite >= 0 && o->cipher_suite <= 17)
+        if (numparse_int(v, 0, 17, &o->cipher_suite) == 0)
             return 0;
         break;
     case 'L':

@@ -11,6 +11,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/numparse.h"
 #include "conmand/conf.h"
 #include "conmand/server.h"
 
@@ -146,16 +147,12 @@ int main(int argc, char **argv)
         case 'L':
             printf("conmand (conman-service): MIT License\n");
             return 0;
-        case 'p': {
-            char *end;
-            long p = strtol(optarg, &end, 10);
-            if (*end || p < 1 || p > 65535) {
+        case 'p':
+            if (numparse_int(optarg, 1, 65535, &o.port) < 0) {
                 fprintf(stderr, "conmand: invalid port \"%s\" for -p\n", optarg);
                 return 2;
             }
-            o.port = (int)p;
             break;
-        }
         case 'q':
             query = true;
             break;

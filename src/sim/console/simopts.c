@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/numparse.h"
+
 const char simopts_usage[] =
     "usage: console-sim [--rate LPS] [--burst] [--no-echo] [--lines N]\n"
     "                   [--range PREFIX:COUNT:tcp:BASEPORT | --range PREFIX:COUNT:unix:DIR]...\n"
@@ -48,18 +50,6 @@ static int valid_name(const char *s, size_t len)
     return 1;
 }
 
-/* Parses a decimal integer in [min, max] covering all of s. */
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end != '\0' || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static struct sim_spec *new_spec(struct sim_options *o)
 {
     if (o->nspecs == o->cap) {
@@ -80,7 +70,7 @@ static int parse_address(struct sim_spec *s, const char *addr)
 {
     long port;
     if (strncmp(addr, "tcp:", 4) == 0) {
-        if (parse_long(addr + 4, 0, 65535, &port) < 0)
+        if (numparse_long(addr + 4, 0, 65535, &port) < 0)
             return -EINVAL;
         s->kind = SIM_TCP;
         s->port = (int)port;
@@ -166,12 +156,12 @@ int simopts_add_range(struct sim_options *o, const char *text, char *err, size_t
         return range_error(text, "missing fields", err, errlen);
     *count_s++ = *kind++ = *where++ = '\0';
     long count, base = 0;
-    if (parse_long(count_s, 1, SIMOPTS_MAX_CONSOLES, &count) < 0)
+    if (numparse_long(count_s, 1, SIMOPTS_MAX_CONSOLES, &count) < 0)
         return range_error(text, "COUNT must be 1-100000", err, errlen);
     int unix_kind = strcmp(kind, "unix") == 0;
     if (!unix_kind && strcmp(kind, "tcp") != 0)
         return range_error(text, "kind must be tcp or unix", err, errlen);
-    if (!unix_kind && (parse_long(where, 0, 65535, &base) < 0 || (base && base + count > 65536)))
+    if (!unix_kind && (numparse_long(where, 0, 65535, &base) < 0 || (base && base + count > 65536)))
         return range_error(text, "BASEPORT+COUNT must stay within 1-65535", err, errlen);
     for (long i = 1; i <= count; i++) {
         int rc = add_range_member(o, prefix, i, unix_kind, base, where, err, errlen);

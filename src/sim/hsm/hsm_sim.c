@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "common/numparse.h"
+
 #define API "/apis/smd/hsm/v2/"
 #define UPLOAD_MAX (64u << 20)
 
@@ -314,16 +316,6 @@ static int usage(const char *why)
     return 2;
 }
 
-static int parse_int(const char *v, int min, int max, int *out)
-{
-    char *end = NULL;
-    long n = v ? strtol(v, &end, 10) : 0;
-    if (!v || *end || end == v || n < min || n > max)
-        return -EINVAL;
-    *out = (int)n;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct options *o)
 {
     *o = (struct options){0, "127.0.0.1", NULL, -1, 0, NULL, NULL, NULL, NULL};
@@ -331,11 +323,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
         if (strcmp(a, "--port") == 0)
-            bad = parse_int(v, 1, 65535, &o->port);
+            bad = numparse_int(v, 1, 65535, &o->port);
         else if (strcmp(a, "--nodes") == 0)
-            bad = parse_int(v, 0, 100000, &o->nodes);
+            bad = numparse_int(v, 0, 100000, &o->nodes);
         else if (strcmp(a, "--bmc-port-base") == 0)
-            bad = parse_int(v, 1, 65535, &o->bmc_port_base);
+            bad = numparse_int(v, 1, 65535, &o->bmc_port_base);
         else if (strcmp(a, "--listen") == 0 && v)
             o->listen = v;
         else if (strcmp(a, "--inventory") == 0 && v)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/numparse.h"
+
 const char sshsim_usage[] =
     "usage: ssh-bmc-sim --host-key FILE [--port N] [--listen 127.0.0.1]\n"
     "                   [--consoles N] [--prefix NAME] [--rate LINES_PER_SEC]\n"
@@ -20,24 +22,13 @@ const char sshsim_usage[] =
     "The host key file is created (ed25519, with FILE.pub) when missing. SIGUSR1\n"
     "drops every connection (a BMC reset); SIGTERM stops.\n";
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int set_option(struct sshsim_options *o, int opt, const char *v, char *err, size_t errlen)
 {
     long n = 0;
     char *end;
     switch (opt) {
     case 'p':
-        if (parse_long(v, 0, 65535, &n) < 0)
+        if (numparse_long(v, 0, 65535, &n) < 0)
             break;
         o->port = (int)n;
         return 0;
@@ -47,7 +38,7 @@ static int set_option(struct sshsim_options *o, int opt, const char *v, char *er
         strcpy(o->listen, v);
         return 0;
     case 'n':
-        if (parse_long(v, 1, SSHSIM_MAX_CONSOLES, &o->consoles) < 0)
+        if (numparse_long(v, 1, SSHSIM_MAX_CONSOLES, &o->consoles) < 0)
             break;
         return 0;
     case 'r':

@@ -1,0 +1,17 @@
+/* Bounded base-10 integer parsing for options, config values and sim flags,
+ * so every caller rejects the same malformed and out-of-range text. */
+#ifndef COMMON_NUMPARSE_H
+#define COMMON_NUMPARSE_H
+
+/* Parses all of `text` as a base-10 integer in [min, max] into `out`.
+ * Accepts what strtol(3) does before the digits (leading blanks, one '+' or
+ * '-'), nothing after them: no trailing blanks, no hex, no suffix. Returns 0,
+ * or -EINVAL (`out` untouched) when `text` is NULL, empty, not all a number,
+ * or outside [min, max] (beyond LONG_MIN/LONG_MAX included). One code for
+ * every failure: callers report "invalid value" and name the input there. */
+int numparse_long(const char *text, long min, long max, long *out);
+
+/* numparse_long() for an int; `min` and `max` bound the result. */
+int numparse_int(const char *text, int min, int max, int *out);
+
+#endif
