@@ -40,10 +40,15 @@ RUN apt-get update \
 COPY --from=build /out/ /app/
 COPY etc/conman_base.conf /app/conman_base.conf
 COPY ct-tests/ /app/ct-tests/
-# Fail the build when the runtime list lacks a library our binaries need.
+# Fail the build when the runtime list lacks a library our binaries need:
+# those they link (ldd), and those conmand dlopen()s for ssh: and ipmi:
+# consoles (the SONAMEs in src/conmand/console_ssh.c and console_ipmi.c).
 RUN test -x /app/configure_conman \
  && for f in /app/*; do [ -f "$f" ] && [ -x "$f" ] || continue; \
-      ! ldd "$f" | grep 'not found' || exit 1; done
+      ! ldd "$f" | grep 'not found' || exit 1; done \
+ && for so in libssh.so.4 libipmiconsole.so.2; do \
+      ldconfig -p | awk '{print $1}' | grep -qxF "$so" \
+      || { echo "$so missing (conmand loads it)"; exit 1; }; done
 
 # Debian's conmand until ours is selected with CONMAND=/app/conmand.
 ENV CONMAND=/usr/sbin/conmand \

@@ -5,6 +5,7 @@
  * when the library reports it established (it writes a byte on the fd). */
 #include <errno.h>
 #include <ipmiconsole.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,52 @@
 
 #include "common/log.h"
 #include "conmand/console.h"
+#include "conmand/dynlib.h"
 #include "conmand/ipmiopts.h"
 
 #define IPMI_ENGINE_THREADS 4
+
+/* Every libipmiconsole function we call, resolved when the first ipmi:
+ * console connects: a conmand without one never maps libipmiconsole and
+ * libfreeipmi. The header still gives each pointer its prototype. */
+#define IPMI_FUNCS(X)                                                                              \
+    X(ipmiconsole_ctx_create)                                                                      \
+    X(ipmiconsole_ctx_destroy)                                                                     \
+    X(ipmiconsole_ctx_errnum)                                                                      \
+    X(ipmiconsole_ctx_fd)                                                                          \
+    X(ipmiconsole_ctx_generate_break)                                                              \
+    X(ipmiconsole_ctx_status)                                                                      \
+    X(ipmiconsole_ctx_strerror)                                                                    \
+    X(ipmiconsole_engine_init)                                                                     \
+    X(ipmiconsole_engine_submit)
+
+struct ipmi_lib {
+#define IPMI_MEMBER(f) __typeof__(&f) f;
+    IPMI_FUNCS(IPMI_MEMBER)
+#undef IPMI_MEMBER
+};
+
+static const struct dynlib_sym ipmi_syms[] = {
+#define IPMI_SYM(f) {#f, offsetof(struct ipmi_lib, f)},
+    IPMI_FUNCS(IPMI_SYM)
+#undef IPMI_SYM
+};
+
+/* Process-wide, like the library. `lib` is valid once ipmi_dl loaded:
+ * ipmi_open() checks that before it creates a console's state, so any
+ * code holding a `struct ipmi` may call through it. */
+static struct ipmi_lib ipmi_table;
+static const struct ipmi_lib *const lib = &ipmi_table;
+
+/* Debian 12's SONAME (package libipmiconsole2), the ABI of the header we
+ * build against; the unversioned .so exists only with the -dev package. */
+static struct dynlib ipmi_dl = {
+    .soname = "libipmiconsole.so.2",
+    .purpose = "ipmi: consoles",
+    .syms = ipmi_syms,
+    .nsyms = sizeof(ipmi_syms) / sizeof(ipmi_syms[0]),
+    .table = &ipmi_table,
+};
 
 struct ipmi {
     ipmiconsole_ctx_t ctx;
@@ -28,7 +72,7 @@ static int engine_state; /* 0 not tried, 1 running, -1 failed */
 static int engine_start(void)
 {
     if (engine_state == 0)
-        engine_state = ipmiconsole_engine_init(IPMI_ENGINE_THREADS, 0) < 0 ? -1 : 1;
+        engine_state = lib->ipmiconsole_engine_init(IPMI_ENGINE_THREADS, 0) < 0 ? -1 : 1;
     return engine_state > 0 ? 0 : -EIO;
 }
 
@@ -49,12 +93,19 @@ static ipmiconsole_ctx_t make_ctx(struct console *c, const struct ipmiopts *o)
         .behavior_flags = 0,
         .debug_flags = 0,
     };
-    return ipmiconsole_ctx_create(c->cfg.dev + 5, &ic, &pc, &ec);
+    return lib->ipmiconsole_ctx_create(c->cfg.dev + 5, &ic, &pc, &ec);
 }
 
 static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errlen)
 {
     struct ipmiopts o;
+    /* The failure is remembered: one warning per console, then retries on
+     * the usual backoff that cost nothing until a restart. */
+    int loaded = dynlib_load(&ipmi_dl);
+    if (loaded < 0) {
+        snprintf(err, errlen, "Console [%s]: %s", c->cfg.name, ipmi_dl.error);
+        return loaded;
+    }
     if (ipmiopts_parse(c->cfg.ipmiopts, &o, err, errlen) < 0)
         return -EINVAL;
     if (engine_start() < 0) {
@@ -72,16 +123,16 @@ static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errl
         return -EINVAL;
     }
     ipmiopts_release(&o);
-    if (ipmiconsole_engine_submit(p->ctx, NULL, NULL) < 0) {
+    if (lib->ipmiconsole_engine_submit(p->ctx, NULL, NULL) < 0) {
         snprintf(err, errlen, "Console [%s]: IPMI submit failed: %s", c->cfg.name,
-                 ipmiconsole_ctx_strerror(ipmiconsole_ctx_errnum(p->ctx)));
-        ipmiconsole_ctx_destroy(p->ctx);
+                 lib->ipmiconsole_ctx_strerror(lib->ipmiconsole_ctx_errnum(p->ctx)));
+        lib->ipmiconsole_ctx_destroy(p->ctx);
         free(p);
         return -EIO;
     }
-    int fd = ipmiconsole_ctx_fd(p->ctx);
+    int fd = lib->ipmiconsole_ctx_fd(p->ctx);
     if (fd < 0) {
-        ipmiconsole_ctx_destroy(p->ctx);
+        lib->ipmiconsole_ctx_destroy(p->ctx);
         free(p);
         return -EIO;
     }
@@ -93,7 +144,7 @@ static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errl
 static int ipmi_finish(struct console *c, char *err, size_t errlen)
 {
     struct ipmi *p = c->priv;
-    ipmiconsole_ctx_status_t st = ipmiconsole_ctx_status(p->ctx);
+    ipmiconsole_ctx_status_t st = lib->ipmiconsole_ctx_status(p->ctx);
     if (st == IPMICONSOLE_CTX_STATUS_SOL_ESTABLISHED) {
         p->established = true;
         return 1;
@@ -108,7 +159,7 @@ static int ipmi_finish(struct console *c, char *err, size_t errlen)
             return n > 0 ? 1 : 0;
         }
     }
-    snprintf(err, errlen, "%s", ipmiconsole_ctx_strerror(ipmiconsole_ctx_errnum(p->ctx)));
+    snprintf(err, errlen, "%s", lib->ipmiconsole_ctx_strerror(lib->ipmiconsole_ctx_errnum(p->ctx)));
     return -EIO;
 }
 
@@ -127,7 +178,7 @@ static void ipmi_close(struct console *c)
 {
     struct ipmi *p = c->priv;
     if (p) {
-        ipmiconsole_ctx_destroy(p->ctx);
+        lib->ipmiconsole_ctx_destroy(p->ctx);
         free(p);
     }
     c->priv = NULL;
@@ -141,7 +192,7 @@ static void ipmi_describe(const struct console *c, char *out, size_t outlen)
 static void ipmi_break(struct console *c)
 {
     struct ipmi *p = c->priv;
-    if (p && p->established && ipmiconsole_ctx_generate_break(p->ctx) < 0)
+    if (p && p->established && lib->ipmiconsole_ctx_generate_break(p->ctx) < 0)
         log_warn("Console [%s]: IPMI break failed", c->cfg.name);
 }
 

@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,74 @@
 
 #include "common/log.h"
 #include "conmand/console.h"
+#include "conmand/dynlib.h"
 #include "conmand/server.h"
 #include "conmand/sshopts.h"
 
 #define SSH_BREAK_MS 500
+
+/* Every libssh function we call, resolved when the first ssh: console
+ * connects: a conmand without one never maps libssh and libcrypto. The
+ * header still gives each pointer its prototype. */
+#define SSH_FUNCS(X)                                                                               \
+    X(ssh_channel_is_closed)                                                                       \
+    X(ssh_channel_is_eof)                                                                          \
+    X(ssh_channel_new)                                                                             \
+    X(ssh_channel_open_session)                                                                    \
+    X(ssh_channel_poll)                                                                            \
+    X(ssh_channel_read_nonblocking)                                                                \
+    X(ssh_channel_request_pty_size)                                                                \
+    X(ssh_channel_request_send_break)                                                              \
+    X(ssh_channel_request_shell)                                                                   \
+    X(ssh_channel_write)                                                                           \
+    X(ssh_clean_pubkey_hash)                                                                       \
+    X(ssh_connect)                                                                                 \
+    X(ssh_disconnect)                                                                              \
+    X(ssh_free)                                                                                    \
+    X(ssh_get_error)                                                                               \
+    X(ssh_get_fd)                                                                                  \
+    X(ssh_get_fingerprint_hash)                                                                    \
+    X(ssh_get_poll_flags)                                                                          \
+    X(ssh_get_publickey_hash)                                                                      \
+    X(ssh_get_server_publickey)                                                                    \
+    X(ssh_get_status)                                                                              \
+    X(ssh_key_free)                                                                                \
+    X(ssh_new)                                                                                     \
+    X(ssh_options_set)                                                                             \
+    X(ssh_pki_import_privkey_file)                                                                 \
+    X(ssh_session_is_known_server)                                                                 \
+    X(ssh_set_blocking)                                                                            \
+    X(ssh_string_free_char)                                                                        \
+    X(ssh_userauth_password)                                                                       \
+    X(ssh_userauth_publickey)
+
+struct ssh_lib {
+#define SSH_MEMBER(f) __typeof__(&f) f;
+    SSH_FUNCS(SSH_MEMBER)
+#undef SSH_MEMBER
+};
+
+static const struct dynlib_sym ssh_syms[] = {
+#define SSH_SYM(f) {#f, offsetof(struct ssh_lib, f)},
+    SSH_FUNCS(SSH_SYM)
+#undef SSH_SYM
+};
+
+/* Process-wide, like the library. `lib` is valid once ssh_dl loaded:
+ * ssh_open_op() checks that before it creates a console's state, so any
+ * code holding a `struct sshc` may call through it. */
+static struct ssh_lib ssh_table;
+static const struct ssh_lib *const lib = &ssh_table;
+
+/* Debian 12's SONAME (package libssh-4), the ABI of the header we build
+ * against; the unversioned libssh.so exists only with the -dev package. */
+static struct dynlib ssh_dl = {
+    .soname = "libssh.so.4",
+    .purpose = "ssh: consoles",
+    .syms = ssh_syms,
+    .nsyms = sizeof(ssh_syms) / sizeof(ssh_syms[0]),
+    .table = &ssh_table,
+};
 
 enum phase { PH_RESOLVE, PH_TCP, PH_CONNECT, PH_AUTH, PH_OPEN, PH_PTY, PH_SHELL };
 
@@ -88,12 +153,12 @@ static void end_session(struct sshc *p)
         close(p->sock);
     p->sock = -1;
     if (p->s) {
-        ssh_disconnect(p->s);
-        ssh_free(p->s); /* frees the channel too */
+        lib->ssh_disconnect(p->s);
+        lib->ssh_free(p->s); /* frees the channel too */
     }
     p->s = NULL;
     p->ch = NULL;
-    ssh_key_free(p->key);
+    lib->ssh_key_free(p->key);
     p->key = NULL;
     sshopts_release(&p->o);
 }
@@ -109,17 +174,17 @@ static int fingerprint(struct sshc *p, char *out, size_t outlen)
     unsigned char *hash = NULL;
     size_t hlen = 0;
     int rc = -EIO;
-    if (ssh_get_server_publickey(p->s, &srv) == SSH_OK &&
-        ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
-        char *fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
+    if (lib->ssh_get_server_publickey(p->s, &srv) == SSH_OK &&
+        lib->ssh_get_publickey_hash(srv, SSH_PUBLICKEY_HASH_SHA256, &hash, &hlen) == 0) {
+        char *fp = lib->ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, hlen);
         if (fp) {
             snprintf(out, outlen, "%s", fp);
-            ssh_string_free_char(fp);
+            lib->ssh_string_free_char(fp);
             rc = 0;
         }
     }
-    ssh_clean_pubkey_hash(&hash);
-    ssh_key_free(srv);
+    lib->ssh_clean_pubkey_hash(&hash);
+    lib->ssh_key_free(srv);
     return rc;
 }
 
@@ -127,7 +192,7 @@ static int fingerprint(struct sshc *p, char *out, size_t outlen)
 static int check_known_hosts(struct sshc *p, const char *fp, char *why, size_t whylen)
 {
     const char *file = p->o.known_hosts;
-    switch (ssh_session_is_known_server(p->s)) {
+    switch (lib->ssh_session_is_known_server(p->s)) {
     case SSH_KNOWN_HOSTS_OK:
         return 0;
     case SSH_KNOWN_HOSTS_CHANGED:
@@ -145,7 +210,7 @@ static int check_known_hosts(struct sshc *p, const char *fp, char *why, size_t w
         return -EPERM;
     default:
         snprintf(why, whylen, "cannot check host key of %s:%u against %s: %s", p->t.host, p->t.port,
-                 file, ssh_get_error(p->s));
+                 file, lib->ssh_get_error(p->s));
         return -EIO;
     }
 }
@@ -181,11 +246,11 @@ static int auth_step(struct sshc *p, char *why, size_t whylen)
 {
     int rc;
     if (p->o.identity[0] && !p->key_tried) {
-        if (!p->key && ssh_pki_import_privkey_file(p->o.identity, NULL, NULL, NULL, &p->key)) {
+        if (!p->key && lib->ssh_pki_import_privkey_file(p->o.identity, NULL, NULL, NULL, &p->key)) {
             snprintf(why, whylen, "cannot read private key file %s (I: in sshopts)", p->o.identity);
             return SSH_AUTH_ERROR;
         }
-        rc = ssh_userauth_publickey(p->s, NULL, p->key);
+        rc = lib->ssh_userauth_publickey(p->s, NULL, p->key);
         if (rc == SSH_AUTH_SUCCESS || rc == SSH_AUTH_AGAIN)
             return rc;
         if (rc == SSH_AUTH_ERROR)
@@ -193,7 +258,7 @@ static int auth_step(struct sshc *p, char *why, size_t whylen)
         p->key_tried = true;
     }
     if (p->o.password.len && !p->password_tried) {
-        rc = ssh_userauth_password(p->s, NULL, p->o.password.bytes);
+        rc = lib->ssh_userauth_password(p->s, NULL, p->o.password.bytes);
         if (rc == SSH_AUTH_SUCCESS || rc == SSH_AUTH_AGAIN)
             return rc;
         if (rc == SSH_AUTH_ERROR)
@@ -206,7 +271,8 @@ static int auth_step(struct sshc *p, char *why, size_t whylen)
         snprintf(why, whylen, "no I: key file or P: password in sshopts");
     return SSH_AUTH_ERROR;
 error:
-    snprintf(why, whylen, "authentication as \"%s\" failed: %s", p->t.user, ssh_get_error(p->s));
+    snprintf(why, whylen, "authentication as \"%s\" failed: %s", p->t.user,
+             lib->ssh_get_error(p->s));
     return SSH_AUTH_ERROR;
 }
 
@@ -215,7 +281,7 @@ static void on_poll(uv_poll_t *h, int status, int events);
 static void arm_poll(struct sshc *p)
 {
     int ev = p->phase == PH_TCP ? UV_WRITABLE : UV_READABLE;
-    if (p->phase != PH_TCP && (ssh_get_poll_flags(p->s) & SSH_WRITE_PENDING))
+    if (p->phase != PH_TCP && (lib->ssh_get_poll_flags(p->s) & SSH_WRITE_PENDING))
         ev |= UV_WRITABLE;
     uv_poll_start(p->poll, ev, on_poll);
 }
@@ -230,14 +296,14 @@ static void drain_cb(uv_timer_t *t)
  * (it closes that one, libssh closes its own). */
 static void hand_over(struct sshc *p)
 {
-    int fd = fcntl(ssh_get_fd(p->s), F_DUPFD_CLOEXEC, 0);
+    int fd = fcntl(lib->ssh_get_fd(p->s), F_DUPFD_CLOEXEC, 0);
     if (fd < 0) {
         fail(p, strerror(errno));
         return;
     }
     stop_poll(p);
     uv_timer_stop(&p->timeout);
-    ssh_key_free(p->key);
+    lib->ssh_key_free(p->key);
     p->key = NULL;
     secret_release(&p->o.password); /* not needed until the next connect */
     console_up(p->c, fd);
@@ -257,8 +323,8 @@ static int tcp_connected(struct sshc *p, char *why, size_t whylen)
         snprintf(why, whylen, "cannot connect to %s:%u: %s", p->t.host, p->t.port, strerror(err));
         return -1;
     }
-    if (ssh_options_set(p->s, SSH_OPTIONS_FD, &p->sock) < 0) {
-        snprintf(why, whylen, "cannot hand the socket to libssh: %s", ssh_get_error(p->s));
+    if (lib->ssh_options_set(p->s, SSH_OPTIONS_FD, &p->sock) < 0) {
+        snprintf(why, whylen, "cannot hand the socket to libssh: %s", lib->ssh_get_error(p->s));
         return -1;
     }
     return 0;
@@ -278,13 +344,13 @@ static int advance(struct sshc *p, char *why, size_t whylen)
         p->phase = PH_CONNECT;
         /* fall through */
     case PH_CONNECT:
-        rc = ssh_connect(p->s);
-        if (p->sock >= 0 && ssh_get_fd(p->s) == p->sock)
+        rc = lib->ssh_connect(p->s);
+        if (p->sock >= 0 && lib->ssh_get_fd(p->s) == p->sock)
             p->sock = -1; /* libssh owns and closes it now */
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
-            snprintf(why, whylen, "%s", ssh_get_error(p->s));
+            snprintf(why, whylen, "%s", lib->ssh_get_error(p->s));
             return -1;
         }
         if (check_host_key(p, why, whylen) < 0)
@@ -298,24 +364,24 @@ static int advance(struct sshc *p, char *why, size_t whylen)
         if (rc != SSH_AUTH_SUCCESS)
             return -1;
         p->phase = PH_OPEN;
-        p->ch = ssh_channel_new(p->s);
+        p->ch = lib->ssh_channel_new(p->s);
         if (!p->ch) {
-            snprintf(why, whylen, "cannot create a channel: %s", ssh_get_error(p->s));
+            snprintf(why, whylen, "cannot create a channel: %s", lib->ssh_get_error(p->s));
             return -1;
         }
         /* fall through */
     case PH_OPEN:
-        rc = ssh_channel_open_session(p->ch);
+        rc = lib->ssh_channel_open_session(p->ch);
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
-            snprintf(why, whylen, "cannot open a session channel: %s", ssh_get_error(p->s));
+            snprintf(why, whylen, "cannot open a session channel: %s", lib->ssh_get_error(p->s));
             return -1;
         }
         p->phase = PH_PTY;
         /* fall through */
     case PH_PTY:
-        rc = ssh_channel_request_pty_size(p->ch, "vt100", 80, 24);
+        rc = lib->ssh_channel_request_pty_size(p->ch, "vt100", 80, 24);
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) /* a console server without ptys still works */
@@ -323,11 +389,11 @@ static int advance(struct sshc *p, char *why, size_t whylen)
         p->phase = PH_SHELL;
         /* fall through */
     case PH_SHELL:
-        rc = ssh_channel_request_shell(p->ch);
+        rc = lib->ssh_channel_request_shell(p->ch);
         if (rc == SSH_AGAIN)
             return 0;
         if (rc != SSH_OK) {
-            snprintf(why, whylen, "shell request refused: %s", ssh_get_error(p->s));
+            snprintf(why, whylen, "shell request refused: %s", lib->ssh_get_error(p->s));
             return -1;
         }
         return 1;
@@ -343,8 +409,8 @@ static void on_poll(uv_poll_t *h, int status, int events)
     char why[2048] = "";
     int rc = advance(p, why, sizeof(why));
     if (rc == 0 && p->phase >= PH_CONNECT &&
-        (ssh_get_status(p->s) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
-        snprintf(why, sizeof(why), "connection closed: %s", ssh_get_error(p->s));
+        (lib->ssh_get_status(p->s) & (SSH_CLOSED | SSH_CLOSED_ERROR))) {
+        snprintf(why, sizeof(why), "connection closed: %s", lib->ssh_get_error(p->s));
         rc = -1;
     }
     if (rc < 0)
@@ -385,15 +451,15 @@ static int set_options(struct sshc *p)
     const char *kh = p->o.known_hosts[0] ? p->o.known_hosts : "/dev/null";
     int port = (int)p->t.port, verbosity = SSH_LOG_NOLOG;
     bool no = false;
-    if (ssh_options_set(p->s, SSH_OPTIONS_HOST, p->t.host) ||
-        ssh_options_set(p->s, SSH_OPTIONS_PORT, &port) ||
-        ssh_options_set(p->s, SSH_OPTIONS_USER, p->t.user) ||
-        ssh_options_set(p->s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) ||
-        ssh_options_set(p->s, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
-        ssh_options_set(p->s, SSH_OPTIONS_KNOWNHOSTS, kh) ||
-        ssh_options_set(p->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, kh))
+    if (lib->ssh_options_set(p->s, SSH_OPTIONS_HOST, p->t.host) ||
+        lib->ssh_options_set(p->s, SSH_OPTIONS_PORT, &port) ||
+        lib->ssh_options_set(p->s, SSH_OPTIONS_USER, p->t.user) ||
+        lib->ssh_options_set(p->s, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) ||
+        lib->ssh_options_set(p->s, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
+        lib->ssh_options_set(p->s, SSH_OPTIONS_KNOWNHOSTS, kh) ||
+        lib->ssh_options_set(p->s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, kh))
         return -EINVAL;
-    ssh_set_blocking(p->s, 0);
+    lib->ssh_set_blocking(p->s, 0);
     return 0;
 }
 
@@ -456,10 +522,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 
 static int start_session(struct sshc *p, char *why, size_t whylen)
 {
-    p->s = ssh_new();
+    p->s = lib->ssh_new();
     if (!p->s || set_options(p) < 0) {
         snprintf(why, whylen, "cannot set up an SSH session%s%s", p->s ? ": " : "",
-                 p->s ? ssh_get_error(p->s) : "");
+                 p->s ? lib->ssh_get_error(p->s) : "");
         return -ENOMEM;
     }
     char port[8];
@@ -483,6 +549,13 @@ static int start_session(struct sshc *p, char *why, size_t whylen)
 static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t errlen)
 {
     char why[2048];
+    /* The failure is remembered: one warning per console, then retries on
+     * the usual backoff that cost nothing until a restart. */
+    int loaded = dynlib_load(&ssh_dl);
+    if (loaded < 0) {
+        snprintf(err, errlen, "Console [%s]: %s", c->cfg.name, ssh_dl.error);
+        return loaded;
+    }
     struct sshc *p = state_for(c);
     if (!p)
         return -ENOMEM;
@@ -508,17 +581,18 @@ static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t er
 static ssize_t ssh_dev_read(struct console *c, void *buf, size_t len)
 {
     struct sshc *p = c->priv;
-    int n = ssh_channel_read_nonblocking(p->ch, buf, (uint32_t)len, 0);
+    int n = lib->ssh_channel_read_nonblocking(p->ch, buf, (uint32_t)len, 0);
     if (n == 0)
-        n = ssh_channel_read_nonblocking(p->ch, buf, (uint32_t)len, 1);
+        n = lib->ssh_channel_read_nonblocking(p->ch, buf, (uint32_t)len, 1);
     if (n > 0)
         return n;
     if (n == SSH_ERROR) {
-        log_warn("Console [%s]: SSH read from %s: %s", c->cfg.name, p->t.host, ssh_get_error(p->s));
+        log_warn("Console [%s]: SSH read from %s: %s", c->cfg.name, p->t.host,
+                 lib->ssh_get_error(p->s));
         errno = EIO;
         return -1;
     }
-    if (n < 0 || ssh_channel_is_eof(p->ch) || ssh_channel_is_closed(p->ch))
+    if (n < 0 || lib->ssh_channel_is_eof(p->ch) || lib->ssh_channel_is_closed(p->ch))
         return 0;
     errno = EAGAIN;
     return -1;
@@ -527,16 +601,17 @@ static ssize_t ssh_dev_read(struct console *c, void *buf, size_t len)
 /* libssh may pull input off the socket while writing; read it soon. */
 static void drain_later(struct sshc *p)
 {
-    if (p->ch && ssh_channel_poll(p->ch, 0) > 0)
+    if (p->ch && lib->ssh_channel_poll(p->ch, 0) > 0)
         uv_timer_start(&p->drain, drain_cb, 0, 0);
 }
 
 static ssize_t ssh_dev_write(struct console *c, const void *buf, size_t len)
 {
     struct sshc *p = c->priv;
-    int n = ssh_channel_write(p->ch, buf, (uint32_t)len);
+    int n = lib->ssh_channel_write(p->ch, buf, (uint32_t)len);
     if (n == SSH_ERROR) {
-        log_warn("Console [%s]: SSH write to %s: %s", c->cfg.name, p->t.host, ssh_get_error(p->s));
+        log_warn("Console [%s]: SSH write to %s: %s", c->cfg.name, p->t.host,
+                 lib->ssh_get_error(p->s));
         errno = EIO;
         return -1;
     }
@@ -571,9 +646,9 @@ static void ssh_break(struct console *c)
     struct sshc *p = c->priv;
     if (c->state != CONSOLE_UP || !p || !p->ch)
         return;
-    if (ssh_channel_request_send_break(p->ch, SSH_BREAK_MS) != SSH_OK)
+    if (lib->ssh_channel_request_send_break(p->ch, SSH_BREAK_MS) != SSH_OK)
         log_warn("Console [%s]: SSH break to %s failed: %s", c->cfg.name, p->t.host,
-                 ssh_get_error(p->s));
+                 lib->ssh_get_error(p->s));
     drain_later(p);
 }
 
