@@ -243,6 +243,7 @@ int reload_apply(struct server *s)
         s->nconsoles = (size_t)m;
         qsort(s->consoles, s->nconsoles, sizeof(*s->consoles), cmp_console);
         next = NULL;
+        server_reserve_descriptors(s); /* before the added consoles open */
     }
     free(next);
     free(steps);

@@ -3,6 +3,7 @@
 #include "conmand/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -275,6 +276,23 @@ static void apply_limits(const struct conf_server *cs)
         log_warn("cannot change to coredumpdir \"%s\": %s", cs->coredumpdir, strerror(errno));
 }
 
+/* Grows the kernel's descriptor table once, now, to what the consoles will
+ * need. It doubles as descriptors are opened, and once the process has
+ * threads (libuv's resolver pool, libipmiconsole's engine) every doubling
+ * waits for an RCU grace period, 5-15 ms here: nine of them on the way to
+ * 10,000 consoles, stalling the loop mid-start-up. A table never shrinks. */
+void server_reserve_descriptors(struct server *s)
+{
+    struct rlimit rl;
+    long want = (long)s->nconsoles + 320; /* + log cache, clients, loop */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        want >= (long)rl.rlim_cur)
+        want = (long)rl.rlim_cur - 1;
+    int fd = fcntl(uv_backend_fd(s->loop), F_DUPFD_CLOEXEC, (int)want);
+    if (fd >= 0)
+        close(fd);
+}
+
 static void warn_unsupported(const struct conf_server *cs)
 {
     if (cs->tcpwrappers)
@@ -364,6 +382,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     if (open_server_log(s) == 0 && create_consoles(s) == 0 && start_listener(s) == 0) {
         warn_unsupported(&s->conf.server);
         apply_limits(&s->conf.server);
+        server_reserve_descriptors(s);
         write_pidfile(s);
         log_info("Starting conmand (conman-service) on port %d with %zu consoles", s->port,
                  s->nconsoles);

@@ -59,6 +59,10 @@ int server_run(struct server_opts *opts, struct conf *conf);
 /* Consoles in name order, for lookups by the client code. */
 struct console *server_find_console(struct server *s, const char *name);
 
+/* Grows the process's descriptor table to what the consoles need, in one
+ * step, before they open (see server.c for why). */
+void server_reserve_descriptors(struct server *s);
+
 /* Runs `resetcmd` for a console (SERVER resetcmd, %N/%D expanded). */
 void server_reset_console(struct server *s, struct console *c);
 
