@@ -199,9 +199,13 @@ static enum MHD_Result set_fault(struct sim *s, struct MHD_Connection *c, const 
     for (int f = 0; f < F_COUNT; f++)
         if (strcmp(name, fault_names[f]) == 0) {
             const char *sec = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
+            int slow_sec = 30;
+            if (sec && numparse_int(sec, 0, 3600, &slow_sec) < 0)
+                return reply(c, 400, "seconds must be a whole number from 0 to 3600\n",
+                             "text/plain");
             pthread_mutex_lock(&s->lock);
             s->fault = (enum fault)f;
-            s->slow_sec = sec ? atoi(sec) : 30;
+            s->slow_sec = slow_sec;
             pthread_mutex_unlock(&s->lock);
             fprintf(stderr, "hsm-sim: fault set to %s\n", name);
             return reply(c, 200, "ok\n", "text/plain");
