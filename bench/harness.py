@@ -630,8 +630,8 @@ def scenario_change(procs, kind, binary, n, run_dir, args):
 # ---------------------------------------------------------------- reporting
 
 ROWS = [  # (scenario, key, label, format)
-    ("steady", "listed_s", "start to all listed by conman -q (s) *", "{:.2f}"),
-    ("steady", "connected_s", "start to all consoles connected (s)", "{:.2f}"),
+    ("steady", "listed_s", "start to all listed by conman -q (s) *", "{:.3f}"),
+    ("steady", "connected_s", "start to all consoles connected (s)", "{:.3f}"),
     ("steady", "rss_mb", "RSS total (MB)", "{:.1f}"),
     ("steady", "rss_per_console_kb", "RSS per console (KB)", "{:.1f}"),
     ("steady", "cpu_pct", "CPU total (% of one core)", "{:.2f}"),
