@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import SOURCE_DIR
+from conftest import SOURCE_DIR, binary
 
 
 def read(*parts):
@@ -97,3 +97,59 @@ def test_container_test_builds_this_dockerfile_with_the_same_list():
     r = subprocess.run(["bash", "-n", os.path.join(SOURCE_DIR, "scripts", "container-test.sh")],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 0, r.stderr
+
+
+def owning_package(path):
+    """The Debian package that installed `path` (dpkg -S), arch suffix
+    dropped. With merged /usr, dpkg knows a file under one of /lib and
+    /usr/lib only, so both are asked."""
+    other = path[4:] if path.startswith("/usr/lib/") else "/usr" + path
+    for candidate in (path, other):
+        out = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout.split(":", 1)[0].strip()
+    pytest.fail(f"no Debian package owns {path} (nor {other})")
+
+
+def test_build_list_provides_every_module_cmake_requires():
+    # A module CMakeLists.txt needs but the build stage lacks fails only in
+    # the image build, which the normal suite does not run.
+    modules = re.findall(r"pkg_check_modules\(\w+ REQUIRED IMPORTED_TARGET (\S+)\)",
+                         read("CMakeLists.txt"))
+    assert modules
+    build = set(package_list("build"))
+    for m in modules:
+        pcdir = subprocess.run(["pkg-config", "--variable=pcfiledir", m], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        pkg = owning_package(os.path.join(pcdir, f"{m}.pc"))
+        assert pkg in build, f"deploy/build-packages.txt lacks {pkg} (pkg-config module {m})"
+
+
+def shared_library_path(soname):
+    for ln in subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
+                             check=True).stdout.splitlines():
+        parts = ln.strip().split(" => ")
+        if len(parts) == 2 and parts[0].split()[0] == soname and "x86-64" in parts[0]:
+            return parts[1]
+    pytest.fail(f"{soname} is not installed here")
+
+
+def test_runtime_list_provides_every_library_the_image_binaries_load():
+    # What configure_conman and conmand link (their own NEEDED entries) and
+    # what conmand dlopen()s: apt brings the rest as dependencies.
+    needed = set()
+    for name in ("configure_conman", "conmand"):
+        dyn = subprocess.run(["readelf", "-d", binary(name)], capture_output=True, text=True,
+                             check=True).stdout
+        needed |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", dyn))
+    sources = read("src", "conmand", "console_ssh.c") + read("src", "conmand", "console_ipmi.c")
+    loaded = set(re.findall(r'\.soname = "([^"]+)"', sources))
+    assert loaded == {"libssh.so.4", "libipmiconsole.so.2"}
+    runtime = set(package_list("runtime"))
+    for soname in sorted(needed | loaded):
+        if re.match(r"lib(asan|ubsan|lsan)\.", soname):
+            continue  # the sanitizer build's runtime, not the image's
+        pkg = owning_package(shared_library_path(soname))
+        if pkg == "libc6":
+            continue  # essential: in every Debian image
+        assert pkg in runtime, f"deploy/runtime-packages.txt lacks {pkg} ({soname})"
