@@ -55,9 +55,9 @@ class Daemon:
             f.write("\n".join(lines) + "\n")
         self.proc = None
 
-    def start(self, wait=True):
+    def start(self, wait=True, env=None):
         argv = [daemon_path(self.kind), "-F", "-v", "-c", self.conf, "-p", str(self.port)]
-        self.proc = self.procs.start(argv, log_path=self.out)
+        self.proc = self.procs.start(argv, log_path=self.out, env=env)
         if wait:
             wait_for(self.ready, timeout=10, what=f"{self.kind} conmand to answer -q")
         return self
