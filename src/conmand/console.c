@@ -210,6 +210,20 @@ static void connect_now(struct console *c)
  * 0.5 ms did and starts 1,000 no slower (bench/harness.py's set-up). */
 #define RETRY_SLICE_NS 200000
 
+/* Takes `c` off the retry heap (if it is there) and does what it waited
+ * for: its first start, or a reconnect while it is down. */
+static void run_waiting(struct console *c)
+{
+    struct server *s = c->srv;
+    timerheap_remove(&s->retries, &c->retry);
+    if (c->starting) {
+        c->starting = false;
+        console_start(c, s->opts.zero_logs);
+    } else if (c->state == CONSOLE_DOWN && !c->closing) {
+        connect_now(c);
+    }
+}
+
 /* Runs due starts and reconnects for at most one slice (at least one of
  * them); true when due ones remain. */
 static bool run_retry_slice(struct server *s)
@@ -219,14 +233,7 @@ static bool run_retry_slice(struct server *s)
     while ((top = timerheap_peek(&s->retries)) && top->due <= now) {
         if (uv_hrtime() > end)
             return true;
-        timerheap_remove(&s->retries, top);
-        struct console *c = (struct console *)((char *)top - offsetof(struct console, retry));
-        if (c->starting) {
-            c->starting = false;
-            console_start(c, s->opts.zero_logs);
-        } else if (c->state == CONSOLE_DOWN && !c->closing) {
-            connect_now(c);
-        }
+        run_waiting((struct console *)((char *)top - offsetof(struct console, retry)));
     }
     return false;
 }
@@ -295,16 +302,8 @@ void console_start_soon(struct console *c)
 
 void console_kick(struct console *c)
 {
-    if (c->starting && !c->closing) {
-        c->starting = false;
-        timerheap_remove(&c->srv->retries, &c->retry);
-        console_start(c, c->srv->opts.zero_logs);
-        return;
-    }
-    if (c->state == CONSOLE_DOWN && !c->closing) {
-        timerheap_remove(&c->srv->retries, &c->retry);
-        connect_now(c);
-    }
+    if (!c->closing && (c->starting || c->state == CONSOLE_DOWN))
+        run_waiting(c);
 }
 
 static void close_fd(struct console *c)
