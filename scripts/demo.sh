@@ -106,16 +106,24 @@ start() { # logfile argv...
   groups+=($!)
 }
 
+# await WHAT SECONDS LOG CMD...: runs CMD every 0.1 s until it succeeds,
+# while the process started last lives; else stops, naming WHAT and LOG.
+await() {
+  local what="$1" secs="$2" log="$3" i
+  shift 3
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" && return 0
+    kill -0 "${groups[-1]}" 2>/dev/null || die "$what exited: $(tail -n 5 "$log")"
+    sleep 0.1
+  done
+  "$@" || die "$what not ready after $secs s; see $log"
+}
+
 # 3. Simulated BMCs and their consoles.
 say "starting $count simulated BMCs (ipmi_sim + console-sim) ..."
 CONSOLE_SIM="$bin/console-sim" start "$demo/bmc-sim.log" \
   bash "$root/scripts/bmc-sim.sh" --dir "$demo/bmc" --count "$count" --rate 2
-for _ in $(seq 300); do
-  [ -f "$demo/bmc/ready" ] && break
-  kill -0 "${groups[-1]}" 2>/dev/null || die "bmc-sim failed: $(tail -n 5 "$demo/bmc-sim.log")"
-  sleep 0.1
-done
-[ -f "$demo/bmc/ready" ] || die "simulated BMCs not ready after 30 s; see $demo/bmc-sim.log"
+await "the simulated BMCs (bmc-sim)" 30 "$demo/bmc-sim.log" test -f "$demo/bmc/ready"
 
 # 3b. Node mode: a Mountain blade BMC serving its nodes' consoles over SSH
 # (user n<K> is node K), with a key made for this run.
@@ -129,12 +137,7 @@ if [ "$mode" = node ]; then
   start "$demo/ssh-bmc-sim.log" "$bin/ssh-bmc-sim" --port "$ssh_port" \
     --host-key "$demo/ssh/host_key" --authorized-keys "$demo/ssh/authorized_keys" \
     --consoles "$blade_nodes" --prefix "$blade" --rate 2
-  for _ in $(seq 100); do
-    grep -q "serving" "$demo/ssh-bmc-sim.log" 2>/dev/null && break
-    kill -0 "${groups[-1]}" 2>/dev/null || die "ssh-bmc-sim failed: $(tail -n 5 "$demo/ssh-bmc-sim.log")"
-    sleep 0.1
-  done
-  grep -q "serving" "$demo/ssh-bmc-sim.log" || die "ssh-bmc-sim not serving after 10 s"
+  await ssh-bmc-sim 10 "$demo/ssh-bmc-sim.log" grep -qs "serving" "$demo/ssh-bmc-sim.log"
   # HSM's view: each River BMC has node n0; the blade has n0..n(K-1), Class Mountain.
   inventory="$demo/inventory-node.json"
   /usr/bin/python3 - "$demo/bmc/inventory.json" "$inventory" "$blade" "127.0.0.1:$ssh_port" \
@@ -169,12 +172,7 @@ total="$(consoles | wc -l)"
 # 4. HSM with those BMCs as NodeBMC RedfishEndpoints (and in node mode the nodes).
 hsm_port="$(free_tcp_port)"
 start "$demo/hsm-sim.log" "$bin/hsm-sim" --port "$hsm_port" --inventory "$inventory"
-for _ in $(seq 100); do
-  grep -q "listening on" "$demo/hsm-sim.log" 2>/dev/null && break
-  kill -0 "${groups[-1]}" 2>/dev/null || die "hsm-sim failed: $(tail -n 5 "$demo/hsm-sim.log")"
-  sleep 0.1
-done
-grep -q "listening on" "$demo/hsm-sim.log" || die "hsm-sim not listening after 10 s"
+await hsm-sim 10 "$demo/hsm-sim.log" grep -qs "listening on" "$demo/hsm-sim.log"
 
 # 5. configure_conman: discovers the BMCs, writes conman.conf, runs conmand.
 conman_port="$(free_tcp_port)"
@@ -204,13 +202,8 @@ API_GATEWAY="http://127.0.0.1:$hsm_port" USER_FILE="$demo/bmc/secrets/user" \
   CONMAN_CONF="$demo/conman.conf" CONMAND="$CONMAND" DISCOVERY_RETRY_SEC=2 \
   start "$demo/configure_conman.log" env "${node_env[@]}" "$bin/configure_conman"
 
-listed() { /usr/bin/conman -d "127.0.0.1:$conman_port" -q 2>/dev/null | wc -w; }
-for _ in $(seq 300); do
-  [ "$(listed)" -eq "$total" ] && break
-  kill -0 "${groups[-1]}" 2>/dev/null || die "configure_conman exited: $(tail -n 5 "$demo/configure_conman.log")"
-  sleep 0.1
-done
-[ "$(listed)" -eq "$total" ] || die "conmand does not list $total consoles after 30 s; see $demo/configure_conman.log"
+all_listed() { [ "$(/usr/bin/conman -d "127.0.0.1:$conman_port" -q 2>/dev/null | wc -w)" -eq "$total" ]; }
+await "configure_conman (conmand listing all $total consoles)" 30 "$demo/configure_conman.log" all_listed
 first="$(consoles | awk 'NR == 1 {print $1; exit}')"
 first_ssh="${blade}n0"
 
