@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libjansson-dev libuv1-dev
   libipmiconsole-dev libfreeipmi-dev libssh-dev libmicrohttpd-dev
-  libcmocka-dev libyajl-dev
+  libcmocka-dev libyajl-dev libpcre2-dev
   python3 python3-pytest python3-pytest-timeout
   conman openipmi freeipmi-tools ipmitool
   openssh-server openssh-client
@@ -18,6 +18,10 @@ PACKAGES=(
 # scripts/container-test.sh needs.
 if [ "${1:-}" = container ]; then
   PACKAGES+=(podman mmdebstrap runc uidmap fuse-overlayfs)
+fi
+# `deps.sh fuzz` adds clang and libFuzzer for tests/fuzz (cmake -DFUZZ=ON).
+if [ "${1:-}" = fuzz ]; then
+  PACKAGES+=(clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

@@ -12,6 +12,55 @@
 #include "conmand/server.h"
 
 #define REPLAY_LEN 4096
+/* Request bytes are read into a buffer that starts this small and doubles
+ * up to PROTO_MAX_LINE: an idle client does not hold 128 KiB. */
+#define IN_START 1024
+/* Bytes of an over-long request line skipped (after the error is sent)
+ * before the connection is dropped, so the reply is not lost to a reset. */
+#define DISCARD_MAX (4 * PROTO_MAX_LINE)
+/* Matching one request's patterns against every console stops after this
+ * long: the loop serves every console and client. */
+#define MATCH_BUDGET_NS (50 * 1000 * 1000ULL)
+/* One reset escape runs at most this many resetcmds: each is a fork. */
+#define RESET_MAX 128
+/* Down consoles one session start asks to reconnect at once. */
+#define KICK_MAX 64
+/* Bytes one read of a broadcast session may copy into console queues. */
+#define BROADCAST_COPY_MAX (4 * 1024 * 1024)
+/* "<user@host> on tty", each field at most PROTO_NAME_MAX; a message text
+ * and its framed form, so a long console name never cuts the frame. */
+#define WHO_MAX (3 * PROTO_NAME_MAX + 16)
+#define TEXT_MAX 2048
+#define MSG_MAX (TEXT_MAX + 16)
+
+/* A reply built in pieces and sent in one write (not thousands of small
+ * ones). `failed` once out of memory: the caller then sends none of it. */
+struct obuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void obuf_add(struct obuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(b->p, cap);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
 
 struct write_req {
     uv_write_t req;
@@ -82,7 +131,7 @@ void client_send_msg(struct client *cl, const char *text, bool info)
 {
     if (info && cl->quiet)
         return;
-    char msg[1200];
+    char msg[MSG_MAX];
     size_t n = proto_format_msg(msg, sizeof(msg), text);
     client_send(cl, msg, n);
 }
@@ -156,13 +205,14 @@ static void closed_cb(uv_handle_t *h)
     unlink_client(cl);
     proto_req_release(&cl->req);
     free(cl->cons);
+    free(cl->in);
     free(cl);
 }
 
 /* Tells the console's other writers (and its log) that `cl` left. */
 static void notify_departure(struct client *cl, struct console *c)
 {
-    char who[600], when[32], text[800];
+    char who[WHO_MAX], when[32], text[TEXT_MAX];
     client_who(cl, who, sizeof(who));
     proto_short_time(time(NULL), when, sizeof(when));
     snprintf(text, sizeof(text), "Console [%s] departed by %s at %s", c->cfg.name, who, when);
@@ -224,22 +274,40 @@ static void reply_error(struct client *cl, int code, const char *text)
     log_info("Client <%s@%s:%d> request failed: %s", cl->req.user, cl->host, cl->port, text);
 }
 
-static size_t writers_of(struct console *c, struct client *except, struct client **out, size_t max)
+static bool other_writer(const struct client *w, const struct client *cl)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < c->nclients && n < max; i++)
-        if (c->clients[i] != except && c->clients[i]->writer)
-            out[n++] = c->clients[i];
-    return n;
+    return w != cl && w->writer;
 }
 
-/* ERROR 7 plus one line per writer, as conman sends them. */
+static bool has_other_writer(const struct console *c, const struct client *cl)
+{
+    for (size_t i = 0; i < c->nclients; i++)
+        if (other_writer(c->clients[i], cl))
+            return true;
+    return false;
+}
+
+static void busy_lines(struct obuf *b, struct client *cl, struct console *c)
+{
+    for (size_t j = 0; j < c->nclients; j++) {
+        struct client *w = c->clients[j];
+        if (!other_writer(w, cl))
+            continue;
+        char who[WHO_MAX], idle[32], line[TEXT_MAX];
+        client_who(w, who, sizeof(who));
+        proto_delta((long)(time(NULL) - w->last_input), idle, sizeof(idle));
+        int len = snprintf(line, sizeof(line), "Console [%s] open %s by %s (idle %s).\n",
+                           c->cfg.name, w->broadcast ? "B/C" : "R/W", who, idle);
+        obuf_add(b, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+    }
+}
+
+/* ERROR 7 plus one line per writer, as conman sends them (one write). */
 static bool reject_busy(struct client *cl, struct console **cons, size_t n)
 {
     size_t busy = 0;
-    struct client *w[64];
     for (size_t i = 0; i < n; i++)
-        busy += writers_of(cons[i], cl, w, 64) > 0;
+        busy += has_other_writer(cons[i], cl);
     if (!busy)
         return false;
     char text[128];
@@ -248,75 +316,83 @@ static bool reject_busy(struct client *cl, struct console **cons, size_t n)
     else
         snprintf(text, sizeof(text), "Found %zu consoles already in use", busy);
     reply_error(cl, PROTO_ERR_BUSY_CONSOLES, text);
-    for (size_t i = 0; i < n; i++) {
-        size_t nw = writers_of(cons[i], cl, w, 64);
-        for (size_t j = 0; j < nw; j++) {
-            char who[600], idle[32], line[1024];
-            client_who(w[j], who, sizeof(who));
-            proto_delta((long)(time(NULL) - w[j]->last_input), idle, sizeof(idle));
-            int len = snprintf(line, sizeof(line), "Console [%s] open %s by %s (idle %s).\n",
-                               cons[i]->cfg.name, w[j]->broadcast ? "B/C" : "R/W", who, idle);
-            send_raw(cl, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
-        }
-    }
+    struct obuf b = {0};
+    for (size_t i = 0; i < n; i++)
+        busy_lines(&b, cl, cons[i]);
+    if (!b.failed && b.len)
+        send_raw(cl, b.p, b.len);
+    free(b.p);
     return true;
 }
 
-/* FORCE: every other writer of `c` loses it. */
+/* `w` loses console `c` to `cl`: told, logged, detached (closed when it
+ * was its only console). Removes `w` from c->clients. */
+static void steal_one(struct client *cl, struct console *c, struct client *w, const char *who,
+                      const char *when)
+{
+    char old[WHO_MAX], text[TEXT_MAX], msg[MSG_MAX];
+    client_who(w, old, sizeof(old));
+    snprintf(text, sizeof(text), "Console [%s] stolen by %s at %s", c->cfg.name, who, when);
+    client_send_msg(w, text, false);
+    logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+    snprintf(text, sizeof(text), "Console [%s] stolen from %s at %s", c->cfg.name, old, when);
+    client_send_msg(cl, text, false);
+    /* Its departure goes to the log only, as conman does. */
+    snprintf(text, sizeof(text), "Console [%s] departed by %s at %s", c->cfg.name, old, when);
+    logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+    if (w->ncons <= 1) {
+        w->writer = false; /* no departure notice to clients: it was stolen */
+        client_close(w);
+    } else {
+        console_detach(c, w);
+        for (size_t k = 0; k < w->ncons; k++)
+            if (w->cons[k] == c)
+                w->cons[k] = w->cons[--w->ncons];
+    }
+}
+
+/* FORCE: every other writer of `c` loses it, however many there are. */
 static void steal(struct client *cl, struct console *c)
 {
-    struct client *w[64];
-    char who[600], old[600], when[32], text[1400], msg[1500];
+    char who[WHO_MAX], when[32];
     client_who(cl, who, sizeof(who));
     proto_short_time(time(NULL), when, sizeof(when));
-    size_t nw = writers_of(c, cl, w, 64);
-    for (size_t i = 0; i < nw; i++) {
-        client_who(w[i], old, sizeof(old));
-        snprintf(text, sizeof(text), "Console [%s] stolen by %s at %s", c->cfg.name, who, when);
-        client_send_msg(w[i], text, false);
-        logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
-        snprintf(text, sizeof(text), "Console [%s] stolen from %s at %s", c->cfg.name, old, when);
-        client_send_msg(cl, text, false);
-        /* Its departure goes to the log only, as conman does. */
-        char who_old[600];
-        snprintf(who_old, sizeof(who_old), "%s", old);
-        snprintf(text, sizeof(text), "Console [%s] departed by %s at %s", c->cfg.name, who_old,
-                 when);
-        logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
-        if (w[i]->ncons <= 1) {
-            w[i]->writer = false; /* no departure notice to clients: it was stolen */
-            client_close(w[i]);
-        } else {
-            console_detach(c, w[i]);
-            for (size_t k = 0; k < w[i]->ncons; k++)
-                if (w[i]->cons[k] == c)
-                    w[i]->cons[k] = w[i]->cons[--w[i]->ncons];
+    /* steal_one() takes the writer out of c->clients (the last one moves
+     * into its slot), so slot i is looked at again. */
+    for (size_t i = 0; i < c->nclients;) {
+        struct client *w = c->clients[i];
+        if (!other_writer(w, cl)) {
+            i++;
+            continue;
         }
+        steal_one(cl, c, w, who, when);
+        if (i < c->nclients && c->clients[i] == w)
+            i++; /* not removed: never loop on it */
     }
 }
 
 /* JOIN (or broadcast): the other writers and the log hear of it. */
 static void announce_join(struct client *cl, struct console *c)
 {
-    struct client *w[64];
-    char who[600], other[600], when[32], text[1400];
+    char who[WHO_MAX], other[WHO_MAX], when[32], text[TEXT_MAX], back[TEXT_MAX], msg[MSG_MAX];
     client_who(cl, who, sizeof(who));
     proto_short_time(time(NULL), when, sizeof(when));
-    size_t nw = writers_of(c, cl, w, 64);
     snprintf(text, sizeof(text), "Console [%s] joined %sby %s at %s", c->cfg.name,
              cl->broadcast ? "for B/C " : "", who, when);
-    char msg[1500];
     logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
-    for (size_t i = 0; i < nw; i++) {
-        client_send_msg(w[i], text, true);
-        client_who(w[i], other, sizeof(other));
-        char back[1400];
+    /* Sending never detaches anyone, so c->clients stays as it is. */
+    for (size_t i = 0; i < c->nclients; i++) {
+        struct client *w = c->clients[i];
+        if (!other_writer(w, cl))
+            continue;
+        client_send_msg(w, text, true);
+        client_who(w, other, sizeof(other));
         snprintf(back, sizeof(back), "Console [%s] joined with %s at %s", c->cfg.name, other, when);
         client_send_msg(cl, back, true);
     }
 }
 
-static void greet_console(struct client *cl, struct console *c)
+static void greet_console(struct client *cl, struct console *c, bool kick)
 {
     if (c->state != CONSOLE_UP && cl->ncons == 1) {
         char peer[512], text[700];
@@ -328,104 +404,175 @@ static void greet_console(struct client *cl, struct console *c)
                  peer);
         client_send_msg(cl, text, true);
     }
-    console_kick(c);
+    if (kick)
+        console_kick(c);
+}
+
+/* The OK line for `cons`, as long as the stock client reads (the names
+ * that fit, whole). Returns how many names it holds, or -1 (no memory). */
+static long send_ok(struct client *cl, struct console **cons, size_t n)
+{
+    bool reset = cl->srv->conf.server.resetcmd != NULL;
+    const char **names = malloc((n ? n : 1) * sizeof(*names));
+    if (!names)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        names[i] = cons[i]->cfg.name;
+    size_t len = proto_ok_size(names, n, reset);
+    if (len > PROTO_CLIENT_LINE_MAX + 1)
+        len = PROTO_CLIENT_LINE_MAX + 1;
+    char *line = malloc(len);
+    size_t fitted = 0;
+    if (line)
+        send_raw(cl, line, proto_format_ok_fit(line, len, names, n, reset, &fitted));
+    free(line);
+    free(names);
+    return line ? (long)fitted : -1;
+}
+
+/* Attaches the session to each console, dropping (and telling of) one the
+ * console cannot take. A console that is down is asked to reconnect now,
+ * as conman does, but only the first KICK_MAX of one session: each is a
+ * connect and a log open on the loop, and the rest keep their backoff. */
+static void attach_all(struct client *cl)
+{
+    size_t kicked = 0;
+    for (size_t i = 0; i < cl->ncons;) {
+        struct console *c = cl->cons[i];
+        if (cl->writer && cl->req.force)
+            steal(cl, c);
+        else if (cl->writer)
+            announce_join(cl, c);
+        if (console_attach(c, cl) < 0) {
+            char text[512];
+            snprintf(text, sizeof(text), "Console [%s] not joined: out of memory", c->cfg.name);
+            client_send_msg(cl, text, false);
+            cl->cons[i] = cl->cons[--cl->ncons];
+            continue;
+        }
+        bool kick = c->state == CONSOLE_DOWN && kicked < KICK_MAX;
+        kicked += kick;
+        greet_console(cl, c, kick);
+        i++;
+    }
 }
 
 static void start_session(struct client *cl, struct console **cons, size_t n)
 {
-    const char *names[PROTO_MAX_PATTERNS];
-    for (size_t i = 0; i < n && i < PROTO_MAX_PATTERNS; i++)
-        names[i] = cons[i]->cfg.name;
-    char line[PROTO_MAX_LINE];
-    send_raw(cl, line,
-             proto_format_ok(line, sizeof(line), names, n, cl->srv->conf.server.resetcmd != NULL));
+    long fitted = send_ok(cl, cons, n);
+    if (fitted < 0) {
+        reply_error(cl, PROTO_ERR_NO_RESOURCES, "Insufficient resources to process request");
+        free(cons);
+        return;
+    }
     cl->cons = cons;
     cl->ncons = n;
     cl->writer = cl->req.cmd == PROTO_CMD_CONNECT;
     cl->broadcast = cl->writer && n > 1;
     cl->state = CLIENT_SESSION;
     cl->last_input = time(NULL);
-    log_info("Client <%s@%s:%d> issued %s command", cl->req.user, cl->host, cl->port,
-             cl->writer ? "connect" : "monitor");
-    for (size_t i = 0; i < n; i++) {
-        if (cl->writer && cl->req.force)
-            steal(cl, cons[i]);
-        else if (cl->writer)
-            announce_join(cl, cons[i]);
-        console_attach(cons[i], cl);
-        greet_console(cl, cons[i]);
+    log_info("Client <%s@%s:%d> issued %s command (%zu console%s)", cl->req.user, cl->host,
+             cl->port, cl->writer ? "connect" : "monitor", n, n == 1 ? "" : "s");
+    if ((size_t)fitted < n) {
+        /* The client counts the names it got; say what the session has. */
+        char text[300];
+        snprintf(text, sizeof(text),
+                 "Broadcast to all %zu matching consoles: the reply names only the first %ld, "
+                 "as many as the conman client reads",
+                 n, fitted);
+        client_send_msg(cl, text, false);
+        log_info("Client <%s@%s:%d> broadcasts to %zu consoles, %ld named in the reply",
+                 cl->req.user, cl->host, cl->port, n, fitted);
     }
+    attach_all(cl);
+    if (cl->ncons == 0)
+        client_close(cl);
 }
 
-/* The stock client reads one reply line of at most 32 KiB and silently
- * drops the rest (about 1,600 to 4,000 names), and no reply shape gets more
- * names through with an exit status of 0. So the reply holds only the names
- * that fit whole, and the server log says how many were left out and how to
- * narrow the query. */
+/* The stock client reads one reply line of at most 32 KiB and takes the
+ * rest for console output (about 1,600 to 4,000 names), and no reply shape
+ * gets more names through with an exit status of 0. So the reply holds
+ * only the names that fit whole, and the server log says how many were
+ * left out and how to narrow the query. */
 static void do_query(struct client *cl, struct console **cons, size_t n)
 {
-    size_t len = 32;
-    for (size_t i = 0; i < n; i++)
-        len += strlen(cons[i]->cfg.name) + 12;
-    if (len > PROTO_CLIENT_LINE_MAX + 1)
-        len = PROTO_CLIENT_LINE_MAX + 1;
-    char *line = malloc(len);
-    const char **names = malloc((n ? n : 1) * sizeof(*names));
-    if (!line || !names) {
+    long fitted = send_ok(cl, cons, n);
+    if (fitted < 0) {
         reply_error(cl, PROTO_ERR_NO_RESOURCES, "Insufficient resources to process request");
-    } else {
-        for (size_t i = 0; i < n; i++)
-            names[i] = cons[i]->cfg.name;
-        size_t fitted;
-        send_raw(cl, line,
-                 proto_format_ok_fit(line, len, names, n, cl->srv->conf.server.resetcmd != NULL,
-                                     &fitted));
-        log_info("Client <%s@%s:%d> issued query command", cl->req.user, cl->host, cl->port);
-        if (fitted < n)
-            log_warn("Client <%s@%s:%d> query matched %zu consoles but only the first %zu fit in "
-                     "the one %d-byte reply line the conman client reads; %zu not listed: narrow "
-                     "the query, e.g. conman -q -r 'NAME-PREFIX.*'",
-                     cl->req.user, cl->host, cl->port, n, fitted, PROTO_CLIENT_LINE_MAX,
-                     n - fitted);
+        return;
     }
-    free(line);
-    free(names);
+    log_info("Client <%s@%s:%d> issued query command", cl->req.user, cl->host, cl->port);
+    if ((size_t)fitted < n)
+        log_warn("Client <%s@%s:%d> query matched %zu consoles but only the first %ld fit in "
+                 "the one %d-byte reply line the conman client reads; %zu not listed: narrow "
+                 "the query, e.g. conman -q -r 'NAME-PREFIX.*'",
+                 cl->req.user, cl->host, cl->port, n, fitted, PROTO_CLIENT_LINE_MAX,
+                 n - (size_t)fitted);
 }
 
+/* ERROR 6 and the names, one a line, in one write (the stock client reads
+ * only the error line). */
 static void too_many(struct client *cl, struct console **cons, size_t n)
 {
     char text[64];
     snprintf(text, sizeof(text), "Found %zu matching consoles", n);
     reply_error(cl, PROTO_ERR_TOO_MANY_CONSOLES, text);
+    struct obuf b = {0};
     for (size_t i = 0; i < n; i++) {
-        send_raw(cl, cons[i]->cfg.name, strlen(cons[i]->cfg.name));
-        send_raw(cl, "\n", 1);
+        obuf_add(&b, cons[i]->cfg.name, strlen(cons[i]->cfg.name));
+        obuf_add(&b, "\n", 1);
     }
+    if (!b.failed)
+        send_raw(cl, b.p, b.len);
+    free(b.p);
+}
+
+/* The consoles the request names, in server order, into cons[]. Returns
+ * how many, or -PROTO_ERR_* with the text in `msg`. Bounded in time: a
+ * costly pattern list is refused, not run to the end. */
+static long match_consoles(struct client *cl, struct console **cons, char *msg, size_t msglen)
+{
+    struct server *s = cl->srv;
+    struct proto_matcher *m;
+    int rc = proto_matcher_create(&cl->req, &m, msg, msglen);
+    if (rc < 0)
+        return rc;
+    uint64_t start = uv_hrtime();
+    size_t n = 0;
+    for (size_t i = 0; i < s->nconsoles; i++) {
+        if ((i & 15) == 15 && uv_hrtime() - start > MATCH_BUDGET_NS) {
+            snprintf(msg, msglen,
+                     "%s too costly: matching stopped after %llu ms at console %zu of %zu",
+                     cl->req.regex ? "Regular expression" : "Console pattern list",
+                     MATCH_BUDGET_NS / 1000000ULL, i, s->nconsoles);
+            rc = cl->req.regex ? -PROTO_ERR_BAD_REGEX : -PROTO_ERR_BAD_REQUEST;
+            break;
+        }
+        rc = proto_matcher_test(m, s->consoles[i]->cfg.name, msg, msglen);
+        if (rc < 0)
+            break;
+        if (rc)
+            cons[n++] = s->consoles[i];
+    }
+    proto_matcher_free(m);
+    return rc < 0 ? rc : (long)n;
 }
 
 /* Returns true when the connection stays open as a session. */
 static bool handle_request(struct client *cl)
 {
     struct server *s = cl->srv;
-    char msg[256];
-    const char **names = malloc((s->nconsoles ? s->nconsoles : 1) * sizeof(*names));
-    bool *match = calloc(s->nconsoles ? s->nconsoles : 1, sizeof(*match));
+    char msg[512];
     struct console **cons = malloc((s->nconsoles ? s->nconsoles : 1) * sizeof(*cons));
-    bool session = false;
-    if (!names || !match || !cons) {
+    if (!cons) {
         reply_error(cl, PROTO_ERR_NO_RESOURCES, "Insufficient resources to process request");
-        goto out;
+        return false;
     }
-    for (size_t i = 0; i < s->nconsoles; i++)
-        names[i] = s->consoles[i]->cfg.name;
-    int count = proto_match(&cl->req, names, s->nconsoles, match, msg, sizeof(msg));
-    size_t n = 0;
-    for (size_t i = 0; count > 0 && i < s->nconsoles; i++)
-        if (match[i])
-            cons[n++] = s->consoles[i];
+    long count = cl->req.cmd == PROTO_CMD_NONE ? 0 : match_consoles(cl, cons, msg, sizeof(msg));
+    size_t n = count > 0 ? (size_t)count : 0;
     if (count < 0)
-        reply_error(cl, -count, msg);
-    else if (cl->req.cmd == PROTO_CMD_NONE || n == 0)
+        reply_error(cl, (int)-count, msg);
+    else if (n == 0)
         reply_error(cl, PROTO_ERR_NO_CONSOLES, "Found no matching consoles");
     else if (cl->req.cmd == PROTO_CMD_QUERY)
         do_query(cl, cons, n);
@@ -435,15 +582,11 @@ static bool handle_request(struct client *cl)
              reject_busy(cl, cons, n))
         ;
     else {
-        start_session(cl, cons, n);
-        cons = NULL; /* owned by the session now */
-        session = true;
+        start_session(cl, cons, n); /* owns cons now */
+        return cl->state == CLIENT_SESSION;
     }
-out:
-    free(names);
-    free(match);
     free(cons);
-    return session;
+    return false;
 }
 
 static void replay_log(struct client *cl, struct console *c)
@@ -466,7 +609,21 @@ static void replay_log(struct client *cl, struct console *c)
 
 static void escape_reset(struct client *cl)
 {
-    char who[600], when[32], text[1400];
+    char who[WHO_MAX], when[32], text[TEXT_MAX];
+    if (!cl->writer)
+        return;
+    if (cl->ncons > RESET_MAX) {
+        /* Each reset forks a resetcmd: thousands at once would stall the
+         * loop and flood the host. */
+        snprintf(text, sizeof(text),
+                 "Reset refused: this session writes to %zu consoles, more than the %d one reset "
+                 "may reach; reset them in smaller groups",
+                 cl->ncons, RESET_MAX);
+        client_send_msg(cl, text, false);
+        log_warn("Client <%s@%s:%d> reset refused: %zu consoles, more than %d", cl->req.user,
+                 cl->host, cl->port, cl->ncons, RESET_MAX);
+        return;
+    }
     client_who(cl, who, sizeof(who));
     proto_short_time(time(NULL), when, sizeof(when));
     for (size_t i = 0; cl->writer && i < cl->ncons; i++) {
@@ -578,14 +735,56 @@ static bool handle_line(struct client *cl, const char *line)
     return handle_request(cl);
 }
 
+/* A broadcast copies each read to every console: the read shrinks with
+ * their number so that one read costs at most BROADCAST_COPY_MAX bytes of
+ * copying (TCP holds the rest of a paste back). */
+static size_t session_read_len(const struct client *cl)
+{
+    size_t len = sizeof(cl->srv->readbuf);
+    if (cl->writer && cl->ncons > 1 && len > BROADCAST_COPY_MAX / cl->ncons)
+        len = BROADCAST_COPY_MAX / cl->ncons;
+    return len < 64 ? 64 : len;
+}
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct client *cl = h->data;
-    if (cl->state == CLIENT_SESSION) /* one loop thread: reads never overlap */
-        *buf = uv_buf_init(cl->srv->readbuf, sizeof(cl->srv->readbuf));
-    else
-        *buf = uv_buf_init(cl->in + cl->inlen, (unsigned)(sizeof(cl->in) - cl->inlen));
+    if (cl->state == CLIENT_SESSION || cl->discard) { /* one loop thread: reads never overlap */
+        *buf = uv_buf_init(cl->srv->readbuf, (unsigned)session_read_len(cl));
+        return;
+    }
+    if (cl->inlen == cl->incap && cl->incap < PROTO_MAX_LINE) {
+        size_t cap = cl->incap ? cl->incap * 2 : IN_START;
+        char *grown = realloc(cl->in, cap < PROTO_MAX_LINE ? cap : PROTO_MAX_LINE);
+        if (grown) {
+            cl->in = grown;
+            cl->incap = cap < PROTO_MAX_LINE ? cap : PROTO_MAX_LINE;
+        }
+    }
+    /* An empty buffer makes libuv report UV_ENOBUFS to read_cb. */
+    *buf = uv_buf_init(cl->in ? cl->in + cl->inlen : NULL, (unsigned)(cl->incap - cl->inlen));
+}
+
+/* Skips the rest of an over-long line (already answered), then closes. */
+static void discard_in(struct client *cl, const char *buf, size_t len)
+{
+    if (memchr(buf, '\n', len) || len >= cl->discard) {
+        client_close(cl);
+        return;
+    }
+    cl->discard -= len;
+}
+
+static void line_too_long(struct client *cl)
+{
+    char text[128];
+    snprintf(text, sizeof(text), "Request line too long: over %d bytes", PROTO_MAX_LINE);
+    reply_error(cl, PROTO_ERR_BAD_REQUEST, text);
+    free(cl->in);
+    cl->in = NULL;
+    cl->inlen = cl->incap = 0;
+    cl->discard = DISCARD_MAX;
 }
 
 static void lines_in(struct client *cl, size_t nread)
@@ -594,10 +793,8 @@ static void lines_in(struct client *cl, size_t nread)
     for (;;) {
         char *nl = memchr(cl->in, '\n', cl->inlen);
         if (!nl) {
-            if (cl->inlen == sizeof(cl->in)) {
-                reply_error(cl, PROTO_ERR_BAD_REQUEST, "Request line too long");
-                client_close(cl);
-            }
+            if (cl->inlen == PROTO_MAX_LINE)
+                line_too_long(cl);
             return;
         }
         *nl = '\0';
@@ -614,7 +811,10 @@ static void lines_in(struct client *cl, size_t nread)
         if (cl->state == CLIENT_SESSION) {
             if (cl->inlen)
                 session_input(cl, (unsigned char *)cl->in, cl->inlen);
-            cl->inlen = 0;
+            /* From now on input is read into the server's scratch buffer. */
+            free(cl->in);
+            cl->in = NULL;
+            cl->inlen = cl->incap = 0;
             return;
         }
     }
@@ -623,6 +823,11 @@ static void lines_in(struct client *cl, size_t nread)
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct client *cl = st->data;
+    if (nread == UV_ENOBUFS && cl->state != CLIENT_CLOSING) {
+        reply_error(cl, PROTO_ERR_NO_RESOURCES, "Insufficient resources to process request");
+        client_close(cl);
+        return;
+    }
     if (nread < 0) {
         client_close(cl);
         return;
@@ -631,6 +836,8 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     if (cl->state == CLIENT_SESSION)
         session_input(cl, (unsigned char *)buf->base, (size_t)nread);
+    else if (cl->state != CLIENT_CLOSING && cl->discard)
+        discard_in(cl, buf->base, (size_t)nread);
     else if (cl->state != CLIENT_CLOSING)
         lines_in(cl, (size_t)nread);
 }

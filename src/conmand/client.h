@@ -24,8 +24,10 @@ struct client {
     struct server *srv;
     uv_tcp_t tcp;
     enum client_state state;
-    char in[PROTO_MAX_LINE];
-    size_t inlen;
+    char *in; /* greeting and request bytes: grows on demand up to
+               * PROTO_MAX_LINE, freed once the session starts */
+    size_t inlen, incap;
+    size_t discard; /* > 0: skipping the rest of an over-long line */
     struct proto_req req;
     char host[256];
     int port;

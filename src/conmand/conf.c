@@ -13,6 +13,8 @@
 #include <syslog.h>
 
 #include "common/numparse.h"
+#include "conmand/ipmiopts.h"
+#include "conmand/serial.h"
 
 #define CONF_MAX_TOKENS 64
 #define CONF_ERR_LEN 512
@@ -23,6 +25,13 @@ enum tok_kind { TOK_WORD, TOK_STRING, TOK_EQUALS };
 struct tok {
     enum tok_kind kind;
     char *text; /* owned by the line buffer */
+};
+
+/* A console's log name as resolve_log() keys it, and who writes it. */
+struct log_user {
+    char *key; /* owned */
+    const char *name;
+    int line;
 };
 
 /* Parser state for one file. */
@@ -43,21 +52,46 @@ struct parser {
      * duplicate check per line must not scan 10,000 earlier names. */
     const char **names;
     size_t names_cap, names_used;
+    /* Log names in use (log_key), the same way. */
+    struct log_user *logs;
+    size_t logs_cap, logs_used;
 };
 
 static void report(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *dev_type_guess(const char *dev);
+static int expand_fmt(const char *fmt, const struct conf_fmt *v, bool keep_time, char *out,
+                      size_t outlen);
 
-static void report(struct parser *p, const char *fmt, ...)
+/* "FILE:LINE: text" to the caller. A long path truncates the message; the
+ * text goes after the prefix only while there is room for it. */
+static void deliver(struct parser *p, bool warning, const char *fmt, va_list ap)
 {
     char msg[CONF_ERR_LEN];
     int n = snprintf(msg, sizeof(msg), "%s:%d: ", p->path, p->line);
+    if (n >= 0 && (size_t)n < sizeof(msg) - 1)
+        vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    if (p->report)
+        p->report(p->ctx, warning, msg);
+}
+
+static void report(struct parser *p, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    deliver(p, false, fmt, ap);
     va_end(ap);
     p->out->nerrors++;
-    if (p->report)
-        p->report(p->ctx, msg);
+}
+
+/* Something conman itself only warns about: the line still applies. */
+static void warn(struct parser *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    deliver(p, true, fmt, ap);
+    va_end(ap);
+    p->out->nwarnings++;
 }
 
 /* Splits one line into tokens whose text is copied into `store` (as large
@@ -130,7 +164,8 @@ int conf_parse_logopts(const char *s, struct conf_logopts *opts, char *err, size
         return -EINVAL;
     }
     char *save = NULL;
-    for (char *w = strtok_r(buf, " \t,;", &save); w; w = strtok_r(NULL, " \t,;", &save)) {
+    int unknown = 0;
+    for (char *w = strtok_r(buf, " \t.,;", &save); w; w = strtok_r(NULL, " \t.,;", &save)) {
         bool on = true;
         const char *k = w;
         if (!strncasecmp(k, "no", 2)) {
@@ -143,13 +178,11 @@ int conf_parse_logopts(const char *s, struct conf_logopts *opts, char *err, size
             tmp.sanitize = on;
         else if (!strcasecmp(k, "timestamp"))
             tmp.timestamp = on;
-        else {
-            snprintf(err, errlen, "unrecognized logopts word '%s'", w);
-            return -EINVAL;
-        }
+        else if (!unknown++)
+            snprintf(err, errlen, "ignoring unrecognized logopts word '%s'", w);
     }
     *opts = tmp;
-    return 0;
+    return unknown ? 1 : 0;
 }
 
 /* "N", "Nm", "Nh", "Nd" (minutes by default) as conman's timestamp=. */
@@ -233,10 +266,10 @@ static int server_kv(struct parser *p, const char *key, const char *val)
     } else if (!strcasecmp(key, "loopback"))
         rc = conf_parse_bool(val, &s->loopback);
     else if (!strcasecmp(key, "nofile")) {
-        if (!strcasecmp(val, "max") || !strcasecmp(val, "0"))
+        if (!strcasecmp(val, "max"))
             s->nofile = -1;
         else
-            rc = numparse_int(val, 1, 1 << 30, &s->nofile);
+            rc = numparse_int(val, -1, CONF_NOFILE_MAX, &s->nofile);
     } else if (!strcasecmp(key, "pidfile"))
         return set_str(&s->pidfile, val);
     else if (!strcasecmp(key, "port"))
@@ -258,28 +291,145 @@ static int server_kv(struct parser *p, const char *key, const char *val)
     return rc;
 }
 
-static int global_kv(struct parser *p, const char *key, const char *val)
+/* seropts layered as conman's: `val` over `base` (NULL: the defaults) into
+ * the canonical "bps,DPS" that the serial console reads. Returns 0,
+ * -EINVAL (reported) or -ENOMEM. */
+static int layer_seropts(struct parser *p, const char *base, const char *val, bool warn_only,
+                         char **out)
+{
+    struct serial_opts o;
+    char err[256], text[64];
+    serial_parse_opts(base, &o, err, sizeof(err)); /* base is canonical */
+    if (serial_parse_onto(val, &o, err, sizeof(err)) < 0) {
+        if (warn_only)
+            warn(p, "%s: ignored", err);
+        else
+            report(p, "%s", err);
+        return -EINVAL;
+    }
+    serial_format_opts(&o, text, sizeof(text));
+    return set_str(out, text);
+}
+
+static int global_seropts(struct parser *p, const char *val)
+{
+    char *next = NULL;
+    int rc = layer_seropts(p, p->g_seropts, val, false, &next);
+    if (rc == 0) {
+        free(p->g_seropts);
+        p->g_seropts = next;
+    }
+    return rc;
+}
+
+/* ipmiopts layers ("GLOBAL\nGLOBAL\nCONSOLE"): each is parsed on top of
+ * the ones before when the console connects, as conman parses a console's
+ * value over the global settings; a newline cannot occur in a value. */
+static char *join_layers(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a || b ? strdup(a ? a : b) : NULL;
+    size_t len = strlen(a) + strlen(b) + 2;
+    char *s = malloc(len);
+    if (s)
+        snprintf(s, len, "%s\n%s", a, b);
+    return s;
+}
+
+/* Checks the layers as the console will parse them. Returns 0 or -EINVAL
+ * with the reason (never a secret) in err. */
+static int check_ipmiopts(const char *layers, char *err, size_t errlen)
+{
+    struct ipmiopts o;
+    int rc = ipmiopts_parse(layers, &o, err, errlen);
+    if (rc == 0)
+        ipmiopts_release(&o);
+    return rc;
+}
+
+static int global_ipmiopts(struct parser *p, const char *val)
 {
     char err[256];
+    char *next = join_layers(p->g_ipmiopts, val);
+    if (!next)
+        return -ENOMEM;
+    int rc = check_ipmiopts(next, err, sizeof(err));
+    if (rc < 0) {
+        free(next);
+        report(p, "GLOBAL %s: ignored", err);
+        return rc == -ENOMEM ? rc : -EINVAL;
+    }
+    free(p->g_ipmiopts);
+    p->g_ipmiopts = next;
+    return 0;
+}
+
+/* logopts: an unknown word is a warning and the known ones apply, as in
+ * conman; only a value too long to read is an error. */
+static int logopts_kv(struct parser *p, const char *val, struct conf_logopts *opts)
+{
+    char err[256];
+    int rc = conf_parse_logopts(val, opts, err, sizeof(err));
+    if (rc > 0)
+        warn(p, "%s", err);
+    else if (rc < 0)
+        report(p, "%s", err);
+    return rc < 0 ? rc : 0;
+}
+
+static int global_kv(struct parser *p, const char *key, const char *val)
+{
     if (!strcasecmp(key, "log")) {
+        /* One name for every console must tell them apart (conman refuses
+         * it the same way; "" turns the default off). */
+        if (*val && !strstr(val, "%N") && !strstr(val, "%D")) {
+            report(p, "GLOBAL log \"%s\" has neither %%N nor %%D: ignored", val);
+            return -EINVAL;
+        }
         p->g_log_set = true;
         return set_str(&p->g_log, val);
     }
-    if (!strcasecmp(key, "logopts")) {
-        if (conf_parse_logopts(val, &p->g_logopts, err, sizeof(err)) < 0) {
-            report(p, "%s", err);
-            return -EINVAL;
-        }
-        return 0;
-    }
+    if (!strcasecmp(key, "logopts"))
+        return logopts_kv(p, val, &p->g_logopts);
     if (!strcasecmp(key, "seropts"))
-        return set_str(&p->g_seropts, val);
+        return global_seropts(p, val);
     if (!strcasecmp(key, "ipmiopts"))
-        return set_str(&p->g_ipmiopts, val);
+        return global_ipmiopts(p, val);
     if (!strcasecmp(key, "sshopts"))
         return set_str(&p->g_sshopts, val);
     report(p, "unrecognized GLOBAL keyword '%s'", key);
     return -EINVAL;
+}
+
+/* %N in a dev string becomes the console's name, as in conman, for every
+ * type, except inside '...' (conman leaves single-quoted words alone). A
+ * name with blanks stays one word of a process console's command line. */
+static int expand_dev_name(struct conf_console *c)
+{
+    if (!strstr(c->dev, "%N"))
+        return 0;
+    bool blanks = strpbrk(c->name, " \t'\"") != NULL;
+    size_t nlen = strlen(c->name), len = strlen(c->dev) + 1, n = 0;
+    for (const char *d = strstr(c->dev, "%N"); d; d = strstr(d + 2, "%N"))
+        len += nlen + 2;
+    char *out = malloc(len), quote = 0;
+    if (!out)
+        return -ENOMEM;
+    for (const char *d = c->dev; *d; d++) {
+        if ((*d == '\'' || *d == '"') && (!quote || quote == *d))
+            quote = quote ? 0 : *d;
+        if (d[0] == '%' && d[1] == 'N' && quote != '\'') {
+            bool wrap = blanks && !quote && !strchr(c->name, '"');
+            n += (size_t)snprintf(out + n, len - n, wrap ? "\"%s\"" : "%s", c->name);
+            d++;
+        } else {
+            out[n++] = *d;
+        }
+    }
+    out[n] = '\0';
+    free(c->dev);
+    c->dev = out;
+    return 0;
 }
 
 /* Key/value pairs of one line: toks[1..n) as key = value triples. */
@@ -391,25 +541,102 @@ void conf_console_release(struct conf_console *c)
     memset(c, 0, sizeof(*c));
 }
 
-/* Fills the console's log path from its own or the GLOBAL log setting. */
+/* The type a dev string will have, without looking at the file system
+ * (a bare absolute path counts as a serial device: a process console
+ * without arguments has an empty %D at run time). */
+static const char *dev_type_guess(const char *dev)
+{
+    if (!strncasecmp(dev, "ipmi:", 5))
+        return "ipmi";
+    if (!strncasecmp(dev, "unix:", 5))
+        return "unix";
+    if (!strncasecmp(dev, "ssh:", 4))
+        return "ssh";
+    if (dev[0] == '/')
+        return strpbrk(dev, " \t") ? "process" : "serial";
+    return strchr(dev, ':') && !strpbrk(dev, " \t") ? "telnet" : "process";
+}
+
+/* The console's log name with %N and %D expanded and the time left as
+ * written: two consoles with the same key would write one file. */
+static int log_key(const char *fmt, const struct conf_console *c, char *out, size_t outlen)
+{
+    char devid[4096];
+    conf_dev_id(c->dev, dev_type_guess(c->dev), devid, sizeof(devid));
+    struct conf_fmt v = {.name = c->name, .devid = devid};
+    return expand_fmt(fmt, &v, true, out, outlen);
+}
+
+static struct log_user *log_slot(struct log_user *tab, size_t cap, const char *key)
+{
+    size_t i = name_hash(key) & (cap - 1);
+    while (tab[i].key && strcmp(tab[i].key, key))
+        i = (i + 1) & (cap - 1);
+    return &tab[i];
+}
+
+/* Remembers who writes `key` (taking it); kept at most half full. Returns
+ * 0 or -ENOMEM (key freed). */
+static int log_add(struct parser *p, char *key, const struct conf_console *c)
+{
+    if (2 * (p->logs_used + 1) > p->logs_cap) {
+        size_t cap = p->logs_cap ? 2 * p->logs_cap : 256;
+        struct log_user *tab = calloc(cap, sizeof(*tab));
+        if (!tab) {
+            free(key);
+            return -ENOMEM;
+        }
+        for (size_t i = 0; i < p->logs_cap; i++)
+            if (p->logs[i].key)
+                *log_slot(tab, cap, p->logs[i].key) = p->logs[i];
+        free(p->logs);
+        p->logs = tab;
+        p->logs_cap = cap;
+    }
+    *log_slot(p->logs, p->logs_cap, key) = (struct log_user){key, c->name, c->line};
+    p->logs_used++;
+    return 0;
+}
+
+static void logs_release(struct parser *p)
+{
+    for (size_t i = 0; i < p->logs_cap; i++)
+        free(p->logs[i].key);
+    free(p->logs);
+}
+
+/* Fills the console's log name from its own or the GLOBAL log setting. A
+ * name another console already writes is reported and the console left
+ * unlogged, as conman does. */
 static int resolve_log(struct parser *p, struct conf_console *c, const char *log, bool log_set)
 {
     const char *fmt = log_set ? log : (p->g_log_set ? p->g_log : NULL);
     if (!fmt || !*fmt)
         return 0; /* log="" disables logging for this console */
-    char path[4096];
-    if (conf_expand(fmt, c->name, c->dev, path, sizeof(path)) < 0) {
+    char key[4096];
+    if (log_key(fmt, c, key, sizeof(key)) < 0) {
         report(p, "log name too long for console '%s'", c->name);
         return -EINVAL;
     }
-    c->log = strdup(path);
-    return c->log ? 0 : -ENOMEM;
+    const struct log_user *u = p->logs ? log_slot(p->logs, p->logs_cap, key) : NULL;
+    if (u && u->key) {
+        report(p,
+               "console [%s]: log \"%s\" is already written by console [%s] (line %d): "
+               "not logged",
+               c->name, key, u->name, u->line);
+        return 0;
+    }
+    char *k = strdup(key);
+    if (!k || !(c->log = strdup(fmt))) {
+        free(k);
+        return -ENOMEM;
+    }
+    return log_add(p, k, c);
 }
 
 static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_console *c,
                        const char **log, bool *log_set, const char **ipmi, const char **ssh)
 {
-    char err[256];
     for (int i = 0; i < nkv; i++) {
         const char *k = kv[i].key, *v = kv[i].val;
         int rc = 0;
@@ -419,12 +646,9 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
             rc = set_str(&c->dev, v);
         else if (!strcasecmp(k, "log"))
             *log = v, *log_set = true;
-        else if (!strcasecmp(k, "logopts")) {
-            if (conf_parse_logopts(v, &c->logopts, err, sizeof(err)) < 0) {
-                report(p, "%s", err);
-                return -EINVAL;
-            }
-        } else if (!strcasecmp(k, "seropts"))
+        else if (!strcasecmp(k, "logopts"))
+            rc = logopts_kv(p, v, &c->logopts);
+        else if (!strcasecmp(k, "seropts"))
             rc = set_str(&c->seropts, v);
         else if (!strcasecmp(k, "ipmiopts"))
             *ipmi = v;
@@ -438,6 +662,37 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
             return rc;
     }
     return 0;
+}
+
+/* The console's seropts over the GLOBAL ones, its ipmiopts after them,
+ * and %N in its dev. Returns 0, -EINVAL (reported) or -ENOMEM. */
+static int console_options(struct parser *p, struct conf_console *c, const char *ipmi)
+{
+    char err[256];
+    int rc = 0;
+    if (c->seropts) {
+        char *own = c->seropts;
+        c->seropts = NULL;
+        /* Only a serial console reads them (conman parses them for no
+         * other): elsewhere a bad value is a warning and drops nothing. */
+        bool serial = !strcmp(dev_type_guess(c->dev), "serial");
+        rc = layer_seropts(p, p->g_seropts, own, !serial, &c->seropts);
+        free(own);
+        if (rc == -EINVAL && !serial)
+            rc = 0;
+    } else if (p->g_seropts && !(c->seropts = strdup(p->g_seropts))) {
+        rc = -ENOMEM;
+    }
+    if (rc == 0 && (p->g_ipmiopts || ipmi) && !(c->ipmiopts = join_layers(p->g_ipmiopts, ipmi)))
+        rc = -ENOMEM;
+    /* Only an IPMI console reads them: conman ignores them elsewhere. */
+    if (rc == 0 && c->ipmiopts && !strncasecmp(c->dev, "ipmi:", 5) &&
+        (rc = check_ipmiopts(c->ipmiopts, err, sizeof(err))) < 0) {
+        if (rc != -ENOMEM)
+            report(p, "console [%s]: %s", c->name, err);
+        return rc == -ENOMEM ? rc : -EINVAL;
+    }
+    return rc == 0 ? expand_dev_name(c) : rc;
 }
 
 static int console_line(struct parser *p, struct kv *kv, int nkv)
@@ -458,10 +713,8 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
         report(p, "duplicate CONSOLE name '%s'", c.name);
         rc = -EINVAL;
     }
-    if (rc == 0 && !c.seropts && p->g_seropts && !(c.seropts = strdup(p->g_seropts)))
-        rc = -ENOMEM;
-    if (rc == 0 && (p->g_ipmiopts || ipmi) && !(c.ipmiopts = join_opts(p->g_ipmiopts, ipmi)))
-        rc = -ENOMEM;
+    if (rc == 0)
+        rc = console_options(p, &c, ipmi);
     if (rc == 0 && (p->g_sshopts || ssh) && !(c.sshopts = join_opts(p->g_sshopts, ssh)))
         rc = -ENOMEM;
     if (rc == 0)
@@ -510,11 +763,60 @@ static int parse_line(struct parser *p, const char *line)
     return 0;
 }
 
+/* True when a backslash ends `s[0..len)` outside quotes and comments: the
+ * line goes on, as conman's lexer reads it. */
+static bool continues(const char *s, size_t len)
+{
+    char quote = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (quote) {
+            quote = s[i] == quote ? 0 : quote;
+        } else if (s[i] == '"' || s[i] == '\'') {
+            quote = s[i];
+        } else if (s[i] == '#') {
+            return false;
+        } else if (s[i] == '\\' && (i + 1 == len || (i + 2 == len && s[i + 1] == '\r'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Copies one logical line of `s` into `out` (NUL-terminated), each
+ * backslash-newline as a blank, and counts its physical lines. Returns the
+ * bytes consumed; *fits is false when it did not fit in `out`. */
+static size_t logical_line(const char *s, char *out, size_t outlen, int *lines, bool *fits)
+{
+    size_t used = 0, o = 0;
+    *fits = true;
+    for (;;) {
+        const char *nl = strchr(s + used, '\n');
+        size_t len = nl ? (size_t)(nl - (s + used)) : strlen(s + used);
+        bool more = nl && continues(s + used, len);
+        size_t take = more ? len - (s[used + len - 1] == '\r' ? 2 : 1) : len;
+        (*lines)++;
+        if (*fits && o + take + 1 < outlen) {
+            memcpy(out + o, s + used, take);
+            o += take;
+            out[o++] = ' ';
+        } else {
+            *fits = false;
+        }
+        used += len + (nl ? 1 : 0);
+        if (!more)
+            break;
+    }
+    if (*fits)
+        out[o - 1] = '\0';
+    return used;
+}
+
 static void server_defaults(struct conf_server *s)
 {
     memset(s, 0, sizeof(*s));
     s->keepalive = true;
-    s->nofile = -1; /* as conmand: raise the soft limit to the hard one */
+    s->loopback = true; /* conman 0.2.8 on: 127.0.0.1 unless loopback=off */
+    s->nofile = 0;      /* conman 0.2.8 on: keep the soft limit */
     s->port = CONF_DEFAULT_PORT;
     s->logfile_priority = LOG_INFO;
 }
@@ -529,23 +831,23 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
     const char *s = text;
     char line[CONF_LINE_MAX];
     while (rc == 0 && *s) {
-        const char *nl = strchr(s, '\n');
-        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        int lines = 0;
+        bool fits;
+        size_t len = logical_line(s, line, sizeof(line), &lines, &fits);
         p.line++;
-        if (len >= sizeof(line)) {
-            report(&p, "line longer than %zu bytes", sizeof(line) - 1);
-        } else {
-            memcpy(line, s, len);
-            line[len] = '\0';
+        if (!fits)
+            report(&p, "line longer than %zu bytes", sizeof(line) - 2);
+        else
             rc = parse_line(&p, line);
-        }
-        s += len + (nl ? 1 : 0);
+        p.line += lines - 1;
+        s += len;
     }
     free(p.g_log);
     free(p.g_seropts);
     free(p.g_ipmiopts);
     free(p.g_sshopts);
     free(p.names);
+    logs_release(&p);
     if (rc < 0)
         conf_release(out);
     return rc;
@@ -635,6 +937,111 @@ int conf_expand(const char *fmt, const char *name, const char *dev, char *out, s
     }
     out[o] = '\0';
     return 0;
+}
+
+/* Appends `s` (sanitized: what is not a visible ASCII character, and '/',
+ * becomes '_', so a name cannot leave the log directory). */
+static bool put_str(const char *s, bool sanitize, char *out, size_t outlen, size_t *o)
+{
+    size_t len = strlen(s);
+    if (*o + len >= outlen)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        out[(*o)++] = sanitize && (ch <= ' ' || ch >= 0x7F || ch == '/') ? '_' : (char)ch;
+    }
+    return true;
+}
+
+static bool is_time_spec(char ch)
+{
+    return ch && strchr("dgGHjmMsSuUVwWyY", ch);
+}
+
+/* One time specifier through strftime (they are all strftime's own). */
+static bool put_time(char spec, const struct tm *tm, char *out, size_t outlen, size_t *o)
+{
+    char f[3] = {'%', spec, '\0'};
+    size_t n = *o < outlen ? strftime(out + *o, outlen - *o, f, tm) : 0;
+    *o += n;
+    return n > 0 && *o < outlen;
+}
+
+/* The format with `keep_time`: time specifiers and %P left as written, so
+ * two consoles' names can be compared once for all times. */
+static int expand_fmt(const char *fmt, const struct conf_fmt *v, bool keep_time, char *out,
+                      size_t outlen)
+{
+    struct tm tm;
+    char num[32];
+    size_t o = 0;
+    bool ok = outlen > 0;
+    if (!keep_time)
+        localtime_r(&v->now, &tm);
+    for (const char *f = fmt; ok && *f; f++) {
+        if (*f != '%') {
+            char one[2] = {*f, '\0'};
+            ok = put_str(one, false, out, outlen, &o);
+            continue;
+        }
+        char spec = f[1];
+        const char *val = NULL;
+        if (spec == 'N' && v->name)
+            val = v->name;
+        else if (spec == 'D' && v->devid)
+            val = v->devid;
+        if (val) {
+            ok = put_str(val, true, out, outlen, &o);
+        } else if (spec == '%') {
+            ok = put_str("%", false, out, outlen, &o);
+        } else if ((spec == 'P' || is_time_spec(spec)) && !keep_time) {
+            if (spec == 'P' || spec == 's') {
+                snprintf(num, sizeof(num), "%lld",
+                         spec == 'P' ? (long long)v->pid : (long long)v->now);
+                ok = put_str(num, false, out, outlen, &o);
+            } else {
+                ok = put_time(spec, &tm, out, outlen, &o);
+            }
+        } else {
+            /* Unknown (or kept) specifiers stay as written, as conman's; a
+             * '%' that ends the string is itself. */
+            char two[3] = {'%', spec, '\0'};
+            ok = put_str(spec ? two : "%", false, out, outlen, &o);
+        }
+        if (spec)
+            f++;
+    }
+    if (!ok)
+        return -ENAMETOOLONG;
+    out[o] = '\0';
+    return 0;
+}
+
+int conf_format(const char *fmt, const struct conf_fmt *v, char *out, size_t outlen)
+{
+    return expand_fmt(fmt, v, false, out, outlen);
+}
+
+static const char *basename_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+void conf_dev_id(const char *dev, const char *type, char *out, size_t outlen)
+{
+    const char *id = "";
+    if (!type)
+        id = "";
+    else if (!strcmp(type, "serial"))
+        id = basename_of(dev);
+    else if (!strcmp(type, "unix"))
+        id = basename_of(dev + 5);
+    else if (!strcmp(type, "telnet"))
+        id = dev;
+    else if (!strcmp(type, "ssh"))
+        id = dev + 4;
+    snprintf(out, outlen, "%s", id);
 }
 
 int conf_split_args(const char *dev, char *buf, size_t buflen, char **argv, int max)

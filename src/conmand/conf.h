@@ -6,9 +6,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #define CONF_DEFAULT_PORT 7890
 #define CONF_DEFAULT_PATH "/etc/conman.conf"
+#define CONF_NOFILE_MAX (1 << 30) /* the kernel's own ceiling (fs.nr_open) */
 
 struct conf_logopts {
     bool lock;      /* take a write lock on the log file (default on) */
@@ -20,11 +22,16 @@ struct conf_logopts {
 struct conf_console {
     char *name;
     char *dev;
-    char *log; /* path after %N/%D expansion (relative to logdir
-                  still unresolved) or NULL: not logged */
+    char *log; /* log name as configured (its own, else GLOBAL's), its
+                  conversion specifiers unexpanded: they are expanded each
+                  time the file is opened (conf_format), so a date in the
+                  name is runtime, not configuration; relative to logdir
+                  still unresolved; NULL: not logged */
     struct conf_logopts logopts;
-    char *seropts;  /* NULL: default "9600,8n1" */
-    char *ipmiopts; /* GLOBAL then CONSOLE values, comma-joined, or NULL */
+    char *seropts;  /* canonical "bps,DPS" (the console's value parsed over
+                       the GLOBAL one), or NULL: default "9600,8n1" */
+    char *ipmiopts; /* GLOBAL then CONSOLE values, one per line (each
+                       parsed over the ones before), or NULL */
     char *sshopts;  /* ssh: consoles, merged like ipmiopts */
     int line;       /* where it was defined, for messages */
 };
@@ -37,8 +44,9 @@ struct conf_server {
     char *logdir;
     char *logfile;        /* server log file, or NULL: stderr/syslog */
     int logfile_priority; /* syslog priority number, default LOG_INFO */
-    bool loopback;
-    int nofile; /* -1 (default): raise to the hard limit; else that many */
+    bool loopback;        /* default on: listen on 127.0.0.1 only */
+    int nofile;           /* 0 (default): keep the soft limit; -1: raise it to the
+                             hard limit; N: set it (the hard one too if N is above) */
     char *pidfile;
     int port;
     char *resetcmd;
@@ -51,11 +59,14 @@ struct conf {
     struct conf_server server;
     struct conf_console *consoles; /* sorted by definition order */
     size_t nconsoles;
-    int nerrors; /* lines that were reported and skipped */
+    int nerrors;   /* lines that were reported and skipped */
+    int nwarnings; /* lines that were reported but still apply */
 };
 
-/* Receives one message per bad line: "FILE:LINE: text naming the token". */
-typedef void (*conf_report_fn)(void *ctx, const char *msg);
+/* Receives one message per bad line: "FILE:LINE: text naming the token";
+ * `warning` when the line still applies (conman only warns, e.g. about an
+ * unknown logopts word). */
+typedef void (*conf_report_fn)(void *ctx, bool warning, const char *msg);
 
 /* Parses `text` (the content of `path`) into `out`. A bad line or keyword
  * is reported through `report` and skipped, as Debian's conmand does, and
@@ -80,9 +91,32 @@ void conf_console_release(struct conf_console *c);
  * console keeps its connection across a reload. */
 bool conf_console_equal(const struct conf_console *a, const struct conf_console *b);
 
-/* Expands %N (name), %D (dev) and %% in `fmt` into `out`. Returns 0 or
- * -ENAMETOOLONG. */
+/* Expands only %N (name), %D (the whole dev, unsanitized) and %% in `fmt`
+ * into `out` (conman 0.2's three; log names and resetcmd use conf_format).
+ * Returns 0 or -ENAMETOOLONG. */
 int conf_expand(const char *fmt, const char *name, const char *dev, char *out, size_t outlen);
+
+/* What a log name's conversion specifiers stand for. */
+struct conf_fmt {
+    const char *name;  /* %N, sanitized; NULL: "%N" kept as written */
+    const char *devid; /* %D (conf_dev_id), sanitized; NULL: kept */
+    long pid;          /* %P: the daemon's pid */
+    time_t now;        /* %s, and %Y %y %m %d %H %M %S %g %G %j %u %U %V %w
+                          %W in local time */
+};
+
+/* Pure: expands conman 0.3.1's log-name specifiers (above, and %% for a
+ * '%') of `fmt` into `out`; `/` and anything but visible ASCII in %N and %D
+ * become '_'. An unknown specifier stays as written ("%L" gives "%L"), as
+ * conman's does. Returns 0, or -ENAMETOOLONG when the result and its NUL
+ * do not fit in outlen. */
+int conf_format(const char *fmt, const struct conf_fmt *v, char *out, size_t outlen);
+
+/* Pure: %D of a console of type `type` (console_ops.type; NULL: unknown):
+ * the basename of the device for serial and unix consoles, host:port for
+ * telnet, user@host[:port] for ssh (consoles of one BMC differ by user),
+ * empty for process and ipmi, as conman 0.3.1 defines it. */
+void conf_dev_id(const char *dev, const char *type, char *out, size_t outlen);
 
 /* Splits a process dev string into argv, honouring '...' and "..." quotes.
  * Returns argc (>= 0) with a NULL-terminated argv of at most `max` - 1 words
@@ -93,7 +127,8 @@ int conf_split_args(const char *dev, char *buf, size_t buflen, char **argv, int 
 int conf_parse_bool(const char *s, bool *out);
 
 /* Parses logopts ("lock,sanitize,timestamp" and their no- forms) onto *opts.
- * Returns 0, or -EINVAL naming the bad word in `err`. */
+ * Unknown words are skipped, as conman skips them: returns 1 with the first
+ * named in `err`. Returns 0, or -EINVAL (value too long) with `err`. */
 int conf_parse_logopts(const char *s, struct conf_logopts *opts, char *err, size_t errlen);
 
 #endif

@@ -31,7 +31,8 @@ const struct console_ops *console_type_for(const char *dev, bool is_chardev)
     const char *colon = strrchr(dev, ':');
     if (colon && colon != dev && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1))
         return &console_telnet_ops;
-    return NULL;
+    /* A program without a leading '/' (conman searches SERVER execpath). */
+    return memchr(dev, ':', strcspn(dev, " \t")) ? NULL : &console_process_ops;
 }
 
 unsigned console_backoff_ms(unsigned failures, double rnd)
@@ -51,12 +52,10 @@ struct console *console_create(struct server *srv, const struct conf_console *cf
         return NULL;
     c->srv = srv;
     c->fd = -1;
-    char path[4096];
+    /* The file is named when it opens (console_start): no path yet. */
     int rc = conf_console_copy(&c->cfg, cfg);
-    if (rc == 0 && cfg->log && server_log_path(srv, cfg->log, path, sizeof(path)) < 0)
-        rc = -ENAMETOOLONG;
     if (rc == 0)
-        rc = logfile_init(&c->log, &srv->logs, cfg->name, cfg->log ? path : NULL, &cfg->logopts);
+        rc = logfile_init(&c->log, &srv->logs, cfg->name, NULL, &cfg->logopts);
     if (rc < 0) {
         conf_console_release(&c->cfg);
         free(c);
@@ -68,6 +67,44 @@ struct console *console_create(struct server *srv, const struct conf_console *cf
     c->ops = console_type_for(cfg->dev, chardev);
     timerheap_node_init(&c->retry);
     return c;
+}
+
+int console_log_path(const struct console *c, time_t now, char *out, size_t outlen)
+{
+    char devid[1024], name[4096];
+    if (!c->cfg.log)
+        return -ENOENT;
+    conf_dev_id(c->cfg.dev, c->ops ? c->ops->type : NULL, devid, sizeof(devid));
+    struct conf_fmt v = {.name = c->cfg.name, .devid = devid, .pid = (long)getpid(), .now = now};
+    if (conf_format(c->cfg.log, &v, name, sizeof(name)) < 0)
+        return -ENAMETOOLONG;
+    return server_log_path(c->srv, name, out, outlen);
+}
+
+/* Names the log file for now and opens it; with `if_due` only when that
+ * name differs from the open one or the file was moved away, so a log
+ * whose name did not change keeps its descriptor and gets no new header. */
+static void open_log(struct console *c, bool truncate, bool if_due)
+{
+    char path[4096], err[512];
+    time_t now = time(NULL);
+    if (!c->cfg.log)
+        return;
+    if (console_log_path(c, now, path, sizeof(path)) < 0) {
+        log_warn("Console [%s]: log name \"%s\" expands too long: not logged", c->cfg.name,
+                 c->cfg.log);
+        logfile_close(&c->log);
+        return;
+    }
+    bool renamed = !c->log.path || strcmp(c->log.path, path) != 0;
+    if (if_due && !renamed && !logfile_moved(&c->log))
+        return;
+    if (renamed && logfile_set_path(&c->log, path) < 0) {
+        log_error("Console [%s]: out of memory naming its log", c->cfg.name);
+        return;
+    }
+    if (logfile_open(&c->log, truncate, now, err, sizeof(err)) < 0)
+        log_warn("%s", err);
 }
 
 static void poll_closed(uv_handle_t *h)
@@ -123,6 +160,8 @@ void console_up(struct console *c, int fd)
     }
     c->state = CONSOLE_UP;
     c->up_since = time(NULL);
+    c->quick = 0;
+    console_unwait(c);
     announce_up(c);
     update_poll(c);
 }
@@ -143,14 +182,25 @@ static void arm_retry_timer(struct server *s)
     uv_timer_start(&s->retry_timer, on_retry_timer, top->due > now ? top->due - now : 0, 0);
 }
 
+/* After a wake-up: this many retries this far apart (ms), then the
+ * backoff goes on where it was. */
+#define WAKE_RETRIES 5
+#define WAKE_RETRY_MS 100
+
 static void schedule_retry(struct console *c)
 {
     struct server *s = c->srv;
     if (c->closing || s->stopping)
         return;
-    c->failures++;
-    double rnd = (double)rand_r(&s->seed) / ((double)RAND_MAX + 1.0);
-    unsigned ms = console_backoff_ms(c->failures, rnd);
+    unsigned ms;
+    if (c->quick) {
+        c->quick--;
+        ms = WAKE_RETRY_MS;
+    } else {
+        c->failures++;
+        double rnd = (double)rand_r(&s->seed) / ((double)RAND_MAX + 1.0);
+        ms = console_backoff_ms(c->failures, rnd);
+    }
     log_debug("Console [%s] reconnect in %u ms (attempt %u)", c->cfg.name, ms, c->failures);
     if (timerheap_push(&s->retries, &c->retry, uv_now(s->loop) + ms) < 0) {
         log_error("Console [%s]: out of memory scheduling a reconnect", c->cfg.name);
@@ -158,6 +208,26 @@ static void schedule_retry(struct console *c)
     }
     if (c->retry.idx == 0)
         arm_retry_timer(s);
+    if (c->ops && c->ops->await_dev)
+        c->ops->await_dev(c, true);
+}
+
+void console_wake(struct console *c)
+{
+    struct server *s = c->srv;
+    if (c->closing || s->stopping || c->starting || c->state != CONSOLE_DOWN ||
+        c->retry.idx == TIMERHEAP_NONE)
+        return;
+    c->quick = WAKE_RETRIES;
+    log_debug("Console [%s]: its device appeared: reconnecting", c->cfg.name);
+    if (timerheap_push(&s->retries, &c->retry, uv_now(s->loop)) == 0 && c->retry.idx == 0)
+        arm_retry_timer(s);
+}
+
+void console_unwait(struct console *c)
+{
+    if (c->ops && c->ops->await_dev)
+        c->ops->await_dev(c, false);
 }
 
 static void connect_now(struct console *c)
@@ -281,9 +351,7 @@ void console_timers_close(struct server *srv)
 
 void console_start(struct console *c, bool truncate_log)
 {
-    char err[512];
-    if (c->log.path && logfile_open(&c->log, truncate_log, time(NULL), err, sizeof(err)) < 0)
-        log_warn("%s", err);
+    open_log(c, truncate_log, false);
     connect_now(c);
 }
 
@@ -514,11 +582,9 @@ void console_detach(struct console *c, struct client *cl)
     }
 }
 
-void console_reopen_log(struct console *c)
+void console_refresh_log(struct console *c)
 {
-    char err[512];
-    if (c->log.path && logfile_open(&c->log, false, time(NULL), err, sizeof(err)) < 0)
-        log_warn("%s", err);
+    open_log(c, false, true);
 }
 
 void console_child_exited(struct console *c, int status)
@@ -566,6 +632,7 @@ static void on_reap(uv_check_t *h)
 void console_destroy(struct console *c)
 {
     c->closing = true;
+    console_unwait(c);
     while (c->nclients)
         client_console_gone(c->clients[c->nclients - 1], c);
     close_fd(c);

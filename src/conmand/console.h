@@ -52,6 +52,11 @@ struct console_ops {
      * count, 0 at end of file (read), or -1 with errno (EAGAIN: not now). */
     ssize_t (*dev_read)(struct console *c, void *buf, size_t len);
     ssize_t (*dev_write)(struct console *c, const void *buf, size_t len);
+    /* Optional: the console starts (on) or stops (off) waiting to
+     * reconnect; a type that can see its device appear (unix: sockets,
+     * through inotify) calls console_wake() then. Called with on while
+     * already waiting after every failed attempt. */
+    void (*await_dev)(struct console *c, bool on);
 };
 
 extern const struct console_ops console_process_ops;
@@ -83,6 +88,7 @@ struct console {
     struct timerheap_node retry; /* in srv->retries while waiting */
     struct console *next_dead;   /* srv->dead: destroyed, freed next turn */
     unsigned failures;
+    unsigned quick; /* short retries left after console_wake() */
     time_t up_since;
     bool closing;  /* being removed: no more reconnects */
     bool starting; /* console_start_soon() is pending */
@@ -106,6 +112,16 @@ void console_start_soon(struct console *c);
 
 /* Connect now if waiting for a retry (a client asked for it). */
 void console_kick(struct console *c);
+
+/* The device appeared (its socket was created): reconnect now instead of
+ * at the end of the backoff. Goes through the retry heap, so thousands at
+ * once are connected a time slice per loop turn, and retries a few times
+ * shortly after, since a socket exists from bind() but is only connectable
+ * after listen(). No-op unless the console is down and waiting. */
+void console_wake(struct console *c);
+
+/* Stops the type's watch for the device (before its dev changes). */
+void console_unwait(struct console *c);
 
 /* Drops the connection (telling clients and the log why) and schedules a
  * reconnect. Safe to call in any state. */
@@ -144,8 +160,15 @@ void console_read_ready(struct console *c);
 int console_attach(struct console *c, struct client *cl);
 void console_detach(struct console *c, struct client *cl);
 
-/* Reopens the log file (SIGHUP). */
-void console_reopen_log(struct console *c);
+/* SIGHUP: the same, but only when the name expands to another file now or
+ * the file was moved away (logrotate); otherwise the log keeps its
+ * descriptor and gets no new header. */
+void console_refresh_log(struct console *c);
+
+/* The log file of the console at time `now`: its log name expanded
+ * (conf_format, %D per its type) under logdir. Returns 0, -ENOENT (not
+ * logged) or -ENAMETOOLONG. */
+int console_log_path(const struct console *c, time_t now, char *out, size_t outlen);
 
 /* The child `pid` exited (called by the SIGCHLD reaper). */
 void console_child_exited(struct console *c, int status);

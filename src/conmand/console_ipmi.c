@@ -16,6 +16,7 @@
 #include "conmand/console.h"
 #include "conmand/dynlib.h"
 #include "conmand/ipmiopts.h"
+#include "conmand/server.h"
 
 #define IPMI_ENGINE_THREADS 4
 
@@ -79,6 +80,7 @@ static int engine_start(void)
 static ipmiconsole_ctx_t make_ctx(struct console *c, const struct ipmiopts *o)
 {
     struct ipmiconsole_ipmi_config ic = {
+        /* NULL when unset: libipmiconsole.conf's value, else none. */
         .username = o->user[0] ? (char *)o->user : NULL,
         .password = o->password.bytes,
         .k_g = (unsigned char *)o->k_g.bytes,
@@ -88,10 +90,15 @@ static ipmiconsole_ctx_t make_ctx(struct console *c, const struct ipmiopts *o)
         .workaround_flags = o->workarounds,
     };
     struct ipmiconsole_protocol_config pc = {-1, -1, -1, -1, -1, -1, -1};
+    /* Defaults, so libipmiconsole.conf applies, as in conman 0.3.1; but the
+     * engine flags must hold OUTPUT_ON_SOL_ESTABLISHED: its byte on the fd
+     * is how the loop learns the session is up (ipmi_finish), and the
+     * library takes the flags whole, so its file's engine flags do not
+     * apply here. */
     struct ipmiconsole_engine_config ec = {
         .engine_flags = IPMICONSOLE_ENGINE_OUTPUT_ON_SOL_ESTABLISHED,
-        .behavior_flags = 0,
-        .debug_flags = 0,
+        .behavior_flags = IPMICONSOLE_BEHAVIOR_DEFAULT,
+        .debug_flags = IPMICONSOLE_DEBUG_DEFAULT,
     };
     return lib->ipmiconsole_ctx_create(c->cfg.dev + 5, &ic, &pc, &ec);
 }
@@ -106,8 +113,13 @@ static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errl
         snprintf(err, errlen, "Console [%s]: %s", c->cfg.name, ipmi_dl.error);
         return loaded;
     }
-    if (ipmiopts_parse(c->cfg.ipmiopts, &o, err, errlen) < 0)
+    char why[256];
+    if (ipmiopts_parse(c->cfg.ipmiopts, &o, why, sizeof(why)) < 0) {
+        /* The parser checked them with the line; this is the same check. */
+        snprintf(err, errlen, "Console [%s] (%s:%d): %s", c->cfg.name, c->srv->opts.conf_path,
+                 c->cfg.line, why);
         return -EINVAL;
+    }
     if (engine_start() < 0) {
         ipmiopts_release(&o);
         snprintf(err, errlen, "Console [%s]: cannot start the IPMI engine", c->cfg.name);

@@ -1,6 +1,9 @@
-/* Process consoles: dev="/abs/path args" runs in its own session on a pty,
+/* Process consoles: dev="program args" runs in its own session on a pty,
  * with a blocking stdin (Debian's conmand leaks O_NONBLOCK to the child, and
- * e.g. cat then dies with EAGAIN). Reaped by the server's SIGCHLD handler. */
+ * e.g. cat then dies with EAGAIN). A program without a '/' is looked up in
+ * SERVER execpath, else (like one with a relative path) in the directory the
+ * daemon started in, as conman does. Reaped by the server's SIGCHLD
+ * handler. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -33,7 +37,7 @@ static int open_pty(int *master, char *slave, size_t slavelen)
 
 /* In the child: new session, the pty slave as controlling terminal and
  * stdio (raw, blocking), then exec. Never returns. */
-static void exec_child(const char *slave, char **argv, const char *execpath)
+static void exec_child(const char *slave, char **argv)
 {
     setsid();
     int fd = open(slave, O_RDWR);
@@ -55,37 +59,70 @@ static void exec_child(const char *slave, char **argv, const char *execpath)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (execpath)
-        setenv("PATH", execpath, 1);
     execv(argv[0], argv);
     _exit(127);
 }
 
+/* An executable regular file? Returns 0 or -errno. */
+static int runnable(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EACCES;
+    return access(path, X_OK) < 0 ? -errno : 0;
+}
+
+/* The first directory of the colon-separated `execpath` holding `prog`. */
+static int search_execpath(const char *execpath, const char *prog, char *out, size_t outlen)
+{
+    for (const char *d = execpath; d && *d;) {
+        size_t len = strcspn(d, ":");
+        int n = snprintf(out, outlen, "%.*s/%s", (int)len, d, prog);
+        if (len && n > 0 && (size_t)n < outlen && runnable(out) == 0)
+            return 0;
+        d += len + (d[len] == ':');
+    }
+    return -ENOENT;
+}
+
+static int process_resolve(const char *prog, const char *execpath, const char *cwd, char *out,
+                           size_t outlen)
+{
+    int n;
+    if (!strchr(prog, '/') && search_execpath(execpath, prog, out, outlen) == 0)
+        return 0;
+    if (prog[0] == '/')
+        n = snprintf(out, outlen, "%s", prog);
+    else
+        n = snprintf(out, outlen, "%s/%s", cwd, prog);
+    if (n < 0 || (size_t)n >= outlen)
+        return -ENAMETOOLONG;
+    return runnable(out);
+}
+
 static int process_open(struct console *c, bool *connecting, char *err, size_t errlen)
 {
-    char buf[4096], slave[128];
+    char buf[4096], slave[128], prog[4096];
     char *argv[PROC_MAX_ARGS];
     int master = -1;
     *connecting = false;
     int argc = conf_split_args(c->cfg.dev, buf, sizeof(buf), argv, PROC_MAX_ARGS);
-    if (argc <= 0 || argv[0][0] != '/') {
-        snprintf(err, errlen, "Console [%s]: dev \"%s\" is not an absolute program path",
-                 c->cfg.name, c->cfg.dev);
+    if (argc <= 0) {
+        snprintf(err, errlen, "Console [%s]: dev \"%s\" names no program", c->cfg.name, c->cfg.dev);
         return -EINVAL;
     }
-    /* %N and %D in arguments, as conman expands them. */
-    char expanded[PROC_MAX_ARGS][512];
-    for (int i = 1; i < argc; i++) {
-        if (conf_expand(argv[i], c->cfg.name, c->cfg.dev, expanded[i], sizeof(expanded[i])) == 0)
-            argv[i] = expanded[i];
+    int rc =
+        process_resolve(argv[0], c->srv->conf.server.execpath, c->srv->cwd, prog, sizeof(prog));
+    if (rc < 0) {
+        snprintf(err, errlen, "Console [%s]: cannot execute \"%s\"%s: %s", c->cfg.name, argv[0],
+                 strchr(argv[0], '/') ? "" : " (searched SERVER execpath and the start folder)",
+                 strerror(-rc));
+        return rc;
     }
-    if (access(argv[0], X_OK) < 0) {
-        int e = errno;
-        snprintf(err, errlen, "Console [%s]: cannot execute \"%s\": %s", c->cfg.name, argv[0],
-                 strerror(e));
-        return -e;
-    }
-    int rc = open_pty(&master, slave, sizeof(slave));
+    argv[0] = prog;
+    rc = open_pty(&master, slave, sizeof(slave));
     if (rc < 0) {
         snprintf(err, errlen, "Console [%s]: cannot open a pty: %s", c->cfg.name, strerror(-rc));
         return rc;
@@ -98,7 +135,7 @@ static int process_open(struct console *c, bool *connecting, char *err, size_t e
         return -e;
     }
     if (pid == 0)
-        exec_child(slave, argv, c->srv->conf.server.execpath);
+        exec_child(slave, argv);
     fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK);
     c->pid = pid;
     return master;

@@ -3,6 +3,8 @@
  * SUPPRESS-GO-AHEAD and BINARY, offer SGA and BINARY, refuse the rest. */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "common/log.h"
 #include "conmand/console.h"
 #include "conmand/server.h"
 
@@ -107,6 +110,23 @@ static int resolve(struct console *c, struct telnet *t, const char *host, const 
     return -EINPROGRESS;
 }
 
+/* As conman: urgent data stays in the stream, and SERVER keepalive finds a
+ * terminal server that went away without a word (a half-open connection
+ * would otherwise look up for ever). */
+static void set_socket_options(struct console *c, int fd)
+{
+    int on = 1, idle = 60, intvl = 10, cnt = 6; /* gone within 2 min, as ssh: */
+    if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on)) < 0)
+        log_warn("Console [%s]: cannot set SO_OOBINLINE: %s", c->cfg.name, strerror(errno));
+    if (!c->srv->conf.server.keepalive)
+        return;
+    if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0)
+        log_warn("Console [%s]: cannot set SO_KEEPALIVE: %s", c->cfg.name, strerror(errno));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 static int telnet_open(struct console *c, bool *connecting, char *err, size_t errlen)
 {
     char host[256], port[16];
@@ -127,6 +147,7 @@ static int telnet_open(struct console *c, bool *connecting, char *err, size_t er
     int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
+    set_socket_options(c, fd);
     rc = connect(fd, (struct sockaddr *)&t->addr, t->addrlen);
     int e = errno;
     if (rc < 0 && e != EINPROGRESS) {

@@ -1,15 +1,15 @@
-/* ipmiopts parsing; secrets go straight into struct secret. */
+/* ipmiopts parsing as conman 0.3.1 reads it; secrets go straight into
+ * struct secret and never into a message. */
 #include "conmand/ipmiopts.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <ipmiconsole.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#include "common/numparse.h"
 
 static const struct {
     const char *name;
@@ -23,135 +23,254 @@ static const struct {
     {"integritycheckvalue", IPMICONSOLE_WORKAROUND_NON_EMPTY_INTEGRITY_CHECK_VALUE},
     {"nochecksumcheck", IPMICONSOLE_WORKAROUND_NO_CHECKSUM_CHECK},
     {"serialalertsdeferred", IPMICONSOLE_WORKAROUND_SERIAL_ALERTS_DEFERRED},
+    {"solpacketseq", IPMICONSOLE_WORKAROUND_INCREMENT_SOL_PACKET_SEQUENCE},
+    /* The spelling this parser took before conman's name was known. */
     {"incrementsolpacketsequence", IPMICONSOLE_WORKAROUND_INCREMENT_SOL_PACKET_SEQUENCE},
     {"solpayloadsize", IPMICONSOLE_WORKAROUND_IGNORE_SOL_PAYLOAD_SIZE},
     {"solport", IPMICONSOLE_WORKAROUND_IGNORE_SOL_PORT},
     {"solstatus", IPMICONSOLE_WORKAROUND_SKIP_SOL_ACTIVATION_STATUS},
     {"solchannelsupport", IPMICONSOLE_WORKAROUND_SKIP_CHANNEL_PAYLOAD_SUPPORT},
+    {"default", IPMICONSOLE_WORKAROUND_DEFAULT},
+    {"none", 0},
 };
 
-/* Decodes plain or 0x-hex `v` into buf. Returns the length or -EINVAL. */
-static int decode(const char *v, unsigned char *buf, size_t max)
+#define NWORKAROUNDS (sizeof(workarounds) / sizeof(workarounds[0]))
+
+static unsigned known_flags(void)
 {
-    size_t n = 0;
-    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-        const char *h = v + 2;
-        size_t len = strlen(h);
-        if (len % 2 || len / 2 > max)
-            return -EINVAL;
-        for (size_t i = 0; i < len; i += 2) {
-            if (!isxdigit((unsigned char)h[i]) || !isxdigit((unsigned char)h[i + 1]))
-                return -EINVAL;
-            char two[3] = {h[i], h[i + 1], '\0'};
-            buf[n++] = (unsigned char)strtoul(two, NULL, 16);
-        }
-        return (int)n;
-    }
-    n = strlen(v);
-    if (n > max)
-        return -EINVAL;
-    memcpy(buf, v, n);
-    return (int)n;
+    unsigned all = 0;
+    for (size_t i = 0; i < NWORKAROUNDS; i++)
+        if (workarounds[i].flag != IPMICONSOLE_WORKAROUND_DEFAULT)
+            all |= workarounds[i].flag;
+    return all;
 }
 
-static int parse_workaround(const char *v, unsigned *flags)
+static int hexval(char ch)
 {
-    for (size_t i = 0; i < sizeof(workarounds) / sizeof(workarounds[0]); i++) {
+    return isdigit((unsigned char)ch) ? ch - '0' : tolower((unsigned char)ch) - 'a' + 10;
+}
+
+/* conman's key syntax: "0x" and nothing but hex digits is binary (an odd
+ * last digit is a high nibble), anything else is the text itself. Returns
+ * the length or -E2BIG beyond `max` bytes. */
+static int decode(const char *v, unsigned char *buf, size_t max)
+{
+    const char *h = v + 2;
+    size_t len = strlen(v);
+    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X') &&
+        strspn(h, "0123456789abcdefABCDEF") == len - 2) {
+        size_t n = (len - 2 + 1) / 2;
+        if (n > max)
+            return -E2BIG;
+        memset(buf, 0, n);
+        for (size_t i = 0; h[i]; i++)
+            buf[i / 2] |= (unsigned char)(hexval(h[i]) << (i % 2 ? 0 : 4));
+        return (int)n;
+    }
+    if (len > max)
+        return -E2BIG;
+    memcpy(buf, v, len);
+    return (int)len;
+}
+
+/* The first W: replaces the starting value (the library's default, or
+ * what a later `default`/`none` set), later ones add to it, as conman. */
+static void add_workaround(struct ipmiopts *o, unsigned flag)
+{
+    if (flag == 0 || flag == IPMICONSOLE_WORKAROUND_DEFAULT ||
+        o->workarounds == IPMICONSOLE_WORKAROUND_DEFAULT)
+        o->workarounds = flag;
+    else
+        o->workarounds |= flag;
+}
+
+static int parse_workaround(const char *v, struct ipmiopts *o, char *err, size_t errlen)
+{
+    if (!*v) {
+        add_workaround(o, IPMICONSOLE_WORKAROUND_DEFAULT);
+        return 0;
+    }
+    for (size_t i = 0; i < NWORKAROUNDS; i++) {
         if (!strcasecmp(v, workarounds[i].name)) {
-            *flags |= workarounds[i].flag;
+            add_workaround(o, workarounds[i].flag);
             return 0;
         }
     }
     char *end;
     errno = 0;
     unsigned long n = strtoul(v, &end, 0);
-    if (errno || end == v || *end || n > 0xFFFFFFFFUL)
+    if (errno || end == v || *end || v[0] == '-' || n > 0xFFFFFFFFUL ||
+        (n != IPMICONSOLE_WORKAROUND_DEFAULT && (n & ~(unsigned long)known_flags()))) {
+        snprintf(err, errlen, "ipmiopts: W: unknown workaround \"%.40s\"", v);
         return -EINVAL;
-    *flags |= (unsigned)n;
+    }
+    add_workaround(o, (unsigned)n);
     return 0;
 }
 
-static int parse_level(const char *v, int *level)
+/* strtol over the whole string (any base, as conman), else -EINVAL. */
+static int whole_number(const char *v, long *out)
 {
-    if (!strcasecmp(v, "user") || !strcmp(v, "0"))
-        *level = IPMICONSOLE_PRIVILEGE_USER;
-    else if (!strcasecmp(v, "op") || !strcasecmp(v, "operator") || !strcmp(v, "1"))
-        *level = IPMICONSOLE_PRIVILEGE_OPERATOR;
-    else if (!strcasecmp(v, "admin") || !strcasecmp(v, "administrator") || !strcmp(v, "2"))
-        *level = IPMICONSOLE_PRIVILEGE_ADMIN;
-    else
+    char *end;
+    errno = 0;
+    *out = strtol(v, &end, 0);
+    return errno || end == v || *end ? -EINVAL : 0;
+}
+
+static int parse_level(const char *v, struct ipmiopts *o, char *err, size_t errlen)
+{
+    long n;
+    if (!*v)
+        n = -1;
+    else if (!strcasecmp(v, "user"))
+        n = IPMICONSOLE_PRIVILEGE_USER;
+    else if (!strcasecmp(v, "op") || !strcasecmp(v, "operator"))
+        n = IPMICONSOLE_PRIVILEGE_OPERATOR;
+    else if (!strcasecmp(v, "admin") || !strcasecmp(v, "administrator"))
+        n = IPMICONSOLE_PRIVILEGE_ADMIN;
+    else if (whole_number(v, &n) < 0 || n < IPMICONSOLE_PRIVILEGE_USER ||
+             n > IPMICONSOLE_PRIVILEGE_ADMIN) {
+        snprintf(err, errlen, "ipmiopts: L: invalid privilege level \"%.40s\"", v);
         return -EINVAL;
+    }
+    o->privilege = (int)n;
     return 0;
+}
+
+/* The suites FreeIPMI implements (ipmiconsole.h). */
+static bool cipher_known(long id)
+{
+    return (id >= 0 && id <= 3) || (id >= 6 && id <= 8) || id == 11 || id == 12 ||
+           (id >= 15 && id <= 17);
+}
+
+static int parse_cipher(const char *v, struct ipmiopts *o, char *err, size_t errlen)
+{
+    long n = -1;
+    if (*v && (whole_number(v, &n) < 0 || !cipher_known(n))) {
+        snprintf(err, errlen, "ipmiopts: C: invalid cipher suite \"%.40s\"", v);
+        return -EINVAL;
+    }
+    o->cipher_suite = (int)n;
+    return 0;
+}
+
+static int parse_user(const char *v, struct ipmiopts *o, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n >= sizeof(o->user)) {
+        snprintf(err, errlen, "ipmiopts: U: user name longer than %zu bytes", sizeof(o->user) - 1);
+        return -EINVAL;
+    }
+    memcpy(o->user, v, n + 1);
+    return 0;
+}
+
+/* P and K; an empty value unsets (the library's default applies). */
+static int parse_key(char tag, const char *v, struct ipmiopts *o, char *err, size_t errlen)
+{
+    unsigned char buf[IPMIOPTS_KEY_MAX];
+    struct secret *dst = tag == 'P' ? &o->password : &o->k_g;
+    int n = decode(v, buf, sizeof(buf));
+    if (n < 0) {
+        snprintf(err, errlen, "ipmiopts: %c: longer than %d bytes", tag, IPMIOPTS_KEY_MAX);
+        return -EINVAL;
+    }
+    if (tag == 'P' && memchr(buf, '\0', (size_t)n))
+        n = (int)strlen((const char *)buf); /* a password ends at its first NUL */
+    secret_release(dst);
+    int rc = n ? secret_set(dst, (const char *)buf, (size_t)n) : 0;
+    secret_wipe(buf, sizeof(buf));
+    return rc;
 }
 
 static int parse_item(const char *item, struct ipmiopts *o, char *err, size_t errlen)
 {
-    unsigned char buf[21];
-    int n;
-    if (strlen(item) < 2 || item[1] != ':') {
-        snprintf(err, errlen, "ipmiopts item \"%.40s\" is not X:value", item);
+    char tag = (char)toupper((unsigned char)item[0]);
+    if (!item[0] || item[1] != ':' || !strchr("UPKCLW", tag)) {
+        /* Only the first character: the item may be a secret. */
+        snprintf(err, errlen, "ipmiopts: unknown item '%c' (expected U:, P:, K:, C:, L: or W:)",
+                 isprint((unsigned char)item[0]) ? item[0] : '?');
         return -EINVAL;
     }
     const char *v = item + 2;
-    switch (toupper((unsigned char)item[0])) {
+    switch (tag) {
     case 'U':
-        n = decode(v, buf, 16);
-        if (n < 0 || memchr(buf, '\0', (size_t)n))
-            break;
-        memcpy(o->user, buf, (size_t)n);
-        o->user[n] = '\0';
-        return 0;
+        return parse_user(v, o, err, errlen);
     case 'P':
     case 'K':
-        n = decode(v, buf, 20);
-        if (n < 0)
-            break;
-        n = secret_set(toupper((unsigned char)item[0]) == 'P' ? &o->password : &o->k_g,
-                       (const char *)buf, (size_t)n);
-        secret_wipe(buf, sizeof(buf));
-        return n;
+        return parse_key(tag, v, o, err, errlen);
     case 'C':
-        if (numparse_int(v, 0, 17, &o->cipher_suite) == 0)
-            return 0;
-        break;
+        return parse_cipher(v, o, err, errlen);
     case 'L':
-        if (parse_level(v, &o->privilege) == 0)
-            return 0;
-        break;
-    case 'W':
-        if (parse_workaround(v, &o->workarounds) == 0)
-            return 0;
-        break;
+        return parse_level(v, o, err, errlen);
     default:
-        snprintf(err, errlen, "ipmiopts: unknown item '%c'", item[0]);
-        return -EINVAL;
+        return parse_workaround(v, o, err, errlen);
     }
-    secret_wipe(buf, sizeof(buf));
-    /* The value of U/P/K may be a secret: name only the item. */
-    snprintf(err, errlen, "ipmiopts: invalid value for '%c'", toupper((unsigned char)item[0]));
-    return -EINVAL;
 }
 
-int ipmiopts_parse(const char *s, struct ipmiopts *o, char *err, size_t errlen)
+/* Conman's older form "user,password,K_g,flag,...": '-' for a default. */
+static int parse_legacy(char *layer, struct ipmiopts *o, char *err, size_t errlen)
 {
-    memset(o, 0, sizeof(*o));
-    o->cipher_suite = -1;
-    o->privilege = -1;
-    if (!s)
-        return 0;
-    char *copy = strdup(s);
-    if (!copy)
-        return -ENOMEM;
-    int rc = 0;
+    static const char tags[] = "UPK";
+    char *save = NULL, item[4 + IPMIOPTS_ITEM_MAX];
+    int i = 0, rc = 0;
+    for (char *w = strtok_r(layer, ",", &save); w && rc == 0; w = strtok_r(NULL, ",", &save), i++) {
+        if (!strcmp(w, "-"))
+            w = "";
+        if (strlen(w) >= IPMIOPTS_ITEM_MAX) {
+            snprintf(err, errlen, "ipmiopts: item %d longer than %d bytes", i + 1,
+                     IPMIOPTS_ITEM_MAX - 1);
+            return -EINVAL;
+        }
+        snprintf(item, sizeof(item), "%c:%s", i < 3 ? tags[i] : 'W', w);
+        rc = parse_item(item, o, err, errlen);
+        secret_wipe(item, sizeof(item));
+    }
+    return rc;
+}
+
+static int parse_layer(char *layer, struct ipmiopts *o, char *err, size_t errlen)
+{
+    while (isspace((unsigned char)*layer))
+        layer++;
+    if (layer[0] && layer[1] != ':')
+        return parse_legacy(layer, o, err, errlen);
     char *save = NULL;
-    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
+    int rc = 0;
+    for (char *item = strtok_r(layer, ",", &save); item && rc == 0;
          item = strtok_r(NULL, ",", &save)) {
         while (isspace((unsigned char)*item))
             item++;
         if (*item)
             rc = parse_item(item, o, err, errlen);
     }
-    secret_wipe(copy, strlen(s));
+    return rc;
+}
+
+void ipmiopts_defaults(struct ipmiopts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->cipher_suite = -1;
+    o->privilege = -1;
+    o->workarounds = IPMICONSOLE_WORKAROUND_DEFAULT;
+}
+
+int ipmiopts_parse(const char *s, struct ipmiopts *o, char *err, size_t errlen)
+{
+    ipmiopts_defaults(o);
+    if (!s)
+        return 0;
+    size_t len = strlen(s);
+    char *copy = strdup(s);
+    if (!copy)
+        return -ENOMEM;
+    int rc = 0;
+    char *save = NULL;
+    for (char *layer = strtok_r(copy, "\n", &save); layer && rc == 0;
+         layer = strtok_r(NULL, "\n", &save))
+        rc = parse_layer(layer, o, err, errlen);
+    secret_wipe(copy, len);
     free(copy);
     if (rc < 0)
         ipmiopts_release(o);

@@ -32,6 +32,17 @@ int logfile_init(struct logfile *l, struct logcache *cache, const char *name, co
     return 0;
 }
 
+int logfile_set_path(struct logfile *l, const char *path)
+{
+    char *copy = NULL;
+    if (path && !(copy = strdup(path)))
+        return -ENOMEM;
+    logfile_close(l); /* what is pending belongs to the old file */
+    free(l->path);
+    l->path = copy;
+    return 0;
+}
+
 size_t logfile_stamp(time_t now, char *out, size_t outlen)
 {
     struct tm tm;
@@ -135,8 +146,7 @@ size_t logfile_parent_len(const char *path)
     return slash && slash != path ? (size_t)(slash - path) : 0;
 }
 
-/* mkdir -p of the file's directory, 0755 like conmand's. */
-static int make_parents(const char *path)
+int logfile_mkdirs(const char *path)
 {
     size_t n = logfile_parent_len(path);
     char dir[4096];
@@ -161,7 +171,7 @@ static int open_path(const char *path, int flags)
 {
     int fd = open(path, flags, S_IRUSR | S_IWUSR);
     if (fd < 0 && errno == ENOENT) {
-        int rc = make_parents(path);
+        int rc = logfile_mkdirs(path);
         if (rc < 0)
             return rc;
         fd = open(path, flags, S_IRUSR | S_IWUSR);

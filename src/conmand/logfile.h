@@ -89,6 +89,15 @@ void logcache_release(struct logcache *lc);
 int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts);
 
+/* Points the log at another file (NULL: none), flushing and closing the
+ * old one; logfile_open() opens the new one. Returns 0 or -ENOMEM (then
+ * nothing changed). */
+int logfile_set_path(struct logfile *l, const char *path);
+
+/* Creates the missing directories above the file `path`, 0755 as conman
+ * does (mkdir -p of its parent). Returns 0 or -errno. */
+int logfile_mkdirs(const char *path);
+
 /* Opens (or reopens) the file 0600 for appending, optionally truncating,
  * creating missing parent directories 0755, takes the write lock if
  * opts.lock, queues the "log opened" header. Returns 0 or -errno with a

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/numparse.h"
 #include "conmand/conf.h"
+#include "conmand/conflock.h"
 #include "conmand/server.h"
 
 #define CONMAND_VERSION "0.1.0"
@@ -24,7 +25,9 @@ static void usage(const char *prog)
            "  -F        Run daemon in foreground.\n"
            "  -h        Display this help.\n"
            "  -k        Kill daemon.\n"
+           "  -L        Display license information.\n"
            "  -p PORT   Specify port number. [%d]\n"
+           "  -P FILE   Specify PID file.\n"
            "  -q        Query daemon's pid.\n"
            "  -r        Re-open log files (SIGHUP to the running daemon).\n"
            "  -v        Be verbose.\n"
@@ -33,26 +36,43 @@ static void usage(const char *prog)
            prog, CONF_DEFAULT_PATH, CONF_DEFAULT_PORT);
 }
 
-/* Reads the running daemon's pid from the configured pidfile. */
-static pid_t read_pid(const struct conf *c, const char *conf_path)
+/* The pid in the pidfile, or 0 (none, unreadable, no pid in it). */
+static pid_t pidfile_pid(const char *pidfile)
 {
     char err[512], *text;
     size_t len;
-    if (!c->server.pidfile) {
-        fprintf(stderr, "conmand: %s sets no SERVER pidfile: cannot find the daemon\n", conf_path);
-        return -1;
-    }
-    if (file_read_all(c->server.pidfile, 64, &text, &len, err, sizeof(err)) < 0) {
-        fprintf(stderr, "conmand: %s\n", err);
-        return -1;
-    }
+    if (!pidfile || file_read_all(pidfile, 64, &text, &len, err, sizeof(err)) < 0)
+        return 0;
     long pid = strtol(text, NULL, 10);
     free(text);
-    if (pid <= 1) {
-        fprintf(stderr, "conmand: pidfile \"%s\" holds no pid\n", c->server.pidfile);
-        return -1;
-    }
-    return (pid_t)pid;
+    return pid > 1 && pid <= 0x7fffffff ? (pid_t)pid : 0;
+}
+
+static void not_active(const struct conf *c, const char *conf_path)
+{
+    if (c->server.pidfile)
+        fprintf(stderr,
+                "conmand: Configuration \"%s\" does not appear to be active (nothing holds its "
+                "lock; pidfile \"%s\" names no running daemon)\n",
+                conf_path, c->server.pidfile);
+    else
+        fprintf(stderr,
+                "conmand: Configuration \"%s\" does not appear to be active (nothing holds its "
+                "lock; no pidfile)\n",
+                conf_path);
+}
+
+/* The daemon running this configuration: the holder of the file's lock,
+ * else (the file was replaced since it started) the pidfile's, as conman.
+ * Returns the pid or 0 with the reason on stderr. */
+static pid_t find_daemon(const struct conf *c, const char *conf_path)
+{
+    pid_t pid = conflock_holder();
+    if (pid <= 0)
+        pid = pidfile_pid(c->server.pidfile);
+    if (pid <= 0)
+        not_active(c, conf_path);
+    return pid;
 }
 
 /* True while `pid` runs (a zombie, not yet reaped by its parent, is gone). */
@@ -73,15 +93,22 @@ static bool running(pid_t pid)
 }
 
 /* -k and -r: signal the daemon; -k waits (bounded) for it to go. */
-static int signal_daemon(const struct conf *c, const char *conf_path, int sig)
+static int signal_daemon(const struct conf *c, const char *conf_path, int sig, bool verbose)
 {
-    pid_t pid = read_pid(c, conf_path);
-    if (pid < 0)
+    pid_t pid = find_daemon(c, conf_path);
+    if (pid <= 0)
         return 1;
     if (kill(pid, sig) < 0) {
-        fprintf(stderr, "conmand: cannot signal pid %d: %s\n", (int)pid, strerror(errno));
+        if (errno == ESRCH)
+            not_active(c, conf_path);
+        else
+            fprintf(stderr, "conmand: Configuration \"%s\" (pid %d) cannot be sent signal=%d: %s\n",
+                    conf_path, (int)pid, sig, strerror(errno));
         return 1;
     }
+    if (verbose)
+        fprintf(stderr, "Configuration \"%s\" (pid %d) %s signal=%d\n", conf_path, (int)pid,
+                sig == SIGTERM ? "terminated on" : "reconfigured on", sig);
     for (int i = 0; sig == SIGTERM && i < 200 && running(pid); i++) {
         struct timespec ts = {0, 50 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -93,7 +120,9 @@ static int signal_daemon(const struct conf *c, const char *conf_path, int sig)
     return 0;
 }
 
-/* Detaches; the parent exits once the child is listening (or failed). */
+/* Detaches; the parent exits once the child is listening (or failed).
+ * Returns in the daemon with stdio still attached (detach_stdio() after),
+ * so an error before it is running reaches the terminal. */
 static int daemonize(struct server_opts *o)
 {
     int fds[2];
@@ -113,6 +142,12 @@ static int daemonize(struct server_opts *o)
     if (fork() > 0)
         _exit(0);
     umask(022);
+    o->ready_fd = fds[1];
+    return 0;
+}
+
+static void detach_stdio(void)
+{
     FILE *null = fopen("/dev/null", "r+");
     if (null) {
         dup2(fileno(null), 0);
@@ -120,17 +155,100 @@ static int daemonize(struct server_opts *o)
         dup2(fileno(null), 2); /* detached: SERVER logfile is where messages go */
         fclose(null);
     }
-    o->ready_fd = fds[1];
+}
+
+/* -P and SERVER pidfile name a path from where conmand started: the daemon
+ * may change directory (coredumpdir) before it writes or removes it. */
+static int absolute_pidfile(struct conf *c, const char *cli)
+{
+    const char *p = cli ? cli : c->server.pidfile;
+    char cwd[4096] = "";
+    if (!p)
+        return 0;
+    if (p[0] != '/' && !getcwd(cwd, sizeof(cwd))) {
+        int e = errno;
+        log_error("cannot resolve pidfile \"%s\": %s", p, strerror(e));
+        return -e;
+    }
+    size_t len = strlen(cwd) + strlen(p) + 2;
+    char *abs = malloc(len);
+    if (!abs)
+        return -ENOMEM;
+    snprintf(abs, len, "%s%s%s", cwd, *cwd ? "/" : "", p);
+    free(c->server.pidfile);
+    c->server.pidfile = abs;
     return 0;
+}
+
+/* The daemon's own hold on the configuration (it must be taken in the
+ * process that runs: fcntl locks do not pass through fork()). */
+static int hold_configuration(void)
+{
+    char err[4200];
+    if (conflock_take(err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* -q: the pid of the daemon on this configuration. */
+static int query_daemon(const struct conf *c, const char *conf_path)
+{
+    pid_t pid = find_daemon(c, conf_path);
+    bool up = pid > 0 && running(pid);
+    if (up)
+        printf("%d\n", (int)pid);
+    else if (pid > 0)
+        not_active(c, conf_path);
+    return up ? 0 : 1;
+}
+
+/* Opens and reads the configuration, then either signals (`sig` 0 for -q,
+ * SIGTERM, SIGHUP) the daemon running it or becomes that daemon. */
+static int run(struct server_opts *o, const char *pidfile, int sig)
+{
+    struct conf conf;
+    char err[4200];
+    if (conflock_open(o->conf_path, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    pid_t holder = conflock_holder();
+    if (sig < 0 && holder > 0) {
+        log_error("Configuration \"%s\" in use by pid %d", o->conf_path, (int)holder);
+        return 1;
+    }
+    if (server_load_conf(o->conf_path, &conf, err, sizeof(err)) < 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    int rc = absolute_pidfile(&conf, pidfile);
+    if (rc == 0 && sig >= 0) {
+        rc = sig == 0 ? query_daemon(&conf, o->conf_path)
+                      : signal_daemon(&conf, o->conf_path, sig, o->verbose);
+        conf_release(&conf);
+        return rc;
+    }
+    if (rc == 0 && !o->foreground && daemonize(o) < 0)
+        log_error("cannot detach: %s", strerror(errno));
+    else if (rc == 0 && hold_configuration() == 0) {
+        if (!o->foreground)
+            detach_stdio();
+        return server_run(o, &conf);
+    }
+    conf_release(&conf);
+    return 1;
 }
 
 int main(int argc, char **argv)
 {
     struct server_opts o = {.conf_path = CONF_DEFAULT_PATH, .ready_fd = -1};
     bool kill_it = false, reopen = false, query = false;
+    const char *pidfile = NULL;
     int opt;
     log_init("conmand", stderr, LOG_LEVEL_INFO);
-    while ((opt = getopt(argc, argv, "c:FhkLp:qrvVz")) != -1) {
+    while ((opt = getopt(argc, argv, "c:FhkLp:P:qrvVz")) != -1) {
         switch (opt) {
         case 'c':
             o.conf_path = optarg;
@@ -152,6 +270,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "conmand: invalid port \"%s\" for -p\n", optarg);
                 return 2;
             }
+            break;
+        case 'P':
+            pidfile = o.pidfile = optarg;
             break;
         case 'q':
             query = true;
@@ -179,31 +300,5 @@ int main(int argc, char **argv)
     }
     if (o.verbose)
         log_set_level(LOG_LEVEL_DEBUG);
-    struct conf conf;
-    char err[1024];
-    if (server_load_conf(o.conf_path, &conf, err, sizeof(err)) < 0) {
-        log_error("%s", err);
-        return 1;
-    }
-    if (query) {
-        pid_t pid = read_pid(&conf, o.conf_path);
-        bool up = pid > 0 && running(pid);
-        if (up)
-            printf("%d\n", (int)pid);
-        else if (pid > 0)
-            fprintf(stderr, "conmand: pid %d from the pidfile is not running\n", (int)pid);
-        conf_release(&conf);
-        return up ? 0 : 1;
-    }
-    if (kill_it || reopen) {
-        int rc = signal_daemon(&conf, o.conf_path, kill_it ? SIGTERM : SIGHUP);
-        conf_release(&conf);
-        return rc;
-    }
-    if (!o.foreground && daemonize(&o) < 0) {
-        log_error("cannot detach: %s", strerror(errno));
-        conf_release(&conf);
-        return 1;
-    }
-    return server_run(&o, &conf);
+    return run(&o, pidfile, query ? 0 : kill_it ? SIGTERM : reopen ? SIGHUP : -1);
 }

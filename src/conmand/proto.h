@@ -35,20 +35,33 @@ enum proto_cmd { PROTO_CMD_NONE, PROTO_CMD_QUERY, PROTO_CMD_MONITOR, PROTO_CMD_C
 #define PROTO_ESC_RESET 'R'
 #define PROTO_ESC_SUSPEND 'Z'
 
-#define PROTO_MAX_LINE 8192
-#define PROTO_MAX_PATTERNS 256
+/* Longest request line, its '\n' included: conman 0.3.x reads 128 KiB
+ * (0.2.7 32 KiB). A longer line is refused, never cut. */
+#define PROTO_MAX_LINE (128 * 1024)
 #define PROTO_NAME_MAX 256
+
+/* Client regexes are compiled by PCRE2 within these bounds, so that no
+ * request stalls the loop: the joined pattern's length, and per console
+ * name the backtracking steps, nesting depth and heap of one match. */
+#define PROTO_REGEX_MAX_LEN (16 * 1024)
+#define PROTO_REGEX_MATCH_LIMIT 20000
+#define PROTO_REGEX_DEPTH_LIMIT 2000
+#define PROTO_REGEX_HEAP_KIB 1024
 
 struct proto_req {
     char user[PROTO_NAME_MAX];
     char tty[PROTO_NAME_MAX];
     enum proto_cmd cmd;
     bool join, force, broadcast, regex, quiet;
-    char *patterns[PROTO_MAX_PATTERNS]; /* owned, NUL-terminated */
-    int npatterns;
+    char **patterns; /* owned, each NUL-terminated; as many as the line holds */
+    size_t npatterns, cappatterns;
 };
 
+/* Frees the patterns (the request can be parsed into again). */
 void proto_req_release(struct proto_req *r);
+
+/* Appends a copy of `pat` to the request's patterns. Returns 0 or -ENOMEM. */
+int proto_req_add_pattern(struct proto_req *r, const char *pat, size_t len);
 
 /* Parses the greeting line (without '\n'). Unknown tokens are ignored as
  * conman does. Returns 0, or PROTO_ERR_BAD_REQUEST when there is no user,
@@ -59,10 +72,26 @@ int proto_parse_hello(const char *line, struct proto_req *r, char *msg, size_t m
  * leaves r->cmd NONE (answered as "no matching consoles", like conman). */
 int proto_parse_request(const char *line, struct proto_req *r);
 
-/* Matches the request's patterns against `names` (glob, or regex with
- * r->regex: whole-name, case-insensitive, alternatives joined). An empty
- * pattern list matches every name for QUERY. Sets match[i]. Returns the
- * number of matches, or -PROTO_ERR_BAD_REGEX with the text in `msg`. */
+/* A compiled request: its patterns as globs, or as one regex (with
+ * r->regex: alternatives joined, whole name, case-insensitive). Owned by
+ * the caller, freed with proto_matcher_free(). */
+struct proto_matcher;
+
+/* Returns 0, or -PROTO_ERR_BAD_REGEX / -PROTO_ERR_NO_RESOURCES with the
+ * text in `msg`. An empty pattern list matches every name for QUERY and
+ * none for MONITOR or CONNECT, as conman does. */
+int proto_matcher_create(const struct proto_req *r, struct proto_matcher **out, char *msg,
+                         size_t msglen);
+
+/* 1 when `name` matches, 0 when not, or -PROTO_ERR_BAD_REGEX with the text
+ * in `msg` when the regex exceeds its match limits on this name. */
+int proto_matcher_test(struct proto_matcher *m, const char *name, char *msg, size_t msglen);
+
+void proto_matcher_free(struct proto_matcher *m);
+
+/* Matches the request's patterns against `names` with a matcher. Sets
+ * match[i]. Returns the number of matches, or -PROTO_ERR_* with the text
+ * in `msg`. */
 int proto_match(const struct proto_req *r, const char *const *names, size_t n, bool *match,
                 char *msg, size_t msglen);
 
@@ -72,12 +101,18 @@ int proto_match(const struct proto_req *r, const char *const *names, size_t n, b
 size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset);
 
 /* The same, and tells how many of the names fit in `outlen` (the rest are
- * left out whole). */
+ * left out whole). Returns 0 (an empty string) when not even the line
+ * without names fits. */
 size_t proto_format_ok_fit(char *out, size_t outlen, const char *const *names, size_t n, bool reset,
                            size_t *fitted);
 
-/* Longest reply line the stock conman client (0.2.x) reads whole: it reads
- * one line into a 32 KiB buffer and ignores anything after it. */
+/* Buffer size (NUL included) that holds the OK line with all `n` names. */
+size_t proto_ok_size(const char *const *names, size_t n, bool reset);
+
+/* Longest reply line, its '\n' included, that the stock conman client of
+ * Debian (0.2.x) reads whole: it reads one line into a 32 KiB buffer and
+ * takes anything after it for console output. 0.3.x reads 128 KiB, but a
+ * client does not say which it is, so replies keep to the smaller. */
 #define PROTO_CLIENT_LINE_MAX 32767
 
 /* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */

@@ -110,47 +110,36 @@ void reload_restart_needed(const struct conf_server *o, const struct conf_server
 #undef NOTE
 }
 
-static bool same_log(const struct console *c, const char *path, const struct conf_logopts *o)
+static bool same_opts(const struct conf_logopts *a, const struct conf_logopts *o)
 {
-    return !differs(c->log.path, path) && c->log.opts.lock == o->lock &&
-           c->log.opts.sanitize == o->sanitize && c->log.opts.timestamp == o->timestamp;
+    return a->lock == o->lock && a->sanitize == o->sanitize && a->timestamp == o->timestamp;
 }
 
-/* A changed console: same clients, new settings, reconnect now. */
+/* A changed console: same clients, new settings, reconnect now. Its log is
+ * reopened only when its options changed or its name now names another
+ * file (a log that keeps its file keeps its descriptor). */
 static int change_console(struct server *s, struct console *c, const struct conf_console *nc)
 {
-    char path[4096], text[512], err[512];
-    const char *logpath = NULL;
-    if (nc->log && server_log_path(s, nc->log, path, sizeof(path)) == 0)
-        logpath = path;
+    char text[512];
     snprintf(text, sizeof(text), "Console [%s] configuration changed: reconnecting", c->cfg.name);
     console_notify(c, text, NULL);
     console_down(c, "configuration changed");
+    console_unwait(c); /* the wake-up was for the old dev */
     if (conf_console_copy(&c->cfg, nc) < 0)
         return -ENOMEM;
     struct stat st;
     bool chardev = nc->dev[0] == '/' && !strchr(nc->dev, ' ') && stat(nc->dev, &st) == 0 &&
                    S_ISCHR(st.st_mode);
     c->ops = console_type_for(nc->dev, chardev);
-    if (!same_log(c, logpath, &nc->logopts)) {
+    if (!nc->log || !same_opts(&c->log.opts, &nc->logopts)) {
         logfile_release(&c->log);
-        if (logfile_init(&c->log, &s->logs, nc->name, logpath, &nc->logopts) < 0)
+        if (logfile_init(&c->log, &s->logs, nc->name, NULL, &nc->logopts) < 0)
             return -ENOMEM;
-        if (logpath && logfile_open(&c->log, false, time(NULL), err, sizeof(err)) < 0)
-            log_warn("%s", err);
     }
+    console_refresh_log(c);
     c->failures = 0;
     console_kick(c);
     return 0;
-}
-
-/* Resolved log path changes (e.g. a new logdir) count as a change too. */
-static bool log_moved(struct server *s, const struct console *c, const struct conf_console *nc)
-{
-    char path[4096];
-    if (!nc->log)
-        return c->log.path != NULL;
-    return server_log_path(s, nc->log, path, sizeof(path)) < 0 || differs(c->log.path, path);
 }
 
 static int apply_steps(struct server *s, struct conf *nc, struct reload_step *steps, size_t n,
@@ -162,8 +151,6 @@ static int apply_steps(struct server *s, struct conf *nc, struct reload_step *st
         struct console *old = st->action == RELOAD_ADD ? NULL : server_find_console(s, st->name);
         const struct conf_console *cfg =
             st->action == RELOAD_REMOVE ? NULL : &nc->consoles[st->new_index];
-        if (st->action == RELOAD_KEEP && log_moved(s, old, cfg))
-            st->action = RELOAD_CHANGE;
         if (st->action == RELOAD_REMOVE) {
             log_info("Console [%s] removed by reload", st->name);
             console_destroy(old); /* tells its clients */
@@ -198,6 +185,8 @@ static void apply_server(struct server *s, const struct conf *nc)
     struct conf_server cmp = nc->server;
     if (s->opts.port)
         cmp.port = s->conf.server.port; /* -p wins over the file's port */
+    if (s->opts.pidfile)
+        cmp.pidfile = s->conf.server.pidfile; /* and -P over its pidfile */
     reload_restart_needed(&s->conf.server, &cmp, restart, sizeof(restart));
     if (restart[0])
         log_warn("reload: SERVER %s changed in %s: needs a restart to apply", restart,

@@ -11,8 +11,19 @@ struct serial_opts {
     int stopbits; /* 1 or 2 */
 };
 
-/* "115200,8n1" (framing optional; NULL or "" gives 9600,8n1). Returns 0 or
- * -EINVAL naming the value in `err`. */
+/* 9600,8n1. */
+void serial_default_opts(struct serial_opts *o);
+
+/* conman's "bps[,databits[parity[stopbits]]]" on top of *o: what `s` leaves
+ * out keeps its value in *o (a console's seropts over the GLOBAL ones); a
+ * speed the system lacks rounds down to the next it has. Returns 0, or
+ * -EINVAL naming the value in `err` (*o unchanged). */
+int serial_parse_onto(const char *s, struct serial_opts *o, char *err, size_t errlen);
+
+/* The same on top of the defaults; NULL or "" gives 9600,8n1. */
 int serial_parse_opts(const char *s, struct serial_opts *o, char *err, size_t errlen);
+
+/* "115200,8n1": what serial_parse_opts() reads back to the same *o. */
+void serial_format_opts(const struct serial_opts *o, char *out, size_t outlen);
 
 #endif

@@ -16,24 +16,30 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/numparse.h"
 #include "conmand/client.h"
+#include "conmand/conflock.h"
 #include "conmand/console.h"
 #include "conmand/proto.h"
 #include "conmand/reload.h"
 
 #define CONF_MAX_BYTES (64 * 1024 * 1024)
 
-static void report_line(void *ctx, const char *msg)
+static void report_line(void *ctx, bool warning, const char *msg)
 {
     (void)ctx;
-    log_error("CONFIG %s", msg);
+    if (warning)
+        log_warn("CONFIG %s", msg);
+    else
+        log_error("CONFIG %s", msg);
 }
 
 int server_load_conf(const char *path, struct conf *out, char *err, size_t errlen)
 {
     char *text;
     size_t len;
-    int rc = file_read_all(path, CONF_MAX_BYTES, &text, &len, err, errlen);
+    /* Through the lock's descriptor: closing another one would drop it. */
+    int rc = conflock_read(path, CONF_MAX_BYTES, &text, &len, err, errlen);
     if (rc < 0)
         return rc;
     rc = conf_parse(text, path, report_line, NULL, out);
@@ -85,28 +91,158 @@ struct console *server_find_console(struct server *s, const char *name)
     return NULL;
 }
 
-void server_reset_console(struct server *s, struct console *c)
+/* A running resetcmd: conman allows one per console and kills its process
+ * group after RESET_TIMEOUT_SEC. Freed by the timer's close callback. */
+struct reset_run {
+    uv_timer_t timer;
+    struct server *srv;
+    pid_t pid;
+    struct reset_run *next;
+    char name[]; /* the console's */
+};
+
+static struct reset_run **reset_of_pid(struct server *s, pid_t pid)
 {
-    char cmd[4096];
-    if (!s->conf.server.resetcmd)
-        return;
-    if (conf_expand(s->conf.server.resetcmd, c->cfg.name, c->cfg.dev, cmd, sizeof(cmd)) < 0) {
-        log_warn("Console [%s]: resetcmd too long", c->cfg.name);
-        return;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0)
-        log_warn("Console [%s]: cannot run resetcmd: %s", c->cfg.name, strerror(errno));
+    struct reset_run **r = &s->resets;
+    while (*r && (*r)->pid != pid)
+        r = &(*r)->next;
+    return r;
+}
+
+static struct reset_run *reset_of_console(struct server *s, const char *name)
+{
+    struct reset_run *r = s->resets;
+    while (r && strcmp(r->name, name))
+        r = r->next;
+    return r;
+}
+
+static void reset_freed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void reset_forget(struct reset_run **link)
+{
+    struct reset_run *r = *link;
+    *link = r->next;
+    uv_close((uv_handle_t *)&r->timer, reset_freed);
+}
+
+static void reset_overdue(uv_timer_t *t)
+{
+    struct reset_run *r = t->data;
+    if (kill(-r->pid, SIGKILL) == 0)
+        log_info("Console [%s] reset terminated after %us (pid %d)", r->name,
+                 r->srv->reset_timeout_ms / 1000, (int)r->pid);
+    else if (errno != ESRCH)
+        log_warn("Unable to terminate console [%s] reset after %us (pid %d): %s", r->name,
+                 r->srv->reset_timeout_ms / 1000, (int)r->pid, strerror(errno));
+    /* Stays listed until reaped: no second reset while it dies. */
+}
+
+/* A reaped child that was a resetcmd. Returns true if it was one. */
+static bool reset_reaped(struct server *s, pid_t pid, int status)
+{
+    struct reset_run **link = reset_of_pid(s, pid);
+    if (!*link)
+        return false;
+    if (WIFSIGNALED(status))
+        log_info("Console [%s] reset (pid %d) ended by signal %d", (*link)->name, (int)pid,
+                 WTERMSIG(status));
     else
-        log_info("Console [%s]: running resetcmd (pid %d)", c->cfg.name, (int)pid);
+        log_debug("Console [%s] reset (pid %d) exited with %d", (*link)->name, (int)pid,
+                  WEXITSTATUS(status));
+    reset_forget(link);
+    return true;
+}
+
+/* In the child: own process group (the timeout kills all of it), stdio on
+ * /dev/null, default signals, then the shell. Never returns. */
+static void exec_reset(const char *cmd)
+{
+    setsid();
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        if (null > 2)
+            close(null);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+    _exit(127);
+}
+
+static int reset_command(struct server *s, struct console *c, char *cmd, size_t len)
+{
+    char devid[4096];
+    conf_dev_id(c->cfg.dev, c->ops ? c->ops->type : NULL, devid, sizeof(devid));
+    struct conf_fmt v = {.name = c->cfg.name, .devid = devid, .pid = getpid(), .now = time(NULL)};
+    return conf_format(s->conf.server.resetcmd, &v, cmd, len);
+}
+
+pid_t server_reset_console(struct server *s, struct console *c)
+{
+    char cmd[4096], text[512];
+    if (!s->conf.server.resetcmd)
+        return 0;
+    struct reset_run *busy = reset_of_console(s, c->cfg.name);
+    if (busy) {
+        snprintf(text, sizeof(text), "Ignoring reset of console [%s]: pid %d still active",
+                 c->cfg.name, (int)busy->pid);
+        console_notify(c, text, NULL);
+        return -EBUSY;
+    }
+    if (reset_command(s, c, cmd, sizeof(cmd)) < 0) {
+        log_warn("Unable to reset console [%s]: command too long", c->cfg.name);
+        return -ENAMETOOLONG;
+    }
+    size_t nlen = strlen(c->cfg.name) + 1;
+    struct reset_run *r = calloc(1, sizeof(*r) + nlen);
+    if (!r)
+        return -ENOMEM;
+    pid_t pid = fork();
+    if (pid == 0)
+        exec_reset(cmd);
+    if (pid < 0) {
+        int e = errno;
+        free(r);
+        log_warn("Unable to reset console [%s]: fork failed: %s", c->cfg.name, strerror(e));
+        return -e;
+    }
+    setpgid(pid, pid); /* the child does it too: whichever runs first */
+    r->srv = s;
+    r->pid = pid;
+    memcpy(r->name, c->cfg.name, nlen);
+    uv_timer_init(s->loop, &r->timer);
+    r->timer.data = r;
+    uv_timer_start(&r->timer, reset_overdue, s->reset_timeout_ms, 0);
+    r->next = s->resets;
+    s->resets = r;
+    log_info("Console [%s]: running resetcmd (pid %d)", c->cfg.name, (int)pid);
+    return pid;
+}
+
+/* RESET_TIMEOUT_SEC, or CONMAND_RESETCMD_TIMEOUT_SEC (1..3600): an
+ * undocumented knob for the tests, which cannot wait a minute a case. */
+static unsigned reset_timeout_ms(void)
+{
+    int sec;
+    const char *env = getenv("CONMAND_RESETCMD_TIMEOUT_SEC");
+    if (!env || numparse_int(env, 1, 3600, &sec) < 0)
+        sec = RESET_TIMEOUT_SEC;
+    return (unsigned)sec * 1000;
+}
+
+static void resets_close(struct server *s)
+{
+    while (s->resets)
+        reset_forget(&s->resets); /* the commands finish on their own */
 }
 
 static int cmp_console(const void *a, const void *b)
@@ -170,13 +306,16 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
         reload_apply(s);
         open_server_log(s); /* on failure the previous file stays in use */
+        /* A log whose name now expands to another file (a date in it)
+         * rolls; one whose file is unchanged keeps its descriptor. */
         for (size_t i = 0; i < s->nconsoles; i++)
-            if (logfile_moved(&s->consoles[i]->log))
-                console_reopen_log(s->consoles[i]);
+            console_refresh_log(s->consoles[i]);
     } else if (signum == SIGCHLD) {
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (reset_reaped(s, pid, status))
+                continue;
             for (size_t i = 0; i < s->nconsoles; i++) {
                 if (s->consoles[i]->pid == pid) {
                     console_child_exited(s->consoles[i], status);
@@ -238,6 +377,7 @@ static void stop_server(struct server *s)
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     uv_close((uv_handle_t *)&s->sig_chld, NULL);
     uv_close((uv_handle_t *)&s->stamp_timer, NULL);
+    resets_close(s);
     console_timers_close(s);
     logcache_stop(&s->logs);
 }
@@ -256,18 +396,38 @@ static void reap_children(void)
     log_warn("some console children did not exit within 1 s of SIGTERM");
 }
 
+/* SERVER nofile as conman 0.2.8 on: 0 keeps the soft limit, -1 raises it
+ * to the hard one, N sets it, raising the hard one too when N is above it
+ * (that needs privilege: without it, the hard limit is what we get). */
+static void apply_nofile(int nofile)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        log_warn("cannot read the open file limit: %s", strerror(errno));
+        return;
+    }
+    if (nofile) {
+        struct rlimit want = rl;
+        want.rlim_cur = nofile < 0 ? rl.rlim_max : (rlim_t)nofile;
+        if (want.rlim_cur > want.rlim_max)
+            want.rlim_max = want.rlim_cur;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl = want;
+        } else {
+            log_warn("cannot set the open file limit to %llu: %s; using the hard limit %llu",
+                     (unsigned long long)want.rlim_cur, strerror(errno),
+                     (unsigned long long)rl.rlim_max);
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    log_info("Open file limit set to %llu", (unsigned long long)rl.rlim_cur);
+}
+
 static void apply_limits(const struct conf_server *cs)
 {
     struct rlimit rl;
-    if (cs->nofile && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-        rlim_t want = cs->nofile < 0 ? rl.rlim_max : (rlim_t)cs->nofile;
-        rl.rlim_cur = want > rl.rlim_max ? rl.rlim_max : want;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            log_warn("cannot set open file limit to %llu: %s", (unsigned long long)want,
-                     strerror(errno));
-        else
-            log_info("Open file limit set to %llu", (unsigned long long)rl.rlim_cur);
-    }
+    apply_nofile(cs->nofile);
     if (getrlimit(RLIMIT_CORE, &rl) == 0) {
         rl.rlim_cur = cs->coredump ? rl.rlim_max : 0;
         setrlimit(RLIMIT_CORE, &rl);
@@ -286,8 +446,14 @@ void server_reserve_descriptors(struct server *s)
     struct rlimit rl;
     long want = (long)s->nconsoles + 320; /* + log cache, clients, loop */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        want >= (long)rl.rlim_cur)
+        want >= (long)rl.rlim_cur) {
+        /* Since 0.2.8 nofile=0 keeps the soft limit: say so before the
+         * consoles past it fail one by one with "Too many open files". */
+        log_warn("%zu consoles need about %ld open files but the limit is %llu: set SERVER "
+                 "nofile=-1 (or raise the limit) or some consoles will fail to open",
+                 s->nconsoles, want, (unsigned long long)rl.rlim_cur);
         want = (long)rl.rlim_cur - 1;
+    }
     int fd = fcntl(uv_backend_fd(s->loop), F_DUPFD_CLOEXEC, (int)want);
     if (fd >= 0)
         close(fd);
@@ -311,14 +477,21 @@ static enum log_level level_of(int prio)
                                  : LOG_LEVEL_ERROR;
 }
 
-/* SERVER logfile, relative to logdir like conman's; reopened on SIGHUP. */
+/* SERVER logfile, relative to logdir like conman's, its name expanded
+ * each time it is opened (start and SIGHUP) as conman's: the time
+ * specifiers and %P; %N and %D name no console here and stay as written. */
 static int open_server_log(struct server *s)
 {
-    char path[4096];
+    char name[4096], path[4096];
     if (!s->conf.server.logfile)
         return 0;
-    if (server_log_path(s, s->conf.server.logfile, path, sizeof(path)) < 0)
+    struct conf_fmt v = {.pid = (long)getpid(), .now = time(NULL)};
+    if (conf_format(s->conf.server.logfile, &v, name, sizeof(name)) < 0 ||
+        server_log_path(s, name, path, sizeof(path)) < 0) {
+        log_error("cannot open logfile \"%s\": name too long", s->conf.server.logfile);
         return -ENAMETOOLONG;
+    }
+    logfile_mkdirs(path); /* fopen() reports what still fails */
     FILE *fp = fopen(path, "a");
     if (!fp) {
         int e = errno;
@@ -341,6 +514,7 @@ static void write_pidfile(struct server *s)
     if (!s->conf.server.pidfile)
         return;
     int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+    logfile_mkdirs(s->conf.server.pidfile); /* conman creates its folders */
     if (file_write_atomic(s->conf.server.pidfile, buf, (size_t)n, 0644, err, sizeof(err)) < 0)
         log_warn("%s", err);
 }
@@ -370,6 +544,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     memset(conf, 0, sizeof(*conf));
     s->port = opts->port ? opts->port : s->conf.server.port;
     s->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    s->reset_timeout_ms = reset_timeout_ms();
     if (!getcwd(s->cwd, sizeof(s->cwd)))
         snprintf(s->cwd, sizeof(s->cwd), "/");
     uv_loop_t loop;

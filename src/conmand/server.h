@@ -13,10 +13,15 @@
 
 struct console;
 struct client;
+struct reset_run;
+
+#define RESET_TIMEOUT_SEC 60 /* conman's limit on a resetcmd's run */
+struct unixwatch;
 
 struct server_opts {
     const char *conf_path;
-    int port; /* 0: from the file */
+    int port;            /* 0: from the file */
+    const char *pidfile; /* -P (wins over SERVER pidfile), or NULL */
     bool foreground;
     bool verbose;
     bool zero_logs;
@@ -36,10 +41,13 @@ struct server {
     struct timerheap retries; /* their deadlines, in uv_now() ms */
     uv_check_t reaper;        /* frees destroyed consoles after the turn */
     struct console *dead;
-    struct logcache logs; /* batched console log output */
+    struct logcache logs;        /* batched console log output */
+    struct unixwatch *unixwatch; /* console_unix.c: sockets awaited, or NULL */
     struct console **consoles;
     size_t nconsoles;
-    struct client *clients; /* doubly linked */
+    struct client *clients;   /* doubly linked */
+    struct reset_run *resets; /* resetcmds running, one per console at most */
+    unsigned reset_timeout_ms;
     FILE *logfp;
     bool stopping;
     unsigned seed;
@@ -63,8 +71,12 @@ struct console *server_find_console(struct server *s, const char *name);
  * step, before they open (see server.c for why). */
 void server_reserve_descriptors(struct server *s);
 
-/* Runs `resetcmd` for a console (SERVER resetcmd, %N/%D expanded). */
-void server_reset_console(struct server *s, struct console *c);
+/* Runs SERVER resetcmd for a console (its specifiers expanded as in log
+ * names) under /bin/sh -c in a process group of its own, killed with it
+ * after RESET_TIMEOUT_SEC as conman does. While one runs, a second reset
+ * of the console is refused with a notice. Returns the pid, 0 (no
+ * resetcmd) or -errno (-EBUSY: still running). */
+pid_t server_reset_console(struct server *s, struct console *c);
 
 /* Absolute path of a log name relative to logdir. Returns 0 or
  * -ENAMETOOLONG. */

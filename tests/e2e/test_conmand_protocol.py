@@ -329,6 +329,45 @@ def test_reset_escape_runs_resetcmd_and_tells_the_writers(kind, procs, tmp_path)
         c.close()
 
 
+NOTICE_AT = rb" at \d\d-\d\d \d\d:\d\d\.\r\n"
+
+
+def test_notices_keep_the_wording_of_0_2_7_with_the_time(kind, procs, tmp_path):
+    # Log scrapers read these. We follow Debian's 0.2.7 (the stock client's
+    # peer): " at MM-DD HH:MM" ends connect, disconnect and reset notices
+    # too, where 0.3.1 dropped it (and says "reset by <u@h> (pid N)").
+    d = Daemon(kind, procs, tmp_path,
+               [f'console name="alpha" dev="{echo_dev(tmp_path)}"',
+                'console name="blip" dev="/bin/sh -c \'sleep 1\'"'],
+               server_extra=f'server resetcmd="touch {tmp_path}/%N.reset"',
+               global_extra='global log="console.%N"').start()
+    wait_for(lambda: b"disconnected from" in d.log("blip"), timeout=15, what="blip to exit")
+    blip = d.log("blip")
+    assert re.search(rb"<ConMan> Console \[blip\] connected to .+" + NOTICE_AT, blip), blip
+    assert re.search(rb"<ConMan> Console \[blip\] disconnected from .+ after \d+s" + NOTICE_AT,
+                     blip), blip
+    a = d.client("-j", "alpha")
+    b = None
+    try:
+        a.expect("opened")
+        b = d.client("-j", "alpha")
+        b.expect("opened")
+        a.send("&R")
+        a.expect(b"reset by <")
+        b.send("&.")
+        b.wait()
+        who = rb"<[^@>]+@[^>]+>( on \S+)?"
+        wait_for(lambda: b"departed by" in d.log("alpha"), what="the departure in the log")
+        log = d.log("alpha")
+        for what in (rb"joined by ", rb"reset by ", rb"departed by "):
+            assert re.search(rb"<ConMan> Console \[alpha\] " + what + who + NOTICE_AT, log), \
+                (what, log)
+    finally:
+        a.close()
+        if b:
+            b.close()
+
+
 def test_quiet_escape_suppresses_info_messages(kind, procs, tmp_path):
     d = echo_daemon(kind, procs, tmp_path)
     a = d.client("-j", "alpha")

@@ -2,6 +2,7 @@
  * lines reported as FILE:LINE naming the token. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -15,14 +16,17 @@
 
 struct reports {
     char msgs[16][512];
+    bool warning[16];
     int n;
 };
 
-static void collect(void *ctx, const char *msg)
+static void collect(void *ctx, bool warning, const char *msg)
 {
     struct reports *r = ctx;
-    if (r->n < 16)
+    if (r->n < 16) {
+        r->warning[r->n] = warning;
         snprintf(r->msgs[r->n++], sizeof(r->msgs[0]), "%s", msg);
+    }
 }
 
 static void parse_ok(const char *text, struct conf *c, struct reports *r)
@@ -70,7 +74,8 @@ static void test_defaults_without_server_lines(void **state)
     parse_ok("# only a comment\n\n", &c, &r);
     assert_int_equal(c.server.port, CONF_DEFAULT_PORT);
     assert_true(c.server.keepalive);
-    assert_int_equal(c.server.nofile, -1);
+    assert_int_equal(c.server.nofile, 0); /* 0.2.8 on: keep the soft limit */
+    assert_true(c.server.loopback);       /* 0.2.8 on: 127.0.0.1 */
     assert_null(c.server.logdir);
     assert_int_equal(c.nconsoles, 0);
     conf_release(&c);
@@ -90,16 +95,16 @@ static void test_global_settings_apply_to_later_consoles(void **state)
     assert_int_equal(c.nerrors, 0);
     assert_int_equal(c.nconsoles, 3);
     const struct conf_console *n1 = conf_find(&c, "n1");
-    assert_string_equal(n1->log, "console.n1");
+    assert_string_equal(n1->log, "console.%N");
     assert_true(n1->logopts.timestamp && n1->logopts.sanitize && n1->logopts.lock);
-    assert_string_equal(n1->ipmiopts, "W:solpayloadsize,U:admin,P:0x7365");
+    assert_string_equal(n1->ipmiopts, "W:solpayloadsize\nU:admin,P:0x7365");
     assert_string_equal(n1->seropts, "115200,8n1");
     const struct conf_console *n2 = conf_find(&c, "n2");
     assert_null(n2->log);
     assert_false(n2->logopts.lock);
     const struct conf_console *n3 = conf_find(&c, "n3");
-    assert_string_equal(n3->log, "/abs/n3-/bin/cat.log");
-    assert_string_equal(n3->seropts, "9600");
+    assert_string_equal(n3->log, "/abs/%N-%D.log"); /* expanded at open */
+    assert_string_equal(n3->seropts, "9600,8n1");   /* over the GLOBAL 115200,8n1 */
     assert_int_equal(n3->line, 5);
     conf_release(&c);
 }
@@ -137,7 +142,8 @@ static void test_bad_lines_are_reported_with_file_line_and_token_and_skipped(voi
              "console name=\"ok2\" dev=\"/bin/cat\" colour=\"red\"\n"
              "console name=\"ok3\" dev=\"/bin/cat\"\n",
              &c, &r);
-    assert_int_equal(c.nerrors, 8);
+    assert_int_equal(c.nerrors, 7);
+    assert_int_equal(c.nwarnings, 1);
     assert_int_equal(r.n, 8);
     assert_string_equal(r.msgs[0], "test.conf:2: unrecognized token 'bogus'");
     assert_string_equal(r.msgs[1], "test.conf:3: invalid value 'notanumber' for SERVER port");
@@ -145,7 +151,8 @@ static void test_bad_lines_are_reported_with_file_line_and_token_and_skipped(voi
     assert_string_equal(r.msgs[3], "test.conf:5: CONSOLE 'nodev' without a dev");
     assert_string_equal(r.msgs[4], "test.conf:6: duplicate CONSOLE name 'ok1'");
     assert_non_null(strstr(r.msgs[5], "test.conf:7: unmatched quote"));
-    assert_string_equal(r.msgs[6], "test.conf:8: unrecognized logopts word 'sparkle'");
+    assert_string_equal(r.msgs[6], "test.conf:8: ignoring unrecognized logopts word 'sparkle'");
+    assert_true(r.warning[6] && !r.warning[5] && !r.warning[7]);
     assert_string_equal(r.msgs[7], "test.conf:9: unrecognized CONSOLE keyword 'colour'");
     assert_int_equal(c.nconsoles, 2);
     assert_string_equal(c.consoles[0].name, "ok1");
@@ -228,6 +235,293 @@ static void test_expand_replaces_name_dev_and_percent(void **state)
     assert_int_equal(conf_expand("%N%N%N", "long-name", "d", out, 10), -ENAMETOOLONG);
 }
 
+/* Log names (issue 20, item 6): the format is configuration, kept as
+ * written; one name for several consoles is refused as conman refuses it. */
+static void test_log_names_are_kept_unexpanded_for_the_open(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("global log=\"%Y/%m/console.%N.%s\"\n"
+             "console name=a dev=/bin/cat\n"
+             "console name=b dev=/bin/cat log=\"b-%H%M.log\"\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 0);
+    assert_string_equal(conf_find(&c, "a")->log, "%Y/%m/console.%N.%s");
+    assert_string_equal(conf_find(&c, "b")->log, "b-%H%M.log");
+    conf_release(&c);
+}
+
+static void test_global_log_without_name_or_dev_is_refused_naming_the_line(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("global log=\"console.%N\"\n"
+             "global log=\"all-%Y.log\"\n"
+             "console name=a dev=/bin/cat\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 1);
+    assert_non_null(strstr(r.msgs[0], "test.conf:2:"));
+    assert_non_null(strstr(r.msgs[0], "all-%Y.log"));
+    assert_string_equal(conf_find(&c, "a")->log, "console.%N"); /* the earlier one stays */
+    conf_release(&c);
+}
+
+static void test_one_log_name_for_two_consoles_is_refused_naming_both(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("console name=a dev=/bin/cat log=\"shared-%Y.log\"\n"
+             "console name=b dev=/bin/cat log=\"own.log\"\n"
+             "console name=c dev=/bin/cat log=\"shared-%Y.log\"\n"
+             "console name=d dev=/dev/ttyS0 log=\"%D.log\"\n"
+             "console name=e dev=/dev/ttyS1 log=\"%D.log\"\n"
+             "console name=f dev=unix:/run/x/ttyS1 log=\"%D.log\"\n"
+             "console name=g dev=/bin/cat log=\"own.log\"\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 3);
+    assert_non_null(strstr(r.msgs[0], "test.conf:3:"));
+    assert_non_null(strstr(r.msgs[0], "console [a] (line 1)"));
+    assert_non_null(strstr(r.msgs[1], "test.conf:6:"));
+    assert_non_null(strstr(r.msgs[1], "console [e] (line 5)"));
+    assert_non_null(strstr(r.msgs[2], "test.conf:7:"));
+    /* Kept, unlogged, as conman keeps them. */
+    assert_int_equal(c.nconsoles, 7);
+    assert_null(conf_find(&c, "c")->log);
+    assert_null(conf_find(&c, "f")->log);
+    assert_string_equal(conf_find(&c, "e")->log, "%D.log");
+    conf_release(&c);
+}
+
+static void test_a_name_per_console_by_N_or_D_is_accepted_for_10000(void **state)
+{
+    (void)state;
+    size_t len = 10000 * 64 + 64, o = 0;
+    char *text = malloc(len);
+    assert_non_null(text);
+    o += (size_t)snprintf(text + o, len - o, "global log=\"%%Y/console.%%N\"\n");
+    for (int i = 0; i < 10000; i++)
+        o += (size_t)snprintf(text + o, len - o, "console name=n%d dev=unix:/run/%d.sock\n", i, i);
+    struct conf c;
+    struct reports r;
+    parse_ok(text, &c, &r);
+    free(text);
+    assert_int_equal(c.nerrors, 0);
+    assert_int_equal(c.nconsoles, 10000);
+    conf_release(&c);
+}
+
+/* --- conman 0.3.1's keywords and values (issue 20) --- */
+
+static void test_nofile_takes_zero_minus_one_and_a_count(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    static const struct {
+        const char *val;
+        int want;
+    } ok[] = {{"0", 0}, {"-1", -1}, {"max", -1}, {"4096", 4096}, {"1073741824", 1073741824}};
+    char text[128];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        snprintf(text, sizeof(text), "server nofile=%s\n", ok[i].val);
+        parse_ok(text, &c, &r);
+        assert_int_equal(c.nerrors, 0);
+        assert_int_equal(c.server.nofile, ok[i].want);
+        conf_release(&c);
+    }
+    parse_ok("server nofile=-2\nserver nofile=1073741825\nserver nofile=many\n", &c, &r);
+    assert_int_equal(c.nerrors, 3);
+    assert_string_equal(r.msgs[0], "test.conf:1: invalid value '-2' for SERVER nofile");
+    assert_string_equal(r.msgs[1], "test.conf:2: invalid value '1073741825' for SERVER nofile");
+    assert_int_equal(c.server.nofile, 0);
+    conf_release(&c);
+}
+
+static void test_loopback_is_on_unless_turned_off(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("server port=7890\n", &c, &r);
+    assert_true(c.server.loopback);
+    conf_release(&c);
+    parse_ok("SERVER LOOPBACK=OFF\n", &c, &r);
+    assert_false(c.server.loopback);
+    conf_release(&c);
+}
+
+static void test_backslash_newline_continues_a_line(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("console name=\"a\" \\\n"
+             "   dev=\"/bin/cat\" \\\r\n"
+             "   log=\"a.log\"\n"
+             "console name=\"b\"\\\n"
+             "dev=\"/bin/cat\"\n"
+             "# a comment \\\n"
+             "server bogus=1\n"
+             "console name=\"c\" \\ dev=\"/bin/cat\"\n"
+             "console name=\"d\\\n"
+             "\" dev=\"/bin/cat\"\n",
+             &c, &r);
+    assert_int_equal(c.nconsoles, 2);
+    assert_string_equal(c.consoles[0].name, "a");
+    assert_string_equal(c.consoles[0].dev, "/bin/cat");
+    assert_non_null(c.consoles[0].log);
+    assert_int_equal(c.consoles[0].line, 1);
+    assert_string_equal(c.consoles[1].name, "b"); /* the newline reads as a blank */
+    assert_int_equal(c.consoles[1].line, 4);
+    /* A comment ends at its newline; later lines keep their numbers. */
+    assert_string_equal(r.msgs[0], "test.conf:7: unrecognized SERVER keyword 'bogus'");
+    /* Not right before the newline: no continuation (a stray token). */
+    assert_non_null(strstr(r.msgs[1], "test.conf:8: "));
+    /* Inside quotes: a string may not hold a newline. */
+    assert_non_null(strstr(r.msgs[2], "test.conf:9: unmatched quote"));
+    conf_release(&c);
+}
+
+static void test_a_logical_line_has_a_limit(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    char text[8300];
+    const char *head = "console name=\"x\" dev=\"/bin/cat\" # ";
+    for (size_t len = 8190; len <= 8191; len++) {
+        size_t n = strlen(head);
+        memcpy(text, head, n);
+        memset(text + n, 'l', len - n);
+        text[len] = '\n';
+        text[len + 1] = '\0';
+        parse_ok(text, &c, &r);
+        assert_int_equal(c.nconsoles, len == 8190 ? 1 : 0);
+        if (len == 8191)
+            assert_string_equal(r.msgs[0], "test.conf:1: line longer than 8190 bytes");
+        conf_release(&c);
+    }
+}
+
+static void test_unknown_logopts_word_warns_and_keeps_the_console(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("global logopts=\"sanitize,frobnicate\"\n"
+             "console name=\"a\" dev=\"/bin/cat\" logopts=\"timestamp.sparkle;nolock\"\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 0);
+    assert_int_equal(c.nwarnings, 2);
+    assert_true(r.warning[0] && r.warning[1]);
+    assert_string_equal(r.msgs[0], "test.conf:1: ignoring unrecognized logopts word 'frobnicate'");
+    assert_string_equal(r.msgs[1], "test.conf:2: ignoring unrecognized logopts word 'sparkle'");
+    assert_int_equal(c.nconsoles, 1);
+    const struct conf_logopts *o = &c.consoles[0].logopts;
+    assert_true(o->sanitize && o->timestamp && !o->lock);
+    conf_release(&c);
+}
+
+static void test_console_seropts_are_parsed_over_the_global_ones(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("global seropts=\"115200,7e2\"\n"
+             "console name=\"a\" dev=\"/dev/ttyS0\" seropts=\"9600\"\n"
+             "console name=\"b\" dev=\"/dev/ttyS1\" seropts=\"19200,8\"\n"
+             "console name=\"c\" dev=\"/dev/ttyS2\"\n"
+             "console name=\"d\" dev=\"/dev/ttyS3\" seropts=\"100000,8n1\"\n"
+             "console name=\"e\" dev=\"/dev/ttyS4\" seropts=\"9600,9\"\n"
+             "global seropts=\"fast\"\n"
+             "console name=\"f\" dev=\"/dev/ttyS5\"\n"
+             "console name=\"g\" dev=\"host:23\" seropts=\"slow\"\n",
+             &c, &r);
+    assert_string_equal(conf_find(&c, "a")->seropts, "9600,7e2");
+    assert_string_equal(conf_find(&c, "b")->seropts, "19200,8e2");
+    assert_string_equal(conf_find(&c, "c")->seropts, "115200,7e2");
+    assert_string_equal(conf_find(&c, "d")->seropts, "57600,8n1"); /* rounded down */
+    assert_null(conf_find(&c, "e"));
+    assert_string_equal(conf_find(&c, "f")->seropts, "115200,7e2"); /* bad GLOBAL ignored */
+    assert_int_equal(c.nerrors, 2);
+    assert_non_null(strstr(r.msgs[0], "test.conf:6: seropts \"9600,9\""));
+    assert_non_null(strstr(r.msgs[1], "test.conf:7: seropts \"fast\""));
+    /* Not a serial console: conman does not read its seropts. */
+    assert_non_null(conf_find(&c, "g"));
+    assert_int_equal(c.nwarnings, 1);
+    assert_true(r.warning[2]);
+    assert_non_null(strstr(r.msgs[2], "test.conf:9: seropts \"slow\""));
+    conf_release(&c);
+}
+
+static void test_ipmiopts_layers_are_checked_with_their_line(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("global ipmiopts=\"U:admin,W:solpacketseq\"\n"
+             "global ipmiopts=\"W:nosuch\"\n"
+             "global ipmiopts=\"admin,topsecret\"\n"
+             "console name=\"a\" dev=\"ipmi:10.0.0.1\" ipmiopts=\"W:serialalertsdeferred\"\n"
+             "console name=\"b\" dev=\"ipmi:10.0.0.2\" ipmiopts=\"P:topsecret-topsecret-x\"\n"
+             "console name=\"c\" dev=\"/bin/cat\" ipmiopts=\"W:nosuch\"\n"
+             "console name=\"d\" dev=\"ipmi:10.0.0.4\" ipmiopts=\"\"\n",
+             &c, &r);
+    assert_string_equal(conf_find(&c, "a")->ipmiopts,
+                        "U:admin,W:solpacketseq\nadmin,topsecret\nW:serialalertsdeferred");
+    assert_null(conf_find(&c, "b"));
+    assert_non_null(conf_find(&c, "c")); /* only an ipmi: console reads them */
+    assert_non_null(conf_find(&c, "d"));
+    assert_int_equal(c.nerrors, 2);
+    assert_string_equal(r.msgs[0],
+                        "test.conf:2: GLOBAL ipmiopts: W: unknown workaround \"nosuch\": ignored");
+    assert_string_equal(r.msgs[1], "test.conf:5: console [b]: ipmiopts: P: longer than 20 bytes");
+    for (int i = 0; i < r.n; i++)
+        assert_null(strstr(r.msgs[i], "topsecret"));
+    conf_release(&c);
+}
+
+static void test_percent_n_in_any_dev_is_the_name(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("console name=\"n1\" dev=\"ipmi:%N-bmc\"\n"
+             "console name=\"n2\" dev=\"unix:/run/%N.sock\"\n"
+             "console name=\"n3\" dev=\"/bin/echo %N '%N' %%N %D\"\n"
+             "console name=\"n6\" dev='/bin/echo \"%N\"'\n"
+             "console name=\"n 4\" dev=\"/bin/echo %N\"\n"
+             "console name=\"n5\" dev=\"%N.example:23\"\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 0);
+    assert_string_equal(conf_find(&c, "n1")->dev, "ipmi:n1-bmc");
+    assert_string_equal(conf_find(&c, "n2")->dev, "unix:/run/n2.sock");
+    assert_string_equal(conf_find(&c, "n3")->dev, "/bin/echo n3 '%N' %n3 %D");
+    assert_string_equal(conf_find(&c, "n6")->dev, "/bin/echo \"n6\"");
+    assert_string_equal(conf_find(&c, "n 4")->dev, "/bin/echo \"n 4\"");
+    assert_string_equal(conf_find(&c, "n5")->dev, "n5.example:23");
+    conf_release(&c);
+}
+
+static void test_a_long_path_truncates_the_message_never_overflows(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    char path[2048];
+    memset(path, 'p', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(conf_parse("server frobnicate=1\n", path, collect, &r, &c), 0);
+    assert_int_equal(c.nerrors, 1);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(strncmp(r.msgs[0], path, 100), 0);
+    conf_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -241,6 +535,19 @@ int main(void)
         cmocka_unit_test(test_console_copy_is_deep_and_replaces_the_old_strings),
         cmocka_unit_test(test_split_args_honours_quotes),
         cmocka_unit_test(test_expand_replaces_name_dev_and_percent),
+        cmocka_unit_test(test_log_names_are_kept_unexpanded_for_the_open),
+        cmocka_unit_test(test_global_log_without_name_or_dev_is_refused_naming_the_line),
+        cmocka_unit_test(test_one_log_name_for_two_consoles_is_refused_naming_both),
+        cmocka_unit_test(test_a_name_per_console_by_N_or_D_is_accepted_for_10000),
+        cmocka_unit_test(test_nofile_takes_zero_minus_one_and_a_count),
+        cmocka_unit_test(test_loopback_is_on_unless_turned_off),
+        cmocka_unit_test(test_backslash_newline_continues_a_line),
+        cmocka_unit_test(test_a_logical_line_has_a_limit),
+        cmocka_unit_test(test_unknown_logopts_word_warns_and_keeps_the_console),
+        cmocka_unit_test(test_console_seropts_are_parsed_over_the_global_ones),
+        cmocka_unit_test(test_ipmiopts_layers_are_checked_with_their_line),
+        cmocka_unit_test(test_percent_n_in_any_dev_is_the_name),
+        cmocka_unit_test(test_a_long_path_truncates_the_message_never_overflows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

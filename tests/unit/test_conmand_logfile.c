@@ -1,5 +1,6 @@
 /* Console log files on real descriptors: created 0600 with conman's header,
  * a failing write reported once and dropped, logging resumed afterwards. */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -197,10 +199,171 @@ static void test_more_logs_than_cached_descriptors_all_get_their_output(void **s
     rmdir(dir);
 }
 
+/* Log names: conman 0.3.1's conversion specifiers (conf_format), with the
+ * time passed in. TZ is UTC for these (set in main). */
+static void expect_format(const char *fmt, time_t now, const char *want)
+{
+    char out[256];
+    struct conf_fmt v = {.name = "n1", .devid = "ttyS0", .pid = 4242, .now = now};
+    assert_int_equal(conf_format(fmt, &v, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+}
+
+static void test_format_expands_every_specifier_of_0_3_1(void **state)
+{
+    (void)state;
+    const time_t t = 1700000000; /* 2023-11-14 22:13:20 UTC, a Tuesday */
+    expect_format("%N", t, "n1");
+    expect_format("%D", t, "ttyS0");
+    expect_format("%P", t, "4242");
+    expect_format("%Y", t, "2023");
+    expect_format("%y", t, "23");
+    expect_format("%m", t, "11");
+    expect_format("%d", t, "14");
+    expect_format("%H", t, "22");
+    expect_format("%M", t, "13");
+    expect_format("%S", t, "20");
+    expect_format("%s", t, "1700000000");
+    expect_format("%g", t, "23");
+    expect_format("%G", t, "2023");
+    expect_format("%j", t, "318");
+    expect_format("%u", t, "2");
+    expect_format("%U", t, "46");
+    expect_format("%V", t, "46");
+    expect_format("%w", t, "2");
+    expect_format("%W", t, "46");
+    expect_format("%%", t, "%");
+    expect_format("%Y/%m/%d/console.%N-%H%M%S", t, "2023/11/14/console.n1-221320");
+}
+
+static void test_format_iso_week_year_differs_from_the_calendar_year(void **state)
+{
+    (void)state;
+    const time_t t = 1609459200; /* 2021-01-01, a Friday: ISO week 53 of 2020 */
+    expect_format("%G-%g-W%V %Y %j %u %w %U %W", t, "2020-20-W53 2021 001 5 5 00 00");
+}
+
+static void test_format_keeps_unknown_specifiers_as_written(void **state)
+{
+    (void)state;
+    /* %L is no specifier of 0.3.1 (nor %x, %e, ...): kept, like conman's. */
+    expect_format("a%Lb%xc%e", 0, "a%Lb%xc%e");
+    expect_format("tail%", 0, "tail%");
+    expect_format("%%N is %N", 0, "%N is n1");
+    expect_format("plain.log", 0, "plain.log");
+}
+
+static void test_format_sanitizes_name_and_dev_only(void **state)
+{
+    (void)state;
+    char out[128];
+    struct conf_fmt v = {.name = "rack1/n 1\t\x01\x7f\xc3\xa9", .devid = "a/b", .now = 0};
+    assert_int_equal(conf_format("logs/%N.%D", &v, out, sizeof(out)), 0);
+    assert_string_equal(out, "logs/rack1_n_1_____.a_b");
+}
+
+static void test_format_without_name_keeps_N_and_D_for_the_server_log(void **state)
+{
+    (void)state;
+    char out[128];
+    struct conf_fmt v = {.pid = 7, .now = 1700000000};
+    assert_int_equal(conf_format("conmand-%N%D-%P-%Y.log", &v, out, sizeof(out)), 0);
+    assert_string_equal(out, "conmand-%N%D-7-2023.log");
+}
+
+static void test_format_fits_exactly_and_one_byte_short_is_too_long(void **state)
+{
+    (void)state;
+    char out[16];
+    struct conf_fmt v = {.name = "abcdef", .now = 1700000000};
+    /* "x-abcdef-2023" is 13 bytes: fits in 14 with its NUL, not in 13. */
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 14), 0);
+    assert_string_equal(out, "x-abcdef-2023");
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 13), -ENAMETOOLONG);
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 12), -ENAMETOOLONG);
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 9), -ENAMETOOLONG);
+    assert_int_equal(conf_format("%%", &v, out, 1), -ENAMETOOLONG);
+    assert_int_equal(conf_format("", &v, out, 1), 0);
+    assert_string_equal(out, "");
+}
+
+static void test_format_of_a_name_that_expands_too_long_fails(void **state)
+{
+    (void)state;
+    char name[3000], out[4096];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    struct conf_fmt v = {.name = name, .now = 0};
+    assert_int_equal(conf_format("%N", &v, out, sizeof(out)), 0);
+    assert_int_equal(conf_format("%N/%N", &v, out, sizeof(out)), -ENAMETOOLONG);
+}
+
+static void test_dev_id_is_what_0_3_1_calls_the_device(void **state)
+{
+    (void)state;
+    char out[128];
+    conf_dev_id("/dev/ttyS0", "serial", out, sizeof(out));
+    assert_string_equal(out, "ttyS0");
+    conf_dev_id("unix:/run/vm/n1/console.sock", "unix", out, sizeof(out));
+    assert_string_equal(out, "console.sock");
+    conf_dev_id("bmc1:2001", "telnet", out, sizeof(out));
+    assert_string_equal(out, "bmc1:2001");
+    conf_dev_id("ssh:n3@bmc1:2222", "ssh", out, sizeof(out));
+    assert_string_equal(out, "n3@bmc1:2222");
+    conf_dev_id("/usr/bin/ipmiconsole -h x", "process", out, sizeof(out));
+    assert_string_equal(out, "");
+    conf_dev_id("ipmi:bmc1", "ipmi", out, sizeof(out));
+    assert_string_equal(out, "");
+    conf_dev_id("what", NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
+static void test_set_path_moves_the_log_to_another_file(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", a[128], b[128], err[256], buf[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/x.1", dir);
+    snprintf(b, sizeof(b), "%s/2023/11/x.2", dir);
+    struct logfile l;
+    struct conf_logopts o = {.lock = true};
+    assert_int_equal(logfile_init(&l, NULL, "x", a, &o), 0);
+    assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
+    logfile_write_data(&l, "first\n", 6, 0);
+    assert_int_equal(logfile_set_path(&l, b), 0);
+    assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
+    logfile_write_data(&l, "second\n", 7, 0);
+    logfile_flush(&l);
+    FILE *f = fopen(a, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "first"));
+    assert_null(strstr(buf, "second"));
+    f = fopen(b, "r");
+    assert_non_null(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    assert_non_null(strstr(buf, "log opened"));
+    assert_non_null(strstr(buf, "second"));
+    logfile_release(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates_0600_with_header_and_appends),
+        cmocka_unit_test(test_format_expands_every_specifier_of_0_3_1),
+        cmocka_unit_test(test_format_iso_week_year_differs_from_the_calendar_year),
+        cmocka_unit_test(test_format_keeps_unknown_specifiers_as_written),
+        cmocka_unit_test(test_format_sanitizes_name_and_dev_only),
+        cmocka_unit_test(test_format_without_name_keeps_N_and_D_for_the_server_log),
+        cmocka_unit_test(test_format_fits_exactly_and_one_byte_short_is_too_long),
+        cmocka_unit_test(test_format_of_a_name_that_expands_too_long_fails),
+        cmocka_unit_test(test_dev_id_is_what_0_3_1_calls_the_device),
+        cmocka_unit_test(test_set_path_moves_the_log_to_another_file),
         cmocka_unit_test(test_open_failure_names_the_file_and_console),
         cmocka_unit_test(test_failed_writes_are_dropped_then_logging_resumes),
         cmocka_unit_test(test_open_creates_missing_parent_directories_0755),
@@ -208,5 +371,7 @@ int main(void)
         cmocka_unit_test(test_batched_output_reaches_the_file_on_flush_and_tail),
         cmocka_unit_test(test_more_logs_than_cached_descriptors_all_get_their_output),
     };
+    setenv("TZ", "UTC", 1); /* the log-name tests give times in UTC */
+    tzset();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

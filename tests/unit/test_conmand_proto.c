@@ -29,6 +29,11 @@ static void test_hello_takes_user_and_tty(void **state)
     assert_int_equal(proto_parse_hello("hello user='x'", &r, msg, sizeof(msg)), 0);
     assert_string_equal(r.user, "x");
     assert_string_equal(r.tty, "");
+    /* A user one past the field is cut to it, never written past it. */
+    char line[600];
+    snprintf(line, sizeof(line), "HELLO USER='%0*d'", PROTO_NAME_MAX, 7);
+    assert_int_equal(proto_parse_hello(line, &r, msg, sizeof(msg)), 0);
+    assert_int_equal(strlen(r.user), PROTO_NAME_MAX - 1);
 }
 
 static void test_greeting_without_user_is_a_bad_request(void **state)
@@ -69,27 +74,166 @@ static void test_requests_set_command_options_and_patterns(void **state)
     proto_req_release(&r);
 }
 
+static void set_patterns(struct proto_req *r, const char *const *pats, size_t n)
+{
+    proto_req_release(r);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(proto_req_add_pattern(r, pats[i], strlen(pats[i])), 0);
+}
+
 static void test_matching_by_glob_and_regex(void **state)
 {
     (void)state;
     const char *names[] = {"alpha", "alphabet", "beta"};
     bool m[3];
-    char msg[128];
+    char msg[256];
     struct proto_req r = {.cmd = PROTO_CMD_QUERY};
     assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), 3);
-    r.patterns[0] = "al*";
-    r.npatterns = 1;
+    set_patterns(&r, (const char *[]){"al*"}, 1);
     assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), 2);
     assert_true(m[0] && m[1] && !m[2]);
+    set_patterns(&r, (const char *[]){"beta", "alpha"}, 2); /* no wildcard: by name */
+    assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), 2);
+    assert_true(m[0] && !m[1] && m[2]);
     r.regex = true;
-    r.patterns[0] = "ALPHA";
+    set_patterns(&r, (const char *[]){"ALPHA"}, 1);
     assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), 1);
     assert_true(m[0] && !m[1]);
-    r.patterns[0] = "[";
+    set_patterns(&r, (const char *[]){"a", "alph|beta"}, 2); /* joined: a|alph|beta */
+    assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), 1);
+    assert_true(!m[0] && !m[1] && m[2]);
+    set_patterns(&r, (const char *[]){"alpha|alphabet"}, 1); /* the whole name, any branch */
+    assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), 2);
+    set_patterns(&r, (const char *[]){"["}, 1);
     assert_int_equal(proto_match(&r, names, 3, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
     assert_string_equal(msg, "Invalid regular expression");
+    proto_req_release(&r);
     struct proto_req mon = {.cmd = PROTO_CMD_MONITOR};
     assert_int_equal(proto_match(&mon, names, 3, m, msg, sizeof(msg)), 0);
+    mon.regex = true; /* no pattern matches nothing but for QUERY, as in conman */
+    assert_int_equal(proto_match(&mon, names, 3, m, msg, sizeof(msg)), 0);
+    struct proto_req q = {.cmd = PROTO_CMD_QUERY, .regex = true};
+    assert_int_equal(proto_match(&q, names, 3, m, msg, sizeof(msg)), 3);
+}
+
+static char *repeat(const char *head, char c, size_t n)
+{
+    size_t h = strlen(head);
+    char *s = malloc(h + n + 1);
+    assert_non_null(s);
+    memcpy(s, head, h);
+    memset(s + h, c, n);
+    s[h + n] = '\0';
+    return s;
+}
+
+static void test_every_pattern_of_a_long_line_is_kept(void **state)
+{
+    (void)state;
+    /* 10,000 patterns (conman's old cap was 256) and one of 100 KiB. */
+    size_t n = 10000, o = 0;
+    char *line = malloc(PROTO_MAX_LINE);
+    assert_non_null(line);
+    /* Unquoted values, as a line of 128 KiB holds 10,000 of them. */
+    o += (size_t)snprintf(line, PROTO_MAX_LINE, "CONNECT OPTION=BROADCAST");
+    for (size_t i = 0; i < n && o < PROTO_MAX_LINE; i++)
+        o += (size_t)snprintf(line + o, PROTO_MAX_LINE - o, " CONSOLE=%04zu", i);
+    assert_true(o < PROTO_MAX_LINE);
+    struct proto_req r = {0};
+    assert_int_equal(proto_parse_request(line, &r), 0);
+    assert_int_equal(r.npatterns, n);
+    assert_string_equal(r.patterns[0], "0000");
+    assert_string_equal(r.patterns[n - 1], "9999");
+    proto_req_release(&r);
+    free(line);
+    char *big = repeat("QUERY CONSOLE=", 'x', 100 * 1024);
+    assert_int_equal(proto_parse_request(big, &r), 0);
+    assert_int_equal(r.npatterns, 1);
+    assert_int_equal(strlen(r.patterns[0]), 100 * 1024);
+    proto_req_release(&r);
+    free(big);
+}
+
+static void test_regex_over_the_length_limit_is_refused_and_at_it_compiles(void **state)
+{
+    (void)state;
+    const char *names[] = {"alpha"};
+    bool m[1];
+    char msg[256];
+    struct proto_req r = {.cmd = PROTO_CMD_QUERY, .regex = true};
+    char *at = repeat("", 'a', PROTO_REGEX_MAX_LEN);
+    set_patterns(&r, (const char *[]){at}, 1);
+    assert_int_equal(proto_match(&r, names, 1, m, msg, sizeof(msg)), 0);
+    char *over = repeat("", 'a', PROTO_REGEX_MAX_LEN + 1);
+    set_patterns(&r, (const char *[]){over}, 1);
+    assert_int_equal(proto_match(&r, names, 1, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
+    assert_non_null(strstr(msg, "Regular expression too long"));
+    /* Two halves joined by '|' are one byte over as well. */
+    char *half = repeat("", 'a', PROTO_REGEX_MAX_LEN / 2);
+    set_patterns(&r, (const char *[]){half, half}, 2);
+    assert_int_equal(proto_match(&r, names, 1, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
+    proto_req_release(&r);
+    free(at);
+    free(over);
+    free(half);
+}
+
+static void test_pathological_regexes_compile_fast_or_are_refused(void **state)
+{
+    (void)state;
+    char *longname = repeat("", 'a', 300);
+    const char *names[] = {"node1", longname};
+    bool m[2];
+    char msg[256];
+    struct proto_req r = {.cmd = PROTO_CMD_QUERY, .regex = true};
+    /* glibc's regcomp takes 18 s on the first; nested counted repeats
+     * are too large to compile. */
+    set_patterns(&r, (const char *[]){"a{0,32767}"}, 1);
+    assert_int_equal(proto_match(&r, names, 2, m, msg, sizeof(msg)), 1);
+    assert_true(m[1]);
+    set_patterns(&r, (const char *[]){"((a{0,1000}){0,1000}){0,1000}"}, 1);
+    assert_int_equal(proto_match(&r, names, 2, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
+    assert_string_equal(msg, "Regular expression too large to compile");
+    /* Exponential backtracking hits the match limit on the long name. */
+    set_patterns(&r, (const char *[]){"(a|aa)*(b|c)"}, 1);
+    assert_int_equal(proto_match(&r, names, 2, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
+    assert_non_null(strstr(msg, "Regular expression too complex"));
+    assert_non_null(strstr(msg, "aaaa"));
+    set_patterns(&r, (const char *[]){"(a*)*b"}, 1);
+    assert_int_equal(proto_match(&r, names, 2, m, msg, sizeof(msg)), 0);
+    /* A pattern cannot switch itself to UTF mode or raise the limits. */
+    set_patterns(&r, (const char *[]){"(*UTF)node1"}, 1);
+    assert_int_equal(proto_match(&r, names, 2, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
+    set_patterns(&r, (const char *[]){"(*LIMIT_MATCH=100000000)(a|aa)*(b|c)"}, 1);
+    assert_int_equal(proto_match(&r, names, 2, m, msg, sizeof(msg)), -PROTO_ERR_BAD_REGEX);
+    assert_non_null(strstr(msg, "too complex"));
+    proto_req_release(&r);
+    free(longname);
+}
+
+static void test_many_literal_names_match_by_lookup(void **state)
+{
+    (void)state;
+    size_t n = 2000;
+    char **names = calloc(n, sizeof(*names));
+    bool *m = calloc(n, sizeof(*m));
+    char msg[256];
+    struct proto_req r = {.cmd = PROTO_CMD_CONNECT};
+    for (size_t i = 0; i < n; i++) {
+        names[i] = malloc(16);
+        snprintf(names[i], 16, "c%zu", i);
+        if (i % 2)
+            assert_int_equal(proto_req_add_pattern(&r, names[i], strlen(names[i])), 0);
+    }
+    assert_int_equal(proto_req_add_pattern(&r, "c1?", 3), 0); /* c10 .. c19 */
+    assert_int_equal(proto_match(&r, (const char *const *)names, n, m, msg, sizeof(msg)),
+                     (int)(n / 2 + 5));
+    assert_true(m[1] && !m[2] && m[10] && m[1999]);
+    proto_req_release(&r);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(m);
 }
 
 static void test_responses_are_formatted_as_conman_sends_them(void **state)
@@ -122,6 +266,15 @@ static void test_ok_never_breaks_the_line_when_names_do_not_fit(void **state)
     assert_int_equal(fitted, 2);
     proto_format_ok_fit(out, sizeof(out), names, 1, false, &fitted);
     assert_int_equal(fitted, 1);
+    /* proto_ok_size() holds every name: nothing is left out. */
+    char *all = malloc(proto_ok_size(names, 3, true));
+    assert_non_null(all);
+    size_t len = proto_format_ok_fit(all, proto_ok_size(names, 3, true), names, 3, true, &fitted);
+    assert_int_equal(fitted, 3);
+    assert_string_equal(all,
+                        "OK OPTION=RESET CONSOLE='alpha' CONSOLE='beta' CONSOLE='gamma-is-long'\n");
+    assert_int_equal(len, strlen(all));
+    free(all);
 }
 
 static void test_delta_and_who(void **state)
@@ -185,7 +338,10 @@ static void test_console_type_follows_the_dev_string(void **state)
     assert_ptr_equal(console_type_for("/bin/cat -u", false), &console_process_ops);
     assert_ptr_equal(console_type_for("/dev/ttyS0", true), &console_serial_ops);
     assert_ptr_equal(console_type_for("127.0.0.1:7001", false), &console_telnet_ops);
-    assert_null(console_type_for("relative/path", false));
+    /* No '/' first: a process found through SERVER execpath or the start
+     * directory, as conman's. */
+    assert_ptr_equal(console_type_for("relative/path", false), &console_process_ops);
+    assert_ptr_equal(console_type_for("cat %N", false), &console_process_ops);
     assert_null(console_type_for("host:notaport", false));
 }
 
@@ -212,8 +368,10 @@ static void test_seropts_parse_speed_and_framing(void **state)
     assert_int_equal(o.stopbits, 2);
     assert_int_equal(serial_parse_opts(NULL, &o, err, sizeof(err)), 0);
     assert_int_equal(o.bps, 9600);
-    assert_int_equal(serial_parse_opts("12345", &o, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "12345"));
+    assert_int_equal(serial_parse_opts("12345", &o, err, sizeof(err)), 0);
+    assert_int_equal(o.bps, 9600); /* rounded down to a supported speed, as conman */
+    assert_int_equal(serial_parse_opts("49", &o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "49"));
     assert_int_equal(serial_parse_opts("9600,9x1", &o, err, sizeof(err)), -EINVAL);
 }
 
@@ -241,12 +399,14 @@ static void test_bad_ipmiopts_name_the_item_never_the_secret(void **state)
     (void)state;
     struct ipmiopts o;
     char err[128];
-    assert_int_equal(ipmiopts_parse("P:0xzz-topsecret", &o, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "ipmiopts: invalid value for 'P'");
+    assert_int_equal(
+        ipmiopts_parse("P:0x7365637265742d746f707365637265742d6c6f6e67", &o, err, sizeof(err)),
+        -EINVAL);
+    assert_string_equal(err, "ipmiopts: P: longer than 20 bytes");
     assert_int_equal(ipmiopts_parse("P:twenty-one-bytes-long", &o, err, sizeof(err)), -EINVAL);
     assert_null(strstr(err, "twenty"));
     assert_int_equal(ipmiopts_parse("W:nosuchflag", &o, err, sizeof(err)), -EINVAL);
-    assert_string_equal(err, "ipmiopts: invalid value for 'W'");
+    assert_string_equal(err, "ipmiopts: W: unknown workaround \"nosuchflag\"");
     assert_int_equal(ipmiopts_parse("X:1", &o, err, sizeof(err)), -EINVAL);
     assert_int_equal(ipmiopts_parse("C:99", &o, err, sizeof(err)), -EINVAL);
 }
@@ -258,6 +418,10 @@ int main(void)
         cmocka_unit_test(test_greeting_without_user_is_a_bad_request),
         cmocka_unit_test(test_requests_set_command_options_and_patterns),
         cmocka_unit_test(test_matching_by_glob_and_regex),
+        cmocka_unit_test(test_every_pattern_of_a_long_line_is_kept),
+        cmocka_unit_test(test_regex_over_the_length_limit_is_refused_and_at_it_compiles),
+        cmocka_unit_test(test_pathological_regexes_compile_fast_or_are_refused),
+        cmocka_unit_test(test_many_literal_names_match_by_lookup),
         cmocka_unit_test(test_responses_are_formatted_as_conman_sends_them),
         cmocka_unit_test(test_ok_never_breaks_the_line_when_names_do_not_fit),
         cmocka_unit_test(test_delta_and_who),

@@ -101,11 +101,39 @@ static void test_timestamp_marks_align_to_the_interval(void **state)
     assert_int_equal(server_next_mark_ms(120000, 1), 60020);
 }
 
+/* A date in a log name is runtime: the same format is the same console,
+ * whatever it expands to now (SIGHUP only reopens that log); another
+ * format is a changed console. */
+static void test_log_name_format_not_its_expansion_decides_keep(void **state)
+{
+    (void)state;
+    struct conf a, b;
+    parse("global log=\"%Y/%m/%d/console.%N.%H%M%S\"\n"
+          "console name=dated dev=/bin/cat\n"
+          "console name=fmt dev=/bin/cat log=\"fmt-%s.log\"\n"
+          "console name=plain dev=/bin/cat log=\"plain.log\"\n",
+          &a);
+    parse("global log=\"%Y/%m/%d/console.%N.%H%M%S\"\n"
+          "console name=dated dev=/bin/cat\n"
+          "console name=fmt dev=/bin/cat log=\"fmt-%M.log\"\n"
+          "console name=plain dev=/bin/cat log=\"plain.log\"\n",
+          &b);
+    struct reload_step s[8];
+    size_t n = reload_plan(&a, &b, s);
+    assert_int_equal(n, 3);
+    assert_int_equal(step(s, n, "dated")->action, RELOAD_KEEP);
+    assert_int_equal(step(s, n, "fmt")->action, RELOAD_CHANGE);
+    assert_int_equal(step(s, n, "plain")->action, RELOAD_KEEP);
+    conf_release(&a);
+    conf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_keeps_changes_adds_and_removes_by_name),
         cmocka_unit_test(test_identical_files_keep_everything),
+        cmocka_unit_test(test_log_name_format_not_its_expansion_decides_keep),
         cmocka_unit_test(test_server_changes_that_need_a_restart_are_named),
         cmocka_unit_test(test_timestamp_marks_align_to_the_interval),
     };
