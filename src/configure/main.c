@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -408,6 +409,25 @@ static void detect_conmand(struct app *a)
                      : "not ours: changes are applied by restarting it");
 }
 
+/* conmand needs about one descriptor per console, and conman since 0.2.8
+ * keeps the soft limit it is given (SERVER nofile=0), which can be 1,024
+ * in a container: raise ours to the hard limit so either daemon inherits
+ * room for thousands of consoles. */
+static void raise_open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+        return;
+    rlim_t was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        log_warn("cannot raise the open file limit from %llu to %llu: %s", (unsigned long long)was,
+                 (unsigned long long)rl.rlim_max, strerror(errno));
+    else
+        log_info("Open file limit raised from %llu to %llu for conmand", (unsigned long long)was,
+                 (unsigned long long)rl.rlim_max);
+}
+
 /* Says where node mode looks and what its SSH consoles will use; conmand
  * reads the key and known_hosts files, so here they are only checked. */
 static void log_node_mode(const struct settings *s)
@@ -464,6 +484,7 @@ int main(void)
     }
     /* Outside a container, orphans of conmand's children come to us too. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    raise_open_file_limit();
     if (a.set.mode == CONSOLE_MODE_NODE)
         log_node_mode(&a.set);
     else

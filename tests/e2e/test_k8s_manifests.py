@@ -41,6 +41,8 @@ KNOWN = {
                 "publishNotReadyAddresses", "externalTrafficPolicy", "internalTrafficPolicy"},
     "mount": {"name", "mountPath", "readOnly", "subPath", "subPathExpr", "mountPropagation"},
     "volume": {"name", "secret", "projected", "emptyDir", "configMap", "persistentVolumeClaim"},
+    "netpol": {"podSelector", "policyTypes", "ingress", "egress"},
+    "peer": {"podSelector", "namespaceSelector", "ipBlock"},
 }
 
 
@@ -99,7 +101,7 @@ def unknown_fields(obj, kind):
 def test_every_manifest_parses_and_names_its_api(docs):
     assert docs, f"no manifests under {K8S_DIR}"
     for d in docs:
-        assert d.get("apiVersion") in ("apps/v1", "v1"), d.get("kind")
+        assert d.get("apiVersion") in ("apps/v1", "v1", "networking.k8s.io/v1"), d.get("kind")
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", d["metadata"]["name"])
 
 
@@ -124,6 +126,11 @@ def test_field_names_are_known_to_the_kubernetes_api(sts, pod, container, docs):
         problems[f"volumeMount {m['name']}"] = unknown_fields(m, "mount")
     for v in pod["volumes"]:
         problems[f"volume {v['name']}"] = unknown_fields(v, "volume")
+    for pol in (d for d in docs if d["kind"] == "NetworkPolicy"):
+        problems[f"NetworkPolicy {pol['metadata']['name']}"] = unknown_fields(pol["spec"], "netpol")
+        for rule in pol["spec"].get("ingress", []):
+            for peer in rule.get("from", []):
+                problems[f"NetworkPolicy peer {peer}"] = unknown_fields(peer, "peer")
     for svc in (d for d in docs if d["kind"] == "Service"):
         problems[f"Service {svc['metadata']['name']}"] = unknown_fields(svc["spec"], "service")
     assert {k: v for k, v in problems.items() if v} == {}
@@ -261,3 +268,26 @@ def test_service_exposes_port_7890_of_the_pods(docs, sts, container):
 def test_no_secret_value_is_in_the_manifests(docs):
     assert not [d for d in docs if d["kind"] == "Secret"], \
         "Secrets are created by the site, never committed"
+
+
+def test_only_peers_and_labelled_clients_may_reach_port_7890(docs, sts, container):
+    # conmand listens on every pod address (the base file says loopback=OFF)
+    # and the protocol has no authentication: a NetworkPolicy decides.
+    base = open(os.path.join(SOURCE_DIR, "etc", "conman_base.conf")).read()
+    assert re.search(r"^server loopback=OFF$", base, re.M | re.I)
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    pols = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert len(pols) == 1
+    spec = pols[0]["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["podSelector"]["matchLabels"].items() <= labels.items()
+    port_names = {p["name"] for p in container["ports"]}
+    assert len(spec["ingress"]) == 1
+    rule = spec["ingress"][0]
+    assert [p["port"] for p in rule["ports"]] == ["conman"] and "conman" in port_names
+    peers = rule["from"]
+    assert all("ipBlock" not in p for p in peers), "no address range may bypass the labels"
+    own = [p for p in peers if "namespaceSelector" not in p]
+    assert [p["podSelector"]["matchLabels"] for p in own] == [spec["podSelector"]["matchLabels"]]
+    clients = [p for p in peers if "namespaceSelector" in p]
+    assert [p["podSelector"]["matchLabels"] for p in clients] == [{"cray-conman-client": "true"}]
