@@ -50,8 +50,9 @@ RUN test -x /app/configure_conman \
       ldconfig -p | awk '{print $1}' | grep -qxF "$so" \
       || { echo "$so missing (conmand loads it)"; exit 1; }; done
 
-# Debian's conmand until ours is selected with CONMAND=/app/conmand.
-ENV CONMAND=/usr/sbin/conmand \
+# Our conmand is the default; Debian's stays selectable (-e CONMAND=/usr/sbin/conmand)
+# as the reference peer.
+ENV CONMAND=/app/conmand \
     CONMAN_BASE_CONF=/app/conman_base.conf \
     CONMAN_CONF=/etc/conman.conf \
     USER_FILE=/secrets/user \

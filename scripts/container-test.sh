@@ -282,7 +282,7 @@ scenario_live_root() {
   say "all $NODES consoles listed $((SECONDS - t0)) s after start"
   run_ct live_root "$c"
   probe live_root "$c"
-  report_memory "$c" "root, Debian conmand"
+  report_memory "$c" "root, our conmand (the default)"
 
   # The CT secret check must catch a secret on a command line: start a
   # process inside whose argv[0] is the password (read inside, so the host's
@@ -306,22 +306,22 @@ scenario_live_root() {
   fi
 }
 
-scenario_live_ours() {
+scenario_live_debian() {
   local c t0=$SECONDS
-  if ! pm run --rm --no-healthcheck --network=none --entrypoint /bin/test "$IMAGE" -x /app/conmand; then
-    fail live_ours "the image has no /app/conmand (our conmand is not in the tree yet)"
+  if ! pm run --rm --no-healthcheck --network=none --entrypoint /bin/test "$IMAGE" -x /usr/sbin/conmand; then
+    fail live_debian "the image has no /usr/sbin/conmand (Debian's must stay selectable)"
     return
   fi
-  run_service ours -e CONMAND=/app/conmand -v "$T/bmc/secrets:/secrets:ro" \
-    -v "$T/hsm:/hsm:ro" -v "$T/logs-ours:/var/log/conman"
+  run_service debian -e CONMAND=/usr/sbin/conmand -v "$T/bmc/secrets:/secrets:ro" \
+    -v "$T/hsm:/hsm:ro" -v "$T/logs-debian:/var/log/conman"
   c=$C
   if ! wait_until 90 all_listed; then
-    fail live_ours "our conmand listed $(listed_count) of $NODES consoles after 90 s; $(pm logs "$c" 2>&1 | tail -n 3)"
+    fail live_debian "Debian's conmand listed $(listed_count) of $NODES consoles after 90 s; $(pm logs "$c" 2>&1 | tail -n 3)"
     return
   fi
-  say "all $NODES consoles listed $((SECONDS - t0)) s after start (our conmand)"
-  run_ct live_ours "$c"
-  report_memory "$c" "root, our conmand"
+  say "all $NODES consoles listed $((SECONDS - t0)) s after start (Debian's conmand)"
+  run_ct live_debian "$c"
+  report_memory "$c" "root, Debian's conmand"
   pm stop -t 15 "$c" >/dev/null
 }
 
@@ -454,7 +454,7 @@ main() {
   preflight
   T=$(mktemp -d /tmp/container-test.XXXXXX)
   chmod 0755 "$T"
-  mkdir -p "$T/logs-root" "$T/logs-ours"
+  mkdir -p "$T/logs-root" "$T/logs-debian"
   base_image
   build_image
   check_image_layout
@@ -464,7 +464,7 @@ main() {
   scenario_no_hsm
   scenario_shipped
   scenario_live_root
-  scenario_live_ours
+  scenario_live_debian
   scenario_k8s_like
   say "done in $((SECONDS - t0)) s"
   echo "container-test: $passed passed, $failed failed"

@@ -16,7 +16,7 @@
 #   DEMO_BLADE_NODES Mountain nodes on the SSH blade, with our conmand (default 2)
 #   DEMO_SECONDS non-interactive: give the check this long (default 60 with --check)
 #   BIN_DIR      where our programs are (default ./build/bin; built when missing)
-#   CONMAND      the conmand to supervise (default: ours when built, else Debian's)
+#   CONMAND      the conmand to supervise (default: ours; /usr/sbin/conmand for Debian's)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,7 +33,7 @@ say() { printf 'demo: %s\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 # 1. Build what is missing (make demo has built already; this is for direct runs).
-need=(console-sim hsm-sim configure_conman ssh-bmc-sim)
+need=(console-sim hsm-sim configure_conman conmand ssh-bmc-sim)
 for p in "${need[@]}"; do
   if [ ! -x "$bin/$p" ]; then
     [ -z "${BIN_DIR:-}" ] || die "$bin/$p is missing (BIN_DIR=$BIN_DIR)"
@@ -45,13 +45,8 @@ for p in "${need[@]}"; do
   fi
 done
 for p in "${need[@]}"; do [ -x "$bin/$p" ] || die "$bin/$p did not build"; done
-# Our conmand when it is built and answers -V, else Debian's.
-if [ -z "${CONMAND:-}" ]; then
-  CONMAND=/usr/sbin/conmand
-  if [ -x "$bin/conmand" ] && timeout 5 "$bin/conmand" -V >/dev/null 2>&1; then
-    CONMAND="$bin/conmand"
-  fi
-fi
+# Our conmand, the default everywhere; CONMAND=/usr/sbin/conmand runs Debian's.
+CONMAND=${CONMAND:-$bin/conmand}
 [ -x "$CONMAND" ] || die "CONMAND=$CONMAND is not executable"
 [[ "$blade_nodes" =~ ^[0-9]+$ ]] && [ "$blade_nodes" -le 64 ] ||
   die "DEMO_BLADE_NODES '$blade_nodes': expected a whole number from 0 to 64"

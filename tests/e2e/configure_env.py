@@ -1,6 +1,7 @@
 """Helper for configure_conman end-to-end tests: a temp directory with
 credentials, a base file whose SERVER settings point into it, and the
-environment that runs the real configure_conman with Debian's conmand."""
+environment that runs the real configure_conman with our conmand (the
+default everywhere) or, with daemon="debian", Debian's."""
 import os
 import signal
 import time
@@ -17,12 +18,18 @@ def password_hex(password=PASSWORD):
     return password.encode().hex()
 
 
+def conmand_for(daemon):
+    """The CONMAND a test runs: "ours" (the default) or "debian"."""
+    return binary("conmand") if daemon == "ours" else DEBIAN_CONMAND
+
+
 class Configure:
     """One configure_conman under test, its files and its conmand."""
 
     def __init__(self, procs, root, sim=None, first_line="# UPDATE_CONFIG=TRUE",
-                 password=PASSWORD, env=None, base_extra=()):
+                 password=PASSWORD, env=None, base_extra=(), daemon="ours"):
         self.procs = procs
+        self.daemon = daemon
         self.root = str(root)
         self.sim = sim
         self.password = password
@@ -54,6 +61,7 @@ class Configure:
         self.write(self.base_file, "\n".join([
             first_line,
             "server keepalive=on",
+            "server loopback=on",  # Debian's 0.2.7 would listen on every address
             f'server logdir="{self.logdir}"',
             'server logfile="conman.log"',
             f'server pidfile="{self.root}/conmand.pid"',
@@ -71,7 +79,7 @@ class Configure:
             "PWD_FILE": self.pwd_file,
             "CONMAN_BASE_CONF": self.base_file,
             "CONMAN_CONF": self.conf,
-            "CONMAND": DEBIAN_CONMAND,
+            "CONMAND": conmand_for(self.daemon),
             "DISCOVERY_RETRY_SEC": "1",
             "HSM_TIMEOUT_SEC": "2",
         }

@@ -15,7 +15,10 @@ def bmcs(n):
 @pytest.fixture
 def polling(procs, tmp_path):
     sim = HsmSim.start(procs, tmp_path, endpoints=bmcs(2))
-    cc = Configure(procs, tmp_path, sim, env={"HARDWARE_UPDATE_SEC": str(POLL)})
+    # Debian's conmand: the restart-on-change path (ours gets SIGHUP, in
+    # test_configure_ours.py).
+    cc = Configure(procs, tmp_path, sim, env={"HARDWARE_UPDATE_SEC": str(POLL)},
+                   daemon="debian")
     cc.start()
     cc.wait_names(["x3000c0s1b0", "x3000c0s2b0"])
     return sim, cc

@@ -65,11 +65,12 @@ def test_image_layout_is_the_one_the_readme_and_manifests_expect(dockerfile):
     assert re.search(r"rm -rf [^&]*/etc/conman\.conf", dockerfile)
 
 
-def test_both_daemons_ship_and_debians_is_the_default(dockerfile):
+def test_both_daemons_ship_and_ours_is_the_default(dockerfile):
     assert re.search(r'ARG TARGETS="configure_conman conmand"', dockerfile)
     (env,) = instructions(dockerfile, "ENV")
     settings = dict(kv.split("=", 1) for kv in env.split())
-    assert settings["CONMAND"] == "/usr/sbin/conmand"
+    assert settings["CONMAND"] == "/app/conmand"
+    assert "/usr/sbin/conmand" in dockerfile  # Debian's stays selectable
     assert settings["USER_FILE"] == "/secrets/user"
     assert settings["PWD_FILE"] == "/secrets/password"
     assert settings["CONMAN_CONF"] == "/etc/conman.conf"
