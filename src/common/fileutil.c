@@ -20,6 +20,14 @@ int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_le
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(e));
         return -e;
     }
+    int rc = file_read_fd(fd, path, max_bytes, out, out_len, err, errlen);
+    close(fd);
+    return rc;
+}
+
+int file_read_fd(int fd, const char *path, size_t max_bytes, char **out, size_t *out_len,
+                 char *err, size_t errlen)
+{
     size_t cap = 4096, len = 0;
     char *buf = malloc(cap);
     int rc = buf ? 0 : -ENOMEM;
@@ -47,7 +55,6 @@ int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_le
                 rc = -EFBIG;
         }
     }
-    close(fd);
     if (rc < 0) {
         if (rc == -EFBIG)
             snprintf(err, errlen, "%s: larger than %zu bytes", path, max_bytes);

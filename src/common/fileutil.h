@@ -11,6 +11,11 @@
 int file_read_all(const char *path, size_t max_bytes, char **out, size_t *out_len, char *err,
                   size_t errlen);
 
+/* The same for an open descriptor, read from its current offset to the end
+ * (the descriptor stays open); `path` only names it in messages. */
+int file_read_fd(int fd, const char *path, size_t max_bytes, char **out, size_t *out_len,
+                 char *err, size_t errlen);
+
 /* Writes `data` to a temp file beside `path`, fsyncs it, sets `mode`, renames
  * it over `path` and fsyncs the directory, so readers see the old file or the
  * new one, never a part. Returns 0 or -errno with a message naming the file. */

@@ -100,53 +100,12 @@ int conflock_take(char *err, size_t errlen)
 static int read_fd(int fd, const char *path, size_t max, char **out, size_t *out_len, char *err,
                    size_t errlen)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
+    if (lseek(fd, 0, SEEK_SET) < 0) {
         int e = errno;
-        snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(e));
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
         return -e;
     }
-    if ((size_t)st.st_size > max) {
-        snprintf(err, errlen, "\"%s\": file too large", path);
-        return -EFBIG;
-    }
-    size_t cap = (size_t)st.st_size + 1, len = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t n = pread(fd, buf + len, cap - len, (off_t)len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int e = errno;
-            free(buf);
-            snprintf(err, errlen, "cannot read \"%s\": %s", path, strerror(e));
-            return -e;
-        }
-        len += (size_t)n;
-        if (n == 0 || len > max)
-            break;
-        if (len == cap) { /* grew while we read */
-            char *grown = realloc(buf, 2 * cap + 1);
-            if (!grown) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = grown;
-            cap *= 2;
-        }
-    }
-    if (len > max) {
-        free(buf);
-        snprintf(err, errlen, "\"%s\": file too large", path);
-        return -EFBIG;
-    }
-    buf[len] = '\0';
-    *out = buf;
-    if (out_len)
-        *out_len = len;
-    return 0;
+    return file_read_fd(fd, path, max, out, out_len, err, errlen);
 }
 
 /* The path now names another file (an editor or a ConfigMap replaced it):
