@@ -103,8 +103,8 @@ static void open_log(struct console *c, bool truncate, bool if_due)
         log_error("Console [%s]: out of memory naming its log", c->cfg.name);
         return;
     }
-    if (logfile_open(&c->log, truncate, now, err, sizeof(err)) < 0)
-        log_warn("%s", err);
+    if (logfile_open(&c->log, truncate, now, err, sizeof(err)) < 0 && err[0])
+        log_warn("%s", err); /* empty: this failure was already reported */
 }
 
 static void poll_closed(uv_handle_t *h)

@@ -35,6 +35,18 @@ static int open_pty(int *master, char *slave, size_t slavelen)
     return 0;
 }
 
+/* In the child: every descriptor but stdio is closed on exec, whoever
+ * opened it (a library's socket, one inherited from our own parent), so
+ * the console's program inherits nothing of the daemon's. */
+static void close_on_exec_all(void)
+{
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    long max = sysconf(_SC_OPEN_MAX); /* kernels before 5.11 */
+    for (int fd = 3; fd < max && fd < 65536; fd++)
+        close(fd);
+}
+
 /* In the child: new session, the pty slave as controlling terminal and
  * stdio (raw, blocking), then exec. Never returns. */
 static void exec_child(const char *slave, char **argv)
@@ -54,6 +66,7 @@ static void exec_child(const char *slave, char **argv)
     dup2(fd, 2);
     if (fd > 2)
         close(fd);
+    close_on_exec_all();
     signal(SIGPIPE, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
     sigset_t none;

@@ -107,37 +107,93 @@ size_t logfile_format(enum logfile_line *state, const struct conf_logopts *o,
     return (size_t)(q - out);
 }
 
+static const char *why(int err)
+{
+    return err == ENOLCK  ? "locked by another process"
+           : err == ELOOP ? "it is a symbolic link (not followed)"
+                          : strerror(err);
+}
+
 static void report_failure(struct logfile *l, int err)
 {
     if (!l->failing)
         log_error("console [%s]: cannot write log \"%s\": %s (dropping until it works again)",
-                  l->console, l->path, err == ENOLCK ? "locked by another process" : strerror(err));
+                  l->console, l->path, why(err));
     l->failing = true;
+    l->fail_err = err;
 }
 
-/* Writes all of buf, or reports and drops it. */
+/* Lost output: counted, for the marker line once writing works again. */
+static void lose(struct logfile *l, int err, size_t len)
+{
+    report_failure(l, err);
+    l->dropped += len;
+}
+
+/* Writes as much of buf as the file takes; returns the count, short with
+ * errno set when the write failed. */
+static size_t put(int fd, const char *buf, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
+            break;
+        }
+        off += (size_t)n;
+    }
+    return off;
+}
+
+size_t logfile_resume_msg(const char *console, uint64_t lost, int err, char *out, size_t outlen)
+{
+    char text[600];
+    snprintf(text, sizeof(text),
+             "Console [%s] log resumed: %llu bytes lost while it could not be "
+             "written (%s)",
+             console, (unsigned long long)lost, why(err));
+    return proto_format_msg(out, outlen, text);
+}
+
+static void recovered(struct logfile *l)
+{
+    log_info("console [%s]: log \"%s\" writable again after dropping %llu bytes", l->console,
+             l->path, (unsigned long long)l->dropped);
+    l->failing = false;
+    l->dropped = 0;
+}
+
+/* Output was lost and the file takes output again: one marker line in it
+ * (before what comes next) says how much is missing. False when the marker
+ * itself does not fit yet. */
+static bool resume(struct logfile *l)
+{
+    char msg[800];
+    size_t n = logfile_resume_msg(l->console, l->dropped, l->fail_err, msg, sizeof(msg));
+    if (put(l->fd, msg, n) < n)
+        return false;
+    recovered(l);
+    return true;
+}
+
+/* Writes all of buf, or reports and drops (counts) what did not fit. */
 static void write_all(struct logfile *l, const char *buf, size_t len)
 {
     if (l->fd < 0 || len == 0)
         return;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(l->fd, buf + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            report_failure(l, n < 0 ? errno : ENOSPC);
-            l->dropped += len - off;
-            return;
-        }
-        off += (size_t)n;
+    if (l->failing && l->dropped && !resume(l)) {
+        lose(l, errno, len);
+        return;
     }
-    if (l->failing) {
-        log_info("console [%s]: log \"%s\" writable again after dropping %llu bytes", l->console,
-                 l->path, (unsigned long long)l->dropped);
-        l->failing = false;
-        l->dropped = 0;
-    }
+    size_t done = put(l->fd, buf, len);
+    if (done < len)
+        lose(l, errno, len - done);
+    else if (l->failing)
+        recovered(l);
 }
 
 size_t logfile_parent_len(const char *path)
@@ -170,7 +226,7 @@ int logfile_mkdirs(const char *path)
 static int open_path(const char *path, int flags)
 {
     int fd = open(path, flags, S_IRUSR | S_IWUSR);
-    if (fd < 0 && errno == ENOENT) {
+    if (fd < 0 && errno == ENOENT) { /* its folder is missing (or was removed) */
         int rc = logfile_mkdirs(path);
         if (rc < 0)
             return rc;
@@ -250,29 +306,76 @@ static int lock_file(int fd)
 }
 
 /* Read-write so a replay can pread the open descriptor: opening and
- * closing a second one would drop this process's record lock. */
-#define LOG_FLAGS (O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC)
+ * closing a second one would drop this process's record lock. Never
+ * through a symlink: one planted at the path would aim a root daemon's
+ * writes at any file. */
+#define LOG_FLAGS (O_RDWR | O_CREAT | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW)
 
-/* A log's descriptor for the next batch. With "lock" every (re)open takes
- * the lock again, so output is only ever written under it. */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void write_header(struct logfile *l, time_t now)
+{
+    char when[64], text[512], msg[600];
+    proto_long_time(now, when, sizeof(when));
+    snprintf(text, sizeof(text), "Console [%s] log opened at %s", l->console, when);
+    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    /* Straight out (10,000 opens must not fill buffers), before any
+     * marker of output lost on the way here. */
+    if (put(l->fd, msg, n) < n)
+        report_failure(l, errno);
+    l->line = LOGFILE_LINE_INIT;
+}
+
+/* Opens the file and makes it the log's descriptor. A file other than the
+ * one last written (new, or recreated after its folder was removed) gets
+ * the header first, as a reopen on SIGHUP would give it. With "lock" every
+ * (re)open takes the lock again, so output is only ever written under it.
+ * Throttled after a failure: 10,000 logs in a folder that cannot be
+ * created must not cost 10,000 opens per batch. */
+static int open_file(struct logfile *l, bool truncate, time_t when)
+{
+    uint64_t now = mono_ms();
+    if (l->failing && l->fd < 0 && now < l->retry_at)
+        return -l->fail_err;
+    l->retry_at = now + LOGFILE_RETRY_SEC * 1000;
+    int fd = open_path(l->path, LOG_FLAGS | (truncate ? O_TRUNC : 0));
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    int rc = fstat(fd, &st) < 0 ? -errno : 0;
+    if (rc == 0 && l->opts.lock && (rc = lock_file(fd)) < 0)
+        rc = rc == -EAGAIN || rc == -EACCES ? -ENOLCK : rc;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    l->fd = fd;
+    l->held = !l->cache;
+    if (!l->held)
+        cache_add(l);
+    /* An empty file is a new one even when it got the old inode number. */
+    if (!l->opened || st.st_dev != l->dev || st.st_ino != l->ino || st.st_size == 0) {
+        l->dev = st.st_dev;
+        l->ino = st.st_ino;
+        l->opened = true;
+        write_header(l, when);
+    }
+    return 0;
+}
+
+/* A log's descriptor for the next batch. */
 static int ensure_fd(struct logfile *l)
 {
     if (l->fd >= 0) {
         cache_touch(l);
         return 0;
     }
-    int fd = open_path(l->path, LOG_FLAGS);
-    if (fd < 0)
-        return fd;
-    int rc = l->opts.lock ? lock_file(fd) : 0;
-    if (rc < 0) {
-        close(fd);
-        return rc == -EAGAIN || rc == -EACCES ? -ENOLCK : rc;
-    }
-    l->fd = fd;
-    if (l->cache)
-        cache_add(l);
-    return 0;
+    return open_file(l, false, time(NULL));
 }
 
 static void unlist(struct logfile *l)
@@ -307,8 +410,7 @@ void logfile_flush(struct logfile *l)
         return;
     int rc = l->buflen ? ensure_fd(l) : 0;
     if (rc < 0) {
-        report_failure(l, -rc);
-        l->dropped += l->buflen;
+        lose(l, -rc, l->buflen);
     } else {
         write_all(l, l->buf, l->buflen);
     }
@@ -372,10 +474,11 @@ static char *room_for(struct logfile *l, size_t need)
     return l->buf + l->buflen;
 }
 
-/* A log that failed to open (or to lock) stays silent until a reopen. */
+/* A log that failed to open (or to lock) keeps taking output: it is
+ * counted as lost until an open works. */
 static bool writable(const struct logfile *l)
 {
-    return l->path && (l->fd >= 0 || l->opened);
+    return l->path && (l->fd >= 0 || l->opened || l->active);
 }
 
 static void append(struct logfile *l, const char *data, size_t len)
@@ -392,50 +495,30 @@ static void append(struct logfile *l, const char *data, size_t len)
     }
 }
 
-static int open_fail(struct logfile *l, const char *what, int rc, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "cannot %s log \"%s\" of console [%s]: %s", what, l->path, l->console,
-             strerror(-rc));
-    return rc;
-}
-
 int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t errlen)
 {
     if (!l->path)
         return 0;
     logfile_flush(l); /* what came before belongs to the old file */
     drop_fd(l);
+    bool was_failing = l->failing;
+    int was_err = l->fail_err;
     l->opened = false;
-    int fd = open_path(l->path, LOG_FLAGS | (truncate ? O_TRUNC : 0));
-    if (fd < 0)
-        return open_fail(l, "open", fd, err, errlen);
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int rc = -errno;
-        close(fd);
-        return open_fail(l, "open", rc, err, errlen);
+    l->active = true;
+    l->retry_at = 0; /* an explicit (re)open is never throttled */
+    int rc = open_file(l, truncate, now);
+    if (rc == 0) {
+        if (l->failing && l->dropped && !resume(l)) /* the marker did not fit */
+            report_failure(l, errno);
+        return 0;
     }
-    if (l->opts.lock) {
-        int rc = lock_file(fd);
-        if (rc < 0) {
-            close(fd);
-            return open_fail(l, "lock", rc, err, errlen);
-        }
-    }
-    l->fd = fd;
-    l->dev = st.st_dev;
-    l->ino = st.st_ino;
-    l->opened = true;
-    l->held = !l->cache;
-    if (!l->held)
-        cache_add(l);
-    char when[64], text[512], msg[600];
-    proto_long_time(now, when, sizeof(when));
-    snprintf(text, sizeof(text), "Console [%s] log opened at %s", l->console, when);
-    size_t n = proto_format_msg(msg, sizeof(msg), text);
-    write_all(l, msg, n); /* straight out: 10,000 opens must not fill buffers */
-    l->line = LOGFILE_LINE_INIT;
-    return 0;
+    err[0] = '\0';
+    if (!was_failing || was_err != -rc) /* reported once, not on every SIGHUP */
+        snprintf(err, errlen, "cannot %s log \"%s\" of console [%s]: %s",
+                 rc == -ENOLCK ? "lock" : "open", l->path, l->console, why(-rc));
+    l->failing = true;
+    l->fail_err = -rc;
+    return rc;
 }
 
 void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t now)
@@ -502,6 +585,7 @@ void logfile_close(struct logfile *l)
     logfile_flush(l);
     drop_fd(l);
     l->opened = false;
+    l->active = false;
 }
 
 void logfile_release(struct logfile *l)
@@ -512,11 +596,41 @@ void logfile_release(struct logfile *l)
     l->path = l->console = NULL;
 }
 
+size_t logcache_check(struct logcache *lc)
+{
+    size_t reopened = 0;
+    struct logfile *l = lc->mru, *older;
+    struct stat st;
+    for (; l; l = older) {
+        older = l->older; /* reopening moves l to the front */
+        if (fstat(l->fd, &st) == 0 && st.st_nlink > 0)
+            continue;
+        drop_fd(l);
+        l->retry_at = 0;
+        int rc = open_file(l, false, time(NULL));
+        if (rc < 0)
+            report_failure(l, -rc);
+        reopened++;
+    }
+    return reopened;
+}
+
+static void on_check(uv_timer_t *t)
+{
+    size_t n = logcache_check(t->data);
+    if (n)
+        log_info("reopened %zu console log%s whose file was deleted", n, n == 1 ? "" : "s");
+}
+
 void logcache_init(struct logcache *lc, uv_loop_t *loop)
 {
     memset(lc, 0, sizeof(*lc));
     uv_timer_init(loop, &lc->timer);
     lc->timer.data = lc;
+    uv_timer_init(loop, &lc->check);
+    lc->check.data = lc;
+    uv_timer_start(&lc->check, on_check, LOGCACHE_CHECK_MS, LOGCACHE_CHECK_MS);
+    uv_unref((uv_handle_t *)&lc->check); /* never what keeps the loop running */
 }
 
 void logcache_flush(struct logcache *lc)
@@ -530,6 +644,7 @@ void logcache_stop(struct logcache *lc)
     logcache_flush(lc);
     lc->stopped = true;
     uv_close((uv_handle_t *)&lc->timer, NULL);
+    uv_close((uv_handle_t *)&lc->check, NULL);
 }
 
 void logcache_release(struct logcache *lc)

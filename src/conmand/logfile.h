@@ -1,7 +1,11 @@
 /* One console's log file: created 0600 (parent directories 0755) with a
  * header, conman's line-ending, sanitize and timestamp processing, replay of
- * the tail, reopen on SIGHUP. A failing disk is reported once and retried on
- * the next write.
+ * the tail, reopen on SIGHUP. Never opened through a symlink planted at its
+ * path (O_NOFOLLOW). A failing disk or a file that cannot be opened is
+ * reported once, its output counted as lost, and retried (an open at most
+ * every LOGFILE_RETRY_SEC); when it works again one marker line in the log
+ * says how many bytes are missing. A file deleted under an open descriptor
+ * (its folder removed) is noticed by a periodic check and recreated.
  *
  * Output is buffered per console and written in batches by one shared
  * logcache: one global timer flushes every dirty log, and only a small LRU
@@ -33,12 +37,15 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 #define LOGCACHE_FDS 256         /* log descriptors kept open between batches */
 #define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
 #define LOGCACHE_SPARE 1024      /* idle small buffers kept for reuse */
+#define LOGCACHE_CHECK_MS 2000   /* open logs checked for deletion this often */
+#define LOGFILE_RETRY_SEC 2      /* a log that cannot be opened is retried this often */
 
 struct logfile;
 
 /* Shared by every log of a server. */
 struct logcache {
     uv_timer_t timer;
+    uv_timer_t check; /* LOGCACHE_CHECK_MS: cached descriptors of deleted files */
     bool armed;
     struct logfile *dirty;     /* doubly linked list of logs with pending output */
     struct logfile *mru, *lru; /* open descriptors, most recently used first */
@@ -63,10 +70,13 @@ struct logfile {
     bool dirty;
     dev_t dev; /* the file logfile_open() opened, for logfile_moved() */
     ino_t ino;
-    bool opened;
+    bool opened; /* dev/ino name the file written to (its header is in it) */
+    bool active; /* logfile_open() called: output is kept (or counted lost) */
     enum logfile_line line;
-    bool failing;     /* last write failed; reported once */
-    uint64_t dropped; /* bytes lost while failing */
+    bool failing;      /* last open or write failed; reported once */
+    int fail_err;      /* its errno, for the marker line */
+    uint64_t dropped;  /* bytes lost while failing */
+    uint64_t retry_at; /* CLOCK_MONOTONIC ms: no open attempt before */
 };
 
 /* Sets up the shared cache on `loop`. */
@@ -99,9 +109,12 @@ int logfile_set_path(struct logfile *l, const char *path);
 int logfile_mkdirs(const char *path);
 
 /* Opens (or reopens) the file 0600 for appending, optionally truncating,
- * creating missing parent directories 0755, takes the write lock if
- * opts.lock, queues the "log opened" header. Returns 0 or -errno with a
- * message naming the file. */
+ * creating missing parent directories 0755, refusing a symlink at the path,
+ * takes the write lock if opts.lock, writes the "log opened" header.
+ * Returns 0 or -errno with a message naming the file; the message is empty
+ * when the same failure was already reported. On failure the log stays
+ * active: output is counted as lost and the open retried with later
+ * batches. */
 int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t errlen);
 
 /* Console data, processed per opts. */
@@ -134,6 +147,15 @@ size_t logfile_format(enum logfile_line *state, const struct conf_logopts *opts,
 
 /* "YYYY-MM-DD HH:MM:SS " in local time; returns its length (20). */
 size_t logfile_stamp(time_t now, char *out, size_t outlen);
+
+/* Cached descriptors whose file was deleted (st_nlink 0) are reopened,
+ * which recreates the file and its folders; the rest are left alone.
+ * Returns how many were reopened. Run every LOGCACHE_CHECK_MS. */
+size_t logcache_check(struct logcache *lc);
+
+/* Pure: the marker line written into a log when writing works again after
+ * `lost` bytes were dropped for `err`. Returns its length. */
+size_t logfile_resume_msg(const char *console, uint64_t lost, int err, char *out, size_t outlen);
 
 /* Pure: the length of the longest proper prefix of `path` that names a
  * directory to create ("a/b/c" -> 3 for "a/b"); 0 when there is none. */

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -170,6 +172,10 @@ static void exec_reset(const char *cmd)
         if (null > 2)
             close(null);
     }
+    /* Nothing of the daemon's reaches the command (see console_process.c). */
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        for (int fd = 3; fd < 65536; fd++)
+            close(fd);
     signal(SIGPIPE, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
@@ -362,11 +368,33 @@ static void start_signal(struct server *s, uv_signal_t *h, int signum)
     uv_signal_start(h, on_signal, signum);
 }
 
+/* The process groups of console children and resetcmds, before their
+ * consoles forget them: at exit every one of them must be gone. */
+static void note_children(struct server *s)
+{
+    size_t n = 0;
+    for (struct reset_run *r = s->resets; r; r = r->next)
+        n++;
+    for (size_t i = 0; i < s->nconsoles; i++)
+        n += s->consoles[i]->pid > 0;
+    s->stopped_children = n ? calloc(n, sizeof(pid_t)) : NULL;
+    if (!s->stopped_children)
+        return;
+    for (struct reset_run *r = s->resets; r; r = r->next)
+        s->stopped_children[s->nstopped++] = r->pid;
+    for (size_t i = 0; i < s->nconsoles; i++)
+        if (s->consoles[i]->pid > 0)
+            s->stopped_children[s->nstopped++] = s->consoles[i]->pid;
+}
+
 static void stop_server(struct server *s)
 {
     if (s->stopping)
         return;
     s->stopping = true;
+    note_children(s);
+    for (size_t i = 0; i < s->nstopped; i++)
+        kill(-s->stopped_children[i], SIGTERM); /* the consoles' close does it too */
     client_close_all(s);
     for (size_t i = 0; i < s->nconsoles; i++)
         console_destroy(s->consoles[i]);
@@ -377,23 +405,44 @@ static void stop_server(struct server *s)
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
     uv_close((uv_handle_t *)&s->sig_chld, NULL);
     uv_close((uv_handle_t *)&s->stamp_timer, NULL);
+    uv_close((uv_handle_t *)&s->logcheck, NULL);
     resets_close(s);
     console_timers_close(s);
     logcache_stop(&s->logs);
 }
 
-/* Children got SIGTERM from their consoles' close; reap them, bounded. */
-static void reap_children(void)
+/* Reaps what exited; true once no child is left. The daemon is a child
+ * subreaper, so a console's grandchildren whose parent exited are its
+ * children too: "none left" means no descendant at all. */
+static bool reap_some(void)
 {
-    for (int i = 0; i < 50; i++) {
-        pid_t pid = waitpid(-1, NULL, WNOHANG);
-        if (pid < 0 && errno == ECHILD)
-            return;
-        if (pid == 0)
-            usleep(20000);
+    pid_t pid;
+    while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+        ;
+    return pid < 0 && errno == ECHILD;
+}
+
+#define STOP_GRACE_MS 1000 /* SIGTERM to SIGKILL for console children */
+#define STOP_POLL_MS 10
+
+/* Children got SIGTERM at stop: reap them; what is still running after
+ * STOP_GRACE_MS is killed with its whole process group, so nothing a
+ * console started outlives the daemon. Bounded: never hangs. */
+static void reap_children(struct server *s)
+{
+    int rounds = STOP_GRACE_MS / STOP_POLL_MS;
+    for (int i = 0; i < rounds && !reap_some(); i++)
+        usleep(STOP_POLL_MS * 1000);
+    if (!reap_some()) {
+        log_warn("console children still running %d ms after SIGTERM: killing them", STOP_GRACE_MS);
+        for (size_t i = 0; i < s->nstopped; i++)
+            kill(-s->stopped_children[i], SIGKILL);
+        for (int i = 0; i < rounds && !reap_some(); i++)
+            usleep(STOP_POLL_MS * 1000);
     }
-    /* A child that ignores SIGTERM for 1 s is left to init: never hang. */
-    log_warn("some console children did not exit within 1 s of SIGTERM");
+    free(s->stopped_children);
+    s->stopped_children = NULL;
+    s->nstopped = 0;
 }
 
 /* SERVER nofile as conman 0.2.8 on: 0 keeps the soft limit, -1 raises it
@@ -477,6 +526,42 @@ static enum log_level level_of(int prio)
                                  : LOG_LEVEL_ERROR;
 }
 
+#define SERVER_LOG_MODE 0640 /* the daemon's log: no world read */
+#define SERVER_LOG_CHECK_MS 2000
+
+/* Appends, 0640 (an older, looser file is tightened), close-on-exec. */
+static FILE *open_log_stream(const char *path)
+{
+    logfile_mkdirs(path); /* open() reports what still fails */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, SERVER_LOG_MODE);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777 & ~SERVER_LOG_MODE))
+        (void)!fchmod(fd, st.st_mode & SERVER_LOG_MODE);
+    FILE *fp = fdopen(fd, "a");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return fp;
+}
+
+/* A server log that cannot be opened is no reason to stop serving
+ * consoles: messages go to stderr, the failure is reported once, and the
+ * open is retried every SERVER_LOG_CHECK_MS and on SIGHUP. */
+static int server_log_failed(struct server *s, const char *path, int e)
+{
+    if (!s->logfailing)
+        log_error("cannot open logfile \"%s\": %s (logging to %s; retrying every %d s and on "
+                  "SIGHUP)",
+                  path, strerror(e), s->logfp ? "the previous file" : "stderr",
+                  SERVER_LOG_CHECK_MS / 1000);
+    s->logfailing = true;
+    return -e;
+}
+
 /* SERVER logfile, relative to logdir like conman's, its name expanded
  * each time it is opened (start and SIGHUP) as conman's: the time
  * specifiers and %P; %N and %D name no console here and stay as written. */
@@ -487,17 +572,11 @@ static int open_server_log(struct server *s)
         return 0;
     struct conf_fmt v = {.pid = (long)getpid(), .now = time(NULL)};
     if (conf_format(s->conf.server.logfile, &v, name, sizeof(name)) < 0 ||
-        server_log_path(s, name, path, sizeof(path)) < 0) {
-        log_error("cannot open logfile \"%s\": name too long", s->conf.server.logfile);
-        return -ENAMETOOLONG;
-    }
-    logfile_mkdirs(path); /* fopen() reports what still fails */
-    FILE *fp = fopen(path, "a");
-    if (!fp) {
-        int e = errno;
-        log_error("cannot open logfile \"%s\": %s", path, strerror(e));
-        return -e;
-    }
+        server_log_path(s, name, path, sizeof(path)) < 0)
+        return server_log_failed(s, s->conf.server.logfile, ENAMETOOLONG);
+    FILE *fp = open_log_stream(path);
+    if (!fp)
+        return server_log_failed(s, path, errno);
     setvbuf(fp, NULL, _IOLBF, 0);
     log_set_output(fp);
     /* The file's priority wins over -v: it is what the operator asked for. */
@@ -505,7 +584,33 @@ static int open_server_log(struct server *s)
     if (s->logfp)
         fclose(s->logfp);
     s->logfp = fp;
+    if (s->logfailing)
+        log_info("logfile \"%s\" opened: logging there again", path);
+    s->logfailing = false;
     return 0;
+}
+
+/* Retries a server log that failed; reopens (recreating its folder) one
+ * whose file was deleted under it, as a SIGHUP would. */
+static void on_log_check(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    struct stat st;
+    if (!s->conf.server.logfile || s->stopping)
+        return;
+    if (s->logfp && !s->logfailing && fstat(fileno(s->logfp), &st) == 0 && st.st_nlink > 0)
+        return;
+    bool deleted = !s->logfailing;
+    if (open_server_log(s) == 0 && deleted)
+        log_info("logfile was deleted: reopened it");
+}
+
+static void start_log_check(struct server *s)
+{
+    uv_timer_init(s->loop, &s->logcheck);
+    s->logcheck.data = s;
+    uv_timer_start(&s->logcheck, on_log_check, SERVER_LOG_CHECK_MS, SERVER_LOG_CHECK_MS);
+    uv_unref((uv_handle_t *)&s->logcheck);
 }
 
 static void write_pidfile(struct server *s)
@@ -553,8 +658,14 @@ int server_run(struct server_opts *opts, struct conf *conf)
     console_timers_init(s);
     logcache_init(&s->logs, &loop);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), never the daemon */
+    /* Orphaned grandchildren of process consoles become ours: reaped while
+     * running (no zombies), and seen to be gone at exit. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    start_log_check(s);
+    open_server_log(s); /* a failure is reported and retried, never fatal */
     int status = 1;
-    if (open_server_log(s) == 0 && create_consoles(s) == 0 && start_listener(s) == 0) {
+    if (create_consoles(s) == 0 && start_listener(s) == 0) {
         warn_unsupported(&s->conf.server);
         apply_limits(&s->conf.server);
         server_reserve_descriptors(s);
@@ -574,13 +685,14 @@ int server_run(struct server_opts *opts, struct conf *conf)
         s->nconsoles = 0;
         if (s->listener.loop)
             uv_close((uv_handle_t *)&s->listener, NULL);
+        uv_close((uv_handle_t *)&s->logcheck, NULL);
         console_timers_close(s);
         logcache_stop(&s->logs);
     }
     uv_run(&loop, UV_RUN_DEFAULT); /* finish closing handles */
     console_reap(s);
     logcache_release(&s->logs);
-    reap_children();
+    reap_children(s);
     if (s->conf.server.pidfile && status == 0)
         unlink(s->conf.server.pidfile);
     uv_loop_close(&loop);

@@ -49,6 +49,10 @@ struct server {
     struct reset_run *resets; /* resetcmds running, one per console at most */
     unsigned reset_timeout_ms;
     FILE *logfp;
+    uv_timer_t logcheck;     /* server log: retried while failing, reopened if deleted */
+    bool logfailing;         /* SERVER logfile could not be opened: reported once */
+    pid_t *stopped_children; /* stop_server(): process groups to see gone */
+    size_t nstopped;
     bool stopping;
     unsigned seed;
     char cwd[4096];              /* where relative paths were given */

@@ -192,8 +192,11 @@ def test_root_filesystem_is_read_only_and_every_written_path_is_a_volume(pod, co
     with open(os.path.join(SOURCE_DIR, "etc", "conman_base.conf"), encoding="utf-8") as f:
         base = f.read()
     pidfile = re.search(r'^server pidfile="([^"]+)"', base, re.M).group(1)
+    logdir = re.search(r'^server logdir="([^"]+)"', base, re.M).group(1)
+    logfile = re.search(r'^server logfile="([^",]+)', base, re.M).group(1)
     written = [os.path.dirname(env.get("CONMAN_CONF", "/etc/conman.conf")),
                os.path.dirname(pidfile.replace("/var/run/", "/run/")),
+               os.path.dirname(os.path.join(logdir, logfile)),  # our conmand writes it
                "/var/log/conman", "/tmp"]
     for path in written:
         m = mount_for(container, path + "/x")

@@ -351,6 +351,228 @@ static void test_set_path_moves_the_log_to_another_file(void **state)
     logfile_release(&l);
 }
 
+static void test_resume_marker_names_the_console_the_bytes_lost_and_why(void **state)
+{
+    (void)state;
+    char msg[800];
+    size_t n = logfile_resume_msg("c7", 12345, ENOSPC, msg, sizeof(msg));
+    assert_int_equal(n, strlen(msg));
+    assert_string_equal(msg, "\r\n<ConMan> Console [c7] log resumed: 12345 bytes lost while it "
+                             "could not be written (No space left on device).\r\n");
+    logfile_resume_msg("c7", 1, ELOOP, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "symbolic link"));
+    /* Cut, never overflowed, in a small buffer. */
+    char small[24];
+    n = logfile_resume_msg("c7", 1, ENOSPC, small, sizeof(small));
+    assert_true(n < sizeof(small));
+}
+
+static void test_lost_bytes_are_counted_and_marked_once_before_output_resumes(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    struct logfile l;
+    struct conf_logopts o = {0};
+    assert_int_equal(logfile_init(&l, NULL, "m", "pipe", &o), 0);
+    l.fd = p[1]; /* a pipe nobody reads stands in for a full disk */
+    char chunk[4096], sink[1 << 17];
+    memset(chunk, 'a', sizeof(chunk));
+    size_t sent = 0;
+    for (int i = 0; i < 64 && !l.failing; i++, sent += sizeof(chunk))
+        logfile_write_data(&l, chunk, sizeof(chunk), 0);
+    for (int i = 0; i < 3; i++, sent += sizeof(chunk))
+        logfile_write_data(&l, chunk, sizeof(chunk), 0);
+    uint64_t lost = l.dropped;
+    ssize_t got = read(p[0], sink, sizeof(sink)); /* what made it, then room */
+    assert_true(got > 0);
+    assert_int_equal((uint64_t)got + lost, sent);
+    logfile_write_data(&l, "back\n", 5, 0);
+    assert_false(l.failing);
+    char want[800], tail[1024];
+    size_t wn = logfile_resume_msg("m", lost, EAGAIN, want, sizeof(want));
+    memcpy(want + wn, "back\n", 6);
+    ssize_t t = read(p[0], tail, sizeof(tail) - 1);
+    assert_true(t > 0);
+    tail[t] = '\0';
+    assert_string_equal(tail, want); /* one marker, then the output */
+    logfile_write_data(&l, "more\n", 5, 0);
+    t = read(p[0], tail, sizeof(tail) - 1);
+    assert_int_equal(t, 5); /* no second marker */
+    close(p[0]);
+    logfile_release(&l);
+}
+
+static void test_symlink_planted_at_the_log_path_is_refused_not_followed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", path[128], target[128], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/console.s", dir);
+    snprintf(target, sizeof(target), "%s/victim", dir);
+    int fd = open(target, O_CREAT | O_WRONLY, 0644);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(symlink(target, path), 0);
+    struct logfile l;
+    struct conf_logopts o = {0};
+    assert_int_equal(logfile_init(&l, NULL, "s", path, &o), 0);
+    assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), -ELOOP);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "symbolic link"));
+    logfile_write_data(&l, "secret\n", 7, 0);
+    struct stat st;
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_true(l.dropped >= 7); /* counted as lost, not written through */
+    /* The same failure again (SIGHUP) is not reported a second time. */
+    assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), -ELOOP);
+    assert_string_equal(err, "");
+    logfile_release(&l);
+    unlink(path);
+    unlink(target);
+    rmdir(dir);
+}
+
+static void test_log_that_cannot_open_is_retried_and_marks_what_it_lost(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", block[128], path[160], err[256], buf[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(block, sizeof(block), "%s/blocked", dir);
+    snprintf(path, sizeof(path), "%s/sub/console.r", block);
+    int fd = open(block, O_CREAT | O_WRONLY, 0644); /* a file where a folder must go */
+    assert_true(fd >= 0);
+    close(fd);
+    struct logfile l;
+    struct conf_logopts o = {0};
+    assert_int_equal(logfile_init(&l, NULL, "r", path, &o), 0);
+    assert_true(logfile_open(&l, false, 0, err, sizeof(err)) < 0);
+    assert_non_null(strstr(err, path));
+    logfile_write_data(&l, "lost-1\n", 7, 0);
+    assert_true(l.failing);
+    assert_int_equal(l.dropped, 7);
+    unlink(block);
+    logfile_write_data(&l, "lost-2\n", 7, 0); /* within the retry interval */
+    assert_int_equal(l.dropped, 14);
+    l.retry_at = 0; /* as if LOGFILE_RETRY_SEC had passed */
+    logfile_write_data(&l, "kept\n", 5, 0);
+    assert_false(l.failing);
+    int rfd = open(path, O_RDONLY);
+    assert_true(rfd >= 0);
+    ssize_t n = read(rfd, buf, sizeof(buf) - 1);
+    close(rfd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    const char *hdr = strstr(buf, "log opened at");
+    const char *mark = strstr(buf, "log resumed: 14 bytes lost");
+    const char *kept = strstr(buf, "kept\n");
+    assert_true(hdr && mark && kept && hdr < mark && mark < kept);
+    logfile_release(&l);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/sub", block);
+    rmdir(path);
+    rmdir(block);
+    rmdir(dir);
+}
+
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void test_check_recreates_a_deleted_log_and_its_folder_cheaply(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", sub[128], path[192], err[256], buf[4096];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/logs", dir);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct logcache lc;
+    logcache_init(&lc, &loop);
+    enum { N = LOGCACHE_FDS };
+    struct logfile *logs = calloc(N, sizeof(*logs));
+    assert_non_null(logs);
+    struct conf_logopts o = {0};
+    for (int i = 0; i < N; i++) {
+        snprintf(path, sizeof(path), "%s/c%d", sub, i);
+        assert_int_equal(logfile_init(&logs[i], &lc, "c", path, &o), 0);
+        assert_int_equal(logfile_open(&logs[i], false, 0, err, sizeof(err)), 0);
+    }
+    long long t0 = now_us();
+    assert_int_equal(logcache_check(&lc), 0); /* nothing deleted: nothing done */
+    long long idle_us = now_us() - t0;
+    print_message("logcache_check of %d open logs: %lld us\n", N, idle_us);
+    assert_true(idle_us < 50000);
+    snprintf(path, sizeof(path), "%s/c0", sub);
+    unlink(path); /* as rm -rf of the folder does */
+    rmdir(sub);   /* fails (not empty): only c0 is gone */
+    assert_int_equal(logcache_check(&lc), 1);
+    logfile_write_data(&logs[0], "after\n", 6, 0);
+    long n = logfile_tail(&logs[0], buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strstr(buf, "log opened at"));
+    assert_non_null(strstr(buf, "after\n"));
+    for (int i = 0; i < N; i++) {
+        logfile_release(&logs[i]);
+        snprintf(path, sizeof(path), "%s/c%d", sub, i);
+        unlink(path);
+    }
+    free(logs);
+    logcache_stop(&lc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    logcache_release(&lc);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+static void test_recreated_folder_gets_a_header_before_the_output(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", sub[128], path[192], err[256], buf[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(sub, sizeof(sub), "%s/gone", dir);
+    snprintf(path, sizeof(path), "%s/console.g", sub);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct logcache lc;
+    logcache_init(&lc, &loop);
+    struct logfile l;
+    struct conf_logopts o = {0};
+    assert_int_equal(logfile_init(&l, &lc, "g", path, &o), 0);
+    assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
+    unlink(path);
+    assert_int_equal(rmdir(sub), 0);
+    logcache_check(&lc); /* notices the deleted file: folder and file again */
+    struct stat st;
+    assert_int_equal(stat(sub, &st), 0);
+    logfile_write_data(&l, "next\n", 5, 0);
+    logcache_flush(&lc);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    const char *hdr = strstr(buf, "log opened at"), *next = strstr(buf, "next\n");
+    assert_true(hdr && next && hdr < next);
+    logfile_release(&l);
+    logcache_stop(&lc);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    logcache_release(&lc);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    unlink(path);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -370,6 +592,12 @@ int main(void)
         cmocka_unit_test(test_parent_len_names_the_directory_part),
         cmocka_unit_test(test_batched_output_reaches_the_file_on_flush_and_tail),
         cmocka_unit_test(test_more_logs_than_cached_descriptors_all_get_their_output),
+        cmocka_unit_test(test_resume_marker_names_the_console_the_bytes_lost_and_why),
+        cmocka_unit_test(test_lost_bytes_are_counted_and_marked_once_before_output_resumes),
+        cmocka_unit_test(test_symlink_planted_at_the_log_path_is_refused_not_followed),
+        cmocka_unit_test(test_log_that_cannot_open_is_retried_and_marks_what_it_lost),
+        cmocka_unit_test(test_check_recreates_a_deleted_log_and_its_folder_cheaply),
+        cmocka_unit_test(test_recreated_folder_gets_a_header_before_the_output),
     };
     setenv("TZ", "UTC", 1); /* the log-name tests give times in UTC */
     tzset();
