@@ -115,6 +115,33 @@ static bool same_opts(const struct conf_logopts *a, const struct conf_logopts *o
     return a->lock == o->lock && a->sanitize == o->sanitize && a->timestamp == o->timestamp;
 }
 
+bool reload_log_reinit(const struct conf_logopts *running, const struct conf_console *nc)
+{
+    return !nc->log || !same_opts(running, &nc->logopts);
+}
+
+struct conf_server reload_compared_server(const struct conf_server *running,
+                                          const struct conf_server *file, bool cli_port,
+                                          bool cli_pidfile)
+{
+    struct conf_server cmp = *file;
+    if (cli_port)
+        cmp.port = running->port; /* -p wins over the file's port */
+    if (cli_pidfile)
+        cmp.pidfile = running->pidfile; /* and -P over its pidfile */
+    return cmp;
+}
+
+void reload_keep_running_server(struct conf_server *applied, struct conf_server *replaced)
+{
+    applied->port = replaced->port;
+    applied->loopback = replaced->loopback;
+    /* The pidfile path stays what the running daemon wrote. */
+    char *pid_new = applied->pidfile;
+    applied->pidfile = replaced->pidfile;
+    replaced->pidfile = pid_new;
+}
+
 /* A changed console: same clients, new settings, reconnect now. Its log is
  * reopened only when its options changed or its name now names another
  * file (a log that keeps its file keeps its descriptor). */
@@ -131,7 +158,7 @@ static int change_console(struct server *s, struct console *c, const struct conf
     bool chardev = nc->dev[0] == '/' && !strchr(nc->dev, ' ') && stat(nc->dev, &st) == 0 &&
                    S_ISCHR(st.st_mode);
     c->ops = console_type_for(nc->dev, chardev);
-    if (!nc->log || !same_opts(&c->log.opts, &nc->logopts)) {
+    if (reload_log_reinit(&c->log.opts, nc)) {
         logfile_release(&c->log);
         if (logfile_init(&c->log, &s->logs, nc->name, NULL, &nc->logopts) < 0)
             return -ENOMEM;
@@ -182,11 +209,8 @@ static int cmp_console(const void *a, const void *b)
 static void apply_server(struct server *s, const struct conf *nc)
 {
     char restart[256];
-    struct conf_server cmp = nc->server;
-    if (s->opts.port)
-        cmp.port = s->conf.server.port; /* -p wins over the file's port */
-    if (s->opts.pidfile)
-        cmp.pidfile = s->conf.server.pidfile; /* and -P over its pidfile */
+    struct conf_server cmp =
+        reload_compared_server(&s->conf.server, &nc->server, s->opts.port, s->opts.pidfile);
     reload_restart_needed(&s->conf.server, &cmp, restart, sizeof(restart));
     if (restart[0])
         log_warn("reload: SERVER %s changed in %s: needs a restart to apply", restart,
@@ -223,8 +247,7 @@ int reload_apply(struct server *s)
      * the new file; the ones needing a restart were reported above. */
     struct conf old = s->conf;
     s->conf = nc;
-    s->conf.server.port = old.server.port;
-    s->conf.server.loopback = old.server.loopback;
+    reload_keep_running_server(&s->conf.server, &old.server);
     int m = apply_steps(s, &s->conf, steps, n, next);
     if (m >= 0) {
         free(s->consoles);
@@ -236,10 +259,6 @@ int reload_apply(struct server *s)
     }
     free(next);
     free(steps);
-    /* The pidfile path stays what the running daemon wrote. */
-    char *pid_new = s->conf.server.pidfile;
-    s->conf.server.pidfile = old.server.pidfile;
-    old.server.pidfile = pid_new;
     conf_release(&old);
     log_info("reload of %s applied: %zu consoles", s->opts.conf_path, s->nconsoles);
     return m < 0 ? m : 0;

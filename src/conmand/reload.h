@@ -31,6 +31,23 @@ size_t reload_plan(const struct conf *old, const struct conf *new, struct reload
 void reload_restart_needed(const struct conf_server *old, const struct conf_server *new, char *out,
                            size_t outlen);
 
+/* Pure: the new file's SERVER settings as the running daemon compares them
+ * (reload_restart_needed): a port (-p) or pidfile (-P) given on the command
+ * line stays the running one, so it is no change. Strings are borrowed. */
+struct conf_server reload_compared_server(const struct conf_server *running,
+                                          const struct conf_server *file, bool cli_port,
+                                          bool cli_pidfile);
+
+/* Pure: after a reload `applied` (the new file's settings) keeps the running
+ * port, loopback and pidfile (they need a restart); `replaced` (the old
+ * settings, released next) gets the new file's pidfile in exchange, so each
+ * string still has one owner. */
+void reload_keep_running_server(struct conf_server *applied, struct conf_server *replaced);
+
+/* Pure: whether a changed console's log is set up afresh (no log now, or its
+ * logopts changed) instead of keeping its descriptor. */
+bool reload_log_reinit(const struct conf_logopts *running, const struct conf_console *nc);
+
 /* Reads the file again and applies it. Returns 0, or -errno / -EINVAL when
  * the file is unreadable or has bad lines (reported as FILE:LINE), in which
  * case nothing changed. */

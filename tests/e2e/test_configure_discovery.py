@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
 from conftest import wait_for
 from configure_env import Configure, password_hex
 from hsmsim import HsmSim, endpoint
@@ -38,6 +39,27 @@ def test_discovered_consoles_are_listed_and_get_log_files(running):
         wait_for(lambda: os.path.exists(path), timeout=10, what=path)
     assert not os.path.exists(os.path.join(cc.logdir, "conman", "console.x3000c0s3b0"))
     cc.assert_no_secret()
+
+
+def test_each_discovered_console_logs_its_own_lines_and_no_others(procs, tmp_path):
+    # Real SOL output (bmc-sim: every line names its console and carries a
+    # sequence number) through discovery into one file per console.
+    bmcs = BmcSim.start(procs, tmp_path, count=3, rate=10)
+    sim = HsmSim.start(procs, tmp_path, endpoints=bmcs.endpoints())
+    password = read_text(bmcs.password_file).splitlines()[0]
+    cc = Configure(procs, tmp_path / "cc", sim, password=password, base_extra=[IPMI_WORKAROUNDS])
+    cc.write(cc.user_file, read_text(bmcs.user_file))
+    cc.start()
+    names = sorted(b.name for b in bmcs.bmcs)
+    cc.wait_names(names)
+    logs = {n: os.path.join(cc.logdir, "conman", f"console.{n}") for n in names}
+    for name, log in logs.items():
+        cc.wait(lambda: len(seqs_by_console(read_text(log)).get(name, [])) >= 3, 30,
+                f"three lines of {name} in {log}")
+    for name, log in logs.items():
+        seqs = seqs_by_console(read_text(log))
+        assert list(seqs) == [name], f"{log} holds lines of {sorted(seqs)}"
+        assert seqs[name] == sorted(set(seqs[name])), f"{log}: {seqs[name]}"
 
 
 def test_generated_file_is_0600_with_hex_password_after_the_base(running):
@@ -126,17 +148,37 @@ def test_missing_token_gets_401_logged_with_url_and_no_conmand(procs, tmp_path):
     assert cc.conmand_pids() == []
 
 
-def test_orphans_reparented_to_configure_conman_are_reaped(procs, tmp_path):
-    # A real process console of Debian's conmand whose script leaves a
-    # background sleep behind: the orphan comes to configure_conman (a
-    # subreaper, or PID 1 in the container), which must reap it.
+def orphans_of(ppid):
+    """PIDs of `sleep 3` processes (the orphan below) whose parent is ppid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")[:2]
+        except (OSError, ValueError):
+            continue
+        if argv == [b"sleep", b"3"] and int(stat[stat.rindex(")") + 2:].split()[1]) == ppid:
+            found.append(int(entry))
+    return found
+
+
+@pytest.mark.parametrize("daemon", ["debian", "ours"])
+def test_orphans_of_process_consoles_are_reaped(procs, tmp_path, daemon):
+    # A process console whose script leaves a background sleep behind. Under
+    # Debian's conmand the orphan comes to configure_conman (a subreaper, or
+    # PID 1 in the container); ours is a subreaper itself, so its consoles'
+    # orphans come to it. Either must reap it.
     script = tmp_path / "orphan-maker.sh"
     script.write_text("#!/bin/sh\n( sleep 3 & )\nexec sleep 1\n")
     script.chmod(0o755)
     sim = HsmSim.start(procs, tmp_path, endpoints=three_bmcs())
-    cc = Configure(procs, tmp_path, sim, base_extra=[f'console name="orphans" dev="{script}"'])
+    cc = Configure(procs, tmp_path, sim, base_extra=[f'console name="orphans" dev="{script}"'],
+                   daemon=daemon)
     cc.start()
-    orphan = cc.wait(lambda: next((p for p, comm, st in cc.children() if comm == "sleep"), None),
-                     10, "an orphaned sleep to be reparented to configure_conman")
+    reaper = cc.pid if daemon == "debian" else cc.conmand_pid()
+    orphan = cc.wait(lambda: (orphans_of(reaper) or [None])[0], 10,
+                     f"an orphaned sleep to be reparented to pid {reaper} ({daemon})")
     cc.wait(lambda: not os.path.exists(f"/proc/{orphan}"), 10,
             f"orphan {orphan} to exit and be reaped (not left a zombie)")

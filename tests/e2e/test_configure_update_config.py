@@ -21,9 +21,13 @@ def test_update_config_false_keeps_a_manual_edit(procs, tmp_path, first_line):
     cc.wait_names(["manual1"])
     assert cc.conf_text() == manual
     assert sim.requests_served() == 0
-    # A rediscovery request does not touch a frozen file either.
+    # A rediscovery request does not touch a frozen file either. The line is
+    # logged before the rediscovery runs; configure_conman takes signals one
+    # at a time, so a second SIGHUP's line means the first one's is done.
     cc.sighup()
     cc.wait_log("SIGHUP: rediscovering")
+    cc.sighup()
+    cc.wait_log("SIGHUP: rediscovering", count=2)
     assert cc.conf_text() == manual
     assert sim.requests_served() == 0
     assert "UPDATE_CONFIG=FALSE" in cc.output()

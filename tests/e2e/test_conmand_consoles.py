@@ -10,6 +10,7 @@ import pytest
 
 from conftest import wait_for
 from conmand_util import Daemon
+from dns_stub import DnsStub, start_with_stub
 
 IAC, DONT, DO, WONT, WILL, SB, SE, BREAK = 255, 254, 253, 252, 251, 250, 240, 243
 ECHO, SGA, TTYPE = 1, 3, 24
@@ -38,7 +39,7 @@ class PeerServer:
     """A console server on loopback (TCP or unix): sends a banner, then
     answers every data line upper-cased; records every byte it received."""
 
-    def __init__(self, family, address, banner):
+    def __init__(self, family, address, banner, suffix=b""):
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         if family == socket.AF_INET:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -46,6 +47,8 @@ class PeerServer:
         self.sock.listen(4)
         self.sock.settimeout(0.2)
         self.banner = banner
+        self.telnet = family == socket.AF_INET
+        self.suffix = suffix  # raw bytes after every reply's text
         self.received = b""
         self.conns = []
         self.stop = threading.Event()
@@ -77,7 +80,10 @@ class PeerServer:
                 line += strip_telnet(data)
                 if b"\r" in line:
                     text, line = line.split(b"\r", 1)
-                    conn.sendall(b"GOT " + text.strip().upper() + b"\r\n")
+                    reply = b"GOT " + text.strip().upper()
+                    if self.telnet:  # a data 0xFF goes out as IAC IAC
+                        reply = reply.replace(bytes([IAC]), bytes([IAC, IAC]))
+                    conn.sendall(reply + self.suffix + b"\r\n")
         except OSError:
             return
 
@@ -96,7 +102,9 @@ def test_telnet_console_negotiates_and_relays_both_ways(kind, procs, tmp_path):
         port = srv.sock.getsockname()[1]
         d = Daemon(kind, procs, tmp_path, [f'console name="ts" dev="127.0.0.1:{port}"'],
                    global_extra='global log="console.%N"').start()
-        wait_for(lambda: b"login: \xff" in d.log("ts"), what="telnet banner in the log")
+        wait_for(lambda: b"login: " in d.log("ts"), what="telnet banner in the log")
+        # The server's IAC IAC is one data byte 0xFF, in the log exactly once.
+        wait_for(lambda: b"login: \xff\r\n" in d.log("ts"), what="one 0xFF after login:")
         assert bytes([IAC, DO, TTYPE]) not in d.log("ts")
         c = d.client("-j", "ts")
         try:
@@ -111,6 +119,83 @@ def test_telnet_console_negotiates_and_relays_both_ways(kind, procs, tmp_path):
         assert bytes([IAC, WONT, TTYPE]) in got
         assert bytes([IAC, DO, ECHO]) in got
         assert bytes([IAC, DO, SGA]) in got
+    finally:
+        srv.close()
+
+
+class RawSession:
+    """A protocol client on a plain socket, so the test controls every byte
+    (the stock client would stuff 0xFF for us)."""
+
+    def __init__(self, port, console):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.sock.sendall(b"HELLO USER='raw'\n")
+        self.expect(b"OK\n")
+        self.sock.sendall(f"CONNECT OPTION=JOIN CONSOLE='{console}'\n".encode())
+        self.expect(f"OK CONSOLE='{console}'\n".encode())
+
+    def expect(self, needle, timeout=10):
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out waiting for {needle!r}; got {self.buf!r}")
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(4096)
+            except socket.timeout:
+                continue
+            if not data:
+                raise AssertionError(f"connection closed waiting for {needle!r}; got {self.buf!r}")
+            self.buf += data
+        return self.buf
+
+    def close(self):
+        self.sock.close()
+
+
+def start_ff_console(kind, procs, tmp_path, banner, suffix=b""):
+    srv = PeerServer(socket.AF_INET, ("127.0.0.1", 0), banner, suffix)
+    port = srv.sock.getsockname()[1]
+    d = Daemon(kind, procs, tmp_path, [f'console name="ff" dev="127.0.0.1:{port}"'],
+               global_extra='global log="console.%N"').start()
+    return srv, d
+
+
+def test_telnet_console_collapses_iac_iac_to_one_0xff(kind, procs, tmp_path):
+    srv, d = start_ff_console(kind, procs, tmp_path, b"in:A\xff\xffB|\r\n",
+                              suffix=b" =\xff\xff=")
+    try:
+        wait_for(lambda: b"|" in d.log("ff"), what="the banner in the log")
+        assert b"in:A\xffB|\r\n" in d.log("ff")
+        raw = RawSession(d.port, "ff")
+        try:
+            raw.sock.sendall(b"x\r")
+            raw.expect(b"GOT X")
+            raw.expect(b"=\r\n", timeout=5)
+            assert b"GOT X =\xff=\r\n" in raw.buf
+        finally:
+            raw.close()
+        wait_for(lambda: b"GOT X" in d.log("ff"), what="the reply in the log")
+        assert b"GOT X =\xff=\r\n" in d.log("ff")
+    finally:
+        srv.close()
+
+
+def test_telnet_console_sends_a_client_0xff_as_iac_iac(kind, procs, tmp_path, request):
+    if kind == "debian":
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "conman 0.2.7 (and 0.3.1) write a data 0xFF to a telnet console unescaped")))
+    srv, d = start_ff_console(kind, procs, tmp_path, b"ready\r\n")
+    try:
+        raw = RawSession(d.port, "ff")
+        try:
+            # 0xFF 0xFF is one data byte 0xFF in the conman protocol.
+            raw.sock.sendall(b"out:C\xff\xffD\r")
+            wait_for(lambda: b"D\r" in srv.received, what="the line at the telnet server")
+        finally:
+            raw.close()
+        assert b"out:C\xff\xffD\r" in srv.received
     finally:
         srv.close()
 
@@ -174,15 +259,20 @@ def test_telnet_console_by_host_name_connects(kind, procs, tmp_path):
 
 
 def test_unresolvable_telnet_host_is_reported_and_others_still_work(procs, tmp_path):
+    # The lookup goes to a name server on loopback (dns_stub), never off the
+    # machine; it answers NXDOMAIN.
     srv = PeerServer(socket.AF_INET, ("127.0.0.1", 0), b"still here\r\n")
+    stub = DnsStub()
     try:
         port = srv.sock.getsockname()[1]
-        d = Daemon("ours", procs, tmp_path,
-                   ['console name="nohost" dev="no-such-host.invalid:23"',
-                    f'console name="ok" dev="127.0.0.1:{port}"'],
-                   global_extra='global log="console.%N"').start()
+        d = start_with_stub(Daemon("ours", procs, tmp_path,
+                                   ['console name="nohost" dev="no-such-host.invalid:23"',
+                                    f'console name="ok" dev="127.0.0.1:{port}"'],
+                                   global_extra='global log="console.%N"'), stub)
         wait_for(lambda: b"still here" in d.log("ok"), what="the good console")
         wait_for(lambda: "Console [nohost] cannot connect" in d.output(),
                  what="the lookup failure")
+        assert "no-such-host.invalid" in stub.asked
     finally:
+        stub.close()
         srv.close()

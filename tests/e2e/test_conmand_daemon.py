@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import binary, wait_for
+from conftest import binary, free_port, wait_for
 from conmand_util import Daemon, echo_dev
 
 
@@ -78,23 +78,80 @@ def test_reconfigure_option_reopens_the_logs(procs, tmp_path):
     wait_for(lambda: os.path.exists(path), what="console.a reopened after -r")
 
 
-def test_daemon_mode_detaches_and_writes_the_pidfile(procs, tmp_path):
-    d = Daemon("ours", procs, tmp_path, [f'console name="a" dev="{echo_dev(tmp_path)}"'])
-    pid = None
+def pids_running_conf(conf):
+    """PIDs of live processes whose command line names `conf` (a detached
+    conmand is no child of ours: procs cannot stop it)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if conf.encode() in argv and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+def stop_detached(d):
+    """Finalizer: stops by PID every daemon this test started, from its
+    pidfile and from the process table, whatever point the test reached."""
+    pids = set(pids_running_conf(d.conf))
     try:
-        r = subprocess.run([binary("conmand"), "-c", d.conf, "-p", str(d.port)],
-                           capture_output=True, timeout=15)
-        assert r.returncode == 0, r.stderr
-        wait_for(lambda: os.path.exists(d.pidfile), what="pidfile of the detached daemon")
-        pid = int(open(d.pidfile).read())
-        wait_for(lambda: d.run("-q").returncode == 0, what="detached daemon to answer")
-    finally:
-        # Not a child of ours: stop it by the pid it wrote, whatever happened.
-        if pid is None and os.path.exists(d.pidfile):
-            pid = int(open(d.pidfile).read() or 0) or None
-        if pid:
-            os.kill(pid, signal.SIGTERM)
+        pids.add(int(open(d.pidfile).read().strip()))
+    except (OSError, ValueError):
+        pass
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
+        for pid in pids & set(pids_running_conf(d.conf)):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while pids & set(pids_running_conf(d.conf)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def test_daemon_mode_detaches_and_writes_the_pidfile(procs, tmp_path, request):
+    d = Daemon("ours", procs, tmp_path, [f'console name="a" dev="{echo_dev(tmp_path)}"'])
+    request.addfinalizer(lambda: stop_detached(d))
+    r = subprocess.run([binary("conmand"), "-c", d.conf, "-p", str(d.port)],
+                       capture_output=True, timeout=15)
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: os.path.exists(d.pidfile), what="pidfile of the detached daemon")
+    pid = int(open(d.pidfile).read())
+    assert pid in pids_running_conf(d.conf)
+    wait_for(lambda: d.run("-q").returncode == 0, what="detached daemon to answer")
+    os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not os.path.exists(d.pidfile), what="detached daemon to stop")
+    wait_for(lambda: not pids_running_conf(d.conf), what="detached daemon to exit")
+
+
+def test_two_daemons_started_together_on_one_configuration_never_both_run(procs, tmp_path):
+    # Each checks the lock again once it holds its own: two that both found
+    # the file free (a long file to parse keeps that window open) cannot
+    # both go on. At most one runs; a refusal names the file.
+    consoles = [f'console name="c{i}" dev="unix:{tmp_path}/s{i}.sock"' for i in range(20000)]
+    d = Daemon("ours", procs, tmp_path, consoles)
+    outs = [str(tmp_path / f"{n}.out") for n in ("a", "b")]
+    ports = [free_port(), free_port()]
+    daemons = [procs.start([binary("conmand"), "-F", "-c", d.conf, "-p", str(port)],
+                           log_path=out) for out, port in zip(outs, ports)]
+
+    def listening(port):
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+    # Each has parsed the file and then refused (exited) or gone on (listens).
+    wait_for(lambda: all(p.poll() is not None or listening(port)
+                         for p, port in zip(daemons, ports)), timeout=60,
+             what="both daemons to refuse or listen")
+    running = [p for p in daemons if p.poll() is None]
+    assert len(running) <= 1, [open(o).read()[-500:] for o in outs]
+    for p, out in zip(daemons, outs):
+        if p.poll() is not None:
+            assert p.returncode == 1
+            assert f'Configuration "{d.conf}" in use by pid' in open(out).read()
 
 
 @pytest.mark.parametrize("kind", ["ours", "debian"])
@@ -114,15 +171,50 @@ def test_plain_cat_console_gets_a_blocking_stdin_and_echoes(kind, procs, tmp_pat
         c.close()
 
 
+def assert_backoff_gaps(times, what):
+    """Gaps between attempts are 1 s, 2 s, 4 s, each plus up to 25% jitter
+    (and a little scheduling slack); a retry stuck at one step fails."""
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    for i, gap in enumerate(gaps[:3]):
+        base = 2.0 ** i
+        assert base - 0.1 <= gap <= base * 1.25 + 0.6, f"{what}: gaps {gaps}"
+
+
 def test_exiting_process_console_is_restarted_with_backoff(procs, tmp_path):
-    dev = "/bin/sh -c 'echo started; exit 3'"
+    starts = tmp_path / "starts"
+    dev = f"/bin/sh -c 'date +%s.%N >> {starts}; echo started; exit 3'"
     d = Daemon("ours", procs, tmp_path, [f'console name="flaky" dev="{dev}"'],
                global_extra='global log="console.%N"').start()
-    # 1 s, then 2 s (+ up to 25% jitter) between attempts: 3 starts by ~5 s.
-    wait_for(lambda: d.log("flaky").count(b"started") >= 3, timeout=15,
-             what="three starts of the flaky console")
-    assert d.output().count("Console [flaky] connected to") >= 3
+    # Attempts at 0, 1, 3, 7 s (+ up to 25% jitter on each gap): 4 by ~9 s.
+    wait_for(lambda: starts.exists() and len(starts.read_text().split()) >= 4, timeout=15,
+             what="four starts of the flaky console")
+    assert_backoff_gaps([float(t) for t in starts.read_text().split()], "process restarts")
     assert "Console [flaky] reconnect in" in d.output()
+
+
+def test_dropped_telnet_console_reconnects_with_growing_backoff(procs, tmp_path):
+    # A server that accepts and closes at once: every attempt connects, so
+    # the times it accepted at are the daemon's attempts.
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(8)
+    lsock.settimeout(0.2)
+    port = lsock.getsockname()[1]
+    accepted = []
+    try:
+        Daemon("ours", procs, tmp_path, [f'console name="drops" dev="127.0.0.1:{port}"']).start()
+        deadline = time.monotonic() + 15
+        while len(accepted) < 4 and time.monotonic() < deadline:
+            try:
+                conn, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            accepted.append(time.monotonic())
+            conn.close()
+    finally:
+        lsock.close()
+    assert len(accepted) >= 4, f"attempts at {accepted}"
+    assert_backoff_gaps(accepted, "telnet reconnects")
 
 
 def test_stuck_client_loses_output_but_never_stalls_the_console(procs, tmp_path):
@@ -181,6 +273,32 @@ def test_failing_log_disk_is_reported_once_and_the_console_keeps_working(procs, 
     assert d.proc.poll() is None
 
 
+@pytest.mark.parametrize("kind", ["ours", "debian"])
+def test_sighup_reopens_a_log_that_logrotate_replaced_with_a_new_file(kind, procs, tmp_path):
+    # logrotate's "create": rename, then a new empty file at the path, then
+    # SIGHUP. Output first, so the log's descriptor is open throughout: only
+    # a reopen that sees another file at the path moves what follows there.
+    d = Daemon(kind, procs, tmp_path, [f'console name="rot" dev="{echo_dev(tmp_path)}"'],
+               global_extra='global log="console.%N"').start()
+    path = os.path.join(d.dir, "console.rot")
+    c = d.client("-j", "rot")
+    try:
+        c.expect("opened")
+        c.send("before-rotate\r")
+        wait_for(lambda: b"before-rotate" in d.log("rot"), what="output in the log")
+        os.rename(path, path + ".1")
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: b"log opened at" in d.log("rot"), what="console.rot reopened on SIGHUP")
+        c.send("after-rotate\r")
+        wait_for(lambda: b"after-rotate" in d.log("rot"), what="new output in the new log")
+    finally:
+        c.close()
+    with open(path + ".1", "rb") as f:
+        old = f.read()
+    assert b"before-rotate" in old and b"after-rotate" not in old
+
+
 def test_server_logfile_is_relative_to_logdir_and_filters_by_priority(procs, tmp_path):
     dev = echo_dev(tmp_path)
     d = Daemon("ours", procs, tmp_path, [f'console name="a" dev="{dev}"',
@@ -209,3 +327,46 @@ def test_sigterm_stops_promptly_with_a_stuck_client_attached(procs, tmp_path):
         assert d.proc.wait(timeout=10) == 0
     finally:
         stuck.close()
+
+
+def kill_leftovers(pids, marker):
+    """Finalizer: SIGKILL by PID the children a failed test left running
+    (they are in sessions of their own: procs does not reach them)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if marker.encode() in f.read():
+                    os.kill(pid, signal.SIGKILL)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+
+
+def test_sigterm_stops_console_children_that_ignore_hangup_or_term(procs, tmp_path, request):
+    # The pty's hangup alone would stop a plain child: these two ignore it
+    # (and the second SIGTERM too), so only the daemon's kills stop them.
+    script = tmp_path / "stubborn.sh"
+    script.write_text('trap "" $(echo $2 | tr , " ")\necho $$ > "$1"\nwhile :; do sleep 0.2; done\n')
+
+    def dev(name, traps):
+        return f"/bin/sh {script} {tmp_path}/{name}.pid {traps}"
+    d = Daemon("ours", procs, tmp_path, [f'console name="nohup" dev="{dev("nohup", "HUP")}"',
+                                        f'console name="noterm" dev="{dev("noterm", "HUP,TERM")}"']
+               ).start()
+    pids = []
+    request.addfinalizer(lambda: kill_leftovers(pids, str(script)))
+    for name in ("nohup", "noterm"):
+        path = tmp_path / f"{name}.pid"
+        wait_for(lambda: path.exists() and path.read_text().strip(), what=f"{name}'s pid")
+        pids.append(int(path.read_text()))
+    stopped_at = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(timeout=10) == 0
+
+    def gone(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except FileNotFoundError:
+            return True
+    wait_for(lambda: all(gone(p) for p in pids), timeout=10, what=f"console children {pids} to exit")
+    assert time.monotonic() - stopped_at < 5

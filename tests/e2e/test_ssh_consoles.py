@@ -12,6 +12,7 @@ import pytest
 
 from conftest import binary, free_port, wait_for
 from conmand_util import Daemon
+from dns_stub import DnsStub, start_with_stub
 
 PREFIX = "x1000c0s0b0"
 PASSWORD = "Pw-for,ssh-sim-7Q"  # a comma: only hex keeps it intact in sshopts
@@ -177,14 +178,20 @@ def test_bad_sshopts_and_dev_name_the_console_and_the_item(procs, tmp_path):
     assert d.proc.poll() is None
 
 
-def test_host_names_resolve_off_the_loop_and_failures_name_the_host(procs, tmp_path):
+def test_host_names_resolve_off_the_loop_and_failures_name_the_host(procs, tmp_path, request):
+    # Lookups go to a name server on loopback (dns_stub), never off the
+    # machine: it answers NXDOMAIN; localhost comes from /etc/hosts.
     sim = Sim(procs, tmp_path)
     closed = free_port()
-    d = start_conmand(procs, tmp_path, [
+    stub = DnsStub()
+    request.addfinalizer(stub.close)
+    d = Daemon("ours", procs, tmp_path, [
         f'console name="byname" dev="ssh:n0@localhost:{sim.port}" sshopts="P:{hexpw()}"',
         f'console name="nxdomain" dev="ssh:n1@no-such-bmc.invalid:{sim.port}" sshopts="P:{hexpw()}"',
         f'console name="refused" dev="ssh:n2@127.0.0.1:{closed}" sshopts="P:{hexpw()}"',
-    ])
+    ], global_extra='global log="console.%N"')
+    os.chmod(d.conf, 0o600)
+    start_with_stub(d, stub)
     wait_for(lambda: boot_seqs(log_text(d, "byname"), "n0"), timeout=15,
              what="the console given by host name to log")
     wait_for(lambda: "Console [nxdomain] cannot" in d.output()
@@ -192,6 +199,7 @@ def test_host_names_resolve_off_the_loop_and_failures_name_the_host(procs, tmp_p
     out = d.output()
     assert 'cannot resolve "no-such-bmc.invalid"' in out
     assert f"cannot connect to 127.0.0.1:{closed}: Connection refused" in out
+    assert "no-such-bmc.invalid" in stub.asked
 
 
 def test_known_hosts_accepts_the_listed_key_and_refuses_another(procs, tmp_path):

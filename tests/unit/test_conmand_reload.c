@@ -128,6 +128,70 @@ static void test_log_name_format_not_its_expansion_decides_keep(void **state)
     conf_release(&b);
 }
 
+/* -p and -P on the command line win over the file: a reload whose file
+ * names another port or pidfile is then no change needing a restart. */
+static void test_command_line_port_and_pidfile_are_no_change(void **state)
+{
+    (void)state;
+    struct conf run, file;
+    char out[128];
+    parse("server port=7890 pidfile=/run/a.pid\n", &run);
+    parse("server port=7999 pidfile=/run/b.pid keepalive=off\n", &file);
+    struct conf_server cmp = reload_compared_server(&run.server, &file.server, false, false);
+    reload_restart_needed(&run.server, &cmp, out, sizeof(out));
+    assert_string_equal(out, "port,pidfile");
+    cmp = reload_compared_server(&run.server, &file.server, true, false);
+    reload_restart_needed(&run.server, &cmp, out, sizeof(out));
+    assert_string_equal(out, "pidfile");
+    cmp = reload_compared_server(&run.server, &file.server, true, true);
+    reload_restart_needed(&run.server, &cmp, out, sizeof(out));
+    assert_string_equal(out, "");
+    assert_false(cmp.keepalive); /* the rest is the file's */
+    conf_release(&run);
+    conf_release(&file);
+}
+
+/* What a reload applies: the new file's live settings, the running port,
+ * loopback and pidfile; each pidfile string keeps one owner. */
+static void test_applied_server_keeps_what_needs_a_restart(void **state)
+{
+    (void)state;
+    struct conf old, nc;
+    parse("server port=7890 loopback=on pidfile=/run/a.pid logdir=/a\n", &old);
+    parse("server port=7999 loopback=off pidfile=/run/b.pid logdir=/b\n", &nc);
+    char *old_pid = old.server.pidfile, *new_pid = nc.server.pidfile;
+    reload_keep_running_server(&nc.server, &old.server);
+    assert_int_equal(nc.server.port, 7890);
+    assert_true(nc.server.loopback);
+    assert_ptr_equal(nc.server.pidfile, old_pid);
+    assert_string_equal(nc.server.pidfile, "/run/a.pid");
+    assert_ptr_equal(old.server.pidfile, new_pid);
+    assert_string_equal(nc.server.logdir, "/b");
+    conf_release(&old); /* frees /run/b.pid, ASan would see a double free */
+    conf_release(&nc);
+}
+
+/* A changed console keeps its log descriptor unless it has no log now or
+ * its logopts changed. */
+static void test_changed_console_reopens_its_log_only_when_needed(void **state)
+{
+    (void)state;
+    struct conf c;
+    parse("console name=same dev=/bin/cat log=a logopts=\"lock,nosanitize,notimestamp\"\n"
+          "console name=stamp dev=/bin/cat log=stamp logopts=\"lock,timestamp\"\n"
+          "console name=sane dev=/bin/cat log=sane logopts=\"lock,sanitize\"\n"
+          "console name=nolock dev=/bin/cat log=nolock logopts=nolock\n"
+          "console name=nolog dev=/bin/cat log=\"\"\n",
+          &c);
+    const struct conf_logopts running = {.lock = true, .sanitize = false, .timestamp = false};
+    assert_false(reload_log_reinit(&running, &c.consoles[0]));
+    assert_true(reload_log_reinit(&running, &c.consoles[1]));
+    assert_true(reload_log_reinit(&running, &c.consoles[2]));
+    assert_true(reload_log_reinit(&running, &c.consoles[3]));
+    assert_true(reload_log_reinit(&running, &c.consoles[4]));
+    conf_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -136,6 +200,9 @@ int main(void)
         cmocka_unit_test(test_log_name_format_not_its_expansion_decides_keep),
         cmocka_unit_test(test_server_changes_that_need_a_restart_are_named),
         cmocka_unit_test(test_timestamp_marks_align_to_the_interval),
+        cmocka_unit_test(test_command_line_port_and_pidfile_are_no_change),
+        cmocka_unit_test(test_applied_server_keeps_what_needs_a_restart),
+        cmocka_unit_test(test_changed_console_reopens_its_log_only_when_needed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

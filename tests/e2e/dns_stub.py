@@ -1,0 +1,122 @@
+"""A name server on loopback for tests that look names up, so no DNS query
+leaves the machine: a UDP stub on 127.53.x.y:53 that answers NXDOMAIN to
+everything and records what it was asked, and a way to run a daemon with
+it as its only name server.
+
+The daemon runs in a mount namespace of its own (unshare --mount, as root)
+where a resolv.conf naming the stub is bind-mounted over /etc/resolv.conf;
+it keeps the machine's network namespace, so the test's clients reach it
+on 127.0.0.1 as usual. /etc/hosts still answers `localhost`."""
+import os
+import random
+import socket
+import struct
+import subprocess
+import threading
+
+from conftest import wait_for
+from conmand_util import daemon_path
+
+NXDOMAIN = 3
+
+
+def question_name(packet):
+    """The first question's name of a DNS query, lower case, or None."""
+    labels, i = [], 12
+    while i < len(packet):
+        n = packet[i]
+        if n == 0:
+            return ".".join(labels).lower()
+        if n & 0xC0:  # no compression in a query's first name
+            return None
+        labels.append(packet[i + 1:i + 1 + n].decode("ascii", "replace"))
+        i += 1 + n
+    return None
+
+
+def nxdomain_reply(query):
+    """The NXDOMAIN answer to `query`: its id and question, no records."""
+    qid, flags = struct.unpack("!HH", query[:4])
+    end = query.index(b"\0", 12) + 5  # name, type, class
+    reply_flags = 0x8000 | (flags & 0x7900) | 0x0080 | NXDOMAIN  # QR, opcode+RD, RA
+    return struct.pack("!HHHHHH", qid, reply_flags, 1, 0, 0, 0) + query[12:end]
+
+
+class DnsStub:
+    """NXDOMAIN for every name, on UDP port 53 of a loopback address of its
+    own (127.53.x.y: tests running at the same time do not collide)."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(20):
+            self.address = f"127.53.{random.randint(0, 255)}.{random.randint(1, 254)}"
+            try:
+                self.sock.bind((self.address, 53))
+                break
+            except PermissionError as e:
+                raise AssertionError(f"the DNS stub needs root for port 53: {e}") from e
+            except OSError:
+                continue
+        else:
+            raise AssertionError("no free 127.53.x.y:53 for the DNS stub")
+        self.sock.settimeout(0.2)
+        self.asked = []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.stopping.is_set():
+            try:
+                query, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            name = question_name(query)
+            if name is None or len(query) < 17:
+                continue
+            self.asked.append(name)
+            self.sock.sendto(nxdomain_reply(query), peer)
+
+    def resolv_conf(self, directory):
+        """A resolv.conf naming only this stub (one try, short timeout)."""
+        path = os.path.join(str(directory), "resolv.conf")
+        with open(path, "w") as f:
+            f.write(f"nameserver {self.address}\noptions timeout:2 attempts:1\n")
+        return path
+
+    def argv_prefix(self, directory):
+        """Runs the rest of argv with this stub as its only name server."""
+        script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script,
+                self.resolv_conf(directory)]
+
+    def close(self):
+        self.stopping.set()
+        self.sock.close()
+        self.thread.join(timeout=5)
+
+
+def check_namespaces_work(directory):
+    """Fails the test, naming what is missing, when this machine cannot run
+    a daemon in its own mount namespace (it needs root)."""
+    stub_conf = os.path.join(str(directory), "probe-resolv.conf")
+    with open(stub_conf, "w") as f:
+        f.write("nameserver 127.53.0.1\n")
+    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                        'mount --bind "$0" /etc/resolv.conf && cat /etc/resolv.conf', stub_conf],
+                       capture_output=True, timeout=10)
+    assert r.returncode == 0 and b"127.53.0.1" in r.stdout, (
+        "this test runs conmand in its own mount namespace with a resolv.conf on loopback "
+        f"(unshare --mount, needs root): {r.stderr.decode(errors='replace')}")
+
+
+def start_with_stub(d, stub, env=None):
+    """Starts Daemon `d` (not yet started) with `stub` as its name server."""
+    check_namespaces_work(d.dir)
+    argv = [*stub.argv_prefix(d.dir), daemon_path(d.kind), "-F", "-v", "-c", d.conf,
+            "-p", str(d.port)]
+    d.proc = d.procs.start(argv, log_path=d.out, env=env)
+    wait_for(d.ready, timeout=10, what=f"{d.kind} conmand to answer -q")
+    return d
