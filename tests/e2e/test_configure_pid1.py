@@ -21,7 +21,11 @@ def test_as_pid_1_it_reaps_orphans_and_stops_on_sigterm(procs, tmp_path):
     script.write_text("#!/bin/sh\n( sleep 3 & )\nexec sleep 1\n")
     script.chmod(0o755)
     sim = HsmSim.start(procs, tmp_path, endpoints=[endpoint("x3000c0s1b0", "127.0.0.1:9851")])
-    cc = Configure(procs, tmp_path, sim, base_extra=[f'console name="orphans" dev="{script}"'])
+    # Debian's conmand lets its consoles' orphans go to PID 1; ours reaps
+    # them itself as a subreaper (test_configure_discovery.py), so none
+    # would reach configure_conman.
+    cc = Configure(procs, tmp_path, sim, base_extra=[f'console name="orphans" dev="{script}"'],
+                   daemon="debian")
     wrapper = cc.start(argv_prefix=("unshare", "--pid", "--fork", "--kill-child"))
 
     def inner():
