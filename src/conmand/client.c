@@ -62,10 +62,16 @@ static void obuf_add(struct obuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-struct write_req {
+/* Output waiting behind the write in flight, in one growing buffer: one
+ * write per round trip instead of one allocation and request per console
+ * read (which cost several times the bytes queued). */
+struct client_out {
     uv_write_t req;
+    size_t len, cap;
     char data[];
 };
+
+#define OUT_START 4096
 
 bool client_reads(const struct client *cl)
 {
@@ -77,16 +83,68 @@ void client_who(const struct client *cl, char *out, size_t outlen)
     proto_who(&cl->req, cl->host, out, outlen);
 }
 
-static void write_cb(uv_write_t *req, int status)
+/* Bytes handed to libuv and not yet written, plus those waiting. */
+static size_t queued_bytes(const struct client *cl)
 {
-    (void)status;
-    free(req);
+    return uv_stream_get_write_queue_size((const uv_stream_t *)&cl->tcp) +
+           (cl->pend ? cl->pend->len : 0);
 }
 
+static void write_cb(uv_write_t *req, int status);
+
+/* Hands the waiting output to libuv (it writes what it can at once). */
+static void flush_pending(struct client *cl)
+{
+    struct client_out *o = cl->pend;
+    cl->pend = NULL;
+    uv_buf_t b = uv_buf_init(o->data, (unsigned)o->len);
+    if (uv_write(&o->req, (uv_stream_t *)&cl->tcp, &b, 1, write_cb) < 0) {
+        free(o);
+        return;
+    }
+    cl->writing = true;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    struct client *cl = req->handle->data;
+    free(req); /* the first member of its struct client_out */
+    cl->writing = false;
+    if (status == 0 && cl->pend && cl->state != CLIENT_CLOSING)
+        flush_pending(cl);
+}
+
+static int append_pending(struct client *cl, const char *buf, size_t len)
+{
+    struct client_out *o = cl->pend;
+    size_t have = o ? o->len : 0, cap = o ? o->cap : 0;
+    if (have + len > cap) {
+        /* Small, or at once what the cap leaves beside the write in
+         * flight: the sizes in between would be left behind as holes in
+         * the heap by every lagging client. */
+        size_t flying = uv_stream_get_write_queue_size((const uv_stream_t *)&cl->tcp);
+        size_t grown = !cap ? OUT_START : flying < CLIENT_OUT_MAX ? CLIENT_OUT_MAX - flying : 0;
+        if (grown < have + len)
+            grown = have + len; /* a long reply: exactly what it needs */
+        o = realloc(o, sizeof(*o) + grown);
+        if (!o)
+            return -ENOMEM;
+        o->len = have;
+        o->cap = grown;
+        cl->pend = o;
+    }
+    memcpy(o->data + o->len, buf, len);
+    o->len += len;
+    return 0;
+}
+
+/* Queues bytes whatever the queue holds (replies and notices). */
 static void send_raw(struct client *cl, const void *buf, size_t len)
 {
-    uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&cl->tcp) == 0) {
+    if (cl->state == CLIENT_CLOSING || len == 0)
+        return;
+    if (!cl->writing && !cl->pend) {
+        uv_buf_t b = uv_buf_init((char *)buf, (unsigned)len);
         int n = uv_try_write((uv_stream_t *)&cl->tcp, &b, 1);
         if (n == (int)len)
             return;
@@ -95,35 +153,51 @@ static void send_raw(struct client *cl, const void *buf, size_t len)
             len -= (size_t)n;
         }
     }
-    struct write_req *w = malloc(sizeof(*w) + len);
-    if (!w) {
+    if (append_pending(cl, buf, len) < 0) {
         cl->dropped += len;
         return;
     }
-    memcpy(w->data, buf, len);
-    b = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->req, (uv_stream_t *)&cl->tcp, &b, 1, write_cb) < 0)
-        free(w);
+    if (!cl->writing)
+        flush_pending(cl);
+}
+
+static void start_lagging(struct client *cl)
+{
+    cl->lagging = true;
+    log_warn("Client <%s@%s:%d> too slow: %d KiB of output unsent; dropping console output "
+             "until it reads again",
+             cl->req.user, cl->host, cl->port, CLIENT_OUT_MAX / 1024);
+}
+
+/* The client reads again: it is told (and the log says) what it lost. */
+static void end_lagging(struct client *cl)
+{
+    char text[128], msg[160];
+    snprintf(text, sizeof(text), "Dropped %llu bytes of output: client too slow",
+             (unsigned long long)cl->dropped);
+    log_info("Client <%s@%s:%d> reads again: %llu bytes of output dropped", cl->req.user, cl->host,
+             cl->port, (unsigned long long)cl->dropped);
+    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    cl->dropped = 0;
+    cl->lagging = false;
+    send_raw(cl, msg, n);
 }
 
 void client_send(struct client *cl, const void *buf, size_t len)
 {
     if (cl->state == CLIENT_CLOSING || len == 0)
         return;
-    size_t queued = uv_stream_get_write_queue_size((uv_stream_t *)&cl->tcp);
+    size_t queued = queued_bytes(cl);
     if (cl->suspended || queued + len > CLIENT_OUT_MAX) {
-        /* A stuck client loses output rather than holding up the console. */
+        /* A stuck client loses output rather than holding up the console
+         * or growing without bound. */
+        if (!cl->suspended && !cl->lagging)
+            start_lagging(cl);
         cl->dropped += len;
         return;
     }
-    if (cl->dropped && queued < CLIENT_OUT_MAX / 2) {
-        char text[128], msg[160];
-        snprintf(text, sizeof(text), "Dropped %llu bytes of output: client too slow",
-                 (unsigned long long)cl->dropped);
-        size_t n = proto_format_msg(msg, sizeof(msg), text);
-        cl->dropped = 0;
-        send_raw(cl, msg, n);
-    }
+    if (cl->dropped && queued < CLIENT_OUT_MAX / 2)
+        end_lagging(cl);
     send_raw(cl, buf, len);
 }
 
@@ -195,18 +269,29 @@ static void lookup_name(struct client *cl, const struct sockaddr_storage *sa)
     cl->dns = dns;
 }
 
+/* Both of a client's handles (its socket and its request timer) are
+ * closed before it is freed. */
 static void closed_cb(uv_handle_t *h)
 {
     struct client *cl = h->data;
+    if (--cl->handles > 0)
+        return;
     if (cl->dns) {
         cl->dns->cl = NULL;
         uv_cancel((uv_req_t *)&cl->dns->req);
     }
     unlink_client(cl);
     proto_req_release(&cl->req);
+    free(cl->pend);
     free(cl->cons);
     free(cl->in);
     free(cl);
+}
+
+static void stop_request_timer(struct client *cl)
+{
+    if (cl->handles == 2 && !uv_is_closing((uv_handle_t *)&cl->request_timer))
+        uv_close((uv_handle_t *)&cl->request_timer, closed_cb);
 }
 
 /* Tells the console's other writers (and its log) that `cl` left. */
@@ -229,7 +314,10 @@ void client_close(struct client *cl)
             notify_departure(cl, cl->cons[i]);
     }
     cl->ncons = 0;
+    if (cl->pend)
+        flush_pending(cl); /* the last reply goes out before the FIN */
     cl->state = CLIENT_CLOSING;
+    stop_request_timer(cl);
     uv_read_stop((uv_stream_t *)&cl->tcp);
     uv_shutdown_t *req = malloc(sizeof(*req));
     if (!req || uv_shutdown(req, (uv_stream_t *)&cl->tcp, shutdown_cb) < 0) {
@@ -470,6 +558,7 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
     cl->writer = cl->req.cmd == PROTO_CMD_CONNECT;
     cl->broadcast = cl->writer && n > 1;
     cl->state = CLIENT_SESSION;
+    stop_request_timer(cl);
     cl->last_input = time(NULL);
     log_info("Client <%s@%s:%d> issued %s command (%zu console%s)", cl->req.user, cl->host,
              cl->port, cl->writer ? "connect" : "monitor", n, n == 1 ? "" : "s");
@@ -842,6 +931,15 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         lines_in(cl, (size_t)nread);
 }
 
+/* A connection that has not sent its greeting and request in time. */
+static void request_timeout(uv_timer_t *t)
+{
+    struct client *cl = t->data;
+    log_info("Client <%s:%d> closed: request not sent within %d s", cl->host, cl->port,
+             CLIENT_REQUEST_SEC);
+    client_close(cl);
+}
+
 void client_accept(struct server *s)
 {
     struct client *cl = calloc(1, sizeof(*cl));
@@ -850,10 +948,15 @@ void client_accept(struct server *s)
     cl->srv = s;
     uv_tcp_init(s->loop, &cl->tcp);
     cl->tcp.data = cl;
+    cl->handles = 1;
     if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&cl->tcp) < 0) {
         uv_close((uv_handle_t *)&cl->tcp, closed_cb);
         return;
     }
+    uv_timer_init(s->loop, &cl->request_timer);
+    cl->request_timer.data = cl;
+    cl->handles = 2;
+    uv_timer_start(&cl->request_timer, request_timeout, CLIENT_REQUEST_SEC * 1000ULL, 0);
     struct sockaddr_storage sa;
     int len = sizeof(sa);
     if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&sa, &len) == 0) {

@@ -1,6 +1,8 @@
 /* One client connection: greeting, request, then a session streaming
  * console bytes both ways. Output is bounded per client: a stuck client
- * loses bytes (and is told how many) instead of stalling a console. */
+ * loses bytes (and is told how many) instead of stalling a console or
+ * growing the daemon; a connection that never sends its request is closed
+ * after CLIENT_REQUEST_SEC. */
 #ifndef CONMAND_CLIENT_H
 #define CONMAND_CLIENT_H
 
@@ -16,13 +18,27 @@ struct server;
 struct console;
 struct client_dns;
 
-#define CLIENT_OUT_MAX (256 * 1024)
+/* Console output queued for one client and not yet taken by the kernel.
+ * Past it the client lags: bytes are dropped and counted, and it is told
+ * how many once it reads again. 200 clients that never read cost at most
+ * 200 times this (12.5 MiB), not a console's whole output. The kernel's
+ * send buffer is left to autotune (up to tcp_wmem's maximum): bounding it
+ * too cost a reading client lines in a burst (a 4 MB flood). */
+#define CLIENT_OUT_MAX (64 * 1024)
+/* Seconds a connection may take to send its greeting and request: the
+ * stock client sends both at once, so a silent one only holds a
+ * descriptor (upstream waits for ever). */
+#define CLIENT_REQUEST_SEC 30
+
+struct client_out;
 
 enum client_state { CLIENT_GREETING, CLIENT_REQUEST, CLIENT_SESSION, CLIENT_CLOSING };
 
 struct client {
     struct server *srv;
     uv_tcp_t tcp;
+    uv_timer_t request_timer; /* CLIENT_REQUEST_SEC until the session */
+    int handles;              /* open libuv handles: freed at 0 */
     enum client_state state;
     char *in; /* greeting and request bytes: grows on demand up to
                * PROTO_MAX_LINE, freed once the session starts */
@@ -38,7 +54,10 @@ struct client {
     bool quiet, suspended, got_esc;
     time_t last_input;
     uint64_t dropped;
-    struct client_dns *dns; /* pending reverse lookup of host, or NULL */
+    bool lagging;            /* dropping now: logged once per episode */
+    bool writing;            /* a write is in flight */
+    struct client_out *pend; /* output waiting for the write in flight */
+    struct client_dns *dns;  /* pending reverse lookup of host, or NULL */
     struct client *prev, *next;
 };
 

@@ -503,11 +503,28 @@ static void flush_out(struct console *c)
     update_poll(c);
 }
 
+/* A pty (process console) is not: its errors come with the child's exit. */
+static bool is_socket(const struct console *c)
+{
+    int type;
+    socklen_t len = sizeof(type);
+    return c->fd >= 0 && getsockopt(c->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+}
+
 static void on_poll(uv_poll_t *p, int status, int events)
 {
     struct console *c = p->data;
     if (c->state == CONSOLE_CONNECTING) {
         finish_connect(c);
+        return;
+    }
+    if (status == UV_EBADF && is_socket(c)) {
+        /* POLLERR (a reset, for one): libuv has stopped this poll, so a
+         * console left up here would never be read again. The read reports
+         * the socket's error after the bytes that came before it. */
+        read_device(c);
+        if (c->state == CONSOLE_UP && c->poll == p)
+            console_down(c, "connection error");
         return;
     }
     if (status < 0 && status != UV_EBADF) {

@@ -4,7 +4,7 @@ drive it (inventory file, fault switches) through its admin paths.
     sim = HsmSim.start(procs, tmp_path, endpoints=[endpoint("x3000c0s1b0", "127.0.0.1:9001")])
     sim.api_gateway          # value for API_GATEWAY
     sim.set_endpoints([...]) # rewrites the inventory file; hsm-sim re-reads it
-    sim.fault("500")         # none | down | 500 | malformed | slow | empty | wrongshape | redirect
+    sim.fault("500")         # none | down | 500 | malformed | slow | empty | wrongshape | redirect | truncated
 """
 import json
 import os

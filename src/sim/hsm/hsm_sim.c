@@ -31,10 +31,11 @@ enum fault {
     F_EMPTY,
     F_WRONGSHAPE,
     F_REDIRECT,
+    F_TRUNCATED,
     F_COUNT
 };
-static const char *const fault_names[F_COUNT] = {"none", "down",  "500",        "malformed",
-                                                 "slow", "empty", "wrongshape", "redirect"};
+static const char *const fault_names[F_COUNT] = {
+    "none", "down", "500", "malformed", "slow", "empty", "wrongshape", "redirect", "truncated"};
 
 struct sim {
     pthread_mutex_t lock;
@@ -108,6 +109,51 @@ static enum MHD_Result reply_json(struct MHD_Connection *c, unsigned code, json_
         MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(r, "Content-Type", "application/json");
     enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The real answer's first half under a Content-Length for all of it, then
+ * the connection closes: an HSM (or proxy) that dies mid-body. */
+struct cut_body {
+    char *text;
+    size_t len;
+};
+
+static ssize_t cut_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct cut_body *b = cls;
+    size_t half = b->len / 2;
+    if (pos >= half)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = half - (size_t)pos < max ? half - (size_t)pos : max;
+    memcpy(buf, b->text + pos, n);
+    return (ssize_t)n;
+}
+
+static void cut_free(void *cls)
+{
+    struct cut_body *b = cls;
+    free(b->text);
+    free(b);
+}
+
+static enum MHD_Result reply_truncated(struct MHD_Connection *c, json_t *j)
+{
+    struct cut_body *b = calloc(1, sizeof(*b));
+    if (!b || !(b->text = json_dumps(j, JSON_COMPACT))) {
+        free(b);
+        return MHD_NO;
+    }
+    b->len = strlen(b->text);
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(b->len, 4096, cut_reader, b, cut_free);
+    if (!r) {
+        cut_free(b);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -189,7 +235,7 @@ static enum MHD_Result serve_api(struct sim *s, struct MHD_Connection *c, const 
     reload_if_changed(s);
     json_t *answer = cluster_filter(s->inventory, key, type);
     pthread_mutex_unlock(&s->lock);
-    ret = reply_json(c, 200, answer);
+    ret = f == F_TRUNCATED ? reply_truncated(c, answer) : reply_json(c, 200, answer);
     json_decref(answer);
     return ret;
 }
@@ -210,8 +256,10 @@ static enum MHD_Result set_fault(struct sim *s, struct MHD_Connection *c, const 
             fprintf(stderr, "hsm-sim: fault set to %s\n", name);
             return reply(c, 200, "ok\n", "text/plain");
         }
-    return reply(c, 400, "unknown fault (none|down|500|malformed|slow|empty|wrongshape|redirect)\n",
-                 "text/plain");
+    return reply(
+        c, 400,
+        "unknown fault (none|down|500|malformed|slow|empty|wrongshape|redirect|truncated)\n",
+        "text/plain");
 }
 
 static enum MHD_Result put_inventory(struct sim *s, struct MHD_Connection *c, struct upload *u)
