@@ -8,7 +8,7 @@ PACKAGES=(
   libcurl4-openssl-dev libjansson-dev libuv1-dev
   libipmiconsole-dev libfreeipmi-dev libssh-dev libmicrohttpd-dev
   libcmocka-dev libyajl-dev libpcre2-dev
-  python3 python3-pytest python3-pytest-timeout
+  python3 python3-pytest python3-pytest-timeout python3-pytest-xdist
   conman openipmi freeipmi-tools ipmitool
   openssh-server openssh-client
   procps iproute2 ca-certificates

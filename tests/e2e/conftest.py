@@ -100,6 +100,12 @@ class Processes:
             self.stop(p)
 
 
+def pytest_configure(config):
+    # Measurements for the notes and bench/RESULTS.md, not checks: make test
+    # leaves them out (-m "not measure"); run them with -m measure -s.
+    config.addinivalue_line("markers", "measure: prints numbers side by side; not run by make test")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_sanitizer_reports():
     """Under ASan/UBSan (make test sets SANITIZER_REPORT_DIR and points the

@@ -163,6 +163,7 @@ def test_200_never_reading_monitors_cost_under_16_mb_and_every_other_client_gets
                  what="RSS to come back near its baseline")
 
 
+@pytest.mark.measure
 @pytest.mark.parametrize("which", ["ours", "debian"])
 def test_measure_never_reading_monitors_side_by_side(which, procs, tmp_path):
     # A measurement for the report, not a timed assertion: Debian's keeps
