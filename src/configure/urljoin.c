@@ -22,6 +22,14 @@ static bool url_chars_ok(const char *s)
     return true;
 }
 
+/* "http://" followed by no host ("http:///x", "https://") would reach
+ * libcurl as a URL without a host, or lose its slashes when joined. */
+static bool host_missing(const char *url)
+{
+    const char *host = strstr(url, "://") + 3;
+    return *host == '\0' || *host == '/';
+}
+
 static int dup_checked(const char *url, const char *what, char **out, char *err, size_t errlen)
 {
     if (!url_chars_ok(url)) {
@@ -45,8 +53,13 @@ int url_join_named(const char *gateway, const char *path, const char *path_var, 
                    char *err, size_t errlen)
 {
     *out = NULL;
-    if (path && has_http_scheme(path))
+    if (path && has_http_scheme(path)) {
+        if (host_missing(path)) {
+            snprintf(err, errlen, "%s=%.200s: no host in the URL", path_var, path);
+            return -EINVAL;
+        }
         return dup_checked(path, path_var, out, err, errlen);
+    }
     if (path && strstr(path, "://")) {
         snprintf(err, errlen, "%s=%.200s: only http:// and https:// are supported", path_var, path);
         return -EINVAL;
@@ -58,6 +71,10 @@ int url_join_named(const char *gateway, const char *path, const char *path_var, 
     if (strstr(gateway, "://") && !has_http_scheme(gateway)) {
         snprintf(err, errlen, "API_GATEWAY=%.200s: only http:// and https:// are supported",
                  gateway);
+        return -EINVAL;
+    }
+    if ((has_http_scheme(gateway) && host_missing(gateway)) || gateway[0] == '/') {
+        snprintf(err, errlen, "API_GATEWAY=%.200s: no host", gateway);
         return -EINVAL;
     }
     const char *scheme = has_http_scheme(gateway) ? "" : "https://";

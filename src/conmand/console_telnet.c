@@ -15,18 +15,7 @@
 #include "common/log.h"
 #include "conmand/console.h"
 #include "conmand/server.h"
-
-#define T_IAC 255
-#define T_DONT 254
-#define T_DO 253
-#define T_WONT 252
-#define T_WILL 251
-#define T_SB 250
-#define T_BREAK 243
-#define T_SE 240
-#define OPT_BINARY 0
-#define OPT_ECHO 1
-#define OPT_SGA 3
+#include "conmand/telnet.h"
 
 /* A host name lookup in libuv's thread pool; outlives a console that goes
  * away meanwhile (then `c` is NULL and the answer is dropped). */
@@ -36,9 +25,7 @@ struct telnet_dns {
 };
 
 struct telnet {
-    int state; /* 0 data, T_IAC, T_DO.. awaiting option, T_SB in sub-negotiation */
-    bool sb_iac;
-    unsigned char answered[2][256]; /* replies already sent, per direction */
+    struct telnet_rx rx;
     struct telnet_dns *dns;         /* pending lookup, or NULL */
     struct sockaddr_storage addr;   /* resolved peer, valid if have_addr */
     socklen_t addrlen;
@@ -112,10 +99,13 @@ static int resolve(struct console *c, struct telnet *t, const char *host, const 
 
 /* As conman: urgent data stays in the stream, and SERVER keepalive finds a
  * terminal server that went away without a word (a half-open connection
- * would otherwise look up for ever). */
+ * would otherwise look up for ever): probes after 30 s of silence, 4 of
+ * them 5 s apart, so it is down within 50 s; unacknowledged input to it
+ * gives up after as long. A peer whose kernel still answers (a stopped
+ * process on a live host) is not found this way. */
 static void set_socket_options(struct console *c, int fd)
 {
-    int on = 1, idle = 60, intvl = 10, cnt = 6; /* gone within 2 min, as ssh: */
+    int on = 1, idle = 30, intvl = 5, cnt = 4, user_ms = (idle + intvl * cnt) * 1000;
     if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on)) < 0)
         log_warn("Console [%s]: cannot set SO_OOBINLINE: %s", c->cfg.name, strerror(errno));
     if (!c->srv->conf.server.keepalive)
@@ -125,6 +115,7 @@ static void set_socket_options(struct console *c, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
     setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
 }
 
 static int telnet_open(struct console *c, bool *connecting, char *err, size_t errlen)
@@ -160,76 +151,94 @@ static int telnet_open(struct console *c, bool *connecting, char *err, size_t er
     return fd;
 }
 
-static void reply(struct console *c, unsigned char verb, unsigned char opt)
+static void reply(struct telnet_rx *t, unsigned char verb, unsigned char opt, telnet_out_fn out,
+                  void *ctx)
 {
-    struct telnet *t = c->priv;
-    int dir = (verb == T_DO || verb == T_DONT) ? 0 : 1;
+    int dir = (verb == TELNET_DO || verb == TELNET_DONT) ? 0 : 1;
     if (t->answered[dir][opt] == verb)
         return; /* already said so: avoid negotiation loops */
     t->answered[dir][opt] = verb;
-    unsigned char msg[3] = {T_IAC, verb, opt};
-    console_queue_raw(c, msg, 3);
+    unsigned char msg[3] = {TELNET_IAC, verb, opt};
+    out(ctx, msg, 3);
 }
 
-static void negotiate(struct console *c, int verb, unsigned char opt)
+static void negotiate(struct telnet_rx *t, int verb, unsigned char opt, telnet_out_fn out,
+                      void *ctx)
 {
-    bool ok_local = opt == OPT_SGA || opt == OPT_BINARY;
-    bool ok_remote = ok_local || opt == OPT_ECHO;
-    if (verb == T_WILL)
-        reply(c, ok_remote ? T_DO : T_DONT, opt);
-    else if (verb == T_WONT)
-        reply(c, T_DONT, opt);
-    else if (verb == T_DO)
-        reply(c, ok_local ? T_WILL : T_WONT, opt);
-    else if (verb == T_DONT)
-        reply(c, T_WONT, opt);
+    bool ok_local = opt == TELNET_OPT_SGA || opt == TELNET_OPT_BINARY;
+    bool ok_remote = ok_local || opt == TELNET_OPT_ECHO;
+    if (verb == TELNET_WILL)
+        reply(t, ok_remote ? TELNET_DO : TELNET_DONT, opt, out, ctx);
+    else if (verb == TELNET_WONT)
+        reply(t, TELNET_DONT, opt, out, ctx);
+    else if (verb == TELNET_DO)
+        reply(t, ok_local ? TELNET_WILL : TELNET_WONT, opt, out, ctx);
+    else if (verb == TELNET_DONT)
+        reply(t, TELNET_WONT, opt, out, ctx);
 }
 
-static size_t telnet_filter_in(struct console *c, unsigned char *buf, size_t len)
+size_t telnet_rx_filter(struct telnet_rx *t, unsigned char *buf, size_t len, telnet_out_fn out,
+                        void *ctx)
 {
-    struct telnet *t = c->priv;
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char b = buf[i];
         if (t->state == 0) {
-            if (b == T_IAC)
-                t->state = T_IAC;
+            if (b == TELNET_IAC)
+                t->state = TELNET_IAC;
             else
                 buf[o++] = b;
-        } else if (t->state == T_IAC) {
-            if (b == T_IAC) {
+        } else if (t->state == TELNET_IAC) {
+            if (b == TELNET_IAC) {
                 buf[o++] = b;
                 t->state = 0;
-            } else if (b >= T_WILL && b <= T_DONT) {
+            } else if (b >= TELNET_WILL && b <= TELNET_DONT) {
                 t->state = b;
-            } else if (b == T_SB) {
-                t->state = T_SB;
+            } else if (b == TELNET_SB) {
+                t->state = TELNET_SB;
                 t->sb_iac = false;
             } else {
                 t->state = 0; /* NOP, GA, AYT...: nothing to do */
             }
-        } else if (t->state == T_SB) {
-            if (t->sb_iac && b == T_SE)
+        } else if (t->state == TELNET_SB) {
+            if (t->sb_iac && b == TELNET_SE)
                 t->state = 0;
-            t->sb_iac = b == T_IAC && !t->sb_iac;
+            t->sb_iac = b == TELNET_IAC && !t->sb_iac;
         } else {
-            negotiate(c, t->state, b);
+            negotiate(t, t->state, b, out, ctx);
             t->state = 0;
         }
     }
     return o;
 }
 
-static void telnet_write(struct console *c, const unsigned char *buf, size_t len)
+void telnet_tx_escape(const unsigned char *buf, size_t len, telnet_out_fn out, void *ctx)
 {
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
-        if (buf[i] == T_IAC) {
-            console_queue_raw(c, buf + start, i + 1 - start);
+        if (buf[i] == TELNET_IAC) {
+            out(ctx, buf + start, i + 1 - start);
             start = i; /* the IAC goes out twice */
         }
     }
-    console_queue_raw(c, buf + start, len - start);
+    if (len > start)
+        out(ctx, buf + start, len - start);
+}
+
+static void queue_raw(void *ctx, const unsigned char *buf, size_t len)
+{
+    console_queue_raw(ctx, buf, len);
+}
+
+static size_t telnet_filter_in(struct console *c, unsigned char *buf, size_t len)
+{
+    struct telnet *t = c->priv;
+    return telnet_rx_filter(&t->rx, buf, len, queue_raw, c);
+}
+
+static void telnet_write(struct console *c, const unsigned char *buf, size_t len)
+{
+    telnet_tx_escape(buf, len, queue_raw, c);
 }
 
 static void telnet_close(struct console *c)
@@ -253,7 +262,7 @@ static void telnet_describe(const struct console *c, char *out, size_t outlen)
 
 static void telnet_break(struct console *c)
 {
-    unsigned char msg[2] = {T_IAC, T_BREAK};
+    unsigned char msg[2] = {TELNET_IAC, TELNET_BREAK};
     console_queue_raw(c, msg, 2);
 }
 

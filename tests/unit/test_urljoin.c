@@ -77,6 +77,22 @@ static void test_blanks_in_url_are_rejected(void **state)
     assert_null(url);
 }
 
+/* Found by tests/fuzz/fuzz_urljoin: "http://" joined gave "http:/apis/x". */
+static void test_gateway_or_endpoint_without_host_is_rejected(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"http://", "apis/x"}, {"https:///gw/", "apis/x"}, {"///gw", "apis/x"},
+        {"gw.local", "http:///apis/x"}, {"gw.local", "https://"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *url = NULL;
+        char err[256] = "";
+        assert_int_equal(url_join(cases[i][0], cases[i][1], &url, err, sizeof(err)), -EINVAL);
+        assert_null(url);
+        assert_non_null(strstr(err, "no host"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -87,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_empty_gateway_is_an_error_naming_it),
         cmocka_unit_test(test_other_scheme_is_rejected),
         cmocka_unit_test(test_blanks_in_url_are_rejected),
+        cmocka_unit_test(test_gateway_or_endpoint_without_host_is_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
