@@ -776,30 +776,22 @@ static void escape(struct client *cl, unsigned char cmd)
     }
 }
 
-/* Session input: unstuffs 0xFF escapes, forwards the rest. */
+/* Session input: console bytes go to the consoles written to, escape
+ * commands are acted on in order. Decoded in place. */
 static void session_input(struct client *cl, unsigned char *buf, size_t len)
 {
-    size_t o = 0;
     cl->last_input = time(NULL);
-    for (size_t i = 0; i < len && cl->state == CLIENT_SESSION; i++) {
-        if (cl->got_esc) {
-            cl->got_esc = false;
-            if (buf[i] == PROTO_ESC) {
-                buf[o++] = buf[i];
-                continue;
-            }
-            for (size_t k = 0; cl->writer && o && k < cl->ncons; k++)
-                console_write(cl->cons[k], buf, o);
-            o = 0;
-            escape(cl, buf[i]);
-        } else if (buf[i] == PROTO_ESC) {
-            cl->got_esc = true;
-        } else {
-            buf[o++] = buf[i];
-        }
+    while (len && cl->state == CLIENT_SESSION) {
+        size_t n, used;
+        int cmd;
+        used = proto_unescape(&cl->unescape, buf, len, buf, &n, &cmd);
+        for (size_t k = 0; cl->writer && n && k < cl->ncons; k++)
+            console_write(cl->cons[k], buf, n);
+        if (cmd >= 0 && cl->state == CLIENT_SESSION)
+            escape(cl, (unsigned char)cmd);
+        buf += used;
+        len -= used;
     }
-    for (size_t k = 0; cl->writer && o && k < cl->ncons && cl->state == CLIENT_SESSION; k++)
-        console_write(cl->cons[k], buf, o);
 }
 
 /* One line of the greeting or request. Returns false when the connection

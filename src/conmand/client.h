@@ -51,7 +51,8 @@ struct client {
     size_t ncons;
     bool writer;    /* CONNECT: input goes to the consoles */
     bool broadcast; /* write-only to several consoles */
-    bool quiet, suspended, got_esc;
+    bool quiet, suspended;
+    struct proto_unescape unescape;
     time_t last_input;
     uint64_t dropped;
     bool lagging;            /* dropping now: logged once per episode */

@@ -438,3 +438,27 @@ void proto_who(const struct proto_req *r, const char *host, char *out, size_t ou
 {
     snprintf(out, outlen, "<%s@%s>%s%s", r->user, host, r->tty[0] ? " on " : "", r->tty);
 }
+
+size_t proto_unescape(struct proto_unescape *st, const unsigned char *in, size_t len,
+                      unsigned char *out, size_t *outlen, int *cmd)
+{
+    size_t o = 0;
+    *cmd = -1;
+    for (size_t i = 0; i < len; i++) {
+        if (st->got_esc) {
+            st->got_esc = false;
+            if (in[i] != PROTO_ESC) {
+                *cmd = in[i];
+                *outlen = o;
+                return i + 1;
+            }
+            out[o++] = in[i];
+        } else if (in[i] == PROTO_ESC) {
+            st->got_esc = true;
+        } else {
+            out[o++] = in[i];
+        }
+    }
+    *outlen = o;
+    return len;
+}

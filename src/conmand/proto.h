@@ -35,6 +35,21 @@ enum proto_cmd { PROTO_CMD_NONE, PROTO_CMD_QUERY, PROTO_CMD_MONITOR, PROTO_CMD_C
 #define PROTO_ESC_RESET 'R'
 #define PROTO_ESC_SUSPEND 'Z'
 
+/* Session input decoder: a client's keystrokes are console bytes, with
+ * PROTO_ESC doubled for a literal 0xFF and PROTO_ESC + letter for a
+ * command. The state (a pending PROTO_ESC) carries over between reads, so
+ * an escape split across two reads is decoded once. */
+struct proto_unescape {
+    bool got_esc;
+};
+
+/* Decodes in[0..len) until the first command: the console bytes before it
+ * go to out (at most len bytes; out may be in), their count to *outlen, the
+ * command letter to *cmd (-1 when none was reached). Returns the input
+ * bytes consumed; call again with the rest after handling the command. */
+size_t proto_unescape(struct proto_unescape *st, const unsigned char *in, size_t len,
+                      unsigned char *out, size_t *outlen, int *cmd);
+
 /* Longest request line, its '\n' included: conman 0.3.x reads 128 KiB
  * (0.2.7 32 KiB). A longer line is refused, never cut. */
 #define PROTO_MAX_LINE (128 * 1024)

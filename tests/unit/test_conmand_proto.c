@@ -302,6 +302,37 @@ static size_t fmt(enum logfile_line *st, struct conf_logopts o, const char *in, 
     return n;
 }
 
+static void test_session_escapes_split_bytes_and_commands(void **state)
+{
+    (void)state;
+    struct proto_unescape st = {0};
+    unsigned char in[] = "ab\xff\xff" "c\xff" "Bd\xff";
+    unsigned char out[sizeof(in)];
+    size_t n;
+    int cmd;
+    /* Bytes before a command, with a doubled 0xFF collapsed, then the command. */
+    size_t used = proto_unescape(&st, in, sizeof(in) - 1, out, &n, &cmd);
+    assert_int_equal(used, 7);
+    assert_int_equal(cmd, 'B');
+    assert_int_equal(n, 4);
+    assert_memory_equal(out, "ab\xff" "c", 4);
+    /* The rest: one byte, and an escape left pending across the read. */
+    used = proto_unescape(&st, in + 7, sizeof(in) - 1 - 7, out, &n, &cmd);
+    assert_int_equal(used, 2);
+    assert_int_equal(cmd, -1);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0], 'd');
+    assert_true(st.got_esc);
+    /* The next read completes it: a literal 0xFF, then a plain letter. */
+    unsigned char next[] = "\xffL";
+    used = proto_unescape(&st, next, 2, next, &n, &cmd);
+    assert_int_equal(used, 2);
+    assert_int_equal(n, 2);
+    assert_memory_equal(next, "\xffL", 2);
+    assert_int_equal(cmd, -1);
+    assert_false(st.got_esc);
+}
+
 static void test_log_lines_are_normalised_as_conman_writes_them(void **state)
 {
     (void)state;
@@ -425,6 +456,7 @@ int main(void)
         cmocka_unit_test(test_responses_are_formatted_as_conman_sends_them),
         cmocka_unit_test(test_ok_never_breaks_the_line_when_names_do_not_fit),
         cmocka_unit_test(test_delta_and_who),
+        cmocka_unit_test(test_session_escapes_split_bytes_and_commands),
         cmocka_unit_test(test_log_lines_are_normalised_as_conman_writes_them),
         cmocka_unit_test(test_timestamps_start_every_line),
         cmocka_unit_test(test_console_type_follows_the_dev_string),
