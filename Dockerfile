@@ -42,7 +42,7 @@ COPY etc/conman_base.conf /app/conman_base.conf
 COPY ct-tests/ /app/ct-tests/
 # Fail the build when the runtime list lacks a library our binaries need:
 # those they link (ldd), and those conmand dlopen()s for ssh: and ipmi:
-# consoles (the SONAMEs in src/conmand/console_ssh.c and console_ipmi.c).
+# consoles (the SONAMEs in src/conmand/consoles/ssh.c and ipmi.c).
 RUN test -x /app/configure_conman \
  && for f in /app/*; do [ -f "$f" ] && [ -x "$f" ] || continue; \
       ! ldd "$f" | grep 'not found' || exit 1; done \

@@ -12,8 +12,8 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/numparse.h"
-#include "conmand/conf.h"
-#include "conmand/conflock.h"
+#include "conmand/conf/conf.h"
+#include "conmand/conf/conflock.h"
 #include "conmand/server.h"
 
 #define CONMAND_VERSION "0.1.0"

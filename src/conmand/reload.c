@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
-#include "conmand/client.h"
-#include "conmand/console.h"
+#include "conmand/clients/client.h"
+#include "conmand/consoles/console.h"
 #include "conmand/server.h"
 
 struct named {

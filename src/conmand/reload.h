@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "conmand/conf.h"
+#include "conmand/conf/conf.h"
 
 struct server;
 

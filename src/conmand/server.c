@@ -19,10 +19,10 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/numparse.h"
-#include "conmand/client.h"
-#include "conmand/conflock.h"
-#include "conmand/console.h"
-#include "conmand/proto.h"
+#include "conmand/clients/client.h"
+#include "conmand/conf/conflock.h"
+#include "conmand/consoles/console.h"
+#include "conmand/clients/proto.h"
 #include "conmand/reload.h"
 
 #define CONF_MAX_BYTES (64 * 1024 * 1024)
@@ -172,7 +172,7 @@ static void exec_reset(const char *cmd)
         if (null > 2)
             close(null);
     }
-    /* Nothing of the daemon's reaches the command (see console_process.c). */
+    /* Nothing of the daemon's reaches the command (see consoles/process.c). */
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
         for (int fd = 3; fd < 65536; fd++)
             close(fd);

@@ -7,9 +7,9 @@
 #include <time.h>
 #include <uv.h>
 
-#include "conmand/conf.h"
-#include "conmand/logfile.h"
-#include "conmand/timerheap.h"
+#include "conmand/conf/conf.h"
+#include "conmand/consoles/logfile.h"
+#include "conmand/consoles/timerheap.h"
 
 struct console;
 struct client;
@@ -42,7 +42,7 @@ struct server {
     uv_check_t reaper;        /* frees destroyed consoles after the turn */
     struct console *dead;
     struct logcache logs;        /* batched console log output */
-    struct unixwatch *unixwatch; /* console_unix.c: sockets awaited, or NULL */
+    struct unixwatch *unixwatch; /* consoles/unix.c: sockets awaited, or NULL */
     struct console **consoles;
     size_t nconsoles;
     struct client *clients;   /* doubly linked */

@@ -143,7 +143,7 @@ def test_runtime_list_provides_every_library_the_image_binaries_load():
         dyn = subprocess.run(["readelf", "-d", binary(name)], capture_output=True, text=True,
                              check=True).stdout
         needed |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[(\S+)\]", dyn))
-    sources = read("src", "conmand", "console_ssh.c") + read("src", "conmand", "console_ipmi.c")
+    sources = read("src", "conmand", "consoles", "ssh.c") + read("src", "conmand", "consoles", "ipmi.c")
     loaded = set(re.findall(r'\.soname = "([^"]+)"', sources))
     assert loaded == {"libssh.so.4", "libipmiconsole.so.2"}
     runtime = set(package_list("runtime"))

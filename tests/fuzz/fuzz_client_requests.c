@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conmand/proto.h"
+#include "conmand/clients/proto.h"
 
 #define NNAMES 2000
 

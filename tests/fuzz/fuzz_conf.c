@@ -5,10 +5,10 @@
  * long paths (the truncation of deliver()) are covered. */
 #include <errno.h>
 
-#include "conmand/conf.h"
-#include "conmand/console.h"
-#include "conmand/ipmiopts.h"
-#include "conmand/sshopts.h"
+#include "conmand/conf/conf.h"
+#include "conmand/consoles/console.h"
+#include "conmand/conf/ipmiopts.h"
+#include "conmand/conf/sshopts.h"
 #include "fuzz_common.h"
 
 struct counts {

@@ -4,7 +4,7 @@
  * never show a password or K_g. */
 #include <errno.h>
 
-#include "conmand/ipmiopts.h"
+#include "conmand/conf/ipmiopts.h"
 #include "fuzz_secret_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,9 +7,9 @@
  * separated by NULs. */
 #include <errno.h>
 
-#include "conmand/conf.h"
-#include "conmand/console.h"
-#include "conmand/logfile.h"
+#include "conmand/conf/conf.h"
+#include "conmand/consoles/console.h"
+#include "conmand/consoles/logfile.h"
 #include "fuzz_common.h"
 
 /* Splits the input at its first three NULs into four fields. */

@@ -4,7 +4,7 @@
  * place as client.c does it, and checked against a one-pass model: the same
  * console bytes in the same order, the same commands between them, no byte
  * invented or lost. Input: a knob byte (piece size), then the keystrokes. */
-#include "conmand/proto.h"
+#include "conmand/clients/proto.h"
 #include "fuzz_common.h"
 
 /* A decoded stream: console bytes, with each command recorded as the

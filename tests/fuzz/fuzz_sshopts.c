@@ -3,7 +3,7 @@
  * Parsed values must fit their fields, and an error never shows P:. */
 #include <errno.h>
 
-#include "conmand/sshopts.h"
+#include "conmand/conf/sshopts.h"
 #include "fuzz_secret_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,7 @@
  * well-formed and never repeated, and data escaped by telnet_tx_escape()
  * must come back unchanged through a fresh receiver. Input: a knob byte
  * (piece size), then the bytes. */
-#include "conmand/telnet.h"
+#include "conmand/consoles/telnet.h"
 #include "fuzz_common.h"
 
 struct sink {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/conf.h"
+#include "conmand/conf/conf.h"
 
 struct reports {
     char msgs[16][512];

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/conflock.h"
+#include "conmand/conf/conflock.h"
 
 /* The pid another process sees holding `path` (0: none), found in a child:
  * F_GETLK ignores the caller's own locks. */

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/dynlib.h"
+#include "conmand/consoles/dynlib.h"
 
 struct m_lib {
     __typeof__(&cos) cos;

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/ipmiopts.h"
+#include "conmand/conf/ipmiopts.h"
 
 static void parse_ok(const char *s, struct ipmiopts *o)
 {

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/logfile.h"
+#include "conmand/consoles/logfile.h"
 
 static void test_open_creates_0600_with_header_and_appends(void **state)
 {

@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "conmand/console.h"
-#include "conmand/ipmiopts.h"
-#include "conmand/logfile.h"
-#include "conmand/proto.h"
-#include "conmand/serial.h"
+#include "conmand/consoles/console.h"
+#include "conmand/conf/ipmiopts.h"
+#include "conmand/consoles/logfile.h"
+#include "conmand/clients/proto.h"
+#include "conmand/conf/seropts.h"
 
 static void test_hello_takes_user_and_tty(void **state)
 {

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/conf.h"
+#include "conmand/conf/conf.h"
 #include "conmand/reload.h"
 #include "conmand/server.h"
 

@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "conmand/conf.h"
-#include "conmand/console.h"
-#include "conmand/sshopts.h"
+#include "conmand/conf/conf.h"
+#include "conmand/consoles/console.h"
+#include "conmand/conf/sshopts.h"
 
 static void test_dev_gives_user_host_and_port(void **state)
 {

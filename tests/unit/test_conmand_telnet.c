@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "conmand/telnet.h"
+#include "conmand/consoles/telnet.h"
 
 struct sink {
     unsigned char buf[256];

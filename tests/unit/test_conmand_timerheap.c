@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "conmand/timerheap.h"
+#include "conmand/consoles/timerheap.h"
 
 static void test_earliest_deadline_comes_first(void **state)
 {

@@ -1,6 +1,6 @@
 /* Console log files, written the way conman writes them, in batches
  * through a small cache of open descriptors. */
-#include "conmand/logfile.h"
+#include "conmand/consoles/logfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/proto.h"
+#include "conmand/clients/proto.h"
 
 int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts)

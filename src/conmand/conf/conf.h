@@ -1,8 +1,8 @@
 /* conman.conf(5) parser: text in, struct out, no I/O. Settings are kept per
  * console in resolved form so two parses can be compared console by console
  * (the reload-by-diff of issue 5). */
-#ifndef CONMAND_CONF_H
-#define CONMAND_CONF_H
+#ifndef CONMAND_CONF_CONF_H
+#define CONMAND_CONF_CONF_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -4,8 +4,8 @@
  * meaning the library's default; or the older "user,password,K_g,flag,..."
  * ('-' for a default). The string may hold several layers, one per line
  * (GLOBAL lines, then the console's), each parsed over the ones before. */
-#ifndef CONMAND_IPMIOPTS_H
-#define CONMAND_IPMIOPTS_H
+#ifndef CONMAND_CONF_IPMIOPTS_H
+#define CONMAND_CONF_IPMIOPTS_H
 
 #include <stddef.h>
 

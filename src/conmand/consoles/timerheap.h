@@ -1,8 +1,8 @@
 /* A binary min-heap of deadlines: every console waiting to reconnect sits
  * here, and one uv_timer fires for the earliest, so idle and connected
  * consoles cost no timer at all. Pure data structure, no I/O. */
-#ifndef CONMAND_TIMERHEAP_H
-#define CONMAND_TIMERHEAP_H
+#ifndef CONMAND_CONSOLES_TIMERHEAP_H
+#define CONMAND_CONSOLES_TIMERHEAP_H
 
 #include <stddef.h>
 #include <stdint.h>

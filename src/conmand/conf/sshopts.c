@@ -1,6 +1,6 @@
 /* ssh: dev string and sshopts parsing; the password goes straight into a
  * struct secret and the scratch copy of the option string is wiped. */
-#include "conmand/sshopts.h"
+#include "conmand/conf/sshopts.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* The conman client protocol: request parsing and response formatting. */
-#include "conmand/proto.h"
+#include "conmand/clients/proto.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Shared libraries loaded on first use: dlopen() once, dlsym() a table of
  * functions, remember the outcome for the life of the process. */
-#include "conmand/dynlib.h"
+#include "conmand/consoles/dynlib.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,8 +1,9 @@
 /* seropts parsing for serial consoles (pure). */
-#ifndef CONMAND_SERIAL_H
-#define CONMAND_SERIAL_H
+#ifndef CONMAND_CONF_SEROPTS_H
+#define CONMAND_CONF_SEROPTS_H
 
 #include <stddef.h>
+#include <termios.h>
 
 struct serial_opts {
     unsigned bps;
@@ -25,5 +26,8 @@ int serial_parse_opts(const char *s, struct serial_opts *o, char *err, size_t er
 
 /* "115200,8n1": what serial_parse_opts() reads back to the same *o. */
 void serial_format_opts(const struct serial_opts *o, char *out, size_t outlen);
+
+/* The termios speed of a rate serial_parse_opts() gave (B9600 if none). */
+speed_t serial_speed(unsigned bps);
 
 #endif

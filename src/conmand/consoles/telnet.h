@@ -1,9 +1,9 @@
-/* The telnet byte stream of telnet consoles (console_telnet.c), pure: the
+/* The telnet byte stream of telnet consoles (consoles/telnet.c), pure: the
  * receive side strips IAC commands and answers option requests through a
  * callback; the send side doubles IAC. No sockets, so it can be tested
  * and fuzzed on its own. */
-#ifndef CONMAND_TELNET_H
-#define CONMAND_TELNET_H
+#ifndef CONMAND_CONSOLES_TELNET_H
+#define CONMAND_CONSOLES_TELNET_H
 
 #include <stdbool.h>
 #include <stddef.h>

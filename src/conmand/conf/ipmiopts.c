@@ -1,6 +1,6 @@
 /* ipmiopts parsing as conman 0.3.1 reads it; secrets go straight into
  * struct secret and never into a message. */
-#include "conmand/ipmiopts.h"
+#include "conmand/conf/ipmiopts.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,16 +1,12 @@
-/* Serial consoles: a local character device set raw with the speed, data
- * bits, parity and stop bits of seropts ("9600,8n1" by default; the
- * parser takes a console's value on top of the GLOBAL one, as conman). */
+/* seropts, the options of serial consoles: conman's
+ * "bps[,databits[parity[stopbits]]]" (pure parsing; the speed table is
+ * termios's). */
+#include "conmand/conf/seropts.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
-#include <unistd.h>
-
-#include "conmand/console.h"
-#include "conmand/serial.h"
 
 /* Every rate Linux's termios has, ascending: a rate between two rounds down
  * to the lower one, as conman does. */
@@ -106,7 +102,7 @@ void serial_format_opts(const struct serial_opts *o, char *out, size_t outlen)
     snprintf(out, outlen, "%u,%d%c%d", o->bps, o->databits, o->parity, o->stopbits);
 }
 
-static speed_t to_speed(unsigned bps)
+speed_t serial_speed(unsigned bps)
 {
     for (size_t i = 0; i < NSPEEDS; i++)
         if (speeds[i].bps == bps)
@@ -114,60 +110,3 @@ static speed_t to_speed(unsigned bps)
     return B9600;
 }
 
-static void apply(struct termios *t, const struct serial_opts *o)
-{
-    static const tcflag_t sizes[] = {CS5, CS6, CS7, CS8};
-    cfmakeraw(t);
-    cfsetispeed(t, to_speed(o->bps));
-    cfsetospeed(t, to_speed(o->bps));
-    t->c_cflag &= ~(tcflag_t)(CSIZE | PARENB | PARODD | CSTOPB);
-    t->c_cflag |= sizes[o->databits - 5] | CREAD | CLOCAL;
-    if (o->parity != 'n')
-        t->c_cflag |= PARENB | (o->parity == 'o' ? PARODD : 0);
-    if (o->stopbits == 2)
-        t->c_cflag |= CSTOPB;
-    t->c_cc[VMIN] = 1;
-    t->c_cc[VTIME] = 0;
-}
-
-static int serial_open(struct console *c, bool *connecting, char *err, size_t errlen)
-{
-    struct serial_opts o;
-    *connecting = false;
-    if (serial_parse_opts(c->cfg.seropts, &o, err, errlen) < 0)
-        return -EINVAL;
-    int fd = open(c->cfg.dev, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "Console [%s]: cannot open \"%s\": %s", c->cfg.name, c->cfg.dev,
-                 strerror(e));
-        return -e;
-    }
-    struct termios t;
-    if (tcgetattr(fd, &t) < 0 || (apply(&t, &o), tcsetattr(fd, TCSANOW, &t)) < 0) {
-        int e = errno;
-        close(fd);
-        snprintf(err, errlen, "Console [%s]: cannot set \"%s\" to %s: %s", c->cfg.name, c->cfg.dev,
-                 c->cfg.seropts ? c->cfg.seropts : "9600,8n1", strerror(e));
-        return -e;
-    }
-    return fd;
-}
-
-static void serial_break(struct console *c)
-{
-    if (c->fd >= 0)
-        tcsendbreak(c->fd, 0);
-}
-
-static void serial_describe(const struct console *c, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "\"%s\"", c->cfg.dev);
-}
-
-const struct console_ops console_serial_ops = {
-    .type = "serial",
-    .open = serial_open,
-    .describe = serial_describe,
-    .send_break = serial_break,
-};

@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/console.h"
-#include "conmand/dynlib.h"
-#include "conmand/ipmiopts.h"
+#include "conmand/consoles/console.h"
+#include "conmand/consoles/dynlib.h"
+#include "conmand/conf/ipmiopts.h"
 #include "conmand/server.h"
 
 #define IPMI_ENGINE_THREADS 4

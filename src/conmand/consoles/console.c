@@ -1,6 +1,6 @@
 /* Generic console life cycle: connect, poll, read to log and clients,
  * queued writes, disconnect and reconnect with backoff plus jitter. */
-#include "conmand/console.h"
+#include "conmand/consoles/console.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/client.h"
-#include "conmand/proto.h"
+#include "conmand/clients/client.h"
+#include "conmand/clients/proto.h"
 #include "conmand/server.h"
 
 const struct console_ops *console_type_for(const char *dev, bool is_chardev)

@@ -16,7 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "conmand/console.h"
+#include "conmand/consoles/console.h"
 #include "conmand/server.h"
 
 #define PROC_MAX_ARGS 64

@@ -1,8 +1,8 @@
 /* The conman client protocol: parsing request lines and formatting response
  * lines and in-band messages. Pure: no sockets, no clocks (times are passed
  * in). See shared/reference/conman-protocol.md. */
-#ifndef CONMAND_PROTO_H
-#define CONMAND_PROTO_H
+#ifndef CONMAND_CLIENTS_PROTO_H
+#define CONMAND_CLIENTS_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -9,8 +9,8 @@
  * still names that file, and moves the lock to a new file when an editor
  * or ConfigMap update replaced it. The holder is process-wide state because
  * the lock is: there is one per process. */
-#ifndef CONMAND_CONFLOCK_H
-#define CONMAND_CONFLOCK_H
+#ifndef CONMAND_CONF_CONFLOCK_H
+#define CONMAND_CONF_CONFLOCK_H
 
 #include <stddef.h>
 #include <sys/types.h>

@@ -1,8 +1,8 @@
 /* A console: one device (process, unix socket, telnet, serial, IPMI SOL)
  * behind a table of per-type operations, its log file, the clients attached
  * to it, and reconnection with exponential backoff plus jitter. */
-#ifndef CONMAND_CONSOLE_H
-#define CONMAND_CONSOLE_H
+#ifndef CONMAND_CONSOLES_CONSOLE_H
+#define CONMAND_CONSOLES_CONSOLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,9 +10,9 @@
 #include <time.h>
 #include <uv.h>
 
-#include "conmand/conf.h"
-#include "conmand/logfile.h"
-#include "conmand/timerheap.h"
+#include "conmand/conf/conf.h"
+#include "conmand/consoles/logfile.h"
+#include "conmand/consoles/timerheap.h"
 
 struct console;
 struct client;

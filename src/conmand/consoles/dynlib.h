@@ -1,8 +1,8 @@
 /* Loads a shared library on first use and resolves a table of its
  * functions, so conmand carries libssh or libipmiconsole (and everything
  * they pull in) only once a console of that type exists. */
-#ifndef CONMAND_DYNLIB_H
-#define CONMAND_DYNLIB_H
+#ifndef CONMAND_CONSOLES_DYNLIB_H
+#define CONMAND_CONSOLES_DYNLIB_H
 
 #include <stddef.h>
 

@@ -20,10 +20,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/console.h"
-#include "conmand/dynlib.h"
+#include "conmand/consoles/console.h"
+#include "conmand/consoles/dynlib.h"
 #include "conmand/server.h"
-#include "conmand/sshopts.h"
+#include "conmand/conf/sshopts.h"
 
 #define SSH_BREAK_MS 500
 

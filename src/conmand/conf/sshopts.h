@@ -2,8 +2,8 @@
  * sshopts "I:keyfile,P:password,K:known_hosts,T:seconds". P is plain or 0x-hex (hex
  * keeps commas and quotes out of the file). Later items override earlier
  * ones, so GLOBAL then CONSOLE values can be joined with a comma. */
-#ifndef CONMAND_SSHOPTS_H
-#define CONMAND_SSHOPTS_H
+#ifndef CONMAND_CONF_SSHOPTS_H
+#define CONMAND_CONF_SSHOPTS_H
 
 #include <stddef.h>
 

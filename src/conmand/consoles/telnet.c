@@ -13,9 +13,9 @@
 #include <uv.h>
 
 #include "common/log.h"
-#include "conmand/console.h"
+#include "conmand/consoles/console.h"
 #include "conmand/server.h"
-#include "conmand/telnet.h"
+#include "conmand/consoles/telnet.h"
 
 /* A host name lookup in libuv's thread pool; outlives a console that goes
  * away meanwhile (then `c` is NULL and the answer is dropped). */

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/console.h"
+#include "conmand/consoles/console.h"
 #include "conmand/server.h"
 
 #define WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_MOVE_SELF | IN_ONLYDIR)

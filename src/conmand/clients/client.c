@@ -1,6 +1,6 @@
 /* Client connections: greeting, request, session (console bytes both ways,
  * 0xFF escapes from the client, in-band <ConMan> messages to it). */
-#include "conmand/client.h"
+#include "conmand/clients/client.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "conmand/console.h"
+#include "conmand/consoles/console.h"
 #include "conmand/server.h"
 
 #define REPLAY_LEN 4096

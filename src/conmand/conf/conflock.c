@@ -1,6 +1,6 @@
 /* conmand's lock on its configuration file (see conflock.h for why it is
  * built this way). */
-#include "conmand/conflock.h"
+#include "conmand/conf/conflock.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,8 +3,8 @@
  * loses bytes (and is told how many) instead of stalling a console or
  * growing the daemon; a connection that never sends its request is closed
  * after CLIENT_REQUEST_SEC. */
-#ifndef CONMAND_CLIENT_H
-#define CONMAND_CLIENT_H
+#ifndef CONMAND_CLIENTS_CLIENT_H
+#define CONMAND_CLIENTS_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <uv.h>
 
-#include "conmand/proto.h"
+#include "conmand/clients/proto.h"
 
 struct server;
 struct console;

@@ -1,7 +1,7 @@
 /* conman.conf(5) parser. Lines are "SERVER|GLOBAL|CONSOLE key=value ...";
  * keywords are case-insensitive, values are bare words or '...'/"..." and
  * '#' starts a comment outside quotes. A bad line is reported and skipped. */
-#include "conmand/conf.h"
+#include "conmand/conf/conf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,8 +13,8 @@
 #include <syslog.h>
 
 #include "common/numparse.h"
-#include "conmand/ipmiopts.h"
-#include "conmand/serial.h"
+#include "conmand/conf/ipmiopts.h"
+#include "conmand/conf/seropts.h"
 
 #define CONF_MAX_TOKENS 64
 #define CONF_ERR_LEN 512

@@ -1,5 +1,5 @@
 /* Min-heap of deadlines for one-timer-for-all reconnect scheduling. */
-#include "conmand/timerheap.h"
+#include "conmand/consoles/timerheap.h"
 
 #include <errno.h>
 #include <stdlib.h>

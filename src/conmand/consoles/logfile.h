@@ -14,8 +14,8 @@
  * (a log locked elsewhere is reported and not written, as conman does) and
  * again with every reopen for a batch, so output is only written under the
  * lock; between batches of an evicted log the lock is not held. */
-#ifndef CONMAND_LOGFILE_H
-#define CONMAND_LOGFILE_H
+#ifndef CONMAND_CONSOLES_LOGFILE_H
+#define CONMAND_CONSOLES_LOGFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,7 +24,7 @@
 #include <time.h>
 #include <uv.h>
 
-#include "conmand/conf.h"
+#include "conmand/conf/conf.h"
 
 /* Line state of conman's newline state machine. */
 enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFILE_LINE_LF };
