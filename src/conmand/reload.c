@@ -5,33 +5,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "common/log.h"
-#include "conmand/clients/client.h"
 #include "conmand/consoles/console.h"
-#include "conmand/server.h"
+#include "conmand/consoles/registry.h"
 
 struct named {
     const char *name;
     size_t index;
 };
 
+static int cmp_name_named(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct named *)elem)->name);
+}
+
 /* Index of `name` among `v` (sorted by name), or -1. */
 static long find_sorted(const struct named *v, size_t n, const char *name)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(v[mid].name, name);
-        if (cmp == 0)
-            return (long)v[mid].index;
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    const struct named *hit = n ? bsearch(name, v, n, sizeof(*v), cmp_name_named) : NULL;
+    return hit ? (long)hit->index : -1;
 }
 
 static int cmp_named(const void *a, const void *b)
@@ -142,124 +135,127 @@ void reload_keep_running_server(struct conf_server *applied, struct conf_server 
     replaced->pidfile = pid_new;
 }
 
+void reload_prep_release(struct reload_prep *p)
+{
+    for (size_t i = 0; i < p->nsteps; i++) {
+        struct reload_change *ch = &p->changes[i];
+        if (ch->added)
+            console_free_unstarted(ch->added);
+        conf_console_release(&ch->cfg);
+        if (ch->new_log)
+            logfile_release(&ch->log);
+    }
+    free(p->changes);
+    free(p->steps);
+    free(p->next_consoles);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Everything the steps need, allocated before any console is touched. */
+static int prepare_step(const struct reload_target *t, const struct conf *next,
+                        const struct reload_step *st, struct reload_change *ch)
+{
+    if (st->action == RELOAD_ADD) {
+        ch->added = console_create(t->hub, &next->consoles[st->new_index]);
+        return ch->added ? 0 : -ENOMEM;
+    }
+    if (st->action != RELOAD_CHANGE)
+        return 0;
+    const struct conf_console *nc = &next->consoles[st->new_index];
+    struct console *c = registry_find(t->consoles, st->name);
+    if (!c)
+        return -ENOENT; /* the running conf and the registry disagree: never */
+    if (conf_console_copy(&ch->cfg, nc) < 0)
+        return -ENOMEM;
+    if (reload_log_reinit(&c->log.opts, nc)) {
+        if (logfile_init(&ch->log, &t->hub->logs, nc->name, NULL, &nc->logopts) < 0)
+            return -ENOMEM;
+        ch->new_log = true;
+    }
+    return 0;
+}
+
+int reload_prepare(const struct reload_target *t, const struct conf *next, struct reload_prep *p)
+{
+    size_t old_n = t->conf->nconsoles, new_n = next->nconsoles;
+    memset(p, 0, sizeof(*p));
+    p->steps = calloc(old_n + new_n + 1, sizeof(*p->steps));
+    p->next_consoles = calloc(new_n + 1, sizeof(*p->next_consoles));
+    if (!p->steps || !p->next_consoles)
+        goto fail;
+    size_t n = reload_plan(t->conf, next, p->steps);
+    p->changes = calloc(n + 1, sizeof(*p->changes));
+    if (!p->changes)
+        goto fail;
+    p->nsteps = n;
+    for (size_t i = 0; i < n; i++) {
+        int rc = prepare_step(t, next, &p->steps[i], &p->changes[i]);
+        if (rc < 0) {
+            reload_prep_release(p);
+            return rc;
+        }
+    }
+    /* Every console may wait for a reconnect at once: the heap never
+     * grows while the plan is carried out. */
+    if (console_hub_reserve(t->hub, new_n + old_n) < 0)
+        goto fail;
+    return 0;
+fail:
+    reload_prep_release(p);
+    return -ENOMEM;
+}
+
 /* A changed console: same clients, new settings, reconnect now. Its log is
- * reopened only when its options changed or its name now names another
- * file (a log that keeps its file keeps its descriptor). */
-static int change_console(struct server *s, struct console *c, const struct conf_console *nc)
+ * set up afresh only when its options changed or it had none (a log whose
+ * name names the same file keeps its descriptor). Takes what `ch` holds. */
+static void change_console(struct console *c, struct reload_change *ch)
 {
     char text[512];
     snprintf(text, sizeof(text), "Console [%s] configuration changed: reconnecting", c->cfg.name);
     console_notify(c, text, NULL);
     console_down(c, "configuration changed");
     console_unwait(c); /* the wake-up was for the old dev */
-    if (conf_console_copy(&c->cfg, nc) < 0)
-        return -ENOMEM;
-    struct stat st;
-    bool chardev = nc->dev[0] == '/' && !strchr(nc->dev, ' ') && stat(nc->dev, &st) == 0 &&
-                   S_ISCHR(st.st_mode);
-    c->ops = console_type_for(nc->dev, chardev);
-    if (reload_log_reinit(&c->log.opts, nc)) {
+    console_reconfigure(c, &ch->cfg);
+    if (ch->new_log) {
         logfile_release(&c->log);
-        if (logfile_init(&c->log, &s->logs, nc->name, NULL, &nc->logopts) < 0)
-            return -ENOMEM;
+        c->log = ch->log; /* never opened: nothing points into it */
+        ch->new_log = false;
     }
     console_refresh_log(c);
     c->failures = 0;
     console_kick(c);
-    return 0;
 }
 
-static int apply_steps(struct server *s, struct conf *nc, struct reload_step *steps, size_t n,
-                       struct console **next)
+size_t reload_act(const struct reload_target *t, struct reload_prep *p)
 {
     size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        struct reload_step *st = &steps[i];
-        struct console *old = st->action == RELOAD_ADD ? NULL : server_find_console(s, st->name);
-        const struct conf_console *cfg =
-            st->action == RELOAD_REMOVE ? NULL : &nc->consoles[st->new_index];
-        if (st->action == RELOAD_REMOVE) {
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const struct reload_step *st = &p->steps[i];
+        struct reload_change *ch = &p->changes[i];
+        struct console *old = st->action == RELOAD_ADD ? NULL : registry_find(t->consoles, st->name);
+        switch (st->action) {
+        case RELOAD_REMOVE:
             log_info("Console [%s] removed by reload", st->name);
             console_destroy(old); /* tells its clients */
-        } else if (st->action == RELOAD_KEEP) {
-            next[m++] = old;
-        } else if (st->action == RELOAD_CHANGE) {
+            break;
+        case RELOAD_KEEP:
+            p->next_consoles[m++] = old;
+            break;
+        case RELOAD_CHANGE:
             log_info("Console [%s] changed by reload", st->name);
-            if (change_console(s, old, cfg) < 0)
-                return -ENOMEM;
-            next[m++] = old;
-        } else {
-            struct console *c = console_create(s, cfg);
-            if (!c)
-                return -ENOMEM;
+            change_console(old, ch);
+            p->next_consoles[m++] = old;
+            break;
+        case RELOAD_ADD:
             log_info("Console [%s] added by reload", st->name);
-            next[m++] = c;
-            console_start(c, false);
+            p->next_consoles[m++] = ch->added;
+            console_start(ch->added, false);
+            ch->added = NULL;
+            break;
         }
     }
-    return (int)m;
-}
-
-static int cmp_console(const void *a, const void *b)
-{
-    const struct console *x = *(struct console *const *)a, *y = *(struct console *const *)b;
-    return strcmp(x->cfg.name, y->cfg.name);
-}
-
-static void apply_server(struct server *s, const struct conf *nc)
-{
-    char restart[256];
-    struct conf_server cmp =
-        reload_compared_server(&s->conf.server, &nc->server, s->opts.port, s->opts.pidfile);
-    reload_restart_needed(&s->conf.server, &cmp, restart, sizeof(restart));
-    if (restart[0])
-        log_warn("reload: SERVER %s changed in %s: needs a restart to apply", restart,
-                 s->opts.conf_path);
-}
-
-int reload_apply(struct server *s)
-{
-    struct conf nc;
-    char err[1024];
-    int rc = server_load_conf(s->opts.conf_path, &nc, err, sizeof(err));
-    if (rc < 0) {
-        log_error("reload refused, keeping the running configuration: %s", err);
-        return rc;
-    }
-    if (nc.nerrors) {
-        log_error("reload refused: %s has %d bad line(s) (above); keeping the running "
-                  "configuration",
-                  s->opts.conf_path, nc.nerrors);
-        conf_release(&nc);
-        return -EINVAL;
-    }
-    struct reload_step *steps = calloc(s->conf.nconsoles + nc.nconsoles + 1, sizeof(*steps));
-    struct console **next = calloc(nc.nconsoles + 1, sizeof(*next));
-    if (!steps || !next) {
-        free(steps);
-        free(next);
-        conf_release(&nc);
-        return -ENOMEM;
-    }
-    size_t n = reload_plan(&s->conf, &nc, steps);
-    apply_server(s, &nc);
-    /* Live SERVER settings (logdir, execpath, resetcmd, timestamp...) come from
-     * the new file; the ones needing a restart were reported above. */
-    struct conf old = s->conf;
-    s->conf = nc;
-    reload_keep_running_server(&s->conf.server, &old.server);
-    int m = apply_steps(s, &s->conf, steps, n, next);
-    if (m >= 0) {
-        free(s->consoles);
-        s->consoles = next;
-        s->nconsoles = (size_t)m;
-        qsort(s->consoles, s->nconsoles, sizeof(*s->consoles), cmp_console);
-        next = NULL;
-        server_reserve_descriptors(s); /* before the added consoles open */
-    }
-    free(next);
-    free(steps);
-    conf_release(&old);
-    log_info("reload of %s applied: %zu consoles", s->opts.conf_path, s->nconsoles);
-    return m < 0 ? m : 0;
+    registry_replace(t->consoles, p->next_consoles, m);
+    p->next_consoles = NULL;
+    reload_prep_release(p);
+    return m;
 }

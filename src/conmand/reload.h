@@ -11,7 +11,11 @@
 
 #include "conmand/conf/conf.h"
 
-struct server;
+#include "conmand/consoles/logfile.h"
+
+struct console;
+struct console_hub;
+struct console_registry;
 
 enum reload_action { RELOAD_KEEP, RELOAD_CHANGE, RELOAD_ADD, RELOAD_REMOVE };
 
@@ -48,9 +52,42 @@ void reload_keep_running_server(struct conf_server *applied, struct conf_server 
  * logopts changed) instead of keeping its descriptor. */
 bool reload_log_reinit(const struct conf_logopts *running, const struct conf_console *nc);
 
-/* Reads the file again and applies it. Returns 0, or -errno / -EINVAL when
- * the file is unreadable or has bad lines (reported as FILE:LINE), in which
- * case nothing changed. */
-int reload_apply(struct server *s);
+/* The running daemon as a reload sees it. */
+struct reload_target {
+    const struct conf *conf;            /* the running configuration */
+    struct console_registry *consoles;  /* its consoles */
+    struct console_hub *hub;
+};
+
+/* What one step needs, allocated in advance. */
+struct reload_change {
+    struct console *added;   /* ADD: created, not started */
+    struct conf_console cfg; /* CHANGE: the new settings */
+    struct logfile log;      /* CHANGE: a fresh log, when new_log */
+    bool new_log;
+};
+
+/* A reload ready to carry out: the plan and all it needs. */
+struct reload_prep {
+    struct reload_step *steps;
+    struct reload_change *changes; /* one per step */
+    size_t nsteps;
+    struct console **next_consoles; /* the registry's next array */
+};
+
+/* Plans the reload from t->conf to `next` (parsed and checked in full) and
+ * allocates everything carrying it out needs, touching no console.
+ * Returns 0, or -ENOMEM with nothing changed and nothing held. */
+int reload_prepare(const struct reload_target *t, const struct conf *next, struct reload_prep *p);
+
+/* Carries out a prepared reload: removed consoles tell their clients and
+ * close, changed ones reconnect with the new settings (clients stay),
+ * added ones start, the registry holds the new set. Cannot fail: it
+ * allocates nothing. The caller then makes `next` the running
+ * configuration. Returns the number of consoles. */
+size_t reload_act(const struct reload_target *t, struct reload_prep *p);
+
+/* Frees a prepared reload that will not be carried out. */
+void reload_prep_release(struct reload_prep *p);
 
 #endif

@@ -18,12 +18,36 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
-#include "common/numparse.h"
 #include "conmand/clients/client.h"
+#include "conmand/clients/proto.h"
 #include "conmand/conf/conflock.h"
 #include "conmand/consoles/console.h"
-#include "conmand/clients/proto.h"
+#include "conmand/consoles/logfile.h"
+#include "conmand/consoles/registry.h"
+#include "conmand/consoles/reset.h"
+#include "conmand/consoles/types.h"
 #include "conmand/reload.h"
+
+struct server {
+    uv_loop_t *loop;
+    struct server_opts opts;
+    struct conf conf;
+    int port;
+    uv_tcp_t listener;
+    uv_signal_t sig_term, sig_int, sig_hup, sig_chld;
+    uv_timer_t stamp_timer;
+    struct console_hub hub;            /* what the consoles share */
+    struct console_registry consoles;  /* by name */
+    struct client_hub clients;         /* what the client sessions share */
+    struct reset_runner resets;        /* SERVER resetcmd runs */
+    FILE *logfp;
+    uv_timer_t logcheck;     /* server log: retried while failing, reopened if deleted */
+    bool logfailing;         /* SERVER logfile could not be opened: reported once */
+    pid_t *stopped_children; /* stop_server(): process groups to see gone */
+    size_t nstopped;
+    bool stopping;
+    char cwd[4096]; /* where relative paths were given */
+};
 
 #define CONF_MAX_BYTES (64 * 1024 * 1024)
 
@@ -51,228 +75,24 @@ int server_load_conf(const char *path, struct conf *out, char *err, size_t errle
     return rc;
 }
 
-int server_log_path(const struct server *s, const char *log, char *out, size_t outlen)
-{
-    int n;
-    const char *dir = s->conf.server.logdir;
-    if (log[0] == '/')
-        n = snprintf(out, outlen, "%s", log);
-    else if (dir && dir[0] == '/')
-        n = snprintf(out, outlen, "%s/%s", dir, log);
-    else if (dir)
-        n = snprintf(out, outlen, "%s/%s/%s", s->cwd, dir, log);
-    else
-        n = snprintf(out, outlen, "%s/%s", s->cwd, log);
-    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
-}
-
-void server_peer_name(const struct sockaddr_storage *sa, char *host, size_t hostlen, int *port)
-{
-    char serv[16];
-    socklen_t len =
-        sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
-    if (getnameinfo((const struct sockaddr *)sa, len, host, (socklen_t)hostlen, serv, sizeof(serv),
-                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
-        snprintf(host, hostlen, "unknown");
-    *port = atoi(serv);
-}
-
-struct console *server_find_console(struct server *s, const char *name)
-{
-    size_t lo = 0, hi = s->nconsoles; /* sorted by name: binary search */
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int cmp = strcmp(s->consoles[mid]->cfg.name, name);
-        if (cmp == 0)
-            return s->consoles[mid];
-        if (cmp < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return NULL;
-}
-
-/* A running resetcmd: conman allows one per console and kills its process
- * group after RESET_TIMEOUT_SEC. Freed by the timer's close callback. */
-struct reset_run {
-    uv_timer_t timer;
-    struct server *srv;
-    pid_t pid;
-    struct reset_run *next;
-    char name[]; /* the console's */
-};
-
-static struct reset_run **reset_of_pid(struct server *s, pid_t pid)
-{
-    struct reset_run **r = &s->resets;
-    while (*r && (*r)->pid != pid)
-        r = &(*r)->next;
-    return r;
-}
-
-static struct reset_run *reset_of_console(struct server *s, const char *name)
-{
-    struct reset_run *r = s->resets;
-    while (r && strcmp(r->name, name))
-        r = r->next;
-    return r;
-}
-
-static void reset_freed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void reset_forget(struct reset_run **link)
-{
-    struct reset_run *r = *link;
-    *link = r->next;
-    uv_close((uv_handle_t *)&r->timer, reset_freed);
-}
-
-static void reset_overdue(uv_timer_t *t)
-{
-    struct reset_run *r = t->data;
-    if (kill(-r->pid, SIGKILL) == 0)
-        log_info("Console [%s] reset terminated after %us (pid %d)", r->name,
-                 r->srv->reset_timeout_ms / 1000, (int)r->pid);
-    else if (errno != ESRCH)
-        log_warn("Unable to terminate console [%s] reset after %us (pid %d): %s", r->name,
-                 r->srv->reset_timeout_ms / 1000, (int)r->pid, strerror(errno));
-    /* Stays listed until reaped: no second reset while it dies. */
-}
-
-/* A reaped child that was a resetcmd. Returns true if it was one. */
-static bool reset_reaped(struct server *s, pid_t pid, int status)
-{
-    struct reset_run **link = reset_of_pid(s, pid);
-    if (!*link)
-        return false;
-    if (WIFSIGNALED(status))
-        log_info("Console [%s] reset (pid %d) ended by signal %d", (*link)->name, (int)pid,
-                 WTERMSIG(status));
-    else
-        log_debug("Console [%s] reset (pid %d) exited with %d", (*link)->name, (int)pid,
-                  WEXITSTATUS(status));
-    reset_forget(link);
-    return true;
-}
-
-/* In the child: own process group (the timeout kills all of it), stdio on
- * /dev/null, default signals, then the shell. Never returns. */
-static void exec_reset(const char *cmd)
-{
-    setsid();
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        if (null > 2)
-            close(null);
-    }
-    /* Nothing of the daemon's reaches the command (see consoles/process.c). */
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        for (int fd = 3; fd < 65536; fd++)
-            close(fd);
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-    _exit(127);
-}
-
-static int reset_command(struct server *s, struct console *c, char *cmd, size_t len)
-{
-    char devid[4096];
-    conf_dev_id(c->cfg.dev, c->ops ? c->ops->type : NULL, devid, sizeof(devid));
-    struct conf_fmt v = {.name = c->cfg.name, .devid = devid, .pid = getpid(), .now = time(NULL)};
-    return conf_format(s->conf.server.resetcmd, &v, cmd, len);
-}
-
-pid_t server_reset_console(struct server *s, struct console *c)
-{
-    char cmd[4096], text[512];
-    if (!s->conf.server.resetcmd)
-        return 0;
-    struct reset_run *busy = reset_of_console(s, c->cfg.name);
-    if (busy) {
-        snprintf(text, sizeof(text), "Ignoring reset of console [%s]: pid %d still active",
-                 c->cfg.name, (int)busy->pid);
-        console_notify(c, text, NULL);
-        return -EBUSY;
-    }
-    if (reset_command(s, c, cmd, sizeof(cmd)) < 0) {
-        log_warn("Unable to reset console [%s]: command too long", c->cfg.name);
-        return -ENAMETOOLONG;
-    }
-    size_t nlen = strlen(c->cfg.name) + 1;
-    struct reset_run *r = calloc(1, sizeof(*r) + nlen);
-    if (!r)
-        return -ENOMEM;
-    pid_t pid = fork();
-    if (pid == 0)
-        exec_reset(cmd);
-    if (pid < 0) {
-        int e = errno;
-        free(r);
-        log_warn("Unable to reset console [%s]: fork failed: %s", c->cfg.name, strerror(e));
-        return -e;
-    }
-    setpgid(pid, pid); /* the child does it too: whichever runs first */
-    r->srv = s;
-    r->pid = pid;
-    memcpy(r->name, c->cfg.name, nlen);
-    uv_timer_init(s->loop, &r->timer);
-    r->timer.data = r;
-    uv_timer_start(&r->timer, reset_overdue, s->reset_timeout_ms, 0);
-    r->next = s->resets;
-    s->resets = r;
-    log_info("Console [%s]: running resetcmd (pid %d)", c->cfg.name, (int)pid);
-    return pid;
-}
-
-/* RESET_TIMEOUT_SEC, or CONMAND_RESETCMD_TIMEOUT_SEC (1..3600): an
- * undocumented knob for the tests, which cannot wait a minute a case. */
-static unsigned reset_timeout_ms(void)
-{
-    int sec;
-    const char *env = getenv("CONMAND_RESETCMD_TIMEOUT_SEC");
-    if (!env || numparse_int(env, 1, 3600, &sec) < 0)
-        sec = RESET_TIMEOUT_SEC;
-    return (unsigned)sec * 1000;
-}
-
-static void resets_close(struct server *s)
-{
-    while (s->resets)
-        reset_forget(&s->resets); /* the commands finish on their own */
-}
-
-static int cmp_console(const void *a, const void *b)
-{
-    const struct console *x = *(struct console *const *)a, *y = *(struct console *const *)b;
-    return strcmp(x->cfg.name, y->cfg.name);
-}
-
 static int create_consoles(struct server *s)
 {
-    s->consoles = calloc(s->conf.nconsoles ? s->conf.nconsoles : 1, sizeof(*s->consoles));
-    if (!s->consoles)
+    struct console **v = calloc(s->conf.nconsoles ? s->conf.nconsoles : 1, sizeof(*v));
+    size_t n = 0;
+    if (!v)
         return -ENOMEM;
+    registry_replace(&s->consoles, v, 0);
     for (size_t i = 0; i < s->conf.nconsoles; i++) {
-        struct console *c = console_create(s, &s->conf.consoles[i]);
+        struct console *c = console_create(&s->hub, &s->conf.consoles[i]);
         if (!c)
-            return -ENOMEM;
+            break;
         if (!c->ops)
             log_error("CONFIG %s:%d: console [%s]: dev \"%s\" is no known console type",
                       s->opts.conf_path, c->cfg.line, c->cfg.name, c->cfg.dev);
-        s->consoles[s->nconsoles++] = c;
+        v[n++] = c;
     }
-    qsort(s->consoles, s->nconsoles, sizeof(*s->consoles), cmp_console);
-    return 0;
+    registry_replace(&s->consoles, v, n);
+    return n == s->conf.nconsoles ? 0 : -ENOMEM;
 }
 
 static void on_connection(uv_stream_t *st, int status)
@@ -282,7 +102,7 @@ static void on_connection(uv_stream_t *st, int status)
         log_warn("accept failed: %s", uv_strerror(status));
         return;
     }
-    client_accept(s);
+    client_accept(&s->clients);
 }
 
 static int start_listener(struct server *s)
@@ -301,6 +121,62 @@ static int start_listener(struct server *s)
 
 static void stop_server(struct server *s);
 static int open_server_log(struct server *s);
+static void reserve_descriptors(struct server *s);
+
+static void warn_restart_needed(struct server *s, const struct conf *nc)
+{
+    char restart[256];
+    struct conf_server cmp =
+        reload_compared_server(&s->conf.server, &nc->server, s->opts.port, s->opts.pidfile);
+    reload_restart_needed(&s->conf.server, &cmp, restart, sizeof(restart));
+    if (restart[0])
+        log_warn("reload: SERVER %s changed in %s: needs a restart to apply", restart,
+                 s->opts.conf_path);
+}
+
+/* Reload as parse, validate, plan, act: the new file is read and checked
+ * in full and everything the plan needs is allocated before the first
+ * console is touched, so a refused reload changes nothing. Returns 0 or
+ * -errno. */
+static int reload(struct server *s)
+{
+    struct conf nc;
+    struct reload_prep prep;
+    char err[1024];
+    int rc = server_load_conf(s->opts.conf_path, &nc, err, sizeof(err));
+    if (rc < 0) {
+        log_error("reload refused, keeping the running configuration: %s", err);
+        return rc;
+    }
+    if (nc.nerrors) {
+        log_error("reload refused: %s has %d bad line(s) (above); keeping the running "
+                  "configuration",
+                  s->opts.conf_path, nc.nerrors);
+        conf_release(&nc);
+        return -EINVAL;
+    }
+    struct reload_target t = {.conf = &s->conf, .consoles = &s->consoles, .hub = &s->hub};
+    rc = reload_prepare(&t, &nc, &prep);
+    if (rc < 0) {
+        log_error("reload of %s refused: %s; keeping the running configuration",
+                  s->opts.conf_path, strerror(-rc));
+        conf_release(&nc);
+        return rc;
+    }
+    warn_restart_needed(s, &nc);
+    /* Live SERVER settings (logdir, execpath, resetcmd, timestamp...) come
+     * from the new file first, so added consoles log where it says; the
+     * ones needing a restart were reported above. */
+    struct conf old = s->conf;
+    s->conf = nc;
+    reload_keep_running_server(&s->conf.server, &old.server);
+    t.conf = &old;
+    size_t n = reload_act(&t, &prep);
+    conf_release(&old);
+    reserve_descriptors(s); /* before the added consoles open */
+    log_info("reload of %s applied: %zu consoles", s->opts.conf_path, n);
+    return 0;
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
@@ -310,25 +186,18 @@ static void on_signal(uv_signal_t *h, int signum)
         stop_server(s);
     } else if (signum == SIGHUP) {
         log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
-        reload_apply(s);
+        reload(s);
         open_server_log(s); /* on failure the previous file stays in use */
         /* A log whose name now expands to another file (a date in it)
          * rolls; one whose file is unchanged keeps its descriptor. */
-        for (size_t i = 0; i < s->nconsoles; i++)
-            console_refresh_log(s->consoles[i]);
+        for (size_t i = 0; i < s->consoles.n; i++)
+            console_refresh_log(s->consoles.v[i]);
     } else if (signum == SIGCHLD) {
         int status;
         pid_t pid;
-        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-            if (reset_reaped(s, pid, status))
-                continue;
-            for (size_t i = 0; i < s->nconsoles; i++) {
-                if (s->consoles[i]->pid == pid) {
-                    console_child_exited(s->consoles[i], status);
-                    break;
-                }
-            }
-        }
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+            if (!reset_reaped(&s->resets, pid, status))
+                console_types_child_reaped(&s->consoles, pid, status);
     }
 }
 
@@ -352,8 +221,8 @@ static void on_stamp(uv_timer_t *t)
     struct server *s = t->data;
     char when[64], text[512], msg[600];
     proto_long_time(time(NULL), when, sizeof(when));
-    for (size_t i = 0; i < s->nconsoles; i++) {
-        struct console *c = s->consoles[i];
+    for (size_t i = 0; i < s->consoles.n; i++) {
+        struct console *c = s->consoles.v[i];
         snprintf(text, sizeof(text), "Console [%s] log at %s", c->cfg.name, when);
         logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
     }
@@ -372,19 +241,23 @@ static void start_signal(struct server *s, uv_signal_t *h, int signum)
  * consoles forget them: at exit every one of them must be gone. */
 static void note_children(struct server *s)
 {
-    size_t n = 0;
-    for (struct reset_run *r = s->resets; r; r = r->next)
-        n++;
-    for (size_t i = 0; i < s->nconsoles; i++)
-        n += s->consoles[i]->pid > 0;
+    size_t n = reset_pids(&s->resets, NULL, 0);
+    for (size_t i = 0; i < s->consoles.n; i++)
+        n += s->consoles.v[i]->pid > 0;
     s->stopped_children = n ? calloc(n, sizeof(pid_t)) : NULL;
     if (!s->stopped_children)
         return;
-    for (struct reset_run *r = s->resets; r; r = r->next)
-        s->stopped_children[s->nstopped++] = r->pid;
-    for (size_t i = 0; i < s->nconsoles; i++)
-        if (s->consoles[i]->pid > 0)
-            s->stopped_children[s->nstopped++] = s->consoles[i]->pid;
+    s->nstopped = reset_pids(&s->resets, s->stopped_children, n);
+    for (size_t i = 0; i < s->consoles.n; i++)
+        if (s->consoles.v[i]->pid > 0)
+            s->stopped_children[s->nstopped++] = s->consoles.v[i]->pid;
+}
+
+static void destroy_consoles(struct server *s)
+{
+    for (size_t i = 0; i < s->consoles.n; i++)
+        console_destroy(s->consoles.v[i]);
+    s->consoles.n = 0;
 }
 
 static void stop_server(struct server *s)
@@ -395,10 +268,8 @@ static void stop_server(struct server *s)
     note_children(s);
     for (size_t i = 0; i < s->nstopped; i++)
         kill(-s->stopped_children[i], SIGTERM); /* the consoles' close does it too */
-    client_close_all(s);
-    for (size_t i = 0; i < s->nconsoles; i++)
-        console_destroy(s->consoles[i]);
-    s->nconsoles = 0;
+    client_close_all(&s->clients);
+    destroy_consoles(s);
     uv_close((uv_handle_t *)&s->listener, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
@@ -406,9 +277,8 @@ static void stop_server(struct server *s)
     uv_close((uv_handle_t *)&s->sig_chld, NULL);
     uv_close((uv_handle_t *)&s->stamp_timer, NULL);
     uv_close((uv_handle_t *)&s->logcheck, NULL);
-    resets_close(s);
-    console_timers_close(s);
-    logcache_stop(&s->logs);
+    reset_close(&s->resets);
+    console_hub_close(&s->hub);
 }
 
 /* Reaps what exited; true once no child is left. The daemon is a child
@@ -490,17 +360,17 @@ static void apply_limits(const struct conf_server *cs)
  * threads (libuv's resolver pool, libipmiconsole's engine) every doubling
  * waits for an RCU grace period, 5-15 ms here: nine of them on the way to
  * 10,000 consoles, stalling the loop mid-start-up. A table never shrinks. */
-void server_reserve_descriptors(struct server *s)
+static void reserve_descriptors(struct server *s)
 {
     struct rlimit rl;
-    long want = (long)s->nconsoles + 320; /* + log cache, clients, loop */
+    long want = (long)s->consoles.n + 320; /* + log cache, clients, loop */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
         want >= (long)rl.rlim_cur) {
         /* Since 0.2.8 nofile=0 keeps the soft limit: say so before the
          * consoles past it fail one by one with "Too many open files". */
         log_warn("%zu consoles need about %ld open files but the limit is %llu: set SERVER "
                  "nofile=-1 (or raise the limit) or some consoles will fail to open",
-                 s->nconsoles, want, (unsigned long long)rl.rlim_cur);
+                 s->consoles.n, want, (unsigned long long)rl.rlim_cur);
         want = (long)rl.rlim_cur - 1;
     }
     int fd = fcntl(uv_backend_fd(s->loop), F_DUPFD_CLOEXEC, (int)want);
@@ -572,7 +442,7 @@ static int open_server_log(struct server *s)
         return 0;
     struct conf_fmt v = {.pid = (long)getpid(), .now = time(NULL)};
     if (conf_format(s->conf.server.logfile, &v, name, sizeof(name)) < 0 ||
-        server_log_path(s, name, path, sizeof(path)) < 0)
+        logfile_resolve(s->conf.server.logdir, s->cwd, name, path, sizeof(path)) < 0)
         return server_log_failed(s, s->conf.server.logfile, ENAMETOOLONG);
     FILE *fp = open_log_stream(path);
     if (!fp)
@@ -635,8 +505,8 @@ static void start_everything(struct server *s)
     if (s->conf.server.timestamp_min > 0)
         uv_timer_start(&s->stamp_timer, on_stamp,
                        server_next_mark_ms(wall_ms(s->loop), s->conf.server.timestamp_min), 0);
-    for (size_t i = 0; i < s->nconsoles; i++)
-        console_start_soon(s->consoles[i]);
+    for (size_t i = 0; i < s->consoles.n; i++)
+        console_start_soon(s->consoles.v[i]);
 }
 
 int server_run(struct server_opts *opts, struct conf *conf)
@@ -648,15 +518,23 @@ int server_run(struct server_opts *opts, struct conf *conf)
     s->conf = *conf;
     memset(conf, 0, sizeof(*conf));
     s->port = opts->port ? opts->port : s->conf.server.port;
-    s->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-    s->reset_timeout_ms = reset_timeout_ms();
     if (!getcwd(s->cwd, sizeof(s->cwd)))
         snprintf(s->cwd, sizeof(s->cwd), "/");
     uv_loop_t loop;
     uv_loop_init(&loop);
     s->loop = &loop;
-    console_timers_init(s);
-    logcache_init(&s->logs, &loop);
+    console_hub_init(&s->hub, &loop);
+    s->hub.settings = &s->conf.server;
+    s->hub.conf_path = s->opts.conf_path;
+    s->hub.cwd = s->cwd;
+    s->hub.zero_logs = s->opts.zero_logs;
+    s->hub.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    reset_init(&s->resets, &loop, &s->conf.server);
+    s->clients = (struct client_hub){.loop = &loop,
+                                     .listener = (uv_stream_t *)&s->listener,
+                                     .settings = &s->conf.server,
+                                     .consoles = &s->consoles,
+                                     .resets = &s->resets};
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), never the daemon */
     /* Orphaned grandchildren of process consoles become ours: reaped while
@@ -668,10 +546,10 @@ int server_run(struct server_opts *opts, struct conf *conf)
     if (create_consoles(s) == 0 && start_listener(s) == 0) {
         warn_unsupported(&s->conf.server);
         apply_limits(&s->conf.server);
-        server_reserve_descriptors(s);
+        reserve_descriptors(s);
         write_pidfile(s);
         log_info("Starting conmand (conman-service) on port %d with %zu consoles", s->port,
-                 s->nconsoles);
+                 s->consoles.n);
         start_everything(s);
         if (opts->ready_fd >= 0) {
             (void)!write(opts->ready_fd, "1", 1);
@@ -680,18 +558,14 @@ int server_run(struct server_opts *opts, struct conf *conf)
         uv_run(&loop, UV_RUN_DEFAULT);
         status = 0;
     } else {
-        for (size_t i = 0; i < s->nconsoles; i++)
-            console_destroy(s->consoles[i]);
-        s->nconsoles = 0;
+        destroy_consoles(s);
         if (s->listener.loop)
             uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->logcheck, NULL);
-        console_timers_close(s);
-        logcache_stop(&s->logs);
+        console_hub_close(&s->hub);
     }
     uv_run(&loop, UV_RUN_DEFAULT); /* finish closing handles */
-    console_reap(s);
-    logcache_release(&s->logs);
+    console_hub_release(&s->hub);
     reap_children(s);
     if (s->conf.server.pidfile && status == 0)
         unlink(s->conf.server.pidfile);
@@ -701,7 +575,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
         log_set_output(stderr);
         fclose(s->logfp);
     }
-    free(s->consoles);
+    registry_release(&s->consoles);
     conf_release(&s->conf);
     free(s);
     return status;

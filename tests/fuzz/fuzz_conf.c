@@ -8,7 +8,9 @@
 #include "conmand/conf/conf.h"
 #include "conmand/consoles/console.h"
 #include "conmand/conf/ipmiopts.h"
+#include "conmand/conf/seropts.h"
 #include "conmand/conf/sshopts.h"
+#include "conmand/consoles/types.h"
 #include "fuzz_common.h"
 
 struct counts {
@@ -36,9 +38,9 @@ static void check_console(const struct conf *c, const struct conf_console *con)
         conf_console_release(&copy);
     }
 
-    const struct console_ops *ops = console_type_for(con->dev, false);
+    const struct console_type *type = console_type_for(con->dev, false);
     char id[512], log[4096], buf[4096];
-    conf_dev_id(con->dev, ops ? ops->type : NULL, id, sizeof(id));
+    conf_dev_id(con->dev, type, id, sizeof(id));
     fuzz_check_msg(id, sizeof(id));
     if (con->log) {
         struct conf_fmt v = {.name = con->name, .devid = id, .pid = 1234, .now = 1700000000};
@@ -51,15 +53,22 @@ static void check_console(const struct conf *c, const struct conf_console *con)
     if (argc >= 0)
         FUZZ_CHECK(argv[argc] == NULL);
 
+    /* The options as the console's type will read them. */
     char err[256];
-    struct ipmiopts io;
-    if (ipmiopts_parse(con->ipmiopts, &io, err, sizeof(err)) == -EINVAL)
-        fuzz_check_msg(err, sizeof(err));
-    ipmiopts_release(&io);
-    struct sshopts so;
-    if (sshopts_parse(con->sshopts, &so, err, sizeof(err)) == -EINVAL)
-        fuzz_check_msg(err, sizeof(err));
-    sshopts_release(&so);
+    const struct console_type *guess = console_type_for(con->dev, !strpbrk(con->dev, " \t"));
+    if (guess == &console_type_ipmi) {
+        struct ipmiopts io;
+        FUZZ_CHECK(ipmiopts_parse(con->opts, &io, err, sizeof(err)) == 0);
+        ipmiopts_release(&io);
+    } else if (guess == &console_type_ssh) {
+        struct sshopts so;
+        if (sshopts_parse(con->opts, &so, err, sizeof(err)) == -EINVAL)
+            fuzz_check_msg(err, sizeof(err));
+        sshopts_release(&so);
+    } else if (guess == &console_type_serial) {
+        struct serial_opts sp;
+        FUZZ_CHECK(serial_parse_opts(con->opts, &sp, err, sizeof(err)) == 0);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

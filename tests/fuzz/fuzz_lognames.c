@@ -10,6 +10,7 @@
 #include "conmand/conf/conf.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/logfile.h"
+#include "conmand/consoles/types.h"
 #include "fuzz_common.h"
 
 /* Splits the input at its first three NULs into four fields. */
@@ -79,8 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fields(s, size - 1, f, &rawlen);
     char devid[512];
     /* The type as the daemon picks it (conf_dev_id skips its dev prefix). */
-    const struct console_ops *ops = console_type_for(f[2], knob & 1);
-    conf_dev_id(f[2], ops ? ops->type : NULL, devid, sizeof(devid));
+    conf_dev_id(f[2], console_type_for(f[2], knob & 1), devid, sizeof(devid));
     fuzz_check_msg(devid, sizeof(devid));
     size_t outlen = knob & 0x80 ? 1 + (size_t)(knob & 0x7f) : 4096;
     check_format(f[0], f[1], devid, outlen);

@@ -97,14 +97,15 @@ static void test_global_settings_apply_to_later_consoles(void **state)
     const struct conf_console *n1 = conf_find(&c, "n1");
     assert_string_equal(n1->log, "console.%N");
     assert_true(n1->logopts.timestamp && n1->logopts.sanitize && n1->logopts.lock);
-    assert_string_equal(n1->ipmiopts, "W:solpayloadsize\nU:admin,P:0x7365");
-    assert_string_equal(n1->seropts, "115200,8n1");
+    /* Each console keeps its own type's options only. */
+    assert_string_equal(n1->opts, "W:solpayloadsize\nU:admin,P:0x7365");
     const struct conf_console *n2 = conf_find(&c, "n2");
+    assert_string_equal(n2->opts, "115200,8n1");
     assert_null(n2->log);
     assert_false(n2->logopts.lock);
     const struct conf_console *n3 = conf_find(&c, "n3");
     assert_string_equal(n3->log, "/abs/%N-%D.log"); /* expanded at open */
-    assert_string_equal(n3->seropts, "9600,8n1");   /* over the GLOBAL 115200,8n1 */
+    assert_string_equal(n3->opts, "9600,8n1");      /* over the GLOBAL 115200,8n1 */
     assert_int_equal(n3->line, 5);
     conf_release(&c);
 }
@@ -195,7 +196,7 @@ static void test_console_copy_is_deep_and_replaces_the_old_strings(void **state)
     struct conf c;
     struct reports r;
     parse_ok("console name=\"a\" dev=\"unix:/tmp/a\" ipmiopts=\"U:x\"\n"
-             "console name=\"b\" dev=\"ipmi:127.0.0.1\" sshopts=\"T:5\" log=\"b.log\"\n",
+             "console name=\"b\" dev=\"ssh:u@127.0.0.1\" sshopts=\"T:5\" log=\"b.log\"\n",
              &c, &r);
     struct conf_console copy = {0};
     assert_int_equal(conf_console_copy(&copy, &c.consoles[0]), 0);
@@ -205,7 +206,7 @@ static void test_console_copy_is_deep_and_replaces_the_old_strings(void **state)
     assert_true(conf_console_equal(&copy, &c.consoles[1]));
     assert_string_equal(copy.name, "b");
     conf_release(&c);
-    assert_string_equal(copy.sshopts, "T:5"); /* owns its strings */
+    assert_string_equal(copy.opts, "T:5"); /* owns its strings */
     conf_console_release(&copy);
     assert_null(copy.name);
 }
@@ -440,20 +441,20 @@ static void test_console_seropts_are_parsed_over_the_global_ones(void **state)
              "console name=\"f\" dev=\"/dev/ttyS5\"\n"
              "console name=\"g\" dev=\"host:23\" seropts=\"slow\"\n",
              &c, &r);
-    assert_string_equal(conf_find(&c, "a")->seropts, "9600,7e2");
-    assert_string_equal(conf_find(&c, "b")->seropts, "19200,8e2");
-    assert_string_equal(conf_find(&c, "c")->seropts, "115200,7e2");
-    assert_string_equal(conf_find(&c, "d")->seropts, "57600,8n1"); /* rounded down */
+    assert_string_equal(conf_find(&c, "a")->opts, "9600,7e2");
+    assert_string_equal(conf_find(&c, "b")->opts, "19200,8e2");
+    assert_string_equal(conf_find(&c, "c")->opts, "115200,7e2");
+    assert_string_equal(conf_find(&c, "d")->opts, "57600,8n1"); /* rounded down */
     assert_null(conf_find(&c, "e"));
-    assert_string_equal(conf_find(&c, "f")->seropts, "115200,7e2"); /* bad GLOBAL ignored */
+    assert_string_equal(conf_find(&c, "f")->opts, "115200,7e2"); /* bad GLOBAL ignored */
     assert_int_equal(c.nerrors, 2);
-    assert_non_null(strstr(r.msgs[0], "test.conf:6: seropts \"9600,9\""));
-    assert_non_null(strstr(r.msgs[1], "test.conf:7: seropts \"fast\""));
+    assert_non_null(strstr(r.msgs[0], "test.conf:6: console [e]: seropts \"9600,9\""));
+    assert_non_null(strstr(r.msgs[1], "test.conf:7: GLOBAL seropts \"fast\""));
     /* Not a serial console: conman does not read its seropts. */
     assert_non_null(conf_find(&c, "g"));
     assert_int_equal(c.nwarnings, 1);
     assert_true(r.warning[2]);
-    assert_non_null(strstr(r.msgs[2], "test.conf:9: seropts \"slow\""));
+    assert_non_null(strstr(r.msgs[2], "test.conf:9: console [g]: seropts \"slow\""));
     conf_release(&c);
 }
 
@@ -470,7 +471,7 @@ static void test_ipmiopts_layers_are_checked_with_their_line(void **state)
              "console name=\"c\" dev=\"/bin/cat\" ipmiopts=\"W:nosuch\"\n"
              "console name=\"d\" dev=\"ipmi:10.0.0.4\" ipmiopts=\"\"\n",
              &c, &r);
-    assert_string_equal(conf_find(&c, "a")->ipmiopts,
+    assert_string_equal(conf_find(&c, "a")->opts,
                         "U:admin,W:solpacketseq\nadmin,topsecret\nW:serialalertsdeferred");
     assert_null(conf_find(&c, "b"));
     assert_non_null(conf_find(&c, "c")); /* only an ipmi: console reads them */

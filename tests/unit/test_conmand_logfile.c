@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "conmand/consoles/logfile.h"
+#include "conmand/consoles/types.h"
 
 static void test_open_creates_0600_with_header_and_appends(void **state)
 {
@@ -302,17 +303,17 @@ static void test_dev_id_is_what_0_3_1_calls_the_device(void **state)
 {
     (void)state;
     char out[128];
-    conf_dev_id("/dev/ttyS0", "serial", out, sizeof(out));
+    conf_dev_id("/dev/ttyS0", &console_type_serial, out, sizeof(out));
     assert_string_equal(out, "ttyS0");
-    conf_dev_id("unix:/run/vm/n1/console.sock", "unix", out, sizeof(out));
+    conf_dev_id("unix:/run/vm/n1/console.sock", &console_type_unix, out, sizeof(out));
     assert_string_equal(out, "console.sock");
-    conf_dev_id("bmc1:2001", "telnet", out, sizeof(out));
+    conf_dev_id("bmc1:2001", &console_type_telnet, out, sizeof(out));
     assert_string_equal(out, "bmc1:2001");
-    conf_dev_id("ssh:n3@bmc1:2222", "ssh", out, sizeof(out));
+    conf_dev_id("ssh:n3@bmc1:2222", &console_type_ssh, out, sizeof(out));
     assert_string_equal(out, "n3@bmc1:2222");
-    conf_dev_id("/usr/bin/ipmiconsole -h x", "process", out, sizeof(out));
+    conf_dev_id("/usr/bin/ipmiconsole -h x", &console_type_process, out, sizeof(out));
     assert_string_equal(out, "");
-    conf_dev_id("ipmi:bmc1", "ipmi", out, sizeof(out));
+    conf_dev_id("ipmi:bmc1", &console_type_ipmi, out, sizeof(out));
     assert_string_equal(out, "");
     conf_dev_id("what", NULL, out, sizeof(out));
     assert_string_equal(out, "");

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "conmand/consoles/console.h"
+#include "conmand/consoles/types.h"
 #include "conmand/conf/ipmiopts.h"
 #include "conmand/consoles/logfile.h"
 #include "conmand/clients/proto.h"
@@ -364,15 +365,15 @@ static void test_timestamps_start_every_line(void **state)
 static void test_console_type_follows_the_dev_string(void **state)
 {
     (void)state;
-    assert_ptr_equal(console_type_for("ipmi:127.0.0.1", false), &console_ipmi_ops);
-    assert_ptr_equal(console_type_for("unix:/run/x.sock", false), &console_unix_ops);
-    assert_ptr_equal(console_type_for("/bin/cat -u", false), &console_process_ops);
-    assert_ptr_equal(console_type_for("/dev/ttyS0", true), &console_serial_ops);
-    assert_ptr_equal(console_type_for("127.0.0.1:7001", false), &console_telnet_ops);
+    assert_ptr_equal(console_type_for("ipmi:127.0.0.1", false), &console_type_ipmi);
+    assert_ptr_equal(console_type_for("unix:/run/x.sock", false), &console_type_unix);
+    assert_ptr_equal(console_type_for("/bin/cat -u", false), &console_type_process);
+    assert_ptr_equal(console_type_for("/dev/ttyS0", true), &console_type_serial);
+    assert_ptr_equal(console_type_for("127.0.0.1:7001", false), &console_type_telnet);
     /* No '/' first: a process found through SERVER execpath or the start
      * directory, as conman's. */
-    assert_ptr_equal(console_type_for("relative/path", false), &console_process_ops);
-    assert_ptr_equal(console_type_for("cat %N", false), &console_process_ops);
+    assert_ptr_equal(console_type_for("relative/path", false), &console_type_process);
+    assert_ptr_equal(console_type_for("cat %N", false), &console_type_process);
     assert_null(console_type_for("host:notaport", false));
 }
 

@@ -1,15 +1,61 @@
 /* Reload by diff: which consoles are kept, changed, added and removed, and
  * which SERVER changes need a restart. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <uv.h>
 
 #include "conmand/conf/conf.h"
+#include "conmand/consoles/console.h"
+#include "conmand/consoles/registry.h"
 #include "conmand/reload.h"
 #include "conmand/server.h"
+
+/* Allocation-failure injection: this test is linked with
+ * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+ * (tests/CMakeLists.txt), so every allocation of the code under test comes
+ * here. While armed, allocation number `fail_at` (counted from arming)
+ * fails. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+
+static bool armed;
+static long nallocs, fail_at;
+static long failed_in_prepare, failed_in_act;
+
+static bool injected(void)
+{
+    return armed && ++nallocs == fail_at;
+}
+
+void *__wrap_malloc(size_t n)
+{
+    return injected() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return injected() ? NULL : __real_calloc(n, size);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+    return injected() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+    return injected() ? NULL : __real_strdup(s);
+}
 
 static void parse(const char *text, struct conf *c)
 {
@@ -192,6 +238,138 @@ static void test_changed_console_reopens_its_log_only_when_needed(void **state)
     conf_release(&c);
 }
 
+/* A running set of consoles on a real loop, as the server holds them. */
+struct running {
+    uv_loop_t loop;
+    struct console_hub hub;
+    struct console_registry consoles;
+    struct conf conf;
+};
+
+static void start_running(struct running *r, const char *text)
+{
+    memset(r, 0, sizeof(*r));
+    parse(text, &r->conf);
+    assert_int_equal(uv_loop_init(&r->loop), 0);
+    console_hub_init(&r->hub, &r->loop);
+    r->hub.settings = &r->conf.server;
+    r->hub.conf_path = "t.conf";
+    r->hub.cwd = "/";
+    struct console **v = calloc(r->conf.nconsoles, sizeof(*v));
+    assert_non_null(v);
+    for (size_t i = 0; i < r->conf.nconsoles; i++) {
+        v[i] = console_create(&r->hub, &r->conf.consoles[i]);
+        assert_non_null(v[i]);
+        console_start_soon(v[i]);
+    }
+    registry_replace(&r->consoles, v, r->conf.nconsoles);
+}
+
+static void stop_running(struct running *r)
+{
+    for (size_t i = 0; i < r->consoles.n; i++)
+        console_destroy(r->consoles.v[i]);
+    r->consoles.n = 0;
+    console_hub_close(&r->hub);
+    uv_run(&r->loop, UV_RUN_DEFAULT); /* finishes closing every handle */
+    console_hub_release(&r->hub);
+    registry_release(&r->consoles);
+    conf_release(&r->conf);
+    assert_int_equal(uv_loop_close(&r->loop), 0);
+}
+
+/* Every console of `conf` is in the registry, with exactly its settings,
+ * and there is no other. */
+static void assert_consoles_are(const struct running *r, const struct conf *conf)
+{
+    assert_int_equal(r->consoles.n, conf->nconsoles);
+    for (size_t i = 0; i < conf->nconsoles; i++) {
+        struct console *c = registry_find(&r->consoles, conf->consoles[i].name);
+        assert_non_null(c);
+        assert_true(conf_console_equal(&c->cfg, &conf->consoles[i]));
+    }
+}
+
+/* One reload with allocation `n` failing: either it is refused and every
+ * console is the old one, untouched (the same object), or it is applied
+ * and every console is the new one. Returns true while the injection was
+ * reached. */
+static bool reload_failing_at(long n, const char *dir)
+{
+    char old_text[1024], new_text[1024];
+    snprintf(old_text, sizeof(old_text),
+             "server logdir=\"%s\"\n"
+             "console name=keep dev=127.0.0.1:1\n"
+             "console name=change dev=127.0.0.1:1 log=change.log\n"
+             "console name=newlog dev=127.0.0.1:1 log=newlog.log\n"
+             "console name=remove dev=127.0.0.1:1 log=remove.log\n",
+             dir);
+    snprintf(new_text, sizeof(new_text),
+             "server logdir=\"%s\"\n"
+             "console name=keep dev=127.0.0.1:1\n"
+             "console name=change dev=127.0.0.1:2 log=change.log\n"
+             "console name=newlog dev=127.0.0.1:1 log=newlog.log logopts=timestamp\n"
+             "console name=add dev=127.0.0.1:3 log=add.log\n"
+             "console name=add2 dev=ipmi:127.0.0.1 ipmiopts=\"U:admin,P:secret\"\n",
+             dir);
+    struct running r;
+    start_running(&r, old_text);
+    struct console *before[16];
+    for (size_t i = 0; i < r.consoles.n; i++)
+        before[i] = r.consoles.v[i];
+    size_t nbefore = r.consoles.n;
+    struct conf next;
+    parse(new_text, &next);
+
+    struct reload_target t = {.conf = &r.conf, .consoles = &r.consoles, .hub = &r.hub};
+    struct reload_prep prep;
+    nallocs = 0;
+    fail_at = n;
+    armed = true;
+    int rc = reload_prepare(&t, &next, &prep);
+    if (rc < 0) {
+        armed = false;
+        failed_in_prepare++;
+        assert_int_equal(rc, -ENOMEM);
+        assert_int_equal(r.consoles.n, nbefore);
+        for (size_t i = 0; i < nbefore; i++)
+            assert_ptr_equal(r.consoles.v[i], before[i]);
+        assert_consoles_are(&r, &r.conf);
+        assert_null(prep.steps); /* nothing held */
+        conf_release(&next);
+    } else {
+        reload_act(&t, &prep);
+        armed = false;
+        if (nallocs >= n)
+            failed_in_act++;
+        conf_release(&r.conf);
+        r.conf = next; /* as the server does after acting */
+        r.hub.settings = &r.conf.server;
+        assert_consoles_are(&r, &r.conf);
+    }
+    uv_run(&r.loop, UV_RUN_NOWAIT); /* the reaper frees the removed console */
+    stop_running(&r);
+    return nallocs >= n;
+}
+
+static void test_reload_fails_each_allocation_in_turn_and_stays_whole(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/reload-alloc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    long n = 1;
+    while (reload_failing_at(n, dir) && n < 10000)
+        n++;
+    /* The last run reached no injection: every allocation was failed once. */
+    print_message("reload: %ld allocations failed in turn (%ld refused in prepare, %ld in act)\n",
+                  n - 1, failed_in_prepare, failed_in_act);
+    assert_true(n - 1 >= 10);
+    assert_int_equal(failed_in_prepare + failed_in_act, n - 1);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_command_line_port_and_pidfile_are_no_change),
         cmocka_unit_test(test_applied_server_keeps_what_needs_a_restart),
         cmocka_unit_test(test_changed_console_reopens_its_log_only_when_needed),
+        cmocka_unit_test(test_reload_fails_each_allocation_in_turn_and_stays_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

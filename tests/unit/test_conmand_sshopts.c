@@ -12,6 +12,7 @@
 
 #include "conmand/conf/conf.h"
 #include "conmand/consoles/console.h"
+#include "conmand/consoles/types.h"
 #include "conmand/conf/sshopts.h"
 
 static void test_dev_gives_user_host_and_port(void **state)
@@ -116,10 +117,10 @@ static void test_sshopts_keyword_merges_global_then_console(void **state)
     struct conf c;
     assert_int_equal(conf_parse(text, "t.conf", NULL, NULL, &c), 0);
     assert_int_equal(c.nerrors, 0);
-    assert_string_equal(conf_find(&c, "a")->sshopts, "K:/etc/kh,I:/id");
-    assert_string_equal(conf_find(&c, "b")->sshopts, "K:/etc/kh");
+    assert_string_equal(conf_find(&c, "a")->opts, "K:/etc/kh,I:/id");
+    assert_string_equal(conf_find(&c, "b")->opts, "K:/etc/kh");
     struct conf_console changed = *conf_find(&c, "a");
-    changed.sshopts = "K:/etc/kh,I:/other";
+    changed.opts = "K:/etc/kh,I:/other";
     assert_false(conf_console_equal(conf_find(&c, "a"), &changed));
     conf_release(&c);
 }
@@ -127,9 +128,9 @@ static void test_sshopts_keyword_merges_global_then_console(void **state)
 static void test_ssh_dev_selects_the_ssh_console_type(void **state)
 {
     (void)state;
-    assert_ptr_equal(console_type_for("ssh:n0@127.0.0.1:22", false), &console_ssh_ops);
-    assert_ptr_equal(console_type_for("SSH:n0@bmc", false), &console_ssh_ops);
-    assert_ptr_equal(console_type_for("127.0.0.1:22", false), &console_telnet_ops);
+    assert_ptr_equal(console_type_for("ssh:n0@127.0.0.1:22", false), &console_type_ssh);
+    assert_ptr_equal(console_type_for("SSH:n0@bmc", false), &console_type_ssh);
+    assert_ptr_equal(console_type_for("127.0.0.1:22", false), &console_type_telnet);
 }
 
 int main(void)

@@ -3,13 +3,16 @@
 #include "conmand/clients/client.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "conmand/consoles/console.h"
-#include "conmand/server.h"
+#include "conmand/consoles/registry.h"
+#include "conmand/consoles/reset.h"
 
 #define REPLAY_LEN 4096
 /* Request bytes are read into a buffer that starts this small and doubles
@@ -222,7 +225,7 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 
 static void unlink_client(struct client *cl)
 {
-    struct server *s = cl->srv;
+    struct client_hub *s = cl->hub;
     if (cl->prev)
         cl->prev->next = cl->next;
     else if (s->clients == cl)
@@ -261,7 +264,7 @@ static void lookup_name(struct client *cl, const struct sockaddr_storage *sa)
         return;
     dns->cl = cl;
     dns->req.data = dns;
-    if (uv_getnameinfo(cl->srv->loop, &dns->req, name_done, (const struct sockaddr *)sa,
+    if (uv_getnameinfo(cl->hub->loop, &dns->req, name_done, (const struct sockaddr *)sa,
                        NI_NAMEREQD) < 0) {
         free(dns);
         return;
@@ -301,7 +304,7 @@ static void notify_departure(struct client *cl, struct console *c)
     client_who(cl, who, sizeof(who));
     proto_short_time(time(NULL), when, sizeof(when));
     snprintf(text, sizeof(text), "Console [%s] departed by %s at %s", c->cfg.name, who, when);
-    console_notify(c, text, cl);
+    console_notify(c, text, &cl->reader);
 }
 
 void client_close(struct client *cl)
@@ -309,7 +312,7 @@ void client_close(struct client *cl)
     if (cl->state == CLIENT_CLOSING)
         return;
     for (size_t i = 0; i < cl->ncons; i++) {
-        console_detach(cl->cons[i], cl);
+        console_detach(cl->cons[i], &cl->reader);
         if (cl->writer)
             notify_departure(cl, cl->cons[i]);
     }
@@ -326,7 +329,7 @@ void client_close(struct client *cl)
     }
 }
 
-void client_close_all(struct server *s)
+void client_close_all(struct client_hub *s)
 {
     struct client *next;
     for (struct client *cl = s->clients; cl; cl = next) {
@@ -338,12 +341,13 @@ void client_close_all(struct server *s)
     }
 }
 
-void client_console_gone(struct client *cl, struct console *c)
+/* The console is going away: remove it from the session. */
+static void console_gone(struct client *cl, struct console *c)
 {
     char text[512];
     snprintf(text, sizeof(text), "Console [%s] removed from the configuration", c->cfg.name);
     client_send_msg(cl, text, false);
-    console_detach(c, cl);
+    console_detach(c, &cl->reader);
     for (size_t i = 0; i < cl->ncons; i++) {
         if (cl->cons[i] == c) {
             cl->cons[i] = cl->cons[--cl->ncons];
@@ -352,6 +356,40 @@ void client_console_gone(struct client *cl, struct console *c)
     }
     if (cl->ncons == 0)
         client_close(cl);
+}
+
+/* The session as a reader of its consoles. */
+static void reader_output(struct console_reader *r, const unsigned char *buf, size_t len)
+{
+    struct client *cl = (struct client *)((char *)r - offsetof(struct client, reader));
+    if (client_reads(cl))
+        client_send(cl, buf, len);
+}
+
+static void reader_notice(struct console_reader *r, const char *text)
+{
+    struct client *cl = (struct client *)((char *)r - offsetof(struct client, reader));
+    if (client_reads(cl))
+        client_send_msg(cl, text, true);
+}
+
+static void reader_gone(struct console_reader *r, struct console *c)
+{
+    console_gone((struct client *)((char *)r - offsetof(struct client, reader)), c);
+}
+
+static const struct console_reader_ops client_reader_ops = {
+    .output = reader_output,
+    .notice = reader_notice,
+    .gone = reader_gone,
+};
+
+/* The client behind a console's reader, or NULL for another kind of reader. */
+static struct client *reader_client(struct console_reader *r)
+{
+    return r->ops == &client_reader_ops
+               ? (struct client *)((char *)r - offsetof(struct client, reader))
+               : NULL;
 }
 
 static void reply_error(struct client *cl, int code, const char *text)
@@ -364,21 +402,21 @@ static void reply_error(struct client *cl, int code, const char *text)
 
 static bool other_writer(const struct client *w, const struct client *cl)
 {
-    return w != cl && w->writer;
+    return w && w != cl && w->writer;
 }
 
 static bool has_other_writer(const struct console *c, const struct client *cl)
 {
-    for (size_t i = 0; i < c->nclients; i++)
-        if (other_writer(c->clients[i], cl))
+    for (size_t i = 0; i < c->nreaders; i++)
+        if (other_writer(reader_client(c->readers[i]), cl))
             return true;
     return false;
 }
 
 static void busy_lines(struct obuf *b, struct client *cl, struct console *c)
 {
-    for (size_t j = 0; j < c->nclients; j++) {
-        struct client *w = c->clients[j];
+    for (size_t j = 0; j < c->nreaders; j++) {
+        struct client *w = reader_client(c->readers[j]);
         if (!other_writer(w, cl))
             continue;
         char who[WHO_MAX], idle[32], line[TEXT_MAX];
@@ -414,7 +452,7 @@ static bool reject_busy(struct client *cl, struct console **cons, size_t n)
 }
 
 /* `w` loses console `c` to `cl`: told, logged, detached (closed when it
- * was its only console). Removes `w` from c->clients. */
+ * was its only console). Removes `w` from c->readers. */
 static void steal_one(struct client *cl, struct console *c, struct client *w, const char *who,
                       const char *when)
 {
@@ -432,7 +470,7 @@ static void steal_one(struct client *cl, struct console *c, struct client *w, co
         w->writer = false; /* no departure notice to clients: it was stolen */
         client_close(w);
     } else {
-        console_detach(c, w);
+        console_detach(c, &w->reader);
         for (size_t k = 0; k < w->ncons; k++)
             if (w->cons[k] == c)
                 w->cons[k] = w->cons[--w->ncons];
@@ -445,16 +483,16 @@ static void steal(struct client *cl, struct console *c)
     char who[WHO_MAX], when[32];
     client_who(cl, who, sizeof(who));
     proto_short_time(time(NULL), when, sizeof(when));
-    /* steal_one() takes the writer out of c->clients (the last one moves
+    /* steal_one() takes the writer out of c->readers (the last one moves
      * into its slot), so slot i is looked at again. */
-    for (size_t i = 0; i < c->nclients;) {
-        struct client *w = c->clients[i];
+    for (size_t i = 0; i < c->nreaders;) {
+        struct client *w = reader_client(c->readers[i]);
         if (!other_writer(w, cl)) {
             i++;
             continue;
         }
         steal_one(cl, c, w, who, when);
-        if (i < c->nclients && c->clients[i] == w)
+        if (i < c->nreaders && c->readers[i] == &w->reader)
             i++; /* not removed: never loop on it */
     }
 }
@@ -468,9 +506,9 @@ static void announce_join(struct client *cl, struct console *c)
     snprintf(text, sizeof(text), "Console [%s] joined %sby %s at %s", c->cfg.name,
              cl->broadcast ? "for B/C " : "", who, when);
     logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
-    /* Sending never detaches anyone, so c->clients stays as it is. */
-    for (size_t i = 0; i < c->nclients; i++) {
-        struct client *w = c->clients[i];
+    /* Sending never detaches anyone, so c->readers stays as it is. */
+    for (size_t i = 0; i < c->nreaders; i++) {
+        struct client *w = reader_client(c->readers[i]);
         if (!other_writer(w, cl))
             continue;
         client_send_msg(w, text, true);
@@ -484,10 +522,7 @@ static void greet_console(struct client *cl, struct console *c, bool kick)
 {
     if (c->state != CONSOLE_UP && cl->ncons == 1) {
         char peer[512], text[700];
-        if (c->ops && c->ops->describe)
-            c->ops->describe(c, peer, sizeof(peer));
-        else
-            snprintf(peer, sizeof(peer), "\"%s\"", c->cfg.dev);
+        console_describe(c, peer, sizeof(peer));
         snprintf(text, sizeof(text), "Console [%s] is currently disconnected from %s", c->cfg.name,
                  peer);
         client_send_msg(cl, text, true);
@@ -500,7 +535,7 @@ static void greet_console(struct client *cl, struct console *c, bool kick)
  * that fit, whole). Returns how many names it holds, or -1 (no memory). */
 static long send_ok(struct client *cl, struct console **cons, size_t n)
 {
-    bool reset = cl->srv->conf.server.resetcmd != NULL;
+    bool reset = cl->hub->settings->resetcmd != NULL;
     const char **names = malloc((n ? n : 1) * sizeof(*names));
     if (!names)
         return -1;
@@ -531,7 +566,7 @@ static void attach_all(struct client *cl)
             steal(cl, c);
         else if (cl->writer)
             announce_join(cl, c);
-        if (console_attach(c, cl) < 0) {
+        if (console_attach(c, &cl->reader) < 0) {
             char text[512];
             snprintf(text, sizeof(text), "Console [%s] not joined: out of memory", c->cfg.name);
             client_send_msg(cl, text, false);
@@ -621,27 +656,27 @@ static void too_many(struct client *cl, struct console **cons, size_t n)
  * costly pattern list is refused, not run to the end. */
 static long match_consoles(struct client *cl, struct console **cons, char *msg, size_t msglen)
 {
-    struct server *s = cl->srv;
+    const struct console_registry *s = cl->hub->consoles;
     struct proto_matcher *m;
     int rc = proto_matcher_create(&cl->req, &m, msg, msglen);
     if (rc < 0)
         return rc;
     uint64_t start = uv_hrtime();
     size_t n = 0;
-    for (size_t i = 0; i < s->nconsoles; i++) {
+    for (size_t i = 0; i < s->n; i++) {
         if ((i & 15) == 15 && uv_hrtime() - start > MATCH_BUDGET_NS) {
             snprintf(msg, msglen,
                      "%s too costly: matching stopped after %llu ms at console %zu of %zu",
                      cl->req.regex ? "Regular expression" : "Console pattern list",
-                     MATCH_BUDGET_NS / 1000000ULL, i, s->nconsoles);
+                     MATCH_BUDGET_NS / 1000000ULL, i, s->n);
             rc = cl->req.regex ? -PROTO_ERR_BAD_REGEX : -PROTO_ERR_BAD_REQUEST;
             break;
         }
-        rc = proto_matcher_test(m, s->consoles[i]->cfg.name, msg, msglen);
+        rc = proto_matcher_test(m, s->v[i]->cfg.name, msg, msglen);
         if (rc < 0)
             break;
         if (rc)
-            cons[n++] = s->consoles[i];
+            cons[n++] = s->v[i];
     }
     proto_matcher_free(m);
     return rc < 0 ? rc : (long)n;
@@ -650,9 +685,9 @@ static long match_consoles(struct client *cl, struct console **cons, char *msg, 
 /* Returns true when the connection stays open as a session. */
 static bool handle_request(struct client *cl)
 {
-    struct server *s = cl->srv;
+    size_t total = cl->hub->consoles->n;
     char msg[512];
-    struct console **cons = malloc((s->nconsoles ? s->nconsoles : 1) * sizeof(*cons));
+    struct console **cons = malloc((total ? total : 1) * sizeof(*cons));
     if (!cons) {
         reply_error(cl, PROTO_ERR_NO_RESOURCES, "Insufficient resources to process request");
         return false;
@@ -720,7 +755,7 @@ static void escape_reset(struct client *cl)
         log_info("Console [%s] reset by <%s@%s>", c->cfg.name, cl->req.user, cl->host);
         snprintf(text, sizeof(text), "Console [%s] reset by %s at %s", c->cfg.name, who, when);
         console_notify(c, text, NULL);
-        server_reset_console(cl->srv, c);
+        reset_console(cl->hub->resets, c);
     }
 }
 
@@ -730,8 +765,7 @@ static void escape(struct client *cl, unsigned char cmd)
     switch (cmd) {
     case PROTO_ESC_BREAK:
         for (size_t i = 0; cl->writer && i < cl->ncons; i++)
-            if (cl->cons[i]->ops && cl->cons[i]->ops->send_break)
-                cl->cons[i]->ops->send_break(cl->cons[i]);
+            console_send_break(cl->cons[i]);
         break;
     case PROTO_ESC_DEL:
         for (size_t i = 0; cl->writer && i < cl->ncons; i++)
@@ -821,7 +855,7 @@ static bool handle_line(struct client *cl, const char *line)
  * copying (TCP holds the rest of a paste back). */
 static size_t session_read_len(const struct client *cl)
 {
-    size_t len = sizeof(cl->srv->readbuf);
+    size_t len = sizeof(cl->hub->readbuf);
     if (cl->writer && cl->ncons > 1 && len > BROADCAST_COPY_MAX / cl->ncons)
         len = BROADCAST_COPY_MAX / cl->ncons;
     return len < 64 ? 64 : len;
@@ -832,7 +866,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     (void)suggested;
     struct client *cl = h->data;
     if (cl->state == CLIENT_SESSION || cl->discard) { /* one loop thread: reads never overlap */
-        *buf = uv_buf_init(cl->srv->readbuf, (unsigned)session_read_len(cl));
+        *buf = uv_buf_init(cl->hub->readbuf, (unsigned)session_read_len(cl));
         return;
     }
     if (cl->inlen == cl->incap && cl->incap < PROTO_MAX_LINE) {
@@ -923,6 +957,19 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         lines_in(cl, (size_t)nread);
 }
 
+/* Numeric address and port of a peer (never a DNS lookup: the loop must
+ * not wait on a name server; lookup_name() asks asynchronously). */
+static void peer_name(const struct sockaddr_storage *sa, char *host, size_t hostlen, int *port)
+{
+    char serv[16];
+    socklen_t len =
+        sa->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    if (getnameinfo((const struct sockaddr *)sa, len, host, (socklen_t)hostlen, serv, sizeof(serv),
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+        snprintf(host, hostlen, "unknown");
+    *port = atoi(serv);
+}
+
 /* A connection that has not sent its greeting and request in time. */
 static void request_timeout(uv_timer_t *t)
 {
@@ -932,16 +979,17 @@ static void request_timeout(uv_timer_t *t)
     client_close(cl);
 }
 
-void client_accept(struct server *s)
+void client_accept(struct client_hub *s)
 {
     struct client *cl = calloc(1, sizeof(*cl));
     if (!cl)
         return;
-    cl->srv = s;
+    cl->hub = s;
+    cl->reader.ops = &client_reader_ops;
     uv_tcp_init(s->loop, &cl->tcp);
     cl->tcp.data = cl;
     cl->handles = 1;
-    if (uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&cl->tcp) < 0) {
+    if (uv_accept(s->listener, (uv_stream_t *)&cl->tcp) < 0) {
         uv_close((uv_handle_t *)&cl->tcp, closed_cb);
         return;
     }
@@ -952,11 +1000,11 @@ void client_accept(struct server *s)
     struct sockaddr_storage sa;
     int len = sizeof(sa);
     if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&sa, &len) == 0) {
-        server_peer_name(&sa, cl->host, sizeof(cl->host), &cl->port);
+        peer_name(&sa, cl->host, sizeof(cl->host), &cl->port);
         lookup_name(cl, &sa);
     } else
         snprintf(cl->host, sizeof(cl->host), "unknown");
-    if (s->conf.server.keepalive)
+    if (s->settings->keepalive)
         uv_tcp_keepalive(&cl->tcp, 1, 60);
     uv_tcp_nodelay(&cl->tcp, 1);
     cl->next = s->clients;

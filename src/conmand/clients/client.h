@@ -13,9 +13,11 @@
 #include <uv.h>
 
 #include "conmand/clients/proto.h"
+#include "conmand/conf/conf.h"
+#include "conmand/consoles/console.h"
 
-struct server;
-struct console;
+struct console_registry;
+struct reset_runner;
 struct client_dns;
 
 /* Console output queued for one client and not yet taken by the kernel.
@@ -34,8 +36,20 @@ struct client_out;
 
 enum client_state { CLIENT_GREETING, CLIENT_REQUEST, CLIENT_SESSION, CLIENT_CLOSING };
 
+/* What the client sessions share, owned by the daemon. */
+struct client_hub {
+    uv_loop_t *loop;
+    uv_stream_t *listener;
+    const struct conf_server *settings; /* live: keepalive, resetcmd */
+    struct console_registry *consoles;  /* what requests match */
+    struct reset_runner *resets;        /* the reset escape runs resetcmd */
+    struct client *clients;             /* doubly linked */
+    char readbuf[65536];                /* session input scratch (one loop thread) */
+};
+
 struct client {
-    struct server *srv;
+    struct client_hub *hub;
+    struct console_reader reader; /* how the consoles of the session reach it */
     uv_tcp_t tcp;
     uv_timer_t request_timer; /* CLIENT_REQUEST_SEC until the session */
     int handles;              /* open libuv handles: freed at 0 */
@@ -63,7 +77,7 @@ struct client {
 };
 
 /* Accepts a pending connection on the listener. */
-void client_accept(struct server *srv);
+void client_accept(struct client_hub *hub);
 
 /* Queues bytes to the client; drops (and counts) when its queue is full. */
 void client_send(struct client *cl, const void *buf, size_t len);
@@ -75,15 +89,12 @@ void client_send_msg(struct client *cl, const char *text, bool info);
 void client_close(struct client *cl);
 
 /* Closes every client now, dropping queued output (daemon stop). */
-void client_close_all(struct server *s);
+void client_close_all(struct client_hub *hub);
 
 /* True when the client reads console output (not a broadcast session). */
 bool client_reads(const struct client *cl);
 
 /* "<user@host> on tty" for messages. */
 void client_who(const struct client *cl, char *out, size_t outlen);
-
-/* The console is going away: remove it from the session. */
-void client_console_gone(struct client *cl, struct console *c);
 
 #endif

@@ -13,8 +13,7 @@
 #include <syslog.h>
 
 #include "common/numparse.h"
-#include "conmand/conf/ipmiopts.h"
-#include "conmand/conf/seropts.h"
+#include "conmand/consoles/types.h"
 
 #define CONF_MAX_TOKENS 64
 #define CONF_ERR_LEN 512
@@ -45,9 +44,7 @@ struct parser {
     char *g_log;
     bool g_log_set;
     struct conf_logopts g_logopts;
-    char *g_seropts;
-    char *g_ipmiopts;
-    char *g_sshopts;
+    char *g_opts[CONSOLE_TYPES_MAX]; /* per type (console_types' order) */
     /* Console names seen so far (borrowed from out), open addressing: a
      * duplicate check per line must not scan 10,000 earlier names. */
     const char **names;
@@ -59,7 +56,7 @@ struct parser {
 
 static void report(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *dev_type_guess(const char *dev);
+static const struct console_type *dev_type_guess(const char *dev);
 static int expand_fmt(const char *fmt, const struct conf_fmt *v, bool keep_time, char *out,
                       size_t outlen);
 
@@ -291,76 +288,29 @@ static int server_kv(struct parser *p, const char *key, const char *val)
     return rc;
 }
 
-/* seropts layered as conman's: `val` over `base` (NULL: the defaults) into
- * the canonical "bps,DPS" that the serial console reads. Returns 0,
- * -EINVAL (reported) or -ENOMEM. */
-static int layer_seropts(struct parser *p, const char *base, const char *val, bool warn_only,
-                         char **out)
-{
-    struct serial_opts o;
-    char err[256], text[64];
-    serial_parse_opts(base, &o, err, sizeof(err)); /* base is canonical */
-    if (serial_parse_onto(val, &o, err, sizeof(err)) < 0) {
-        if (warn_only)
-            warn(p, "%s: ignored", err);
-        else
-            report(p, "%s", err);
-        return -EINVAL;
-    }
-    serial_format_opts(&o, text, sizeof(text));
-    return set_str(out, text);
-}
-
-static int global_seropts(struct parser *p, const char *val)
-{
-    char *next = NULL;
-    int rc = layer_seropts(p, p->g_seropts, val, false, &next);
-    if (rc == 0) {
-        free(p->g_seropts);
-        p->g_seropts = next;
-    }
-    return rc;
-}
-
-/* ipmiopts layers ("GLOBAL\nGLOBAL\nCONSOLE"): each is parsed on top of
- * the ones before when the console connects, as conman parses a console's
- * value over the global settings; a newline cannot occur in a value. */
-static char *join_layers(const char *a, const char *b)
+char *conf_join_values(const char *a, char sep, const char *b)
 {
     if (!a || !b)
         return a || b ? strdup(a ? a : b) : NULL;
     size_t len = strlen(a) + strlen(b) + 2;
     char *s = malloc(len);
     if (s)
-        snprintf(s, len, "%s\n%s", a, b);
+        snprintf(s, len, "%s%c%s", a, sep, b);
     return s;
 }
 
-/* Checks the layers as the console will parse them. Returns 0 or -EINVAL
- * with the reason (never a secret) in err. */
-static int check_ipmiopts(const char *layers, char *err, size_t errlen)
+/* GLOBAL options of a type: layered over the GLOBAL ones before, as the
+ * type checks them; a bad value is reported and ignored. */
+static int global_opts(struct parser *p, int type, const char *val)
 {
-    struct ipmiopts o;
-    int rc = ipmiopts_parse(layers, &o, err, errlen);
-    if (rc == 0)
-        ipmiopts_release(&o);
-    return rc;
-}
-
-static int global_ipmiopts(struct parser *p, const char *val)
-{
-    char err[256];
-    char *next = join_layers(p->g_ipmiopts, val);
-    if (!next)
-        return -ENOMEM;
-    int rc = check_ipmiopts(next, err, sizeof(err));
-    if (rc < 0) {
-        free(next);
+    char err[256], *next = NULL;
+    int rc = console_types[type]->opts_layer(p->g_opts[type], val, &next, err, sizeof(err));
+    if (rc == -EINVAL)
         report(p, "GLOBAL %s: ignored", err);
-        return rc == -ENOMEM ? rc : -EINVAL;
-    }
-    free(p->g_ipmiopts);
-    p->g_ipmiopts = next;
+    if (rc < 0)
+        return rc;
+    free(p->g_opts[type]);
+    p->g_opts[type] = next;
     return 0;
 }
 
@@ -391,12 +341,9 @@ static int global_kv(struct parser *p, const char *key, const char *val)
     }
     if (!strcasecmp(key, "logopts"))
         return logopts_kv(p, val, &p->g_logopts);
-    if (!strcasecmp(key, "seropts"))
-        return global_seropts(p, val);
-    if (!strcasecmp(key, "ipmiopts"))
-        return global_ipmiopts(p, val);
-    if (!strcasecmp(key, "sshopts"))
-        return set_str(&p->g_sshopts, val);
+    int type = console_type_with_opts(key);
+    if (type >= 0)
+        return global_opts(p, type, val);
     report(p, "unrecognized GLOBAL keyword '%s'", key);
     return -EINVAL;
 }
@@ -463,19 +410,6 @@ static int collect_kv(struct parser *p, struct tok *t, int n, struct kv *kv, int
     return 0;
 }
 
-static char *join_opts(const char *a, const char *b)
-{
-    if (!a && !b)
-        return NULL;
-    if (!a || !b)
-        return strdup(a ? a : b);
-    size_t len = strlen(a) + strlen(b) + 2;
-    char *s = malloc(len);
-    if (s)
-        snprintf(s, len, "%s,%s", a, b);
-    return s;
-}
-
 static size_t name_hash(const char *s)
 {
     size_t h = 1469598103934665603u; /* FNV-1a */
@@ -535,26 +469,16 @@ void conf_console_release(struct conf_console *c)
     free(c->name);
     free(c->dev);
     free(c->log);
-    free(c->seropts);
-    free(c->ipmiopts);
-    free(c->sshopts);
+    free(c->opts);
     memset(c, 0, sizeof(*c));
 }
 
-/* The type a dev string will have, without looking at the file system
- * (a bare absolute path counts as a serial device: a process console
- * without arguments has an empty %D at run time). */
-static const char *dev_type_guess(const char *dev)
+/* The type a dev string will have, without looking at the file system: a
+ * bare absolute path is taken for a character device (a program without
+ * arguments has an empty %D at run time either way). */
+static const struct console_type *dev_type_guess(const char *dev)
 {
-    if (!strncasecmp(dev, "ipmi:", 5))
-        return "ipmi";
-    if (!strncasecmp(dev, "unix:", 5))
-        return "unix";
-    if (!strncasecmp(dev, "ssh:", 4))
-        return "ssh";
-    if (dev[0] == '/')
-        return strpbrk(dev, " \t") ? "process" : "serial";
-    return strchr(dev, ':') && !strpbrk(dev, " \t") ? "telnet" : "process";
+    return console_type_for(dev, dev[0] == '/' && !strpbrk(dev, " \t"));
 }
 
 /* The console's log name with %N and %D expanded and the time left as
@@ -634,8 +558,15 @@ static int resolve_log(struct parser *p, struct conf_console *c, const char *log
     return log_add(p, k, c);
 }
 
+/* A CONSOLE line's values; the options per type, as given. */
+struct console_values {
+    const char *log;
+    bool log_set;
+    const char *opts[CONSOLE_TYPES_MAX];
+};
+
 static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_console *c,
-                       const char **log, bool *log_set, const char **ipmi, const char **ssh)
+                       struct console_values *vals)
 {
     for (int i = 0; i < nkv; i++) {
         const char *k = kv[i].key, *v = kv[i].val;
@@ -645,15 +576,11 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
         else if (!strcasecmp(k, "dev"))
             rc = set_str(&c->dev, v);
         else if (!strcasecmp(k, "log"))
-            *log = v, *log_set = true;
+            vals->log = v, vals->log_set = true;
         else if (!strcasecmp(k, "logopts"))
             rc = logopts_kv(p, v, &c->logopts);
-        else if (!strcasecmp(k, "seropts"))
-            rc = set_str(&c->seropts, v);
-        else if (!strcasecmp(k, "ipmiopts"))
-            *ipmi = v;
-        else if (!strcasecmp(k, "sshopts"))
-            *ssh = v;
+        else if (console_type_with_opts(k) >= 0)
+            vals->opts[console_type_with_opts(k)] = v;
         else {
             report(p, "unrecognized CONSOLE keyword '%s'", k);
             return -EINVAL;
@@ -664,45 +591,48 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
     return 0;
 }
 
-/* The console's seropts over the GLOBAL ones, its ipmiopts after them,
- * and %N in its dev. Returns 0, -EINVAL (reported) or -ENOMEM. */
-static int console_options(struct parser *p, struct conf_console *c, const char *ipmi)
+/* The console's options: its type's, its own value layered over the
+ * GLOBAL ones (a bad value drops the console, as conman's); another
+ * type's options are not read by this console (conman ignores them), so a
+ * bad one is only a warning. Then %N in its dev. Returns 0, -EINVAL
+ * (reported) or -ENOMEM. */
+static int console_options(struct parser *p, struct conf_console *c,
+                           const struct console_values *vals)
 {
-    char err[256];
-    int rc = 0;
-    if (c->seropts) {
-        char *own = c->seropts;
-        c->seropts = NULL;
-        /* Only a serial console reads them (conman parses them for no
-         * other): elsewhere a bad value is a warning and drops nothing. */
-        bool serial = !strcmp(dev_type_guess(c->dev), "serial");
-        rc = layer_seropts(p, p->g_seropts, own, !serial, &c->seropts);
-        free(own);
-        if (rc == -EINVAL && !serial)
-            rc = 0;
-    } else if (p->g_seropts && !(c->seropts = strdup(p->g_seropts))) {
-        rc = -ENOMEM;
-    }
-    if (rc == 0 && (p->g_ipmiopts || ipmi) && !(c->ipmiopts = join_layers(p->g_ipmiopts, ipmi)))
-        rc = -ENOMEM;
-    /* Only an IPMI console reads them: conman ignores them elsewhere. */
-    if (rc == 0 && c->ipmiopts && !strncasecmp(c->dev, "ipmi:", 5) &&
-        (rc = check_ipmiopts(c->ipmiopts, err, sizeof(err))) < 0) {
-        if (rc != -ENOMEM)
+    const struct console_type *type = dev_type_guess(c->dev);
+    for (int i = 0; console_types[i]; i++) {
+        char err[256], *layered = NULL;
+        bool own_type = console_types[i] == type;
+        if (!vals->opts[i]) {
+            if (own_type && p->g_opts[i] && !(c->opts = strdup(p->g_opts[i])))
+                return -ENOMEM;
+            continue;
+        }
+        int rc = console_types[i]->opts_layer(p->g_opts[i], vals->opts[i], &layered, err,
+                                              sizeof(err));
+        if (rc == -ENOMEM)
+            return rc;
+        if (rc < 0 && own_type) {
             report(p, "console [%s]: %s", c->name, err);
-        return rc == -ENOMEM ? rc : -EINVAL;
+            return -EINVAL;
+        }
+        if (rc < 0)
+            warn(p, "console [%s]: %s: ignored", c->name, err);
+        if (own_type)
+            c->opts = layered;
+        else
+            free(layered);
     }
-    return rc == 0 ? expand_dev_name(c) : rc;
+    return expand_dev_name(c);
 }
 
 static int console_line(struct parser *p, struct kv *kv, int nkv)
 {
     struct conf_console c = {0};
-    const char *log = NULL, *ipmi = NULL, *ssh = NULL;
-    bool log_set = false;
+    struct console_values vals = {0};
     c.logopts = p->g_logopts;
     c.line = p->line;
-    int rc = console_kvs(p, kv, nkv, &c, &log, &log_set, &ipmi, &ssh);
+    int rc = console_kvs(p, kv, nkv, &c, &vals);
     if (rc == 0 && (!c.name || !*c.name)) {
         report(p, "CONSOLE without a name");
         rc = -EINVAL;
@@ -714,11 +644,9 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
         rc = -EINVAL;
     }
     if (rc == 0)
-        rc = console_options(p, &c, ipmi);
-    if (rc == 0 && (p->g_sshopts || ssh) && !(c.sshopts = join_opts(p->g_sshopts, ssh)))
-        rc = -ENOMEM;
+        rc = console_options(p, &c, &vals);
     if (rc == 0)
-        rc = resolve_log(p, &c, log, log_set);
+        rc = resolve_log(p, &c, vals.log, vals.log_set);
     if (rc == 0)
         rc = add_console(p, &c);
     if (rc < 0)
@@ -843,9 +771,8 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
         s += len;
     }
     free(p.g_log);
-    free(p.g_seropts);
-    free(p.g_ipmiopts);
-    free(p.g_sshopts);
+    for (size_t i = 0; i < CONSOLE_TYPES_MAX; i++)
+        free(p.g_opts[i]);
     free(p.names);
     logs_release(&p);
     if (rc < 0)
@@ -897,9 +824,7 @@ int conf_console_copy(struct conf_console *dst, const struct conf_console *src)
     c.name = dup_or_null(src->name, &failed);
     c.dev = dup_or_null(src->dev, &failed);
     c.log = dup_or_null(src->log, &failed);
-    c.seropts = dup_or_null(src->seropts, &failed);
-    c.ipmiopts = dup_or_null(src->ipmiopts, &failed);
-    c.sshopts = dup_or_null(src->sshopts, &failed);
+    c.opts = dup_or_null(src->opts, &failed);
     if (failed) {
         conf_console_release(&c);
         return -ENOMEM;
@@ -913,8 +838,7 @@ bool conf_console_equal(const struct conf_console *a, const struct conf_console 
 {
     return str_eq(a->name, b->name) && str_eq(a->dev, b->dev) && str_eq(a->log, b->log) &&
            a->logopts.lock == b->logopts.lock && a->logopts.sanitize == b->logopts.sanitize &&
-           a->logopts.timestamp == b->logopts.timestamp && str_eq(a->seropts, b->seropts) &&
-           str_eq(a->ipmiopts, b->ipmiopts) && str_eq(a->sshopts, b->sshopts);
+           a->logopts.timestamp == b->logopts.timestamp && str_eq(a->opts, b->opts);
 }
 
 int conf_expand(const char *fmt, const char *name, const char *dev, char *out, size_t outlen)
@@ -1022,26 +946,15 @@ int conf_format(const char *fmt, const struct conf_fmt *v, char *out, size_t out
     return expand_fmt(fmt, v, false, out, outlen);
 }
 
-static const char *basename_of(const char *path)
+const char *conf_basename(const char *path)
 {
     const char *slash = strrchr(path, '/');
     return slash ? slash + 1 : path;
 }
 
-void conf_dev_id(const char *dev, const char *type, char *out, size_t outlen)
+void conf_dev_id(const char *dev, const struct console_type *type, char *out, size_t outlen)
 {
-    const char *id = "";
-    if (!type)
-        id = "";
-    else if (!strcmp(type, "serial"))
-        id = basename_of(dev);
-    else if (!strcmp(type, "unix"))
-        id = basename_of(dev + 5);
-    else if (!strcmp(type, "telnet"))
-        id = dev;
-    else if (!strcmp(type, "ssh"))
-        id = dev + 4;
-    snprintf(out, outlen, "%s", id);
+    snprintf(out, outlen, "%s", type && type->dev_id ? type->dev_id(dev) : "");
 }
 
 int conf_split_args(const char *dev, char *buf, size_t buflen, char **argv, int max)

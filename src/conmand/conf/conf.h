@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <time.h>
 
+struct console_type; /* consoles/types.h: the table of types */
+
 #define CONF_DEFAULT_PORT 7890
 #define CONF_DEFAULT_PATH "/etc/conman.conf"
 #define CONF_NOFILE_MAX (1 << 30) /* the kernel's own ceiling (fs.nr_open) */
@@ -28,12 +30,10 @@ struct conf_console {
                   name is runtime, not configuration; relative to logdir
                   still unresolved; NULL: not logged */
     struct conf_logopts logopts;
-    char *seropts;  /* canonical "bps,DPS" (the console's value parsed over
-                       the GLOBAL one), or NULL: default "9600,8n1" */
-    char *ipmiopts; /* GLOBAL then CONSOLE values, one per line (each
-                       parsed over the ones before), or NULL */
-    char *sshopts;  /* ssh: consoles, merged like ipmiopts */
-    int line;       /* where it was defined, for messages */
+    char *opts; /* the options of the console's type (seropts, ipmiopts,
+                   sshopts...), its own value layered over the GLOBAL ones as
+                   the type layers them; NULL: none given */
+    int line;   /* where it was defined, for messages */
 };
 
 struct conf_server {
@@ -112,11 +112,18 @@ struct conf_fmt {
  * do not fit in outlen. */
 int conf_format(const char *fmt, const struct conf_fmt *v, char *out, size_t outlen);
 
-/* Pure: %D of a console of type `type` (console_ops.type; NULL: unknown):
- * the basename of the device for serial and unix consoles, host:port for
- * telnet, user@host[:port] for ssh (consoles of one BMC differ by user),
- * empty for process and ipmi, as conman 0.3.1 defines it. */
-void conf_dev_id(const char *dev, const char *type, char *out, size_t outlen);
+/* Pure: %D of a console of type `type` (NULL: unknown, empty) as the type
+ * defines it: conman 0.3.1's basename of the device for serial and unix
+ * consoles, host:port for telnet, empty for process and ipmi; ours
+ * user@host[:port] for ssh (consoles of one BMC differ by user). */
+void conf_dev_id(const char *dev, const struct console_type *type, char *out, size_t outlen);
+
+/* Pure: the last component of `path` (a pointer into it). */
+const char *conf_basename(const char *path);
+
+/* "a<sep>b", or a copy of whichever is not NULL, or NULL when both are
+ * (malloc'd; NULL also when out of memory with an argument given). */
+char *conf_join_values(const char *a, char sep, const char *b);
 
 /* Splits a process dev string into argv, honouring '...' and "..." quotes.
  * Returns argc (>= 0) with a NULL-terminated argv of at most `max` - 1 words

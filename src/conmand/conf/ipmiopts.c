@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conmand/conf/conf.h"
+
 static const struct {
     const char *name;
     unsigned flag;
@@ -282,4 +284,21 @@ void ipmiopts_release(struct ipmiopts *o)
     secret_release(&o->password);
     secret_release(&o->k_g);
     secret_wipe(o->user, sizeof(o->user));
+}
+
+int ipmiopts_layer(const char *base, const char *val, char **out, char *err, size_t errlen)
+{
+    struct ipmiopts o;
+    char *layers = conf_join_values(base, '\n', val);
+    if (!layers)
+        return -ENOMEM;
+    int rc = ipmiopts_parse(layers, &o, err, errlen);
+    if (rc < 0) {
+        explicit_bzero(layers, strlen(layers)); /* it may hold a password */
+        free(layers);
+        return rc;
+    }
+    ipmiopts_release(&o);
+    *out = layers;
+    return 0;
 }

@@ -36,4 +36,12 @@ int ipmiopts_parse(const char *s, struct ipmiopts *o, char *err, size_t errlen);
 
 void ipmiopts_release(struct ipmiopts *o);
 
+/* ipmiopts layers ("GLOBAL\nGLOBAL\nCONSOLE"): `val` after `base` (NULL:
+ * none) into *out (malloc'd), each layer parsed over the ones before when
+ * the console connects, as conman parses a console's value over the
+ * global settings; a newline cannot occur in a value. Checked now as it
+ * will be parsed then. Returns 0, -EINVAL with the reason (never a secret)
+ * in `err`, or -ENOMEM. */
+int ipmiopts_layer(const char *base, const char *val, char **out, char *err, size_t errlen);
+
 #endif

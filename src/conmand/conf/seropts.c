@@ -110,3 +110,14 @@ speed_t serial_speed(unsigned bps)
     return B9600;
 }
 
+
+int seropts_layer(const char *base, const char *val, char **out, char *err, size_t errlen)
+{
+    struct serial_opts o;
+    char text[64];
+    serial_parse_opts(base, &o, err, errlen); /* base is canonical */
+    if (serial_parse_onto(val, &o, err, errlen) < 0)
+        return -EINVAL;
+    serial_format_opts(&o, text, sizeof(text));
+    return (*out = strdup(text)) ? 0 : -ENOMEM;
+}

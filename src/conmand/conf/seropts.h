@@ -30,4 +30,9 @@ void serial_format_opts(const struct serial_opts *o, char *out, size_t outlen);
 /* The termios speed of a rate serial_parse_opts() gave (B9600 if none). */
 speed_t serial_speed(unsigned bps);
 
+/* seropts layered as conman's: `val` over `base` (NULL: the defaults) into
+ * the canonical "bps,DPS" the serial console reads (*out, malloc'd).
+ * Returns 0, -EINVAL with the reason in `err`, or -ENOMEM. */
+int seropts_layer(const char *base, const char *val, char **out, char *err, size_t errlen);
+
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "conmand/conf/conf.h"
+
 static int parse_port(const char *s, unsigned *port)
 {
     if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 5)
@@ -169,4 +171,12 @@ int sshopts_parse(const char *s, struct sshopts *o, char *err, size_t errlen)
 void sshopts_release(struct sshopts *o)
 {
     secret_release(&o->password);
+}
+
+int sshopts_layer(const char *base, const char *val, char **out, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    /* Checked when the console connects, with its dev string. */
+    return (*out = conf_join_values(base, ',', val)) ? 0 : -ENOMEM;
 }

@@ -36,4 +36,9 @@ int sshopts_parse(const char *s, struct sshopts *o, char *err, size_t errlen);
 
 void sshopts_release(struct sshopts *o);
 
+/* sshopts layered: `val` after `base` (NULL: none), joined with a comma
+ * (later items override earlier ones) into *out (malloc'd). Returns 0 or
+ * -ENOMEM. */
+int sshopts_layer(const char *base, const char *val, char **out, char *err, size_t errlen);
+
 #endif

@@ -14,26 +14,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/clients/client.h"
 #include "conmand/clients/proto.h"
-#include "conmand/server.h"
-
-const struct console_ops *console_type_for(const char *dev, bool is_chardev)
-{
-    if (!strncasecmp(dev, "ipmi:", 5))
-        return &console_ipmi_ops;
-    if (!strncasecmp(dev, "unix:", 5))
-        return &console_unix_ops;
-    if (!strncasecmp(dev, "ssh:", 4))
-        return &console_ssh_ops;
-    if (dev[0] == '/')
-        return is_chardev ? &console_serial_ops : &console_process_ops;
-    const char *colon = strrchr(dev, ':');
-    if (colon && colon != dev && colon[1] && strspn(colon + 1, "0123456789") == strlen(colon + 1))
-        return &console_telnet_ops;
-    /* A program without a leading '/' (conman searches SERVER execpath). */
-    return memchr(dev, ':', strcspn(dev, " \t")) ? NULL : &console_process_ops;
-}
+#include "conmand/consoles/types.h"
 
 unsigned console_backoff_ms(unsigned failures, double rnd)
 {
@@ -45,28 +27,52 @@ unsigned console_backoff_ms(unsigned failures, double rnd)
     return base + (unsigned)(rnd * 0.25 * base);
 }
 
-struct console *console_create(struct server *srv, const struct conf_console *cfg)
+/* The type of the console's dev, looking at the file system for a bare
+ * absolute path (a character device is a serial port). A console that
+ * changes type frees the old type's state first. */
+static void set_type(struct console *c)
+{
+    struct stat st;
+    const char *dev = c->cfg.dev;
+    bool chardev =
+        dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
+    const struct console_type *type = console_type_for(dev, chardev);
+    if (type == c->type)
+        return;
+    if (c->ops && c->ops->release)
+        c->ops->release(c);
+    c->type = type;
+    c->ops = type ? type->ops : NULL;
+    c->type_ready = false;
+}
+
+struct console *console_create(struct console_hub *hub, const struct conf_console *cfg)
 {
     struct console *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
-    c->srv = srv;
+    c->hub = hub;
     c->fd = -1;
     /* The file is named when it opens (console_start): no path yet. */
     int rc = conf_console_copy(&c->cfg, cfg);
     if (rc == 0)
-        rc = logfile_init(&c->log, &srv->logs, cfg->name, NULL, &cfg->logopts);
+        rc = logfile_init(&c->log, &hub->logs, cfg->name, NULL, &cfg->logopts);
     if (rc < 0) {
         conf_console_release(&c->cfg);
         free(c);
         return NULL;
     }
-    struct stat st;
-    bool chardev = cfg->dev[0] == '/' && !strchr(cfg->dev, ' ') && stat(cfg->dev, &st) == 0 &&
-                   S_ISCHR(st.st_mode);
-    c->ops = console_type_for(cfg->dev, chardev);
+    set_type(c);
     timerheap_node_init(&c->retry);
     return c;
+}
+
+void console_reconfigure(struct console *c, struct conf_console *cfg)
+{
+    conf_console_release(&c->cfg);
+    c->cfg = *cfg;
+    memset(cfg, 0, sizeof(*cfg));
+    set_type(c);
 }
 
 int console_log_path(const struct console *c, time_t now, char *out, size_t outlen)
@@ -74,11 +80,11 @@ int console_log_path(const struct console *c, time_t now, char *out, size_t outl
     char devid[1024], name[4096];
     if (!c->cfg.log)
         return -ENOENT;
-    conf_dev_id(c->cfg.dev, c->ops ? c->ops->type : NULL, devid, sizeof(devid));
+    conf_dev_id(c->cfg.dev, c->type, devid, sizeof(devid));
     struct conf_fmt v = {.name = c->cfg.name, .devid = devid, .pid = (long)getpid(), .now = now};
     if (conf_format(c->cfg.log, &v, name, sizeof(name)) < 0)
         return -ENAMETOOLONG;
-    return server_log_path(c->srv, name, out, outlen);
+    return logfile_resolve(c->hub->settings->logdir, c->hub->cwd, name, out, outlen);
 }
 
 /* Names the log file for now and opens it; with `if_due` only when that
@@ -126,7 +132,7 @@ static void update_poll(struct console *c)
     uv_poll_start(c->poll, ev, on_poll);
 }
 
-static void describe(const struct console *c, char *out, size_t outlen)
+void console_describe(const struct console *c, char *out, size_t outlen)
 {
     if (c->ops && c->ops->describe)
         c->ops->describe(c, out, outlen);
@@ -137,7 +143,7 @@ static void describe(const struct console *c, char *out, size_t outlen)
 static void announce_up(struct console *c)
 {
     char peer[512], when[32], text[1024];
-    describe(c, peer, sizeof(peer));
+    console_describe(c, peer, sizeof(peer));
     proto_short_time(time(NULL), when, sizeof(when));
     log_info("Console [%s] connected to %s", c->cfg.name, peer);
     snprintf(text, sizeof(text), "Console [%s] connected to %s at %s", c->cfg.name, peer, when);
@@ -150,7 +156,7 @@ void console_up(struct console *c, int fd)
         /* A type that manages its own session hands over its fd here. */
         c->fd = fd;
         c->poll = malloc(sizeof(*c->poll));
-        if (!c->poll || uv_poll_init(c->srv->loop, c->poll, fd) < 0) {
+        if (!c->poll || uv_poll_init(c->hub->loop, c->poll, fd) < 0) {
             free(c->poll);
             c->poll = NULL;
             console_down(c, "cannot poll its descriptor");
@@ -169,7 +175,7 @@ void console_up(struct console *c, int fd)
 static void on_retry_timer(uv_timer_t *t);
 
 /* Points the one timer at the earliest deadline. */
-static void arm_retry_timer(struct server *s)
+static void arm_retry_timer(struct console_hub *s)
 {
     if (uv_is_active((uv_handle_t *)&s->retry_idle))
         return; /* a slice is pending: on_retry_idle re-arms when done */
@@ -189,7 +195,7 @@ static void arm_retry_timer(struct server *s)
 
 static void schedule_retry(struct console *c)
 {
-    struct server *s = c->srv;
+    struct console_hub *s = c->hub;
     if (c->closing || s->stopping)
         return;
     unsigned ms;
@@ -214,7 +220,7 @@ static void schedule_retry(struct console *c)
 
 void console_wake(struct console *c)
 {
-    struct server *s = c->srv;
+    struct console_hub *s = c->hub;
     if (c->closing || s->stopping || c->starting || c->state != CONSOLE_DOWN ||
         c->retry.idx == TIMERHEAP_NONE)
         return;
@@ -236,10 +242,17 @@ static void connect_now(struct console *c)
     bool connecting = false;
     if (!c->ops) {
         log_error("Console [%s]: dev \"%s\" is no known console type (%s line %d)", c->cfg.name,
-                  c->cfg.dev, c->srv->opts.conf_path, c->cfg.line);
+                  c->cfg.dev, c->hub->conf_path, c->cfg.line);
         return;
     }
-    int fd = c->ops->open(c, &connecting, err, sizeof(err));
+    if (!c->type_ready && c->ops->init && c->ops->init(c) < 0) {
+        log_error("Console [%s]: out of memory setting up its %s connection", c->cfg.name,
+                  c->type->name);
+        schedule_retry(c);
+        return;
+    }
+    c->type_ready = true;
+    int fd = c->ops->connect(c, &connecting, err, sizeof(err));
     if (fd == -EINPROGRESS) {
         c->state = CONSOLE_CONNECTING; /* the type calls console_up() later */
         return;
@@ -254,13 +267,13 @@ static void connect_now(struct console *c)
     }
     c->fd = fd;
     c->poll = malloc(sizeof(*c->poll));
-    if (!c->poll || uv_poll_init(c->srv->loop, c->poll, fd) < 0) {
+    if (!c->poll || uv_poll_init(c->hub->loop, c->poll, fd) < 0) {
         free(c->poll);
         c->poll = NULL;
         close(fd);
         c->fd = -1;
-        if (c->ops->close)
-            c->ops->close(c);
+        if (c->ops->disconnect)
+            c->ops->disconnect(c);
         schedule_retry(c);
         return;
     }
@@ -284,11 +297,11 @@ static void connect_now(struct console *c)
  * for: its first start, or a reconnect while it is down. */
 static void run_waiting(struct console *c)
 {
-    struct server *s = c->srv;
+    struct console_hub *s = c->hub;
     timerheap_remove(&s->retries, &c->retry);
     if (c->starting) {
         c->starting = false;
-        console_start(c, s->opts.zero_logs);
+        console_start(c, s->zero_logs);
     } else if (c->state == CONSOLE_DOWN && !c->closing) {
         connect_now(c);
     }
@@ -296,7 +309,7 @@ static void run_waiting(struct console *c)
 
 /* Runs due starts and reconnects for at most one slice (at least one of
  * them); true when due ones remain. */
-static bool run_retry_slice(struct server *s)
+static bool run_retry_slice(struct console_hub *s)
 {
     uint64_t now = uv_now(s->loop), end = uv_hrtime() + RETRY_SLICE_NS;
     struct timerheap_node *top;
@@ -310,7 +323,7 @@ static bool run_retry_slice(struct server *s)
 
 static void on_retry_idle(uv_idle_t *h)
 {
-    struct server *s = h->data;
+    struct console_hub *s = h->data;
     if (!run_retry_slice(s)) {
         uv_idle_stop(h);
         arm_retry_timer(s);
@@ -323,7 +336,7 @@ static void on_retry_idle(uv_idle_t *h)
  * the poll from blocking, so clients are served between slices. */
 static void on_retry_timer(uv_timer_t *t)
 {
-    struct server *s = t->data;
+    struct console_hub *s = t->data;
     if (run_retry_slice(s)) {
         uv_timer_stop(t); /* a retry scheduled in the slice may have armed it */
         uv_idle_start(&s->retry_idle, on_retry_idle);
@@ -331,22 +344,48 @@ static void on_retry_timer(uv_timer_t *t)
         arm_retry_timer(s);
 }
 
-void console_timers_init(struct server *srv)
+void console_hub_init(struct console_hub *h, uv_loop_t *loop)
 {
-    uv_timer_init(srv->loop, &srv->retry_timer);
-    srv->retry_timer.data = srv;
-    uv_idle_init(srv->loop, &srv->retry_idle);
-    srv->retry_idle.data = srv;
-    uv_check_init(srv->loop, &srv->reaper);
-    srv->reaper.data = srv;
+    h->loop = loop;
+    uv_timer_init(loop, &h->retry_timer);
+    h->retry_timer.data = h;
+    uv_idle_init(loop, &h->retry_idle);
+    h->retry_idle.data = h;
+    uv_check_init(loop, &h->reaper);
+    h->reaper.data = h;
+    logcache_init(&h->logs, loop);
 }
 
-void console_timers_close(struct server *srv)
+void console_hub_close(struct console_hub *h)
 {
-    timerheap_release(&srv->retries);
-    uv_close((uv_handle_t *)&srv->retry_timer, NULL);
-    uv_close((uv_handle_t *)&srv->retry_idle, NULL);
-    uv_close((uv_handle_t *)&srv->reaper, NULL);
+    h->stopping = true;
+    uv_close((uv_handle_t *)&h->retry_timer, NULL);
+    uv_close((uv_handle_t *)&h->retry_idle, NULL);
+    uv_close((uv_handle_t *)&h->reaper, NULL);
+    logcache_stop(&h->logs);
+}
+
+void console_hub_release(struct console_hub *h)
+{
+    console_reap(h);
+    timerheap_release(&h->retries);
+    logcache_release(&h->logs);
+}
+
+void **console_hub_type_state(struct console_hub *h, const struct console_ops *ops)
+{
+    for (size_t i = 0; i < CONSOLE_HUB_TYPE_SLOTS; i++) {
+        if (!h->type_state[i].ops)
+            h->type_state[i].ops = ops;
+        if (h->type_state[i].ops == ops)
+            return &h->type_state[i].state;
+    }
+    return NULL;
+}
+
+int console_hub_reserve(struct console_hub *h, size_t n)
+{
+    return timerheap_reserve(&h->retries, n);
 }
 
 void console_start(struct console *c, bool truncate_log)
@@ -357,11 +396,11 @@ void console_start(struct console *c, bool truncate_log)
 
 void console_start_soon(struct console *c)
 {
-    struct server *s = c->srv;
+    struct console_hub *s = c->hub;
     c->starting = true;
     if (timerheap_push(&s->retries, &c->retry, uv_now(s->loop)) < 0) {
         c->starting = false;
-        console_start(c, s->opts.zero_logs);
+        console_start(c, s->zero_logs);
         return;
     }
     if (c->retry.idx == 0)
@@ -391,10 +430,10 @@ void console_down(struct console *c, const char *why)
 {
     bool was_up = c->state == CONSOLE_UP;
     char peer[512], when[32], up[32], text[1024];
-    describe(c, peer, sizeof(peer));
+    console_describe(c, peer, sizeof(peer));
     close_fd(c);
-    if (c->ops && c->ops->close)
-        c->ops->close(c);
+    if (c->ops && c->ops->disconnect)
+        c->ops->disconnect(c);
     c->state = CONSOLE_DOWN;
     if (was_up) {
         long secs = (long)(time(NULL) - c->up_since);
@@ -439,9 +478,8 @@ static void finish_connect(struct console *c)
 static void deliver(struct console *c, const unsigned char *buf, size_t len)
 {
     logfile_write_data(&c->log, buf, len, time(NULL));
-    for (size_t i = 0; i < c->nclients; i++)
-        if (client_reads(c->clients[i]))
-            client_send(c->clients[i], buf, len);
+    for (size_t i = 0; i < c->nreaders; i++)
+        c->readers[i]->ops->output(c->readers[i], buf, len);
 }
 
 /* Reads what the device has (a few reads, up to 64 KiB) and delivers it as
@@ -449,11 +487,11 @@ static void deliver(struct console *c, const unsigned char *buf, size_t len)
  * read. */
 static void read_device(struct console *c)
 {
-    unsigned char *buf = c->srv->devbuf;
+    unsigned char *buf = c->hub->devbuf;
     size_t have = 0;
     int err = -1; /* -1: still up; 0: end of file; > 0: errno */
-    for (int rounds = 0; rounds < 16 && have < sizeof(c->srv->devbuf); rounds++) {
-        size_t room = sizeof(c->srv->devbuf) - have;
+    for (int rounds = 0; rounds < 16 && have < sizeof(c->hub->devbuf); rounds++) {
+        size_t room = sizeof(c->hub->devbuf) - have;
         ssize_t n = c->ops->dev_read ? c->ops->dev_read(c, buf + have, room)
                                      : read(c->fd, buf + have, room);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -563,40 +601,44 @@ void console_write(struct console *c, const void *buf, size_t len)
         console_queue_raw(c, buf, len);
 }
 
-void console_notify(struct console *c, const char *text, const struct client *except)
+void console_notify(struct console *c, const char *text, const struct console_reader *except)
 {
     char msg[1200];
     size_t n = proto_format_msg(msg, sizeof(msg), text);
     logfile_write_msg(&c->log, msg, n);
-    for (size_t i = 0; i < c->nclients; i++) {
-        struct client *cl = c->clients[i];
-        if (cl != except && client_reads(cl))
-            client_send_msg(cl, text, true);
-    }
+    for (size_t i = 0; i < c->nreaders; i++)
+        if (c->readers[i] != except)
+            c->readers[i]->ops->notice(c->readers[i], text);
 }
 
-int console_attach(struct console *c, struct client *cl)
+int console_attach(struct console *c, struct console_reader *r)
 {
-    if (c->nclients == c->capclients) {
-        size_t cap = c->capclients ? c->capclients * 2 : 4;
-        struct client **grown = realloc(c->clients, cap * sizeof(*grown));
+    if (c->nreaders == c->capreaders) {
+        size_t cap = c->capreaders ? c->capreaders * 2 : 4;
+        struct console_reader **grown = realloc(c->readers, cap * sizeof(*grown));
         if (!grown)
             return -ENOMEM;
-        c->clients = grown;
-        c->capclients = cap;
+        c->readers = grown;
+        c->capreaders = cap;
     }
-    c->clients[c->nclients++] = cl;
+    c->readers[c->nreaders++] = r;
     return 0;
 }
 
-void console_detach(struct console *c, struct client *cl)
+void console_detach(struct console *c, struct console_reader *r)
 {
-    for (size_t i = 0; i < c->nclients; i++) {
-        if (c->clients[i] == cl) {
-            c->clients[i] = c->clients[--c->nclients];
+    for (size_t i = 0; i < c->nreaders; i++) {
+        if (c->readers[i] == r) {
+            c->readers[i] = c->readers[--c->nreaders];
             return;
         }
     }
+}
+
+void console_send_break(struct console *c)
+{
+    if (c->ops && c->ops->send_break)
+        c->ops->send_break(c);
 }
 
 void console_refresh_log(struct console *c)
@@ -626,19 +668,24 @@ static void console_free(struct console *c)
     logfile_release(&c->log);
     conf_console_release(&c->cfg);
     free(c->out);
-    free(c->clients);
+    free(c->readers);
     free(c);
 }
 
-void console_reap(struct server *srv)
+void console_free_unstarted(struct console *c)
 {
-    while (srv->dead) {
-        struct console *c = srv->dead;
-        srv->dead = c->next_dead;
+    console_free(c);
+}
+
+void console_reap(struct console_hub *hub)
+{
+    while (hub->dead) {
+        struct console *c = hub->dead;
+        hub->dead = c->next_dead;
         console_free(c);
     }
-    if (!uv_is_closing((uv_handle_t *)&srv->reaper))
-        uv_check_stop(&srv->reaper);
+    if (!uv_is_closing((uv_handle_t *)&hub->reaper))
+        uv_check_stop(&hub->reaper);
 }
 
 static void on_reap(uv_check_t *h)
@@ -650,17 +697,19 @@ void console_destroy(struct console *c)
 {
     c->closing = true;
     console_unwait(c);
-    while (c->nclients)
-        client_console_gone(c->clients[c->nclients - 1], c);
+    while (c->nreaders)
+        c->readers[c->nreaders - 1]->ops->gone(c->readers[c->nreaders - 1], c);
     close_fd(c);
-    if (c->ops && c->ops->close)
-        c->ops->close(c);
+    if (c->ops && c->ops->disconnect)
+        c->ops->disconnect(c);
+    if (c->ops && c->ops->release)
+        c->ops->release(c);
     c->state = CONSOLE_DOWN;
-    timerheap_remove(&c->srv->retries, &c->retry);
+    timerheap_remove(&c->hub->retries, &c->retry);
     logfile_flush(&c->log);
     /* Freed after this turn: callers up the stack may still hold it. */
-    c->next_dead = c->srv->dead;
-    c->srv->dead = c;
-    if (!uv_is_closing((uv_handle_t *)&c->srv->reaper))
-        uv_check_start(&c->srv->reaper, on_reap);
+    c->next_dead = c->hub->dead;
+    c->hub->dead = c;
+    if (!uv_is_closing((uv_handle_t *)&c->hub->reaper))
+        uv_check_start(&c->hub->reaper, on_reap);
 }

@@ -1,6 +1,6 @@
-/* A console: one device (process, unix socket, telnet, serial, IPMI SOL)
- * behind a table of per-type operations, its log file, the clients attached
- * to it, and reconnection with exponential backoff plus jitter. */
+/* A console: one device (process, unix socket, telnet, serial, IPMI SOL,
+ * SSH) behind its type's operations (consoles/types.h), its log file, the
+ * readers attached to it, and reconnection with backoff plus jitter. */
 #ifndef CONMAND_CONSOLES_CONSOLE_H
 #define CONMAND_CONSOLES_CONSOLE_H
 
@@ -15,19 +15,23 @@
 #include "conmand/consoles/timerheap.h"
 
 struct console;
-struct client;
-struct server;
+struct console_hub;
 
 enum console_state { CONSOLE_DOWN, CONSOLE_CONNECTING, CONSOLE_UP };
 
-/* Per-type operations. The generic code owns the fd once open() returns it:
- * it polls it, reads it, writes the queued output and closes it. */
+/* Per-type operations (the `ops` of a console_types entry). The generic
+ * code owns the fd once connect() returns it: it polls it, reads it, writes
+ * the queued output and closes it. */
 struct console_ops {
-    const char *type;
+    /* Optional: sets up per-console state (c->priv) before the first
+     * connect, and again after release(). Returns 0 or -ENOMEM (the
+     * connect is then retried like a failed one). */
+    int (*init)(struct console *c);
     /* Starts a connection. Returns an fd (non-blocking) and sets
      * *connecting when the connect completes later (socket writable), or
-     * returns -errno with a message naming the console in `err`. */
-    int (*open)(struct console *c, bool *connecting, char *err, size_t errlen);
+     * returns -errno with a message naming the console in `err`
+     * (-EINPROGRESS: the type calls console_up() itself later). */
+    int (*connect)(struct console *c, bool *connecting, char *err, size_t errlen);
     /* Optional: decides whether a pending connection is up (1), still
      * pending (0) or failed (-errno, reason in err); default checks
      * SO_ERROR once the socket is writable. */
@@ -40,9 +44,12 @@ struct console_ops {
     /* Optional: queues client bytes for the device (telnet doubles IAC);
      * default queues them as they are. */
     void (*write)(struct console *c, const unsigned char *buf, size_t len);
-    /* Optional: called after the fd is closed (kill a child, free a
-     * session). */
-    void (*close)(struct console *c);
+    /* Optional: ends the connection after its fd is closed (kill a child,
+     * end a session); per-console state may stay for the next one. */
+    void (*disconnect)(struct console *c);
+    /* Optional: frees the per-console state, when the console is destroyed
+     * or changes type (after disconnect). */
+    void (*release)(struct console *c);
     /* The peer as conman names it: "\"cat\" (pid 42)", "<host:port>". */
     void (*describe)(const struct console *c, char *out, size_t outlen);
     /* Optional: a serial break (telnet BREAK, tcsendbreak, IPMI break). */
@@ -59,48 +66,107 @@ struct console_ops {
     void (*await_dev)(struct console *c, bool on);
 };
 
-extern const struct console_ops console_process_ops;
-extern const struct console_ops console_unix_ops;
-extern const struct console_ops console_telnet_ops;
-extern const struct console_ops console_serial_ops;
-extern const struct console_ops console_ipmi_ops;
-extern const struct console_ops console_ssh_ops;
-
-/* Pure: picks the type from the dev string; `is_chardev` tells whether
- * an absolute dev path names a character device (a serial port). */
-const struct console_ops *console_type_for(const char *dev, bool is_chardev);
-
 /* Pure: the wait before reconnect attempt number `failures` (1, 2, ...):
  * 1 s doubling up to 60 s, plus up to 25% jitter from `rnd` in [0, 1). */
 unsigned console_backoff_ms(unsigned failures, double rnd);
 
+/* Whoever is attached to a console to see its output (a client session).
+ * The console core knows its readers only through these callbacks, so it
+ * never depends on what reads it. */
+struct console_reader;
+struct console_reader_ops {
+    /* Console bytes, as logged. */
+    void (*output)(struct console_reader *r, const unsigned char *buf, size_t len);
+    /* An informational message ("Console [x] connected to ..."). */
+    void (*notice)(struct console_reader *r, const char *text);
+    /* The console is being destroyed: the reader must detach from it. */
+    void (*gone)(struct console_reader *r, struct console *c);
+};
+struct console_reader {
+    const struct console_reader_ops *ops;
+};
+
+/* Per-type state shared by all consoles of a type (unix: the inotify
+ * watcher), at most this many types. */
+#define CONSOLE_HUB_TYPE_SLOTS 4
+
+/* What every console shares, owned by the daemon: the loop, the live
+ * SERVER settings, the reconnect heap and its timers, the reaper of
+ * destroyed consoles, the log cache and a read buffer. */
+struct console_hub {
+    uv_loop_t *loop;
+    const struct conf_server *settings; /* live: reload replaces what it points to */
+    const char *conf_path;              /* for messages */
+    const char *cwd;                    /* where relative paths were given */
+    bool zero_logs;                     /* -z: truncate logs at start */
+    bool stopping;                      /* no more reconnects */
+    unsigned seed;                      /* backoff jitter */
+    struct timerheap retries;           /* deadlines of starts and reconnects, uv_now() ms */
+    uv_timer_t retry_timer;             /* one for every console waiting */
+    uv_idle_t retry_idle;               /* runs the rest of a busy turn's retries */
+    uv_check_t reaper;                  /* frees destroyed consoles after the turn */
+    struct console *dead;
+    struct logcache logs; /* batched console log output */
+    struct {
+        const struct console_ops *ops;
+        void *state;
+    } type_state[CONSOLE_HUB_TYPE_SLOTS];
+    unsigned char devbuf[65536]; /* console output scratch (one loop thread) */
+};
+
+/* Sets up the hub's timers, reaper and log cache on `loop`. */
+void console_hub_init(struct console_hub *h, uv_loop_t *loop);
+
+/* Closes what console_hub_init() opened (the loop then finishes closing). */
+void console_hub_close(struct console_hub *h);
+
+/* Frees the hub's memory once the loop has closed its handles. */
+void console_hub_release(struct console_hub *h);
+
+/* The slot for per-type state of `ops` (NULL-initialised), or NULL when
+ * every slot is taken. */
+void **console_hub_type_state(struct console_hub *h, const struct console_ops *ops);
+
+/* Room for `n` consoles waiting at once, so that scheduling a start or a
+ * reconnect never allocates. Returns 0 or -ENOMEM. */
+int console_hub_reserve(struct console_hub *h, size_t n);
+
 #define CONSOLE_OUT_MAX (256 * 1024) /* bytes queued for a device */
 
 struct console {
-    struct server *srv;
-    struct conf_console cfg; /* owned deep copy */
-    const struct console_ops *ops;
+    struct console_hub *hub;
+    struct conf_console cfg;         /* owned deep copy */
+    const struct console_type *type; /* from its dev; NULL: no known type */
+    const struct console_ops *ops;   /* type->ops, or NULL */
+    bool type_ready;                 /* ops->init done */
     enum console_state state;
     int fd;
     uv_poll_t *poll; /* owned; freed by its close callback */
     unsigned char *out;
     size_t outlen;
-    struct timerheap_node retry; /* in srv->retries while waiting */
-    struct console *next_dead;   /* srv->dead: destroyed, freed next turn */
+    struct timerheap_node retry; /* in hub->retries while waiting */
+    struct console *next_dead;   /* hub->dead: destroyed, freed next turn */
     unsigned failures;
     unsigned quick; /* short retries left after console_wake() */
     time_t up_since;
     bool closing;  /* being removed: no more reconnects */
     bool starting; /* console_start_soon() is pending */
-    pid_t pid;     /* process consoles */
+    pid_t pid;     /* a child process of the console (process consoles), or 0 */
     void *priv;    /* per-type state, owned by the type */
     struct logfile log;
-    struct client **clients;
-    size_t nclients, capclients;
+    struct console_reader **readers;
+    size_t nreaders, capreaders;
 };
 
 /* Creates the console (not yet connected). Returns NULL on ENOMEM. */
-struct console *console_create(struct server *srv, const struct conf_console *cfg);
+struct console *console_create(struct console_hub *hub, const struct conf_console *cfg);
+
+/* Frees a console that console_create() made and that never started. */
+void console_free_unstarted(struct console *c);
+
+/* Takes `cfg` (zeroed after) as the console's settings and type, for a
+ * console that is down: no allocation. */
+void console_reconfigure(struct console *c, struct conf_console *cfg);
 
 /* Opens the log (creating it 0600) and starts connecting. */
 void console_start(struct console *c, bool truncate_log);
@@ -132,12 +198,7 @@ void console_destroy(struct console *c);
 
 /* Frees the consoles destroyed so far (called once per loop turn while
  * there are any, and at exit). */
-void console_reap(struct server *srv);
-
-/* Sets up the server's one reconnect timer and the reaper (before any
- * console starts); console_timers_close() closes both. */
-void console_timers_init(struct server *srv);
-void console_timers_close(struct server *srv);
+void console_reap(struct console_hub *hub);
 
 /* Queues bytes for the device as they are (no IAC handling). */
 void console_queue_raw(struct console *c, const void *buf, size_t len);
@@ -147,7 +208,7 @@ void console_write(struct console *c, const void *buf, size_t len);
 
 /* Sends an informational message to the log and every attached reader
  * (not to `except`). */
-void console_notify(struct console *c, const char *text, const struct client *except);
+void console_notify(struct console *c, const char *text, const struct console_reader *except);
 
 /* The device's fd became readable/writable (called by types that manage
  * their own connection, e.g. IPMI once the session is up). */
@@ -157,8 +218,16 @@ void console_up(struct console *c, int fd);
  * input in a library buffer the fd no longer signals (ssh: at handover). */
 void console_read_ready(struct console *c);
 
-int console_attach(struct console *c, struct client *cl);
-void console_detach(struct console *c, struct client *cl);
+/* Attaches a reader (output and notices from now on). Returns 0 or
+ * -ENOMEM. */
+int console_attach(struct console *c, struct console_reader *r);
+void console_detach(struct console *c, struct console_reader *r);
+
+/* The peer as conman names it: "\"cat\" (pid 42)", "<host:port>". */
+void console_describe(const struct console *c, char *out, size_t outlen);
+
+/* Sends a serial break if the type can. */
+void console_send_break(struct console *c);
 
 /* SIGHUP: the same, but only when the name expands to another file now or
  * the file was moved away (logrotate); otherwise the log keeps its

@@ -9,14 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "conmand/consoles/console.h"
+#include "conmand/consoles/types.h"
 #include "conmand/consoles/dynlib.h"
 #include "conmand/conf/ipmiopts.h"
-#include "conmand/server.h"
 
 #define IPMI_ENGINE_THREADS 4
 
@@ -114,9 +115,9 @@ static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errl
         return loaded;
     }
     char why[256];
-    if (ipmiopts_parse(c->cfg.ipmiopts, &o, why, sizeof(why)) < 0) {
+    if (ipmiopts_parse(c->cfg.opts, &o, why, sizeof(why)) < 0) {
         /* The parser checked them with the line; this is the same check. */
-        snprintf(err, errlen, "Console [%s] (%s:%d): %s", c->cfg.name, c->srv->opts.conf_path,
+        snprintf(err, errlen, "Console [%s] (%s:%d): %s", c->cfg.name, c->hub->conf_path,
                  c->cfg.line, why);
         return -EINVAL;
     }
@@ -208,13 +209,26 @@ static void ipmi_break(struct console *c)
         log_warn("Console [%s]: IPMI break failed", c->cfg.name);
 }
 
-const struct console_ops console_ipmi_ops = {
-    .type = "ipmi",
-    .open = ipmi_open,
+static const struct console_ops ipmi_ops = {
+    .connect = ipmi_open,
     .finish = ipmi_finish,
     .connect_on_read = true,
     .filter_in = ipmi_filter_in,
-    .close = ipmi_close,
+    .disconnect = ipmi_close,
     .describe = ipmi_describe,
     .send_break = ipmi_break,
+};
+
+static bool ipmi_recognise(const char *dev, bool is_chardev)
+{
+    (void)is_chardev;
+    return !strncasecmp(dev, "ipmi:", 5);
+}
+
+const struct console_type console_type_ipmi = {
+    .name = "ipmi",
+    .recognise = ipmi_recognise,
+    .opts_keyword = "ipmiopts",
+    .opts_layer = ipmiopts_layer,
+    .ops = &ipmi_ops,
 };

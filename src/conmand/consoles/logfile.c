@@ -655,3 +655,18 @@ void logcache_release(struct logcache *lc)
     while (lc->nspare)
         free(lc->spare[--lc->nspare]);
 }
+
+int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out,
+                    size_t outlen)
+{
+    int n;
+    if (name[0] == '/')
+        n = snprintf(out, outlen, "%s", name);
+    else if (logdir && logdir[0] == '/')
+        n = snprintf(out, outlen, "%s/%s", logdir, name);
+    else if (logdir)
+        n = snprintf(out, outlen, "%s/%s/%s", cwd, logdir, name);
+    else
+        n = snprintf(out, outlen, "%s/%s", cwd, name);
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}

@@ -108,6 +108,12 @@ int logfile_set_path(struct logfile *l, const char *path);
  * does (mkdir -p of its parent). Returns 0 or -errno. */
 int logfile_mkdirs(const char *path);
 
+/* Pure: the absolute path of log name `name` relative to `logdir` (NULL:
+ * none), itself relative to `cwd` when not absolute, as conman resolves
+ * them. Returns 0 or -ENAMETOOLONG. */
+int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out,
+                    size_t outlen);
+
 /* Opens (or reopens) the file 0600 for appending, optionally truncating,
  * creating missing parent directories 0755, refusing a symlink at the path,
  * takes the write lock if opts.lock, writes the "log opened" header.

@@ -17,7 +17,8 @@
 #include <unistd.h>
 
 #include "conmand/consoles/console.h"
-#include "conmand/server.h"
+#include "conmand/consoles/registry.h"
+#include "conmand/consoles/types.h"
 
 #define PROC_MAX_ARGS 64
 
@@ -127,7 +128,7 @@ static int process_open(struct console *c, bool *connecting, char *err, size_t e
         return -EINVAL;
     }
     int rc =
-        process_resolve(argv[0], c->srv->conf.server.execpath, c->srv->cwd, prog, sizeof(prog));
+        process_resolve(argv[0], c->hub->settings->execpath, c->hub->cwd, prog, sizeof(prog));
     if (rc < 0) {
         snprintf(err, errlen, "Console [%s]: cannot execute \"%s\"%s: %s", c->cfg.name, argv[0],
                  strchr(argv[0], '/') ? "" : " (searched SERVER execpath and the start folder)",
@@ -174,9 +175,37 @@ static void process_describe(const struct console *c, char *out, size_t outlen)
         snprintf(out, outlen, "\"%s\"", prog);
 }
 
-const struct console_ops console_process_ops = {
-    .type = "process",
-    .open = process_open,
-    .close = process_close,
+static const struct console_ops process_ops = {
+    .connect = process_open,
+    .disconnect = process_close,
     .describe = process_describe,
+};
+
+/* A program: an absolute path (not a character device), or a word without
+ * a ':' found on SERVER execpath. */
+static bool process_recognise(const char *dev, bool is_chardev)
+{
+    if (dev[0] == '/')
+        return !is_chardev;
+    return !memchr(dev, ':', strcspn(dev, " \t"));
+}
+
+/* The console whose child `pid` was, told that it exited. */
+static bool process_child_reaped(const struct console_registry *consoles, pid_t pid, int status)
+{
+    for (size_t i = 0; i < consoles->n; i++) {
+        struct console *c = consoles->v[i];
+        if (c->ops == &process_ops && c->pid == pid) {
+            console_child_exited(c, status);
+            return true;
+        }
+    }
+    return false;
+}
+
+const struct console_type console_type_process = {
+    .name = "process",
+    .recognise = process_recognise,
+    .ops = &process_ops,
+    .child_reaped = process_child_reaped,
 };

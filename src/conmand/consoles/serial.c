@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "conmand/consoles/console.h"
+#include "conmand/consoles/types.h"
 #include "conmand/conf/seropts.h"
 
 static void apply(struct termios *t, const struct serial_opts *o)
@@ -31,7 +32,7 @@ static int serial_open(struct console *c, bool *connecting, char *err, size_t er
 {
     struct serial_opts o;
     *connecting = false;
-    if (serial_parse_opts(c->cfg.seropts, &o, err, errlen) < 0)
+    if (serial_parse_opts(c->cfg.opts, &o, err, errlen) < 0)
         return -EINVAL;
     int fd = open(c->cfg.dev, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
@@ -45,7 +46,7 @@ static int serial_open(struct console *c, bool *connecting, char *err, size_t er
         int e = errno;
         close(fd);
         snprintf(err, errlen, "Console [%s]: cannot set \"%s\" to %s: %s", c->cfg.name, c->cfg.dev,
-                 c->cfg.seropts ? c->cfg.seropts : "9600,8n1", strerror(e));
+                 c->cfg.opts ? c->cfg.opts : "9600,8n1", strerror(e));
         return -e;
     }
     return fd;
@@ -62,9 +63,27 @@ static void serial_describe(const struct console *c, char *out, size_t outlen)
     snprintf(out, outlen, "\"%s\"", c->cfg.dev);
 }
 
-const struct console_ops console_serial_ops = {
-    .type = "serial",
-    .open = serial_open,
+static const struct console_ops serial_ops = {
+    .connect = serial_open,
     .describe = serial_describe,
     .send_break = serial_break,
+};
+
+static bool serial_recognise(const char *dev, bool is_chardev)
+{
+    return dev[0] == '/' && is_chardev;
+}
+
+static const char *serial_dev_id(const char *dev)
+{
+    return conf_basename(dev);
+}
+
+const struct console_type console_type_serial = {
+    .name = "serial",
+    .recognise = serial_recognise,
+    .opts_keyword = "seropts",
+    .opts_layer = seropts_layer,
+    .dev_id = serial_dev_id,
+    .ops = &serial_ops,
 };

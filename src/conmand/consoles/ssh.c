@@ -16,13 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "conmand/consoles/console.h"
+#include "conmand/consoles/types.h"
 #include "conmand/consoles/dynlib.h"
-#include "conmand/server.h"
 #include "conmand/conf/sshopts.h"
 
 #define SSH_BREAK_MS 500
@@ -438,8 +439,8 @@ static struct sshc *state_for(struct console *c)
         return NULL;
     p->c = c;
     p->sock = p->pollfd = -1;
-    uv_timer_init(c->srv->loop, &p->timeout);
-    uv_timer_init(c->srv->loop, &p->drain);
+    uv_timer_init(c->hub->loop, &p->timeout);
+    uv_timer_init(c->hub->loop, &p->drain);
     p->timeout.data = p->drain.data = p;
     p->open_handles = 2;
     c->priv = p;
@@ -490,7 +491,7 @@ static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_
      * descriptor, which libuv cannot recover from. */
     p->pollfd = fcntl(p->sock, F_DUPFD_CLOEXEC, 0);
     p->poll = p->pollfd < 0 ? NULL : malloc(sizeof(*p->poll));
-    if (!p->poll || uv_poll_init(p->c->srv->loop, p->poll, p->pollfd) < 0) {
+    if (!p->poll || uv_poll_init(p->c->hub->loop, p->poll, p->pollfd) < 0) {
         free(p->poll);
         p->poll = NULL;
         snprintf(why, whylen, "cannot poll the socket to %s", p->t.host);
@@ -537,7 +538,7 @@ static int start_session(struct sshc *p, char *why, size_t whylen)
     if (!p->gai)
         return -ENOMEM;
     p->gai->data = p;
-    int rc = uv_getaddrinfo(p->c->srv->loop, p->gai, on_resolved, p->t.host, port, &hints);
+    int rc = uv_getaddrinfo(p->c->hub->loop, p->gai, on_resolved, p->t.host, port, &hints);
     if (rc < 0) {
         free(p->gai);
         p->gai = NULL;
@@ -566,7 +567,7 @@ static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t er
     p->key_tried = p->password_tried = false;
     int rc = sshopts_parse_dev(c->cfg.dev, &p->t, why, sizeof(why));
     if (rc == 0)
-        rc = sshopts_parse(c->cfg.sshopts, &p->o, why, sizeof(why));
+        rc = sshopts_parse(c->cfg.opts, &p->o, why, sizeof(why));
     if (rc == 0)
         rc = start_session(p, why, sizeof(why));
     if (rc < 0) {
@@ -625,17 +626,23 @@ static ssize_t ssh_dev_write(struct console *c, const void *buf, size_t len)
     return n;
 }
 
-static void ssh_close_op(struct console *c)
+static void ssh_disconnect_op(struct console *c)
+{
+    struct sshc *p = c->priv;
+    if (p)
+        end_session(p);
+}
+
+/* The console is destroyed or becomes another type: its timers close and
+ * free the state once both are closed. */
+static void ssh_release(struct console *c)
 {
     struct sshc *p = c->priv;
     if (!p)
         return;
-    end_session(p);
-    if (c->closing) {
-        c->priv = NULL;
-        uv_close((uv_handle_t *)&p->timeout, timer_closed);
-        uv_close((uv_handle_t *)&p->drain, timer_closed);
-    }
+    c->priv = NULL;
+    uv_close((uv_handle_t *)&p->timeout, timer_closed);
+    uv_close((uv_handle_t *)&p->drain, timer_closed);
 }
 
 static void ssh_describe(const struct console *c, char *out, size_t outlen)
@@ -654,12 +661,33 @@ static void ssh_break(struct console *c)
     drain_later(p);
 }
 
-const struct console_ops console_ssh_ops = {
-    .type = "ssh",
-    .open = ssh_open_op,
-    .close = ssh_close_op,
+static const struct console_ops ssh_ops = {
+    .connect = ssh_open_op,
+    .disconnect = ssh_disconnect_op,
+    .release = ssh_release,
     .describe = ssh_describe,
     .send_break = ssh_break,
     .dev_read = ssh_dev_read,
     .dev_write = ssh_dev_write,
+};
+
+static bool ssh_recognise(const char *dev, bool is_chardev)
+{
+    (void)is_chardev;
+    return !strncasecmp(dev, "ssh:", 4);
+}
+
+/* user@host[:port]: consoles of one BMC differ by user. */
+static const char *ssh_dev_id(const char *dev)
+{
+    return dev + 4;
+}
+
+const struct console_type console_type_ssh = {
+    .name = "ssh",
+    .recognise = ssh_recognise,
+    .opts_keyword = "sshopts",
+    .opts_layer = sshopts_layer,
+    .dev_id = ssh_dev_id,
+    .ops = &ssh_ops,
 };

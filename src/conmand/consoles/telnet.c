@@ -8,13 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "common/log.h"
 #include "conmand/consoles/console.h"
-#include "conmand/server.h"
+#include "conmand/consoles/types.h"
 #include "conmand/consoles/telnet.h"
 
 /* A host name lookup in libuv's thread pool; outlives a console that goes
@@ -88,7 +89,7 @@ static int resolve(struct console *c, struct telnet *t, const char *host, const 
     dns->c = c;
     dns->req.data = dns;
     hints.ai_flags = AI_NUMERICSERV;
-    int rc = uv_getaddrinfo(c->srv->loop, &dns->req, dns_done, host, port, &hints);
+    int rc = uv_getaddrinfo(c->hub->loop, &dns->req, dns_done, host, port, &hints);
     if (rc < 0) {
         free(dns);
         return -EHOSTUNREACH;
@@ -108,7 +109,7 @@ static void set_socket_options(struct console *c, int fd)
     int on = 1, idle = 30, intvl = 5, cnt = 4, user_ms = (idle + intvl * cnt) * 1000;
     if (setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &on, sizeof(on)) < 0)
         log_warn("Console [%s]: cannot set SO_OOBINLINE: %s", c->cfg.name, strerror(errno));
-    if (!c->srv->conf.server.keepalive)
+    if (!c->hub->settings->keepalive)
         return;
     if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0)
         log_warn("Console [%s]: cannot set SO_KEEPALIVE: %s", c->cfg.name, strerror(errno));
@@ -266,12 +267,32 @@ static void telnet_break(struct console *c)
     console_queue_raw(c, msg, 2);
 }
 
-const struct console_ops console_telnet_ops = {
-    .type = "telnet",
-    .open = telnet_open,
+static const struct console_ops telnet_ops = {
+    .connect = telnet_open,
     .filter_in = telnet_filter_in,
     .write = telnet_write,
-    .close = telnet_close,
+    .disconnect = telnet_close,
     .describe = telnet_describe,
     .send_break = telnet_break,
+};
+
+/* host:port, the port all digits (a path is never one). */
+static bool telnet_recognise(const char *dev, bool is_chardev)
+{
+    (void)is_chardev;
+    const char *colon = strrchr(dev, ':');
+    return dev[0] != '/' && colon && colon != dev && colon[1] &&
+           strspn(colon + 1, "0123456789") == strlen(colon + 1);
+}
+
+static const char *telnet_dev_id(const char *dev)
+{
+    return dev;
+}
+
+const struct console_type console_type_telnet = {
+    .name = "telnet",
+    .recognise = telnet_recognise,
+    .dev_id = telnet_dev_id,
+    .ops = &telnet_ops,
 };

@@ -60,17 +60,23 @@ void timerheap_remove(struct timerheap *h, struct timerheap_node *nd)
     sift_down(h, last->idx);
 }
 
+int timerheap_reserve(struct timerheap *h, size_t n)
+{
+    if (n <= h->cap)
+        return 0;
+    struct timerheap_node **grown = realloc(h->v, n * sizeof(*grown));
+    if (!grown)
+        return -ENOMEM;
+    h->v = grown;
+    h->cap = n;
+    return 0;
+}
+
 int timerheap_push(struct timerheap *h, struct timerheap_node *nd, uint64_t due)
 {
     timerheap_remove(h, nd);
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        struct timerheap_node **grown = realloc(h->v, cap * sizeof(*grown));
-        if (!grown)
-            return -ENOMEM;
-        h->v = grown;
-        h->cap = cap;
-    }
+    if (h->n == h->cap && timerheap_reserve(h, h->cap ? h->cap * 2 : 64) < 0)
+        return -ENOMEM;
     nd->due = due;
     put(h, h->n++, nd);
     sift_up(h, nd->idx);

@@ -27,6 +27,10 @@ void timerheap_node_init(struct timerheap_node *nd);
  * -ENOMEM. */
 int timerheap_push(struct timerheap *h, struct timerheap_node *nd, uint64_t due);
 
+/* Room for `n` nodes, so that pushing up to n never allocates. Returns 0
+ * or -ENOMEM (the heap unchanged). */
+int timerheap_reserve(struct timerheap *h, size_t n);
+
 /* Takes `nd` out if it is queued. */
 void timerheap_remove(struct timerheap *h, struct timerheap_node *nd);
 

@@ -4,7 +4,7 @@
  * created instead of at the end of a backoff of up to a minute: a
  * restarted VM's first boot lines are not lost.
  *
- * The watches: one inotify instance per server, one watch per folder
+ * The watches: one inotify instance per daemon, one watch per folder
  * shared by every console waiting in it (reference-counted, removed when
  * none waits), so 10,000 sockets in one folder cost one watch of the
  * per-user limit (fs.inotify.max_user_watches). A folder that does not
@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,7 +26,9 @@
 
 #include "common/log.h"
 #include "conmand/consoles/console.h"
-#include "conmand/server.h"
+#include "conmand/consoles/types.h"
+
+static const struct console_ops unix_ops; /* defined at the end */
 
 #define WATCH_MASK (IN_CREATE | IN_MOVED_TO | IN_ATTRIB | IN_MOVE_SELF | IN_ONLYDIR)
 #define READS_PER_WAKE 8 /* inotify reads per poll callback: the loop moves on */
@@ -51,7 +54,7 @@ struct folder {
 };
 
 struct unixwatch {
-    struct server *srv;
+    void **slot; /* where the hub keeps this watcher */
     int fd;
     uv_poll_t poll;
     struct folder **folders; /* chained hash by wd */
@@ -183,14 +186,24 @@ static void poll_closed(uv_handle_t *h)
 
 static void on_inotify(uv_poll_t *p, int status, int events);
 
-static struct unixwatch *watcher(struct server *s)
+/* The hub's watcher, or NULL when it has none. */
+static struct unixwatch *current(struct console_hub *h)
 {
-    if (s->unixwatch)
-        return s->unixwatch;
+    void **slot = console_hub_type_state(h, &unix_ops);
+    return slot ? *slot : NULL;
+}
+
+static struct unixwatch *watcher(struct console_hub *s)
+{
+    void **slot = console_hub_type_state(s, &unix_ops);
+    if (!slot)
+        return NULL;
+    if (*slot)
+        return *slot;
     struct unixwatch *uw = calloc(1, sizeof(*uw));
     if (!uw)
         return NULL;
-    uw->srv = s;
+    uw->slot = slot;
     uw->fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (uw->fd < 0) {
         /* Debug only: each waiting console tries again. */
@@ -206,7 +219,7 @@ static struct unixwatch *watcher(struct server *s)
     }
     uw->poll.data = uw;
     uv_poll_start(&uw->poll, UV_READABLE, on_inotify);
-    s->unixwatch = uw;
+    *slot = uw;
     return uw;
 }
 
@@ -216,7 +229,7 @@ static void watcher_done(struct unixwatch *uw)
 {
     if (uw->nfolders)
         return;
-    uw->srv->unixwatch = NULL;
+    *uw->slot = NULL;
     uv_poll_stop(&uw->poll);
     uv_close((uv_handle_t *)&uw->poll, poll_closed);
 }
@@ -290,7 +303,7 @@ static int socket_path(const struct console *c, char *out, size_t outlen)
     if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
         return -ENAMETOOLONG; /* never connectable: nothing to wait for */
     int n = path[0] == '/' ? snprintf(out, outlen, "%s", path)
-                           : snprintf(out, outlen, "%s/%s", c->srv->cwd, path);
+                           : snprintf(out, outlen, "%s/%s", c->hub->cwd, path);
     return n > 0 && (size_t)n < outlen ? 0 : -ENAMETOOLONG;
 }
 
@@ -355,7 +368,7 @@ static void report_no_watch(struct unixwatch *uw, const struct console *c, const
 static void wait_add(struct console *c)
 {
     struct wait *w = c->priv;
-    struct unixwatch *uw = c->srv->unixwatch;
+    struct unixwatch *uw = current(c->hub);
     if (w && w->is_socket && w->f->wd >= 0)
         return;
     if (w)
@@ -365,7 +378,7 @@ static void wait_add(struct console *c)
     if (socket_path(c, dir, PATH_MAX) < 0)
         return;
     const char *name = nearest_dir(dir, &is_socket);
-    if (!name || !(uw = watcher(c->srv)))
+    if (!name || !(uw = watcher(c->hub)))
         return;
     bool existed = exists_in(dir, name);
     struct folder *f = folder_get(uw, dir);
@@ -411,7 +424,7 @@ static void unix_await(struct console *c, bool on)
     if (on)
         wait_add(c);
     else if (c->priv)
-        wait_remove(c->srv->unixwatch, c->priv);
+        wait_remove(current(c->hub), c->priv);
 }
 
 /* Wakes every console waiting in the folder (it went away, or events were
@@ -458,7 +471,7 @@ static void on_inotify(uv_poll_t *p, int status, int events)
     (void)events;
     struct unixwatch *uw = p->data;
     _Alignas(struct inotify_event) char buf[64 * 1024];
-    for (int r = 0; r < READS_PER_WAKE && uw->srv->unixwatch == uw; r++) {
+    for (int r = 0; r < READS_PER_WAKE && *uw->slot == uw; r++) {
         ssize_t n = read(uw->fd, buf, sizeof(buf));
         if (n <= 0)
             return; /* EAGAIN: drained */
@@ -470,9 +483,26 @@ static void on_inotify(uv_poll_t *p, int status, int events)
     }
 }
 
-const struct console_ops console_unix_ops = {
-    .type = "unix",
-    .open = unix_open,
+static const struct console_ops unix_ops = {
+    .connect = unix_open,
     .describe = unix_describe,
     .await_dev = unix_await,
+};
+
+static bool unix_recognise(const char *dev, bool is_chardev)
+{
+    (void)is_chardev;
+    return !strncasecmp(dev, "unix:", 5);
+}
+
+static const char *unix_dev_id(const char *dev)
+{
+    return conf_basename(dev + 5);
+}
+
+const struct console_type console_type_unix = {
+    .name = "unix",
+    .recognise = unix_recognise,
+    .dev_id = unix_dev_id,
+    .ops = &unix_ops,
 };
