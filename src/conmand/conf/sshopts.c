@@ -65,30 +65,22 @@ int sshopts_parse_dev(const char *dev, struct ssh_target *t, char *err, size_t e
     return 0;
 }
 
-/* Decodes plain or 0x-hex `v` into `out`. A NUL byte cannot reach the
- * server through libssh's C-string API, so it is refused. */
+/* Decodes plain or 0x-hex `v` (digits in pairs) into `out`. A NUL byte
+ * cannot reach the server through libssh's C-string API, so it is refused. */
 static int decode_password(const char *v, struct secret *out)
 {
     if (!(v[0] == '0' && (v[1] == 'x' || v[1] == 'X')))
         return *v ? secret_set(out, v, strlen(v)) : -EINVAL;
-    const char *h = v + 2;
-    size_t len = strlen(h);
-    if (len == 0 || len % 2)
+    size_t digits = strlen(v + 2), n = 0;
+    if (digits == 0 || digits % 2)
         return -EINVAL;
-    char *buf = malloc(len / 2 + 1);
+    unsigned char *buf = malloc(digits / 2);
     if (!buf)
         return -ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < len && rc == 0; i += 2) {
-        char two[3] = {h[i], h[i + 1], '\0'};
-        if (!isxdigit((unsigned char)h[i]) || !isxdigit((unsigned char)h[i + 1]))
-            rc = -EINVAL;
-        else if (!(buf[i / 2] = (char)strtoul(two, NULL, 16)))
-            rc = -EINVAL;
-    }
+    int rc = secret_hex_decode(v + 2, buf, digits / 2, &n);
     if (rc == 0)
-        rc = secret_set(out, buf, len / 2);
-    secret_wipe(buf, len / 2 + 1);
+        rc = memchr(buf, '\0', n) ? -EINVAL : secret_set(out, (const char *)buf, n);
+    secret_wipe(buf, digits / 2);
     free(buf);
     return rc;
 }
@@ -112,8 +104,21 @@ static int parse_timeout(const char *v, unsigned *out)
     return 0;
 }
 
-static int parse_item(char *item, int index, struct sshopts *o, char *err, size_t errlen)
+/* What sshopts_parse hands each item through secret_each_piece. */
+struct parse_ctx {
+    struct sshopts *o;
+    char *err;
+    size_t errlen;
+    int index; /* of the item, from 1, for messages */
+};
+
+static int parse_item(char *item, void *ctx)
 {
+    struct parse_ctx *c = ctx;
+    struct sshopts *o = c->o;
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    int index = c->index++;
     char key = (char)toupper((unsigned char)item[0]);
     const char *v = item + 2;
     int rc = -EINVAL;
@@ -151,19 +156,8 @@ int sshopts_parse(const char *s, struct sshopts *o, char *err, size_t errlen)
     o->timeout = SSHOPTS_DEFAULT_TIMEOUT;
     if (!s || !*s)
         return 0;
-    size_t len = strlen(s);
-    char *copy = strdup(s);
-    if (!copy)
-        return -ENOMEM;
-    int rc = 0;
-    char *save = NULL;
-    int index = 1;
-    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save))
-        rc = parse_item(item, index++, o, err, errlen);
-    secret_wipe(copy, len);
-    free(copy);
-    return rc;
+    struct parse_ctx ctx = {o, err, errlen, 1};
+    return secret_each_piece(s, ",", parse_item, &ctx);
 }
 
 void sshopts_release(struct sshopts *o)
