@@ -2,6 +2,7 @@
 #include "configure/settings.h"
 
 #include "common/numparse.h"
+#include "common/optvalue.h"
 #include "configure/urljoin.h"
 
 #include <ctype.h>
@@ -58,19 +59,16 @@ static bool identifier_ok(const char *v)
     return true;
 }
 
-/* Key and known_hosts paths go into sshopts="I:<path>,K:<path>" unquoted. */
+/* Key and known_hosts paths go into sshopts="I:<path>,K:<path>" as they are. */
 static int check_path(const char *name, const char *v, char *err, size_t errlen)
 {
-    if (!v)
-        return 0;
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (!isgraph(*p) || *p == '"' || *p == ',' || *p == '\\' || *p == '\'') {
-            snprintf(err, errlen,
-                     "%s=%.100s: a path without blanks, quotes, commas or backslashes is needed "
-                     "(it goes into sshopts)",
-                     name, v);
-            return -EINVAL;
-        }
+    if (v && !optvalue_is_plain(v)) {
+        snprintf(err, errlen,
+                 "%s=%.100s: a path without blanks, quotes, commas or backslashes is needed "
+                 "(it goes into sshopts)",
+                 name, v);
+        return -EINVAL;
+    }
     return 0;
 }
 
