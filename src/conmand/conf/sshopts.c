@@ -2,6 +2,8 @@
  * struct secret and the scratch copy of the option string is wiped. */
 #include "conmand/conf/sshopts.h"
 
+#include "common/numparse.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -9,15 +11,14 @@
 #include <string.h>
 #include <strings.h>
 
-static int parse_port(const char *s, unsigned *port)
+/* A port or a timeout: decimal digits only, 1 to `max`. */
+static int parse_positive(const char *s, long max, unsigned *out)
 {
-    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 5)
-        return -EINVAL;
-    unsigned long n = strtoul(s, NULL, 10);
-    if (n < 1 || n > 65535)
-        return -EINVAL;
-    *port = (unsigned)n;
-    return 0;
+    long n;
+    int rc = numparse_digits(s, 1, max, &n);
+    if (rc == 0)
+        *out = (unsigned)n;
+    return rc;
 }
 
 /* Splits "HOST[:PORT]" or "[V6][:PORT]" into t->host and t->port. */
@@ -44,7 +45,7 @@ static int parse_hostport(const char *s, struct ssh_target *t)
     if (strpbrk(t->host, " \t@/"))
         return -EINVAL;
     t->port = SSHOPTS_DEFAULT_PORT;
-    return port ? parse_port(port, &t->port) : 0;
+    return port ? parse_positive(port, 65535, &t->port) : 0;
 }
 
 int sshopts_parse_dev(const char *dev, struct ssh_target *t, char *err, size_t errlen)
@@ -93,17 +94,6 @@ static int set_path(char *dst, size_t dstlen, const char *v)
     return 0;
 }
 
-static int parse_timeout(const char *v, unsigned *out)
-{
-    if (!*v || strlen(v) > 4 || strspn(v, "0123456789") != strlen(v))
-        return -EINVAL;
-    unsigned long n = strtoul(v, NULL, 10);
-    if (n < 1 || n > 3600)
-        return -EINVAL;
-    *out = (unsigned)n;
-    return 0;
-}
-
 /* What sshopts_parse hands each item through secret_each_piece. */
 struct parse_ctx {
     struct sshopts *o;
@@ -128,7 +118,7 @@ static int parse_item(char *item, void *ctx)
         else if (key == 'K')
             rc = set_path(o->known_hosts, sizeof(o->known_hosts), v);
         else if (key == 'T')
-            rc = parse_timeout(v, &o->timeout);
+            rc = parse_positive(v, 3600, &o->timeout);
         else if (key == 'P') {
             secret_release(&o->password);
             rc = decode_password(v, &o->password);
