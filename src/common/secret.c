@@ -11,9 +11,15 @@
 
 void secret_wipe(void *p, size_t n)
 {
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
+    explicit_bzero(p, n);
+}
+
+void secret_free(char *s)
+{
+    if (s) {
+        secret_wipe(s, strlen(s));
+        free(s);
+    }
 }
 
 void secret_release(struct secret *s)

@@ -43,6 +43,11 @@ int secret_each_piece(const char *s, const char *delims, secret_piece_fn fn, voi
 /* Zeroes and frees; leaves `s` empty and reusable. */
 void secret_release(struct secret *s);
 
+/* For a secret-bearing string outside struct secret (an option string, a
+ * command line, generated config text): zeroes its strlen() bytes, then
+ * frees it. NULL is nothing to do. */
+void secret_free(char *s);
+
 /* Zeroes memory in a way the compiler cannot drop. */
 void secret_wipe(void *p, size_t n);
 

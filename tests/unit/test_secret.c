@@ -1,5 +1,5 @@
 /* Secrets: first-line reading, limits, hex encoding and decoding, option
- * strings walked in a wiped copy. */
+ * strings walked in a wiped copy, wiping. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -200,6 +200,17 @@ static void test_each_piece_stops_at_the_first_failure(void **state)
     assert_int_equal(p.n, 0);
 }
 
+static void test_wipe_zeroes_every_byte(void **state)
+{
+    (void)state;
+    char buf[32];
+    memset(buf, 'x', sizeof(buf));
+    secret_wipe(buf, sizeof(buf) - 1);
+    for (size_t i = 0; i + 1 < sizeof(buf); i++)
+        assert_int_equal(buf[i], 0);
+    assert_int_equal(buf[sizeof(buf) - 1], 'x');
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_hex_decode_beyond_the_buffer_is_e2big),
         cmocka_unit_test(test_each_piece_skips_empty_pieces_in_order),
         cmocka_unit_test(test_each_piece_stops_at_the_first_failure),
+        cmocka_unit_test(test_wipe_zeroes_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

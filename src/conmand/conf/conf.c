@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include "common/numparse.h"
+#include "common/secret.h"
 #include "conmand/conf/ipmiopts.h"
 #include "conmand/conf/seropts.h"
 
@@ -530,14 +531,16 @@ static int add_console(struct parser *p, struct conf_console *c)
     return 0;
 }
 
+/* ipmiopts and sshopts may hold passwords and K_g keys, and a process
+ * console's dev is a command line that may carry one (ipmitool -P): wiped. */
 void conf_console_release(struct conf_console *c)
 {
     free(c->name);
-    free(c->dev);
+    secret_free(c->dev);
     free(c->log);
     free(c->seropts);
-    free(c->ipmiopts);
-    free(c->sshopts);
+    secret_free(c->ipmiopts);
+    secret_free(c->sshopts);
     memset(c, 0, sizeof(*c));
 }
 
@@ -861,7 +864,7 @@ void conf_release(struct conf *c)
     free(s->logdir);
     free(s->logfile);
     free(s->pidfile);
-    free(s->resetcmd);
+    secret_free(s->resetcmd); /* a command line, like a process dev */
     free(s->syslog);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);
