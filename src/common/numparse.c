@@ -1,6 +1,7 @@
 /* Bounded base-10 integer parsing: one strtol() wrapper for every caller. */
 #include "common/numparse.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -15,6 +16,15 @@ int numparse_long(const char *text, long min, long max, long *out)
         return -EINVAL;
     *out = v;
     return 0;
+}
+
+int numparse_digits(const char *text, long min, long max, long *out)
+{
+    /* After a first digit strtol() takes only digits, and numparse_long()
+     * wants nothing after them: so the whole text is digits. */
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -EINVAL;
+    return numparse_long(text, min, max, out);
 }
 
 int numparse_int(const char *text, int min, int max, int *out)

@@ -11,6 +11,11 @@
  * every failure: callers report "invalid value" and name the input there. */
 int numparse_long(const char *text, long min, long max, long *out);
 
+/* numparse_long() for text that is nothing but decimal digits: no blank,
+ * no sign (a port or a count in a config or environment value). Leading
+ * zeros are digits too. */
+int numparse_digits(const char *text, long min, long max, long *out);
+
 /* numparse_long() for an int; `min` and `max` bound the result. */
 int numparse_int(const char *text, int min, int max, int *out);
 

@@ -1,4 +1,5 @@
-/* Secrets: read from files, hex-encoded for config files, wiped on release. */
+/* Secrets: read from files, hex-encoded for config files and decoded from
+ * them, wiped on release. */
 #include "common/secret.h"
 
 #include "common/fileutil.h"
@@ -10,9 +11,15 @@
 
 void secret_wipe(void *p, size_t n)
 {
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
+    explicit_bzero(p, n);
+}
+
+void secret_free(char *s)
+{
+    if (s) {
+        secret_wipe(s, strlen(s));
+        free(s);
+    }
 }
 
 void secret_release(struct secret *s)
@@ -36,6 +43,22 @@ int secret_set(struct secret *out, const char *bytes, size_t len)
     out->bytes = copy;
     out->len = len;
     return 0;
+}
+
+int secret_each_piece(const char *s, const char *delims, secret_piece_fn fn, void *ctx)
+{
+    size_t len = strlen(s);
+    char *copy = strdup(s);
+    if (!copy)
+        return -ENOMEM;
+    int rc = 0;
+    char *save = NULL;
+    for (char *piece = strtok_r(copy, delims, &save); piece && rc == 0;
+         piece = strtok_r(NULL, delims, &save))
+        rc = fn(piece, ctx);
+    secret_wipe(copy, len); /* strtok_r's NULs stand inside these len bytes */
+    free(copy);
+    return rc;
 }
 
 int secret_read_first_line(const char *path, size_t max_len, struct secret *out, char *err,
@@ -76,5 +99,27 @@ int secret_hex(const struct secret *s, char *hex, size_t hexlen)
         hex[2 * i + 1] = digits[c & 0xf];
     }
     hex[2 * s->len] = '\0';
+    return 0;
+}
+
+static unsigned hex_value(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return (unsigned)(ch - '0');
+    return (unsigned)((ch | 0x20) - 'a' + 10); /* 'A'-'F' and 'a'-'f' */
+}
+
+int secret_hex_decode(const char *hex, unsigned char *out, size_t outlen, size_t *n)
+{
+    size_t digits = strlen(hex);
+    if (strspn(hex, "0123456789abcdefABCDEF") != digits)
+        return -EINVAL;
+    size_t bytes = (digits + 1) / 2;
+    if (bytes > outlen)
+        return -E2BIG;
+    memset(out, 0, bytes);
+    for (size_t i = 0; i < digits; i++)
+        out[i / 2] |= (unsigned char)(hex_value(hex[i]) << (i % 2 ? 0 : 4));
+    *n = bytes;
     return 0;
 }

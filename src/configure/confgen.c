@@ -1,7 +1,8 @@
 /* conman.conf generation: the base file verbatim, a marker, console lines. */
 #include "configure/confgen.h"
 
-#include <ctype.h>
+#include "common/optvalue.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,17 +36,7 @@ bool confgen_update_disabled(const char *base)
 
 bool confgen_user_ok(const char *user)
 {
-    if (!*user)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)user; *p; p++)
-        if (!isgraph(*p) || *p == '"' || *p == ',' || *p == '\\' || *p == '\'')
-            return false;
-    return true;
-}
-
-bool confgen_path_ok(const char *path)
-{
-    return confgen_user_ok(path);
+    return optvalue_is_plain(user);
 }
 
 /* "host" or "host:port" for an ssh: dev; a bare IPv6 address gets brackets. */

@@ -14,8 +14,8 @@
  * blanks around the words tolerated): the existing file is then frozen. */
 bool confgen_update_disabled(const char *base);
 
-/* Whether `user` can sit inside ipmiopts="U:<user>,..." unquoted: printable
- * ASCII without blank, quote, comma or backslash. */
+/* Whether `user` can sit inside ipmiopts="U:<user>,..." and the ssh: dev
+ * as it is (optvalue_is_plain). */
 bool confgen_user_ok(const char *user);
 
 /* What the console lines need besides the records. */
@@ -26,10 +26,6 @@ struct confgen_creds {
     const char *known_hosts; /* NULL: conmand trusts on first use */
     unsigned paradise_port;
 };
-
-/* Whether `path` can sit inside sshopts="I:<path>" (or K:): not empty,
- * printable ASCII without blank, quote, comma or backslash. */
-bool confgen_path_ok(const char *path);
 
 /* Renders base + marker + one console line per record into a new string
  * (*out, caller frees; it holds the password hex, so wipe before freeing).

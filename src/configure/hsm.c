@@ -145,6 +145,9 @@ int hsm_fetch(const struct hsm_request *rq, hsm_feed_fn feed, void *ctx, char *e
         rc = perform(c, rq, &s, curl_err, err, errlen);
     }
     curl_easy_cleanup(c);
+    /* curl_slist_append() copied the bearer token into the list. */
+    for (struct curl_slist *h = headers; h; h = h->next)
+        secret_wipe(h->data, strlen(h->data));
     curl_slist_free_all(headers);
     return rc;
 }

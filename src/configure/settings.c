@@ -2,6 +2,7 @@
 #include "configure/settings.h"
 
 #include "common/numparse.h"
+#include "common/optvalue.h"
 #include "configure/urljoin.h"
 
 #include <ctype.h>
@@ -38,9 +39,9 @@ static int parse_seconds(settings_lookup_fn get, void *ctx, const char *name, co
                          long min, long *out, char *err, size_t errlen)
 {
     const char *v = value_or(get, ctx, name, dflt);
-    /* A day is far beyond any sensible wait; larger is a typo. A leading
-     * digit is required: no blanks or sign in an environment value. */
-    if (!isdigit((unsigned char)v[0]) || numparse_long(v, min, 86400, out) < 0) {
+    /* A day is far beyond any sensible wait; larger is a typo. Digits
+     * only: no blanks or sign in an environment value. */
+    if (numparse_digits(v, min, 86400, out) < 0) {
         snprintf(err, errlen, "%s=%.100s: expected a whole number of seconds from %ld to 86400",
                  name, v, min);
         return -EINVAL;
@@ -58,19 +59,16 @@ static bool identifier_ok(const char *v)
     return true;
 }
 
-/* Key and known_hosts paths go into sshopts="I:<path>,K:<path>" unquoted. */
+/* Key and known_hosts paths go into sshopts="I:<path>,K:<path>" as they are. */
 static int check_path(const char *name, const char *v, char *err, size_t errlen)
 {
-    if (!v)
-        return 0;
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (!isgraph(*p) || *p == '"' || *p == ',' || *p == '\\' || *p == '\'') {
-            snprintf(err, errlen,
-                     "%s=%.100s: a path without blanks, quotes, commas or backslashes is needed "
-                     "(it goes into sshopts)",
-                     name, v);
-            return -EINVAL;
-        }
+    if (v && !optvalue_is_plain(v)) {
+        snprintf(err, errlen,
+                 "%s=%.100s: a path without blanks, quotes, commas or backslashes is needed "
+                 "(it goes into sshopts)",
+                 name, v);
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -78,7 +76,7 @@ static int parse_port(settings_lookup_fn get, void *ctx, const char *name, const
                       long *out, char *err, size_t errlen)
 {
     const char *v = value_or(get, ctx, name, dflt);
-    if (!isdigit((unsigned char)v[0]) || numparse_long(v, 1, 65535, out) < 0) {
+    if (numparse_digits(v, 1, 65535, out) < 0) {
         snprintf(err, errlen, "%s=%.100s: expected a TCP port from 1 to 65535", name, v);
         return -EINVAL;
     }

@@ -18,6 +18,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/secret.h"
 #include "conmand/clients/client.h"
 #include "conmand/clients/proto.h"
 #include "conmand/conf/conflock.h"
@@ -69,7 +70,7 @@ int server_load_conf(const char *path, struct conf *out, char *err, size_t errle
     if (rc < 0)
         return rc;
     rc = conf_parse(text, path, report_line, NULL, out);
-    free(text);
+    secret_free(text); /* ipmiopts, sshopts and process devs may hold passwords */
     if (rc < 0)
         snprintf(err, errlen, "%s: out of memory while parsing", path);
     return rc;

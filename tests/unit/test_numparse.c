@@ -9,15 +9,22 @@
 #include <errno.h>
 #include <limits.h>
 
-/* Parses `text` in [min, max]; on failure checks that `out` was left alone. */
-static int parse(const char *text, long min, long max, long *out)
+/* Parses `text` in [min, max] with `fn`; on failure checks that `out` was
+ * left alone. */
+static int parse_with(int (*fn)(const char *, long, long, long *), const char *text, long min,
+                      long max, long *out)
 {
     long v = 12345;
-    int rc = numparse_long(text, min, max, &v);
+    int rc = fn(text, min, max, &v);
     if (rc < 0)
         assert_int_equal(v, 12345);
     *out = v;
     return rc;
+}
+
+static int parse(const char *text, long min, long max, long *out)
+{
+    return parse_with(numparse_long, text, min, max, out);
 }
 
 static void test_whole_number_in_range_is_accepted(void **state)
@@ -127,6 +134,42 @@ static void test_int_variant_bounds_before_narrowing(void **state)
     assert_int_equal(v, 99);
 }
 
+static int parse_digits(const char *text, long min, long max, long *out)
+{
+    return parse_with(numparse_digits, text, min, max, out);
+}
+
+static void test_digits_form_takes_only_digits(void **state)
+{
+    (void)state;
+    long v;
+    assert_int_equal(parse_digits("22", 1, 65535, &v), 0);
+    assert_int_equal(v, 22);
+    assert_int_equal(parse_digits("00022", 1, 65535, &v), 0);
+    assert_int_equal(v, 22);
+    assert_int_equal(parse_digits("0", 0, 10, &v), 0);
+    assert_int_equal(v, 0);
+    /* What numparse_long() takes before the digits is refused here. */
+    assert_int_equal(parse_digits(" 22", 1, 65535, &v), -EINVAL);
+    assert_int_equal(parse_digits("+22", 1, 65535, &v), -EINVAL);
+    assert_int_equal(parse_digits("-1", -10, 10, &v), -EINVAL);
+    assert_int_equal(parse_digits("", 0, 10, &v), -EINVAL);
+    assert_int_equal(parse_digits(NULL, 0, 10, &v), -EINVAL);
+    assert_int_equal(parse_digits("5s", 0, 10, &v), -EINVAL);
+    assert_int_equal(parse_digits("0x10", 0, 100, &v), -EINVAL);
+}
+
+static void test_digits_form_keeps_the_range(void **state)
+{
+    (void)state;
+    long v;
+    assert_int_equal(parse_digits("65535", 1, 65535, &v), 0);
+    assert_int_equal(v, 65535);
+    assert_int_equal(parse_digits("65536", 1, 65535, &v), -EINVAL);
+    assert_int_equal(parse_digits("0", 1, 65535, &v), -EINVAL);
+    assert_int_equal(parse_digits("99999999999999999999999", 1, LONG_MAX, &v), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +181,8 @@ int main(void)
         cmocka_unit_test(test_range_edges_are_inclusive),
         cmocka_unit_test(test_long_limits_and_overflow),
         cmocka_unit_test(test_int_variant_bounds_before_narrowing),
+        cmocka_unit_test(test_digits_form_takes_only_digits),
+        cmocka_unit_test(test_digits_form_keeps_the_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <syslog.h>
 
 #include "common/numparse.h"
+#include "common/secret.h"
 #include "conmand/consoles/types.h"
 
 #define CONF_MAX_TOKENS 64
@@ -309,7 +310,7 @@ static int global_opts(struct parser *p, int type, const char *val)
         report(p, "GLOBAL %s: ignored", err);
     if (rc < 0)
         return rc;
-    free(p->g_opts[type]);
+    secret_free(p->g_opts[type]);
     p->g_opts[type] = next;
     return 0;
 }
@@ -464,12 +465,14 @@ static int add_console(struct parser *p, struct conf_console *c)
     return 0;
 }
 
+/* ipmiopts and sshopts may hold passwords and K_g keys, and a process
+ * console's dev is a command line that may carry one (ipmitool -P): wiped. */
 void conf_console_release(struct conf_console *c)
 {
     free(c->name);
-    free(c->dev);
+    secret_free(c->dev);
     free(c->log);
-    free(c->opts);
+    secret_free(c->opts); /* ipmiopts and sshopts may hold a password */
     memset(c, 0, sizeof(*c));
 }
 
@@ -621,7 +624,7 @@ static int console_options(struct parser *p, struct conf_console *c,
         if (own_type)
             c->opts = layered;
         else
-            free(layered);
+            secret_free(layered);
     }
     return expand_dev_name(c);
 }
@@ -770,9 +773,10 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
         p.line += lines - 1;
         s += len;
     }
+    explicit_bzero(line, sizeof(line)); /* the last line may hold a password */
     free(p.g_log);
     for (size_t i = 0; i < CONSOLE_TYPES_MAX; i++)
-        free(p.g_opts[i]);
+        secret_free(p.g_opts[i]);
     free(p.names);
     logs_release(&p);
     if (rc < 0)
@@ -788,7 +792,7 @@ void conf_release(struct conf *c)
     free(s->logdir);
     free(s->logfile);
     free(s->pidfile);
-    free(s->resetcmd);
+    secret_free(s->resetcmd); /* a command line, like a process dev */
     free(s->syslog);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);

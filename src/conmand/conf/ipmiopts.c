@@ -47,32 +47,22 @@ static unsigned known_flags(void)
     return all;
 }
 
-static int hexval(char ch)
-{
-    return isdigit((unsigned char)ch) ? ch - '0' : tolower((unsigned char)ch) - 'a' + 10;
-}
-
 /* conman's key syntax: "0x" and nothing but hex digits is binary (an odd
  * last digit is a high nibble), anything else is the text itself. Returns
  * the length or -E2BIG beyond `max` bytes. */
 static int decode(const char *v, unsigned char *buf, size_t max)
 {
-    const char *h = v + 2;
-    size_t len = strlen(v);
-    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X') &&
-        strspn(h, "0123456789abcdefABCDEF") == len - 2) {
-        size_t n = (len - 2 + 1) / 2;
-        if (n > max)
-            return -E2BIG;
-        memset(buf, 0, n);
-        for (size_t i = 0; h[i]; i++)
-            buf[i / 2] |= (unsigned char)(hexval(h[i]) << (i % 2 ? 0 : 4));
-        return (int)n;
+    size_t n;
+    if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+        int rc = secret_hex_decode(v + 2, buf, max, &n);
+        if (rc != -EINVAL) /* -EINVAL: not all hex, so plain text */
+            return rc < 0 ? rc : (int)n;
     }
-    if (len > max)
+    n = strlen(v);
+    if (n > max)
         return -E2BIG;
-    memcpy(buf, v, len);
-    return (int)len;
+    memcpy(buf, v, n);
+    return (int)n;
 }
 
 /* The first W: replaces the starting value (the library's default, or
@@ -232,8 +222,19 @@ static int parse_legacy(char *layer, struct ipmiopts *o, char *err, size_t errle
     return rc;
 }
 
-static int parse_layer(char *layer, struct ipmiopts *o, char *err, size_t errlen)
+/* What ipmiopts_parse hands each layer through secret_each_piece. */
+struct parse_ctx {
+    struct ipmiopts *o;
+    char *err;
+    size_t errlen;
+};
+
+static int parse_layer(char *layer, void *ctx)
 {
+    struct parse_ctx *c = ctx;
+    struct ipmiopts *o = c->o;
+    char *err = c->err;
+    size_t errlen = c->errlen;
     while (isspace((unsigned char)*layer))
         layer++;
     if (layer[0] && layer[1] != ':')
@@ -263,17 +264,8 @@ int ipmiopts_parse(const char *s, struct ipmiopts *o, char *err, size_t errlen)
     ipmiopts_defaults(o);
     if (!s)
         return 0;
-    size_t len = strlen(s);
-    char *copy = strdup(s);
-    if (!copy)
-        return -ENOMEM;
-    int rc = 0;
-    char *save = NULL;
-    for (char *layer = strtok_r(copy, "\n", &save); layer && rc == 0;
-         layer = strtok_r(NULL, "\n", &save))
-        rc = parse_layer(layer, o, err, errlen);
-    secret_wipe(copy, len);
-    free(copy);
+    struct parse_ctx ctx = {o, err, errlen};
+    int rc = secret_each_piece(s, "\n", parse_layer, &ctx);
     if (rc < 0)
         ipmiopts_release(o);
     return rc;
@@ -294,8 +286,7 @@ int ipmiopts_layer(const char *base, const char *val, char **out, char *err, siz
         return -ENOMEM;
     int rc = ipmiopts_parse(layers, &o, err, errlen);
     if (rc < 0) {
-        explicit_bzero(layers, strlen(layers)); /* it may hold a password */
-        free(layers);
+        secret_free(layers); /* it may hold a password */
         return rc;
     }
     ipmiopts_release(&o);

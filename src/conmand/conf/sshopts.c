@@ -9,17 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/numparse.h"
 #include "conmand/conf/conf.h"
 
-static int parse_port(const char *s, unsigned *port)
+/* A port or a timeout: decimal digits only, 1 to `max`. */
+static int parse_positive(const char *s, long max, unsigned *out)
 {
-    if (!*s || strspn(s, "0123456789") != strlen(s) || strlen(s) > 5)
-        return -EINVAL;
-    unsigned long n = strtoul(s, NULL, 10);
-    if (n < 1 || n > 65535)
-        return -EINVAL;
-    *port = (unsigned)n;
-    return 0;
+    long n;
+    int rc = numparse_digits(s, 1, max, &n);
+    if (rc == 0)
+        *out = (unsigned)n;
+    return rc;
 }
 
 /* Splits "HOST[:PORT]" or "[V6][:PORT]" into t->host and t->port. */
@@ -46,7 +46,7 @@ static int parse_hostport(const char *s, struct ssh_target *t)
     if (strpbrk(t->host, " \t@/"))
         return -EINVAL;
     t->port = SSHOPTS_DEFAULT_PORT;
-    return port ? parse_port(port, &t->port) : 0;
+    return port ? parse_positive(port, 65535, &t->port) : 0;
 }
 
 int sshopts_parse_dev(const char *dev, struct ssh_target *t, char *err, size_t errlen)
@@ -67,30 +67,22 @@ int sshopts_parse_dev(const char *dev, struct ssh_target *t, char *err, size_t e
     return 0;
 }
 
-/* Decodes plain or 0x-hex `v` into `out`. A NUL byte cannot reach the
- * server through libssh's C-string API, so it is refused. */
+/* Decodes plain or 0x-hex `v` (digits in pairs) into `out`. A NUL byte
+ * cannot reach the server through libssh's C-string API, so it is refused. */
 static int decode_password(const char *v, struct secret *out)
 {
     if (!(v[0] == '0' && (v[1] == 'x' || v[1] == 'X')))
         return *v ? secret_set(out, v, strlen(v)) : -EINVAL;
-    const char *h = v + 2;
-    size_t len = strlen(h);
-    if (len == 0 || len % 2)
+    size_t digits = strlen(v + 2), n = 0;
+    if (digits == 0 || digits % 2)
         return -EINVAL;
-    char *buf = malloc(len / 2 + 1);
+    unsigned char *buf = malloc(digits / 2);
     if (!buf)
         return -ENOMEM;
-    int rc = 0;
-    for (size_t i = 0; i < len && rc == 0; i += 2) {
-        char two[3] = {h[i], h[i + 1], '\0'};
-        if (!isxdigit((unsigned char)h[i]) || !isxdigit((unsigned char)h[i + 1]))
-            rc = -EINVAL;
-        else if (!(buf[i / 2] = (char)strtoul(two, NULL, 16)))
-            rc = -EINVAL;
-    }
+    int rc = secret_hex_decode(v + 2, buf, digits / 2, &n);
     if (rc == 0)
-        rc = secret_set(out, buf, len / 2);
-    secret_wipe(buf, len / 2 + 1);
+        rc = memchr(buf, '\0', n) ? -EINVAL : secret_set(out, (const char *)buf, n);
+    secret_wipe(buf, digits / 2);
     free(buf);
     return rc;
 }
@@ -103,19 +95,21 @@ static int set_path(char *dst, size_t dstlen, const char *v)
     return 0;
 }
 
-static int parse_timeout(const char *v, unsigned *out)
-{
-    if (!*v || strlen(v) > 4 || strspn(v, "0123456789") != strlen(v))
-        return -EINVAL;
-    unsigned long n = strtoul(v, NULL, 10);
-    if (n < 1 || n > 3600)
-        return -EINVAL;
-    *out = (unsigned)n;
-    return 0;
-}
+/* What sshopts_parse hands each item through secret_each_piece. */
+struct parse_ctx {
+    struct sshopts *o;
+    char *err;
+    size_t errlen;
+    int index; /* of the item, from 1, for messages */
+};
 
-static int parse_item(char *item, int index, struct sshopts *o, char *err, size_t errlen)
+static int parse_item(char *item, void *ctx)
 {
+    struct parse_ctx *c = ctx;
+    struct sshopts *o = c->o;
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    int index = c->index++;
     char key = (char)toupper((unsigned char)item[0]);
     const char *v = item + 2;
     int rc = -EINVAL;
@@ -125,7 +119,7 @@ static int parse_item(char *item, int index, struct sshopts *o, char *err, size_
         else if (key == 'K')
             rc = set_path(o->known_hosts, sizeof(o->known_hosts), v);
         else if (key == 'T')
-            rc = parse_timeout(v, &o->timeout);
+            rc = parse_positive(v, 3600, &o->timeout);
         else if (key == 'P') {
             secret_release(&o->password);
             rc = decode_password(v, &o->password);
@@ -153,19 +147,8 @@ int sshopts_parse(const char *s, struct sshopts *o, char *err, size_t errlen)
     o->timeout = SSHOPTS_DEFAULT_TIMEOUT;
     if (!s || !*s)
         return 0;
-    size_t len = strlen(s);
-    char *copy = strdup(s);
-    if (!copy)
-        return -ENOMEM;
-    int rc = 0;
-    char *save = NULL;
-    int index = 1;
-    for (char *item = strtok_r(copy, ",", &save); item && rc == 0;
-         item = strtok_r(NULL, ",", &save))
-        rc = parse_item(item, index++, o, err, errlen);
-    secret_wipe(copy, len);
-    free(copy);
-    return rc;
+    struct parse_ctx ctx = {o, err, errlen, 1};
+    return secret_each_piece(s, ",", parse_item, &ctx);
 }
 
 void sshopts_release(struct sshopts *o)
