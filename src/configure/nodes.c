@@ -109,20 +109,15 @@ static void sort_bmcs(struct nodes *n)
     n->nbmc = kept;
 }
 
+static int cmp_bmc_id(const void *key, const void *elem)
+{
+    return strcmp(key, ((const struct nodes_bmc *)elem)->id);
+}
+
+/* The BMC `id` among the sorted, deduplicated BMCs, or NULL. */
 static const struct nodes_bmc *find_bmc(const struct nodes *n, const char *id)
 {
-    size_t lo = 0, hi = n->nbmc;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(id, n->bmcs[mid].id);
-        if (c == 0)
-            return &n->bmcs[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
+    return n->nbmc ? bsearch(id, n->bmcs, n->nbmc, sizeof(*n->bmcs), cmp_bmc_id) : NULL;
 }
 
 /* The node's BMC address, or NULL after a warning naming the node. */
