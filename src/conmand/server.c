@@ -20,7 +20,6 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "conmand/clients/client.h"
-#include "conmand/clients/proto.h"
 #include "conmand/conf/conflock.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/logfile.h"
@@ -28,6 +27,7 @@
 #include "conmand/consoles/reset.h"
 #include "conmand/consoles/types.h"
 #include "conmand/reload.h"
+#include "conmand/consoles/notice.h"
 
 struct server {
     uv_loop_t *loop;
@@ -221,11 +221,11 @@ static void on_stamp(uv_timer_t *t)
 {
     struct server *s = t->data;
     char when[64], text[512], msg[600];
-    proto_long_time(time(NULL), when, sizeof(when));
+    notice_long_time(time(NULL), when, sizeof(when));
     for (size_t i = 0; i < s->consoles.n; i++) {
         struct console *c = s->consoles.v[i];
         snprintf(text, sizeof(text), "Console [%s] log at %s", c->cfg.name, when);
-        logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+        logfile_write_msg(&c->log, msg, notice_format(msg, sizeof(msg), text));
     }
     uv_timer_start(t, on_stamp, server_next_mark_ms(wall_ms(s->loop), s->conf.server.timestamp_min),
                    0);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "conmand/clients/proto.h"
+#include "conmand/consoles/notice.h"
 
 #define NNAMES 2000
 
@@ -102,7 +103,7 @@ static void run_request(const char *greeting, const char *request, uint8_t knobs
         check_ok(matched, n, PROTO_CLIENT_LINE_MAX + 1, knobs & 2);
         check_ok(matched, n, 16 + (size_t)(knobs >> 2) * 8, knobs & 2);
         proto_who(&r, "host.example", line, sizeof(line));
-        proto_format_msg(line, sizeof(line), line);
+        notice_format(line, sizeof(line), line);
     }
     proto_req_release(&r);
 }

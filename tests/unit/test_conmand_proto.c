@@ -18,6 +18,7 @@
 #include "conmand/consoles/logfile.h"
 #include "conmand/clients/proto.h"
 #include "conmand/conf/seropts.h"
+#include "conmand/consoles/notice.h"
 
 static void test_hello_takes_user_and_tty(void **state)
 {
@@ -250,7 +251,7 @@ static void test_responses_are_formatted_as_conman_sends_them(void **state)
     assert_string_equal(out, "OK OPTION=RESET CONSOLE='alpha'\n");
     proto_format_error(out, sizeof(out), PROTO_ERR_NO_CONSOLES, "Found no matching consoles");
     assert_string_equal(out, "ERROR CODE=5 MESSAGE='Found no matching consoles'\n");
-    proto_format_msg(out, sizeof(out), "Console [a] joined by <u@h> at 11-25 03:45");
+    notice_format(out, sizeof(out), "Console [a] joined by <u@h> at 11-25 03:45");
     assert_string_equal(out, "\r\n<ConMan> Console [a] joined by <u@h> at 11-25 03:45.\r\n");
 }
 
@@ -282,11 +283,11 @@ static void test_delta_and_who(void **state)
 {
     (void)state;
     char out[64];
-    proto_delta(5, out, sizeof(out));
+    notice_delta(5, out, sizeof(out));
     assert_string_equal(out, "5s");
-    proto_delta(3723, out, sizeof(out));
+    notice_delta(3723, out, sizeof(out));
     assert_string_equal(out, "1h2m3s");
-    proto_delta(90061, out, sizeof(out));
+    notice_delta(90061, out, sizeof(out));
     assert_string_equal(out, "1d1h1m1s");
     struct proto_req r = {.user = "root", .tty = "pts/3"};
     proto_who(&r, "localhost", out, sizeof(out));

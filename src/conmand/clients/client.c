@@ -13,6 +13,7 @@
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/reset.h"
+#include "conmand/consoles/notice.h"
 
 #define REPLAY_LEN 4096
 /* Request bytes are read into a buffer that starts this small and doubles
@@ -180,7 +181,7 @@ static void end_lagging(struct client *cl)
              (unsigned long long)cl->dropped);
     log_info("Client <%s@%s:%d> reads again: %llu bytes of output dropped", cl->req.user, cl->host,
              cl->port, (unsigned long long)cl->dropped);
-    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    size_t n = notice_format(msg, sizeof(msg), text);
     cl->dropped = 0;
     cl->lagging = false;
     send_raw(cl, msg, n);
@@ -209,7 +210,7 @@ void client_send_msg(struct client *cl, const char *text, bool info)
     if (info && cl->quiet)
         return;
     char msg[MSG_MAX];
-    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    size_t n = notice_format(msg, sizeof(msg), text);
     client_send(cl, msg, n);
 }
 
@@ -302,7 +303,7 @@ static void notify_departure(struct client *cl, struct console *c)
 {
     char who[WHO_MAX], when[32], text[TEXT_MAX];
     client_who(cl, who, sizeof(who));
-    proto_short_time(time(NULL), when, sizeof(when));
+    notice_short_time(time(NULL), when, sizeof(when));
     snprintf(text, sizeof(text), "Console [%s] departed by %s at %s", c->cfg.name, who, when);
     console_notify(c, text, &cl->reader);
 }
@@ -421,7 +422,7 @@ static void busy_lines(struct obuf *b, struct client *cl, struct console *c)
             continue;
         char who[WHO_MAX], idle[32], line[TEXT_MAX];
         client_who(w, who, sizeof(who));
-        proto_delta((long)(time(NULL) - w->last_input), idle, sizeof(idle));
+        notice_delta((long)(time(NULL) - w->last_input), idle, sizeof(idle));
         int len = snprintf(line, sizeof(line), "Console [%s] open %s by %s (idle %s).\n",
                            c->cfg.name, w->broadcast ? "B/C" : "R/W", who, idle);
         obuf_add(b, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
@@ -460,12 +461,12 @@ static void steal_one(struct client *cl, struct console *c, struct client *w, co
     client_who(w, old, sizeof(old));
     snprintf(text, sizeof(text), "Console [%s] stolen by %s at %s", c->cfg.name, who, when);
     client_send_msg(w, text, false);
-    logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+    logfile_write_msg(&c->log, msg, notice_format(msg, sizeof(msg), text));
     snprintf(text, sizeof(text), "Console [%s] stolen from %s at %s", c->cfg.name, old, when);
     client_send_msg(cl, text, false);
     /* Its departure goes to the log only, as conman does. */
     snprintf(text, sizeof(text), "Console [%s] departed by %s at %s", c->cfg.name, old, when);
-    logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+    logfile_write_msg(&c->log, msg, notice_format(msg, sizeof(msg), text));
     if (w->ncons <= 1) {
         w->writer = false; /* no departure notice to clients: it was stolen */
         client_close(w);
@@ -482,7 +483,7 @@ static void steal(struct client *cl, struct console *c)
 {
     char who[WHO_MAX], when[32];
     client_who(cl, who, sizeof(who));
-    proto_short_time(time(NULL), when, sizeof(when));
+    notice_short_time(time(NULL), when, sizeof(when));
     /* steal_one() takes the writer out of c->readers (the last one moves
      * into its slot), so slot i is looked at again. */
     for (size_t i = 0; i < c->nreaders;) {
@@ -502,10 +503,10 @@ static void announce_join(struct client *cl, struct console *c)
 {
     char who[WHO_MAX], other[WHO_MAX], when[32], text[TEXT_MAX], back[TEXT_MAX], msg[MSG_MAX];
     client_who(cl, who, sizeof(who));
-    proto_short_time(time(NULL), when, sizeof(when));
+    notice_short_time(time(NULL), when, sizeof(when));
     snprintf(text, sizeof(text), "Console [%s] joined %sby %s at %s", c->cfg.name,
              cl->broadcast ? "for B/C " : "", who, when);
-    logfile_write_msg(&c->log, msg, proto_format_msg(msg, sizeof(msg), text));
+    logfile_write_msg(&c->log, msg, notice_format(msg, sizeof(msg), text));
     /* Sending never detaches anyone, so c->readers stays as it is. */
     for (size_t i = 0; i < c->nreaders; i++) {
         struct client *w = reader_client(c->readers[i]);
@@ -749,7 +750,7 @@ static void escape_reset(struct client *cl)
         return;
     }
     client_who(cl, who, sizeof(who));
-    proto_short_time(time(NULL), when, sizeof(when));
+    notice_short_time(time(NULL), when, sizeof(when));
     for (size_t i = 0; cl->writer && i < cl->ncons; i++) {
         struct console *c = cl->cons[i];
         log_info("Console [%s] reset by <%s@%s>", c->cfg.name, cl->req.user, cl->host);

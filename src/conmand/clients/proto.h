@@ -133,17 +133,6 @@ size_t proto_ok_size(const char *const *names, size_t n, bool reset);
 /* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text);
 
-/* An in-band message: "\r\n<ConMan> " text ".\r\n". Returns the length. */
-size_t proto_format_msg(char *out, size_t outlen, const char *text);
-
-/* "MM-DD HH:MM" (short) and "YYYY-MM-DD HH:MM:SS ZONE" (long) of `t` in
- * local time, as conman prints them. */
-void proto_short_time(time_t t, char *out, size_t outlen);
-void proto_long_time(time_t t, char *out, size_t outlen);
-
-/* "1s", "2m3s", "1h2m3s", "1d2h3m4s": an idle or uptime delta. */
-void proto_delta(long secs, char *out, size_t outlen);
-
 /* "<user@host>" plus " on TTY" when the client gave one. */
 void proto_who(const struct proto_req *r, const char *host, char *out, size_t outlen);
 

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/clients/proto.h"
 #include "conmand/consoles/types.h"
+#include "conmand/consoles/notice.h"
 
 unsigned console_backoff_ms(unsigned failures, double rnd)
 {
@@ -144,7 +144,7 @@ static void announce_up(struct console *c)
 {
     char peer[512], when[32], text[1024];
     console_describe(c, peer, sizeof(peer));
-    proto_short_time(time(NULL), when, sizeof(when));
+    notice_short_time(time(NULL), when, sizeof(when));
     log_info("Console [%s] connected to %s", c->cfg.name, peer);
     snprintf(text, sizeof(text), "Console [%s] connected to %s at %s", c->cfg.name, peer, when);
     console_notify(c, text, NULL);
@@ -437,8 +437,8 @@ void console_down(struct console *c, const char *why)
     c->state = CONSOLE_DOWN;
     if (was_up) {
         long secs = (long)(time(NULL) - c->up_since);
-        proto_delta(secs, up, sizeof(up));
-        proto_short_time(time(NULL), when, sizeof(when));
+        notice_delta(secs, up, sizeof(up));
+        notice_short_time(time(NULL), when, sizeof(when));
         log_info("Console [%s] disconnected from %s after %s%s%s", c->cfg.name, peer, up,
                  why ? ": " : "", why ? why : "");
         snprintf(text, sizeof(text), "Console [%s] disconnected from %s after %s at %s",
@@ -604,7 +604,7 @@ void console_write(struct console *c, const void *buf, size_t len)
 void console_notify(struct console *c, const char *text, const struct console_reader *except)
 {
     char msg[1200];
-    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    size_t n = notice_format(msg, sizeof(msg), text);
     logfile_write_msg(&c->log, msg, n);
     for (size_t i = 0; i < c->nreaders; i++)
         if (c->readers[i] != except)

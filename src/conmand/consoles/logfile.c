@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "conmand/clients/proto.h"
+#include "conmand/consoles/notice.h"
 
 int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts)
@@ -156,7 +156,7 @@ size_t logfile_resume_msg(const char *console, uint64_t lost, int err, char *out
              "Console [%s] log resumed: %llu bytes lost while it could not be "
              "written (%s)",
              console, (unsigned long long)lost, why(err));
-    return proto_format_msg(out, outlen, text);
+    return notice_format(out, outlen, text);
 }
 
 static void recovered(struct logfile *l)
@@ -321,9 +321,9 @@ static uint64_t mono_ms(void)
 static void write_header(struct logfile *l, time_t now)
 {
     char when[64], text[512], msg[600];
-    proto_long_time(now, when, sizeof(when));
+    notice_long_time(now, when, sizeof(when));
     snprintf(text, sizeof(text), "Console [%s] log opened at %s", l->console, when);
-    size_t n = proto_format_msg(msg, sizeof(msg), text);
+    size_t n = notice_format(msg, sizeof(msg), text);
     /* Straight out (10,000 opens must not fill buffers), before any
      * marker of output lost on the way here. */
     if (put(l->fd, msg, n) < n)
