@@ -76,8 +76,9 @@ static const struct dynlib_sym ssh_syms[] = {
 };
 
 /* Process-wide, like the library. `lib` is valid once ssh_dl loaded:
- * ssh_open_op() checks that before it creates a console's state, so any
- * code holding a `struct sshc` may call through it. */
+ * ssh_connect_op() checks that before it makes a session, so code that
+ * holds a session, a channel or a key (p->s, p->ch, p->key) may call
+ * through it; a console's state alone (ssh_init_op) does not load it. */
 static struct ssh_lib ssh_table;
 static const struct ssh_lib *const lib = &ssh_table;
 
@@ -159,14 +160,15 @@ static void end_session(struct sshc *p)
     }
     p->s = NULL;
     p->ch = NULL;
-    lib->ssh_key_free(p->key);
+    if (p->key)
+        lib->ssh_key_free(p->key);
     p->key = NULL;
     sshopts_release(&p->o);
 }
 
 static void fail(struct sshc *p, const char *why)
 {
-    console_down(p->c, why); /* calls ssh_close_op, which ends the session */
+    console_down(p->c, why); /* calls ssh_disconnect_op, which ends the session */
 }
 
 static int fingerprint(struct sshc *p, char *out, size_t outlen)
@@ -430,13 +432,15 @@ static void timeout_cb(uv_timer_t *t)
     fail(p, why);
 }
 
-static struct sshc *state_for(struct console *c)
+/* The console's SSH state: its timers live as long as the console (or
+ * until it changes type: ssh_release). */
+static int ssh_init_op(struct console *c)
 {
     if (c->priv)
-        return c->priv;
+        return 0;
     struct sshc *p = calloc(1, sizeof(*p));
     if (!p)
-        return NULL;
+        return -ENOMEM;
     p->c = c;
     p->sock = p->pollfd = -1;
     uv_timer_init(c->hub->loop, &p->timeout);
@@ -444,7 +448,7 @@ static struct sshc *state_for(struct console *c)
     p->timeout.data = p->drain.data = p;
     p->open_handles = 2;
     c->priv = p;
-    return p;
+    return 0;
 }
 
 static int set_options(struct sshc *p)
@@ -549,7 +553,7 @@ static int start_session(struct sshc *p, char *why, size_t whylen)
     return 0;
 }
 
-static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t errlen)
+static int ssh_connect_op(struct console *c, bool *connecting, char *err, size_t errlen)
 {
     char why[2048];
     /* The failure is remembered: one warning per console, then retries on
@@ -559,9 +563,7 @@ static int ssh_open_op(struct console *c, bool *connecting, char *err, size_t er
         snprintf(err, errlen, "Console [%s]: %s", c->cfg.name, ssh_dl.error);
         return loaded;
     }
-    struct sshc *p = state_for(c);
-    if (!p)
-        return -ENOMEM;
+    struct sshc *p = c->priv; /* ssh_init_op() made it */
     end_session(p);
     p->phase = PH_RESOLVE;
     p->key_tried = p->password_tried = false;
@@ -662,7 +664,8 @@ static void ssh_break(struct console *c)
 }
 
 static const struct console_ops ssh_ops = {
-    .connect = ssh_open_op,
+    .init = ssh_init_op,
+    .connect = ssh_connect_op,
     .disconnect = ssh_disconnect_op,
     .release = ssh_release,
     .describe = ssh_describe,
