@@ -82,8 +82,11 @@ int reload_prepare(const struct reload_target *t, const struct conf *next, struc
 
 /* Carries out a prepared reload: removed consoles tell their clients and
  * close, changed ones reconnect with the new settings (clients stay),
- * added ones start, the registry holds the new set. Cannot fail: it
- * allocates nothing. The caller then makes `next` the running
+ * added ones start, the registry holds the new set. It cannot fail half
+ * way: the plan needs nothing it has not got. What a console allocates to
+ * run (its log's path, a connection's state) may still fail, like at any
+ * other time: that console is then down and retries, and every console is
+ * the new configuration's. The caller then makes `next` the running
  * configuration. Returns the number of consoles. */
 size_t reload_act(const struct reload_target *t, struct reload_prep *p);
 

@@ -224,6 +224,9 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
     free(req);
 }
 
+/* Takes the client off the hub's list. A closing client stays on it until
+ * libuv is done with it, so a stop can still close it (a stuck peer never
+ * lets a shutdown end). */
 static void unlink_client(struct client *cl)
 {
     struct client_hub *s = cl->hub;
@@ -236,8 +239,6 @@ static void unlink_client(struct client *cl)
     cl->prev = cl->next = NULL;
 }
 
-/* A closing client stays on the server's list until libuv is done with it,
- * so a stop can still close it (a stuck peer never lets a shutdown end). */
 /* The reverse lookup of a client's address; outlives a client that goes
  * away first (then `cl` is NULL). Until it answers, messages name the
  * numeric address. */

@@ -39,14 +39,15 @@ int proto_req_add_pattern(struct proto_req *r, const char *pat, size_t len)
 
 /* One token of a request line: a bare word, or KEY=VALUE where VALUE is a
  * bare word or '...' quoted. Both point into the line (no copy, so a token
- * is as long as the line allows). `*s` advances past it. Returns false at
- * the end. */
+ * is as long as the line allows). */
 struct ptok {
     const char *key, *val;
     size_t keylen, vallen;
     bool has_val;
 };
 
+/* The next token of `*s` into `t`; `*s` advances past it. Returns false at
+ * the end of the line. */
 static bool next_tok(const char **s, struct ptok *t)
 {
     const char *p = *s;

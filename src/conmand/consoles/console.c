@@ -124,11 +124,11 @@ static void update_poll(struct console *c)
 {
     if (!c->poll)
         return;
-    int ev = UV_READABLE | UV_DISCONNECT;
-    if (c->outlen || c->state == CONSOLE_CONNECTING)
-        ev |= UV_WRITABLE;
+    int ev;
     if (c->state == CONSOLE_CONNECTING)
         ev = c->ops->connect_on_read ? UV_READABLE | UV_DISCONNECT : UV_WRITABLE;
+    else
+        ev = UV_READABLE | UV_DISCONNECT | (c->outlen ? UV_WRITABLE : 0);
     uv_poll_start(c->poll, ev, on_poll);
 }
 
