@@ -413,16 +413,21 @@ void console_kick(struct console *c)
         run_waiting(c);
 }
 
+void console_close_poll(uv_poll_t **poll, int *fd)
+{
+    if (*poll) {
+        uv_poll_stop(*poll);
+        uv_close((uv_handle_t *)*poll, poll_closed);
+        *poll = NULL;
+    }
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
 static void close_fd(struct console *c)
 {
-    if (c->poll) {
-        uv_poll_stop(c->poll);
-        uv_close((uv_handle_t *)c->poll, poll_closed);
-        c->poll = NULL;
-    }
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
+    console_close_poll(&c->poll, &c->fd);
     c->outlen = 0;
 }
 

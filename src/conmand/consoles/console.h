@@ -200,6 +200,10 @@ void console_destroy(struct console *c);
  * there are any, and at exit). */
 void console_reap(struct console_hub *hub);
 
+/* Stops and closes a malloc'd poll handle (freed once closed) and closes
+ * its fd; both are reset. For the console's own and a type's pollers. */
+void console_close_poll(uv_poll_t **poll, int *fd);
+
 /* Queues bytes for the device as they are (no IAC handling). */
 void console_queue_raw(struct console *c, const void *buf, size_t len);
 

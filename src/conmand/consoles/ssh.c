@@ -116,11 +116,6 @@ struct sshc {
     char pinned[128]; /* fingerprint trusted on first use, "" before */
 };
 
-static void poll_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void timer_closed(uv_handle_t *h)
 {
     struct sshc *p = h->data;
@@ -130,14 +125,7 @@ static void timer_closed(uv_handle_t *h)
 
 static void stop_poll(struct sshc *p)
 {
-    if (p->poll) {
-        uv_poll_stop(p->poll);
-        uv_close((uv_handle_t *)p->poll, poll_closed);
-        p->poll = NULL;
-    }
-    if (p->pollfd >= 0)
-        close(p->pollfd);
-    p->pollfd = -1;
+    console_close_poll(&p->poll, &p->pollfd);
 }
 
 /* Ends the current session (if any); keeps the per-console state. */
