@@ -1,5 +1,6 @@
 /* Console log files on real descriptors: created 0600 with conman's header,
- * a failing write reported once and dropped, logging resumed afterwards. */
+ * a failing write reported once and dropped, logging resumed afterwards; and
+ * the line processing (CRLF, sanitize, timestamps) of what they write. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -197,125 +198,6 @@ static void test_more_logs_than_cached_descriptors_all_get_their_output(void **s
     logcache_release(&lc);
     assert_int_equal(uv_loop_close(&loop), 0);
     rmdir(dir);
-}
-
-/* Log names: conman 0.3.1's conversion specifiers (conf_format), with the
- * time passed in. TZ is UTC for these (set in main). */
-static void expect_format(const char *fmt, time_t now, const char *want)
-{
-    char out[256];
-    struct conf_fmt v = {.name = "n1", .devid = "ttyS0", .pid = 4242, .now = now};
-    assert_int_equal(conf_format(fmt, &v, out, sizeof(out)), 0);
-    assert_string_equal(out, want);
-}
-
-static void test_format_expands_every_specifier_of_0_3_1(void **state)
-{
-    (void)state;
-    const time_t t = 1700000000; /* 2023-11-14 22:13:20 UTC, a Tuesday */
-    expect_format("%N", t, "n1");
-    expect_format("%D", t, "ttyS0");
-    expect_format("%P", t, "4242");
-    expect_format("%Y", t, "2023");
-    expect_format("%y", t, "23");
-    expect_format("%m", t, "11");
-    expect_format("%d", t, "14");
-    expect_format("%H", t, "22");
-    expect_format("%M", t, "13");
-    expect_format("%S", t, "20");
-    expect_format("%s", t, "1700000000");
-    expect_format("%g", t, "23");
-    expect_format("%G", t, "2023");
-    expect_format("%j", t, "318");
-    expect_format("%u", t, "2");
-    expect_format("%U", t, "46");
-    expect_format("%V", t, "46");
-    expect_format("%w", t, "2");
-    expect_format("%W", t, "46");
-    expect_format("%%", t, "%");
-    expect_format("%Y/%m/%d/console.%N-%H%M%S", t, "2023/11/14/console.n1-221320");
-}
-
-static void test_format_iso_week_year_differs_from_the_calendar_year(void **state)
-{
-    (void)state;
-    const time_t t = 1609459200; /* 2021-01-01, a Friday: ISO week 53 of 2020 */
-    expect_format("%G-%g-W%V %Y %j %u %w %U %W", t, "2020-20-W53 2021 001 5 5 00 00");
-}
-
-static void test_format_keeps_unknown_specifiers_as_written(void **state)
-{
-    (void)state;
-    /* %L is no specifier of 0.3.1 (nor %x, %e, ...): kept, like conman's. */
-    expect_format("a%Lb%xc%e", 0, "a%Lb%xc%e");
-    expect_format("tail%", 0, "tail%");
-    expect_format("%%N is %N", 0, "%N is n1");
-    expect_format("plain.log", 0, "plain.log");
-}
-
-static void test_format_sanitizes_name_and_dev_only(void **state)
-{
-    (void)state;
-    char out[128];
-    struct conf_fmt v = {.name = "rack1/n 1\t\x01\x7f\xc3\xa9", .devid = "a/b", .now = 0};
-    assert_int_equal(conf_format("logs/%N.%D", &v, out, sizeof(out)), 0);
-    assert_string_equal(out, "logs/rack1_n_1_____.a_b");
-}
-
-static void test_format_without_name_keeps_N_and_D_for_the_server_log(void **state)
-{
-    (void)state;
-    char out[128];
-    struct conf_fmt v = {.pid = 7, .now = 1700000000};
-    assert_int_equal(conf_format("conmand-%N%D-%P-%Y.log", &v, out, sizeof(out)), 0);
-    assert_string_equal(out, "conmand-%N%D-7-2023.log");
-}
-
-static void test_format_fits_exactly_and_one_byte_short_is_too_long(void **state)
-{
-    (void)state;
-    char out[16];
-    struct conf_fmt v = {.name = "abcdef", .now = 1700000000};
-    /* "x-abcdef-2023" is 13 bytes: fits in 14 with its NUL, not in 13. */
-    assert_int_equal(conf_format("x-%N-%Y", &v, out, 14), 0);
-    assert_string_equal(out, "x-abcdef-2023");
-    assert_int_equal(conf_format("x-%N-%Y", &v, out, 13), -ENAMETOOLONG);
-    assert_int_equal(conf_format("x-%N-%Y", &v, out, 12), -ENAMETOOLONG);
-    assert_int_equal(conf_format("x-%N-%Y", &v, out, 9), -ENAMETOOLONG);
-    assert_int_equal(conf_format("%%", &v, out, 1), -ENAMETOOLONG);
-    assert_int_equal(conf_format("", &v, out, 1), 0);
-    assert_string_equal(out, "");
-}
-
-static void test_format_of_a_name_that_expands_too_long_fails(void **state)
-{
-    (void)state;
-    char name[3000], out[4096];
-    memset(name, 'n', sizeof(name) - 1);
-    name[sizeof(name) - 1] = '\0';
-    struct conf_fmt v = {.name = name, .now = 0};
-    assert_int_equal(conf_format("%N", &v, out, sizeof(out)), 0);
-    assert_int_equal(conf_format("%N/%N", &v, out, sizeof(out)), -ENAMETOOLONG);
-}
-
-static void test_dev_id_is_what_0_3_1_calls_the_device(void **state)
-{
-    (void)state;
-    char out[128];
-    conf_dev_id("/dev/ttyS0", "serial", out, sizeof(out));
-    assert_string_equal(out, "ttyS0");
-    conf_dev_id("unix:/run/vm/n1/console.sock", "unix", out, sizeof(out));
-    assert_string_equal(out, "console.sock");
-    conf_dev_id("bmc1:2001", "telnet", out, sizeof(out));
-    assert_string_equal(out, "bmc1:2001");
-    conf_dev_id("ssh:n3@bmc1:2222", "ssh", out, sizeof(out));
-    assert_string_equal(out, "n3@bmc1:2222");
-    conf_dev_id("/usr/bin/ipmiconsole -h x", "process", out, sizeof(out));
-    assert_string_equal(out, "");
-    conf_dev_id("ipmi:bmc1", "ipmi", out, sizeof(out));
-    assert_string_equal(out, "");
-    conf_dev_id("what", NULL, out, sizeof(out));
-    assert_string_equal(out, "");
 }
 
 static void test_set_path_moves_the_log_to_another_file(void **state)
@@ -573,18 +455,45 @@ static void test_recreated_folder_gets_a_header_before_the_output(void **state)
     rmdir(dir);
 }
 
+static size_t fmt(enum logfile_line *st, struct conf_logopts o, const char *in, char *out)
+{
+    size_t n = logfile_format(st, &o, (const unsigned char *)in, strlen(in), out, 0);
+    out[n] = '\0';
+    return n;
+}
+
+static void test_log_lines_are_normalised_as_conman_writes_them(void **state)
+{
+    (void)state;
+    char out[4096];
+    enum logfile_line st = LOGFILE_LINE_INIT;
+    struct conf_logopts plain = {0};
+    fmt(&st, plain, "a\nb\r\n\r\nc\rd", out);
+    assert_string_equal(out, "a\r\nb\r\n\r\nc\r\nd");
+    st = LOGFILE_LINE_INIT;
+    struct conf_logopts san = {.sanitize = true};
+    fmt(&st, san, "x\x01\x7f\xe9", out);
+    assert_string_equal(out, "x^A^?`i");
+}
+
+static void test_timestamps_start_every_line(void **state)
+{
+    (void)state;
+    char out[4096], stamp[32];
+    enum logfile_line st = LOGFILE_LINE_INIT;
+    struct conf_logopts ts = {.timestamp = true};
+    logfile_stamp(0, stamp, sizeof(stamp));
+    assert_int_equal(strlen(stamp), 20);
+    fmt(&st, ts, "one\ntwo\n", out);
+    char want[256];
+    snprintf(want, sizeof(want), "%sone\r\n%stwo\r\n", stamp, stamp);
+    assert_string_equal(out, want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates_0600_with_header_and_appends),
-        cmocka_unit_test(test_format_expands_every_specifier_of_0_3_1),
-        cmocka_unit_test(test_format_iso_week_year_differs_from_the_calendar_year),
-        cmocka_unit_test(test_format_keeps_unknown_specifiers_as_written),
-        cmocka_unit_test(test_format_sanitizes_name_and_dev_only),
-        cmocka_unit_test(test_format_without_name_keeps_N_and_D_for_the_server_log),
-        cmocka_unit_test(test_format_fits_exactly_and_one_byte_short_is_too_long),
-        cmocka_unit_test(test_format_of_a_name_that_expands_too_long_fails),
-        cmocka_unit_test(test_dev_id_is_what_0_3_1_calls_the_device),
         cmocka_unit_test(test_set_path_moves_the_log_to_another_file),
         cmocka_unit_test(test_open_failure_names_the_file_and_console),
         cmocka_unit_test(test_failed_writes_are_dropped_then_logging_resumes),
@@ -598,8 +507,8 @@ int main(void)
         cmocka_unit_test(test_log_that_cannot_open_is_retried_and_marks_what_it_lost),
         cmocka_unit_test(test_check_recreates_a_deleted_log_and_its_folder_cheaply),
         cmocka_unit_test(test_recreated_folder_gets_a_header_before_the_output),
+        cmocka_unit_test(test_log_lines_are_normalised_as_conman_writes_them),
+        cmocka_unit_test(test_timestamps_start_every_line),
     };
-    setenv("TZ", "UTC", 1); /* the log-name tests give times in UTC */
-    tzset();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
