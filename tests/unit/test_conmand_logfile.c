@@ -17,6 +17,47 @@
 
 #include "conmand/consoles/logfile.h"
 
+/* A libuv loop and the log cache on it, for the batching tests. */
+struct cache {
+    uv_loop_t loop;
+    struct logcache lc;
+};
+
+static void cache_start(struct cache *c)
+{
+    uv_loop_init(&c->loop);
+    logcache_init(&c->lc, &c->loop);
+}
+
+/* Stops the cache and runs the loop until its handles are closed. */
+static void cache_stop(struct cache *c)
+{
+    logcache_stop(&c->lc);
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    logcache_release(&c->lc);
+    assert_int_equal(uv_loop_close(&c->loop), 0);
+}
+
+/* Reads the start of `path` into `buf` as a string; its length. */
+static size_t read_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    return (size_t)n;
+}
+
+/* A pipe nobody reads stands in for a full disk once it is full. */
+static void nonblocking_pipe(int p[2])
+{
+    assert_int_equal(pipe(p), 0);
+    fcntl(p[1], F_SETFL, O_NONBLOCK);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+}
+
 static void test_open_creates_0600_with_header_and_appends(void **state)
 {
     (void)state;
@@ -62,9 +103,7 @@ static void test_failed_writes_are_dropped_then_logging_resumes(void **state)
 {
     (void)state;
     int p[2];
-    assert_int_equal(pipe(p), 0);
-    fcntl(p[1], F_SETFL, O_NONBLOCK);
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    nonblocking_pipe(p);
     struct logfile l;
     struct conf_logopts o = {0};
     assert_int_equal(logfile_init(&l, NULL, "z", "pipe", &o), 0);
@@ -127,13 +166,11 @@ static void test_batched_output_reaches_the_file_on_flush_and_tail(void **state)
     char dir[] = "/tmp/conmand-logfile-XXXXXX", path[128], err[256], buf[512];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/console.b", dir);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct logcache lc;
-    logcache_init(&lc, &loop);
+    struct cache c;
+    cache_start(&c);
     struct logfile l;
     struct conf_logopts o = {0};
-    assert_int_equal(logfile_init(&l, &lc, "b", path, &o), 0);
+    assert_int_equal(logfile_init(&l, &c.lc, "b", path, &o), 0);
     assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
     logfile_write_data(&l, "batched\n", 8, 0);
     struct stat st;
@@ -146,10 +183,7 @@ static void test_batched_output_reaches_the_file_on_flush_and_tail(void **state)
     assert_non_null(strstr(buf, "batched\n"));
     assert_false(l.dirty);
     logfile_release(&l);
-    logcache_stop(&lc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    logcache_release(&lc);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    cache_stop(&c);
     unlink(path);
     rmdir(dir);
 }
@@ -160,10 +194,8 @@ static void test_more_logs_than_cached_descriptors_all_get_their_output(void **s
     enum { N = LOGCACHE_FDS + 44 };
     char dir[] = "/tmp/conmand-logfile-XXXXXX", path[128], err[256], buf[256];
     assert_non_null(mkdtemp(dir));
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct logcache lc;
-    logcache_init(&lc, &loop);
+    struct cache c;
+    cache_start(&c);
     struct logfile *logs = calloc(N, sizeof(*logs));
     assert_non_null(logs);
     struct conf_logopts o = {.lock = true};
@@ -171,14 +203,14 @@ static void test_more_logs_than_cached_descriptors_all_get_their_output(void **s
         for (int i = 0; i < N; i++) {
             snprintf(path, sizeof(path), "%s/c%d", dir, i);
             if (round == 0) {
-                assert_int_equal(logfile_init(&logs[i], &lc, "c", path, &o), 0);
+                assert_int_equal(logfile_init(&logs[i], &c.lc, "c", path, &o), 0);
                 assert_int_equal(logfile_open(&logs[i], false, 0, err, sizeof(err)), 0);
             }
             snprintf(buf, sizeof(buf), "round-%d-of-%d\n", round, i);
             logfile_write_data(&logs[i], buf, strlen(buf), 0);
         }
-        logcache_flush(&lc);
-        assert_true(lc.nopen <= LOGCACHE_FDS);
+        logcache_flush(&c.lc);
+        assert_true(c.lc.nopen <= LOGCACHE_FDS);
     }
     for (int i = 0; i < N; i++) {
         long n = logfile_tail(&logs[i], buf, sizeof(buf) - 1);
@@ -191,12 +223,9 @@ static void test_more_logs_than_cached_descriptors_all_get_their_output(void **s
         snprintf(path, sizeof(path), "%s/c%d", dir, i);
         unlink(path);
     }
-    assert_int_equal(lc.nopen, 0);
+    assert_int_equal(c.lc.nopen, 0);
     free(logs);
-    logcache_stop(&lc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    logcache_release(&lc);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    cache_stop(&c);
     rmdir(dir);
 }
 
@@ -216,18 +245,10 @@ static void test_set_path_moves_the_log_to_another_file(void **state)
     assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
     logfile_write_data(&l, "second\n", 7, 0);
     logfile_flush(&l);
-    FILE *f = fopen(a, "r");
-    assert_non_null(f);
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
+    read_file(a, buf, sizeof(buf));
     assert_non_null(strstr(buf, "first"));
     assert_null(strstr(buf, "second"));
-    f = fopen(b, "r");
-    assert_non_null(f);
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
+    read_file(b, buf, sizeof(buf));
     assert_non_null(strstr(buf, "log opened"));
     assert_non_null(strstr(buf, "second"));
     logfile_release(&l);
@@ -253,9 +274,7 @@ static void test_lost_bytes_are_counted_and_marked_once_before_output_resumes(vo
 {
     (void)state;
     int p[2];
-    assert_int_equal(pipe(p), 0);
-    fcntl(p[1], F_SETFL, O_NONBLOCK);
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    nonblocking_pipe(p);
     struct logfile l;
     struct conf_logopts o = {0};
     assert_int_equal(logfile_init(&l, NULL, "m", "pipe", &o), 0);
@@ -342,12 +361,7 @@ static void test_log_that_cannot_open_is_retried_and_marks_what_it_lost(void **s
     l.retry_at = 0; /* as if LOGFILE_RETRY_SEC had passed */
     logfile_write_data(&l, "kept\n", 5, 0);
     assert_false(l.failing);
-    int rfd = open(path, O_RDONLY);
-    assert_true(rfd >= 0);
-    ssize_t n = read(rfd, buf, sizeof(buf) - 1);
-    close(rfd);
-    assert_true(n > 0);
-    buf[n] = '\0';
+    assert_true(read_file(path, buf, sizeof(buf)) > 0);
     const char *hdr = strstr(buf, "log opened at");
     const char *mark = strstr(buf, "log resumed: 14 bytes lost");
     const char *kept = strstr(buf, "kept\n");
@@ -373,28 +387,26 @@ static void test_check_recreates_a_deleted_log_and_its_folder_cheaply(void **sta
     char dir[] = "/tmp/conmand-logfile-XXXXXX", sub[128], path[192], err[256], buf[4096];
     assert_non_null(mkdtemp(dir));
     snprintf(sub, sizeof(sub), "%s/logs", dir);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct logcache lc;
-    logcache_init(&lc, &loop);
+    struct cache c;
+    cache_start(&c);
     enum { N = LOGCACHE_FDS };
     struct logfile *logs = calloc(N, sizeof(*logs));
     assert_non_null(logs);
     struct conf_logopts o = {0};
     for (int i = 0; i < N; i++) {
         snprintf(path, sizeof(path), "%s/c%d", sub, i);
-        assert_int_equal(logfile_init(&logs[i], &lc, "c", path, &o), 0);
+        assert_int_equal(logfile_init(&logs[i], &c.lc, "c", path, &o), 0);
         assert_int_equal(logfile_open(&logs[i], false, 0, err, sizeof(err)), 0);
     }
     long long t0 = now_us();
-    assert_int_equal(logcache_check(&lc), 0); /* nothing deleted: nothing done */
+    assert_int_equal(logcache_check(&c.lc), 0); /* nothing deleted: nothing done */
     long long idle_us = now_us() - t0;
     print_message("logcache_check of %d open logs: %lld us\n", N, idle_us);
     assert_true(idle_us < 50000);
     snprintf(path, sizeof(path), "%s/c0", sub);
     unlink(path); /* as rm -rf of the folder does */
     rmdir(sub);   /* fails (not empty): only c0 is gone */
-    assert_int_equal(logcache_check(&lc), 1);
+    assert_int_equal(logcache_check(&c.lc), 1);
     logfile_write_data(&logs[0], "after\n", 6, 0);
     long n = logfile_tail(&logs[0], buf, sizeof(buf) - 1);
     assert_true(n > 0);
@@ -407,10 +419,7 @@ static void test_check_recreates_a_deleted_log_and_its_folder_cheaply(void **sta
         unlink(path);
     }
     free(logs);
-    logcache_stop(&lc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    logcache_release(&lc);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    cache_stop(&c);
     rmdir(sub);
     rmdir(dir);
 }
@@ -422,34 +431,24 @@ static void test_recreated_folder_gets_a_header_before_the_output(void **state)
     assert_non_null(mkdtemp(dir));
     snprintf(sub, sizeof(sub), "%s/gone", dir);
     snprintf(path, sizeof(path), "%s/console.g", sub);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    struct logcache lc;
-    logcache_init(&lc, &loop);
+    struct cache c;
+    cache_start(&c);
     struct logfile l;
     struct conf_logopts o = {0};
-    assert_int_equal(logfile_init(&l, &lc, "g", path, &o), 0);
+    assert_int_equal(logfile_init(&l, &c.lc, "g", path, &o), 0);
     assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
     unlink(path);
     assert_int_equal(rmdir(sub), 0);
-    logcache_check(&lc); /* notices the deleted file: folder and file again */
+    logcache_check(&c.lc); /* notices the deleted file: folder and file again */
     struct stat st;
     assert_int_equal(stat(sub, &st), 0);
     logfile_write_data(&l, "next\n", 5, 0);
-    logcache_flush(&lc);
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    assert_true(n > 0);
-    buf[n] = '\0';
+    logcache_flush(&c.lc);
+    assert_true(read_file(path, buf, sizeof(buf)) > 0);
     const char *hdr = strstr(buf, "log opened at"), *next = strstr(buf, "next\n");
     assert_true(hdr && next && hdr < next);
     logfile_release(&l);
-    logcache_stop(&lc);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    logcache_release(&lc);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    cache_stop(&c);
     unlink(path);
     rmdir(sub);
     rmdir(dir);
