@@ -46,11 +46,12 @@ static void helpers(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 1024 * 1024)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, 1024 * 1024, &in))
         return 0;
-    uint8_t knob = data[0];
-    const char *e = (const char *)data + 1;
-    size_t total = size - 1;
+    uint8_t knob = in.knob;
+    const char *e = in.text;
+    size_t total = in.len;
     const char *nul = memchr(e, '\0', total);
     size_t elen = nul ? (size_t)(nul - e) : total;
     const char *c = nul ? nul + 1 : "";
@@ -72,5 +73,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     records_release(&whole);
     records_release(&pieces);
+    free(in.text);
     return 0;
 }

@@ -29,11 +29,12 @@ static int parse_chunked(const char *body, size_t len, const char *ident, size_t
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 1024 * 1024)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, 1024 * 1024, &in))
         return 0;
-    uint8_t knob = data[0];
-    const char *body = (const char *)data + 1;
-    size_t len = size - 1;
+    uint8_t knob = in.knob;
+    const char *body = in.text;
+    size_t len = in.len;
     const char *ident = identifiers[(knob >> 7) ? 1 + (len % 4) : 0];
 
     struct records whole = RECORDS_INIT, pieces = RECORDS_INIT;
@@ -49,5 +50,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     records_release(&whole);
     records_release(&pieces);
+    free(in.text);
     return 0;
 }
