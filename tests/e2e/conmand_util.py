@@ -8,7 +8,8 @@ import signal
 import subprocess
 import time
 
-from conftest import BIN_DIR, CONMAN_CLIENT, DEBIAN_CONMAND, free_port, wait_for
+from e2e_helpers import (BIN_DIR, CONMAN_CLIENT, DEBIAN_CONMAND, free_port, read_bytes, wait_for,
+                         write_lines)
 
 # A process console that echoes its input. Debian's conmand hands the child
 # a non-blocking stdin (cat then dies with EAGAIN), so this script clears
@@ -51,8 +52,7 @@ class Daemon:
         lines += [l for l in server_extra.splitlines() if l.strip()]
         lines += [l for l in global_extra.splitlines() if l.strip()]
         lines += consoles
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_lines(self.conf, lines)
         self.proc = None
 
     def start(self, wait=True, env=None):
@@ -82,6 +82,10 @@ class Daemon:
     def log(self, name):
         with open(os.path.join(self.dir, f"console.{name}"), "rb") as f:
             return f.read()
+
+    def log_so_far(self, name):
+        """console.NAME's bytes, b"" until the daemon has created it."""
+        return read_bytes(os.path.join(self.dir, f"console.{name}"))
 
     def client(self, *args):
         return Client(self.port, *args)

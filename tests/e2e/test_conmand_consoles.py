@@ -8,17 +8,12 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from e2e_helpers import wait_for
 from conmand_util import Daemon
 from dns_stub import DnsStub, start_with_stub
 
 IAC, DONT, DO, WONT, WILL, SB, SE, BREAK = 255, 254, 253, 252, 251, 250, 240, 243
 ECHO, SGA, TTYPE = 1, 3, 24
-
-
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
 
 
 def strip_telnet(data):

@@ -13,16 +13,11 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from e2e_helpers import wait_for
 from conmand_util import Daemon, echo_dev
 
 MAX_LINE = 128 * 1024  # conman 0.3.x's request line, its newline included
 CLIENT_LINE = 32767    # what the stock 0.2.7 client reads of a reply
-
-
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
 
 
 class SocketFarm:
