@@ -1,10 +1,12 @@
 """Helpers for the conmand end-to-end tests: start a daemon (ours or
 Debian's) on a free port with a config in a temp dir, and drive the real
-/usr/bin/conman client through a pty (it needs a terminal for -j/-m)."""
+/usr/bin/conman client through a pty (it needs a terminal for -j/-m), or
+speak the protocol on a plain socket."""
 import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import time
 
@@ -156,3 +158,62 @@ class Client:
             os.close(self.master)
         except OSError:
             pass
+
+
+class RawClient:
+    """One conman protocol connection on a plain socket, so the test controls
+    every byte (the stock client would stuff 0xFF for us)."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no reply line; got {self.buf[:200]!r}")
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"closed before a line; got {self.buf[:200]!r}")
+            self.buf += chunk
+        ln, _, self.buf = self.buf.partition(b"\n")
+        return ln + b"\n"
+
+    def expect(self, needle, timeout=10):
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out waiting for {needle!r}; got {self.buf[-300:]!r}")
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise AssertionError(f"closed waiting for {needle!r}; got {self.buf[-300:]!r}")
+            self.buf += chunk
+        return self.buf
+
+    def closed(self, timeout=10):
+        """True once the daemon closed the connection (EOF or reset)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+        return False
+
+    def close(self):
+        self.sock.close()
