@@ -54,14 +54,14 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 /* Builds "Authorization: Bearer <token>" from the token file's first line. */
-static int auth_header(const char *token_file, struct curl_slist **headers, char *err,
+static int auth_header(const struct hsm_request *rq, struct curl_slist **headers, char *err,
                        size_t errlen)
 {
     struct secret tok = SECRET_INIT;
     char msg[512];
-    int rc = secret_read_first_line(token_file, 0, &tok, msg, sizeof(msg));
+    int rc = secret_read_first_line(rq->token_file, 0, &tok, msg, sizeof(msg));
     if (rc < 0) {
-        snprintf(err, errlen, "HSM_TOKEN_FILE %s", msg);
+        snprintf(err, errlen, "%s: HSM_TOKEN_FILE %s", rq->url, msg);
         return rc;
     }
     static const char prefix[] = "Authorization: Bearer ";
@@ -75,7 +75,7 @@ static int auth_header(const char *token_file, struct curl_slist **headers, char
     }
     secret_release(&tok);
     if (!line || !*headers) {
-        snprintf(err, errlen, "out of memory");
+        snprintf(err, errlen, "%s: out of memory", rq->url);
         return -ENOMEM;
     }
     return 0;
@@ -137,7 +137,7 @@ int hsm_fetch(const struct hsm_request *rq, hsm_feed_fn feed, void *ctx, char *e
     s.curl = c;
     int rc = 0;
     if (rq->token_file)
-        rc = auth_header(rq->token_file, &headers, err, errlen);
+        rc = auth_header(rq, &headers, err, errlen);
     if (rc == 0) {
         set_options(c, rq, &s, curl_err);
         if (headers)

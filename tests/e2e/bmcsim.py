@@ -20,7 +20,7 @@ import json
 import os
 import re
 
-from conftest import SOURCE_DIR, binary, wait_for
+from e2e_helpers import SOURCE_DIR, binary, read_text, wait_for
 
 LINE_RE = re.compile(r"\[\s*\d+\.\d{6}\] (\S+) #(\d{8,}) ")
 BMC_SIM = os.path.join(SOURCE_DIR, "scripts", "bmc-sim.sh")
@@ -39,12 +39,9 @@ def seqs_by_console(text):
     return dict(out)
 
 
-def read_text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
+def contiguous(seqs, at_least):
+    """More than `at_least` sequence numbers, without a gap."""
+    return len(seqs) > at_least and seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
 
 class ConsoleSim:
@@ -142,10 +139,14 @@ class BmcSim:
     def _first_line(self, path):
         return read_text(path).splitlines()[0]
 
+    def password(self):
+        """The BMCs' password (every one has the same)."""
+        return self._first_line(self.password_file)
+
     def console_lines(self):
         """conman.conf console lines as configure_conman writes them."""
         user = self._first_line(self.user_file)
-        hexpw = self._first_line(self.password_file).encode().hex()
+        hexpw = self.password().encode().hex()
         return [f'console name="{b.name}" dev="ipmi:{b.address}" ipmiopts="U:{user},P:0x{hexpw}"'
                 for b in self.bmcs]
 

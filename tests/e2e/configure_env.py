@@ -8,7 +8,9 @@ import time
 
 import pytest
 
-from conftest import DEBIAN_CONMAND, binary, conman_names, free_port, wait_for
+from bmcsim import IPMI_WORKAROUNDS
+from e2e_helpers import (DEBIAN_CONMAND, binary, conman_names, free_port, processes, read_text,
+                         wait_for)
 
 PASSWORD = 'pa,ss"w0rd\'x'  # commas and quotes: must reach the file only as hex
 USER = "root"
@@ -121,21 +123,7 @@ class Configure:
 
     def children(self):
         """(pid, comm, state) of every process whose parent is configure_conman."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            state = stat[stat.rindex(")") + 2:].split()[0]
-            if ppid == self.pid:
-                found.append((int(entry), comm, state))
-        return found
+        return [(p.pid, p.comm, p.state) for p in processes() if p.ppid == self.pid]
 
     def conmand_pid(self, timeout=15):
         return self.wait(lambda: (self.conmand_pids() or [None])[0], timeout,
@@ -164,3 +152,12 @@ class Configure:
     def settle(self, seconds):
         """A deliberate pause to show that something does NOT happen."""
         time.sleep(seconds)
+
+
+def bmc_sim_configure(procs, root, sim, bmcs, env=None):
+    """A Configure that logs in to bmc-sim's BMCs: their user and password,
+    and the workarounds ipmi_sim needs."""
+    cc = Configure(procs, root, sim, password=bmcs.password(), env=env,
+                   base_extra=[IPMI_WORKAROUNDS])
+    cc.write(cc.user_file, read_text(bmcs.user_file))
+    return cc

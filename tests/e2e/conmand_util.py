@@ -1,14 +1,17 @@
 """Helpers for the conmand end-to-end tests: start a daemon (ours or
 Debian's) on a free port with a config in a temp dir, and drive the real
-/usr/bin/conman client through a pty (it needs a terminal for -j/-m)."""
+/usr/bin/conman client through a pty (it needs a terminal for -j/-m), or
+speak the protocol on a plain socket."""
 import os
 import pty
 import select
 import signal
+import socket
 import subprocess
 import time
 
-from conftest import BIN_DIR, CONMAN_CLIENT, DEBIAN_CONMAND, free_port, wait_for
+from e2e_helpers import (BIN_DIR, CONMAN_CLIENT, DEBIAN_CONMAND, free_port, read_bytes, wait_for,
+                         write_lines)
 
 # A process console that echoes its input. Debian's conmand hands the child
 # a non-blocking stdin (cat then dies with EAGAIN), so this script clears
@@ -51,8 +54,7 @@ class Daemon:
         lines += [l for l in server_extra.splitlines() if l.strip()]
         lines += [l for l in global_extra.splitlines() if l.strip()]
         lines += consoles
-        with open(self.conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_lines(self.conf, lines)
         self.proc = None
 
     def start(self, wait=True, env=None):
@@ -82,6 +84,10 @@ class Daemon:
     def log(self, name):
         with open(os.path.join(self.dir, f"console.{name}"), "rb") as f:
             return f.read()
+
+    def log_so_far(self, name):
+        """console.NAME's bytes, b"" until the daemon has created it."""
+        return read_bytes(os.path.join(self.dir, f"console.{name}"))
 
     def client(self, *args):
         return Client(self.port, *args)
@@ -152,3 +158,62 @@ class Client:
             os.close(self.master)
         except OSError:
             pass
+
+
+class RawClient:
+    """One conman protocol connection on a plain socket, so the test controls
+    every byte (the stock client would stuff 0xFF for us)."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def line(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no reply line; got {self.buf[:200]!r}")
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"closed before a line; got {self.buf[:200]!r}")
+            self.buf += chunk
+        ln, _, self.buf = self.buf.partition(b"\n")
+        return ln + b"\n"
+
+    def expect(self, needle, timeout=10):
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"timed out waiting for {needle!r}; got {self.buf[-300:]!r}")
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise AssertionError(f"closed waiting for {needle!r}; got {self.buf[-300:]!r}")
+            self.buf += chunk
+        return self.buf
+
+    def closed(self, timeout=10):
+        """True once the daemon closed the connection (EOF or reset)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+            try:
+                chunk = self.sock.recv(65536)
+            except socket.timeout:
+                continue
+            except ConnectionResetError:
+                return True
+            if not chunk:
+                return True
+            self.buf += chunk
+        return False
+
+    def close(self):
+        self.sock.close()

@@ -14,7 +14,7 @@ import struct
 import subprocess
 import threading
 
-from conftest import wait_for
+from e2e_helpers import wait_for
 from conmand_util import daemon_path
 
 NXDOMAIN = 3

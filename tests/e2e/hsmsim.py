@@ -11,7 +11,7 @@ import os
 import ssl
 import urllib.request
 
-from conftest import binary, free_port, wait_for
+from e2e_helpers import binary, free_port, wait_for
 
 RF_PATH = "/apis/smd/hsm/v2/Inventory/RedfishEndpoints"
 COMPONENTS_PATH = "/apis/smd/hsm/v2/State/Components"

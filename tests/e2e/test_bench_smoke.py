@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import SOURCE_DIR, binary
+from e2e_helpers import SOURCE_DIR, binary
 
 HARNESS = os.path.join(SOURCE_DIR, "bench", "harness.py")
 

@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from conftest import binary, free_port
+from e2e_helpers import binary, free_port
 from configure_env import Configure
 from hsmsim import HsmSim, endpoint
 

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
-from conftest import wait_for
-from configure_env import Configure, password_hex
+from bmcsim import BmcSim, seqs_by_console
+from e2e_helpers import alive, processes, read_text, wait_for
+from configure_env import Configure, bmc_sim_configure, password_hex
 from hsmsim import HsmSim, endpoint
 
 
@@ -46,9 +46,7 @@ def test_each_discovered_console_logs_its_own_lines_and_no_others(procs, tmp_pat
     # sequence number) through discovery into one file per console.
     bmcs = BmcSim.start(procs, tmp_path, count=3, rate=10)
     sim = HsmSim.start(procs, tmp_path, endpoints=bmcs.endpoints())
-    password = read_text(bmcs.password_file).splitlines()[0]
-    cc = Configure(procs, tmp_path / "cc", sim, password=password, base_extra=[IPMI_WORKAROUNDS])
-    cc.write(cc.user_file, read_text(bmcs.user_file))
+    cc = bmc_sim_configure(procs, tmp_path / "cc", sim, bmcs)
     cc.start()
     names = sorted(b.name for b in bmcs.bmcs)
     cc.wait_names(names)
@@ -121,7 +119,7 @@ def test_sigterm_stops_conmand_and_exits_zero(running):
     child = cc.conmand_pid()
     os.kill(cc.proc.pid, signal.SIGTERM)
     assert cc.proc.wait(timeout=20) == 0
-    assert not os.path.exists(f"/proc/{child}") or "Z" in open(f"/proc/{child}/stat").read().split()[2]
+    assert not alive(child)
     assert "exiting" in cc.output()
     cc.assert_no_secret()
 
@@ -150,18 +148,8 @@ def test_missing_token_gets_401_logged_with_url_and_no_conmand(procs, tmp_path):
 
 def orphans_of(ppid):
     """PIDs of `sleep 3` processes (the orphan below) whose parent is ppid."""
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                stat = f.read()
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")[:2]
-        except (OSError, ValueError):
-            continue
-        if argv == [b"sleep", b"3"] and int(stat[stat.rindex(")") + 2:].split()[1]) == ppid:
-            found.append(int(entry))
-    return found
+    return [p.pid for p in processes()
+            if p.cmdline.startswith(b"sleep\x003\x00") and p.ppid == ppid]
 
 
 @pytest.mark.parametrize("daemon", ["debian", "ours"])

@@ -5,7 +5,7 @@ import urllib.error
 
 import pytest
 
-from conftest import binary, free_port
+from e2e_helpers import binary, free_port
 from hsmsim import COMPONENTS_PATH, RF_PATH, HsmSim, endpoint
 
 

@@ -6,17 +6,16 @@ that cannot answer at all."""
 import os
 import signal
 
-from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
-from configure_env import Configure
+from bmcsim import BmcSim, seqs_by_console
+from configure_env import bmc_sim_configure
+from e2e_helpers import read_text
 from hsmsim import HsmSim
 
 
 def test_sol_output_reaches_log_files_and_sigterm_stops_within_the_limit(procs, tmp_path):
     bmcs = BmcSim.start(procs, tmp_path, count=2)
     sim = HsmSim.start(procs, tmp_path, endpoints=bmcs.endpoints())
-    password = read_text(bmcs.password_file).splitlines()[0]
-    cc = Configure(procs, tmp_path / "cc", sim, password=password, base_extra=[IPMI_WORKAROUNDS])
-    cc.write(cc.user_file, read_text(bmcs.user_file))
+    cc = bmc_sim_configure(procs, tmp_path / "cc", sim, bmcs)
     cc.start()
     names = sorted(b.name for b in bmcs.bmcs)
     cc.wait_names(names)

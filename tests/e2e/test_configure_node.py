@@ -6,12 +6,12 @@ import os
 import re
 import subprocess
 
-from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
-from conftest import DEBIAN_CONMAND, binary, free_port
+from bmcsim import BmcSim, seqs_by_console
+from e2e_helpers import DEBIAN_CONMAND, binary, free_port, keygen, read_text
 from conmand_util import Client
-from configure_env import Configure
+from configure_env import Configure, bmc_sim_configure
 from hsmsim import HsmSim, endpoint
-from test_ssh_consoles import Sim, keygen
+from test_ssh_consoles import Sim
 
 BLADE = "x1000c0s0b0"  # ssh-bmc-sim's --prefix: console names are BLADE + "n<N>"
 
@@ -28,10 +28,12 @@ def boot_seqs(text, xname):
     return [int(s) for s in re.findall(rf"{xname} #(\d+) ", text)]
 
 
-def node_configure(procs, tmp_path, sim, password, conmand, env=None, base_extra=()):
-    cc = Configure(procs, tmp_path / "cc", sim, password=password, base_extra=base_extra,
-                   env={"CONSOLE_MODE": "node", "CONMAND": conmand, **(env or {})})
-    return cc
+def node_env(conmand, env=None):
+    return {"CONSOLE_MODE": "node", "CONMAND": conmand, **(env or {})}
+
+
+def node_configure(procs, tmp_path, sim, password, conmand, env=None):
+    return Configure(procs, tmp_path / "cc", sim, password=password, env=node_env(conmand, env))
 
 
 def test_river_over_ipmi_and_mountain_over_ssh_log_and_join_with_our_conmand(procs, tmp_path):
@@ -45,10 +47,8 @@ def test_river_over_ipmi_and_mountain_over_ssh_log_and_join_with_our_conmand(pro
     components = [node(river, "River"), node(mountain[0], "Mountain"), node(mountain[1], "Hill"),
                   node(BLADE + "n2", "Lake"), node(BLADE + "n3", "Mountain", enabled=False)]
     hsm = HsmSim.start(procs, tmp_path, endpoints=endpoints, components=components)
-    password = read_text(bmcs.password_file).splitlines()[0]
-    cc = node_configure(procs, tmp_path, hsm, password, binary("conmand"),
-                        env={"SSH_KEY_FILE": key}, base_extra=[IPMI_WORKAROUNDS])
-    cc.write(cc.user_file, read_text(bmcs.user_file))
+    cc = bmc_sim_configure(procs, tmp_path / "cc", hsm, bmcs,
+                           env=node_env(binary("conmand"), {"SSH_KEY_FILE": key}))
     # Our conmand (unlike Debian's) does not create the log subdirectory.
     os.makedirs(os.path.join(cc.logdir, "conman"), exist_ok=True)
     cc.start()
@@ -84,6 +84,7 @@ def test_river_over_ipmi_and_mountain_over_ssh_log_and_join_with_our_conmand(pro
         c.close()
 
     ps = subprocess.run(["ps", "-eww", "-o", "args"], capture_output=True, text=True).stdout
+    password = cc.password
     hexpw = password.encode().hex()
     texts = {"configure_conman output": cc.output(), "ps": ps,
              "conmand log": read_text(os.path.join(cc.logdir, "conman.log")),

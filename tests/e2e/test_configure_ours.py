@@ -2,7 +2,7 @@
 configuration is applied by SIGHUP: the same conmand process keeps running."""
 import resource
 
-from conftest import binary
+from e2e_helpers import binary
 from configure_env import Configure
 from hsmsim import HsmSim, endpoint
 

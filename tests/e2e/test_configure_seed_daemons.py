@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_for
+from e2e_helpers import alive, free_port, wait_for
 from configure_env import Configure
 from hsmsim import HsmSim, endpoint
 
@@ -113,6 +113,4 @@ def test_sigterm_stops_the_daemon_and_exits_zero(daemon, procs, tmp_path):
     child = cc.conmand_pid()
     os.kill(cc.pid, signal.SIGTERM)
     assert cc.proc.wait(timeout=20) == 0
-    wait_for(lambda: not os.path.exists(f"/proc/{child}") or
-             open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] == "Z",
-             timeout=5, what="conmand to be gone")
+    wait_for(lambda: not alive(child), timeout=5, what="conmand to be gone")

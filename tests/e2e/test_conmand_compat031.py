@@ -16,9 +16,9 @@ import time
 
 import pytest
 
-from bmcsim import BmcSim, read_text
-from conftest import CONMAN_CLIENT, free_port, wait_for
-from conmand_util import daemon_path
+from bmcsim import BmcSim
+from e2e_helpers import alive, conman, conman_names, free_port, read_text, wait_for, write_lines
+from conmand_util import Client, daemon_path
 
 BOTH = ["ours", "debian"]
 
@@ -34,8 +34,7 @@ class Conf:
         self.write(lines)
 
     def write(self, lines):
-        with open(self.path, "w") as f:
-            f.write("\n".join(lines) + "\n")
+        write_lines(self.path, lines)
 
     def start(self, kind, port, *extra, foreground=True, out="conmand.out", **kw):
         argv = [daemon_path(kind)] + (["-F"] if foreground else []) + \
@@ -49,29 +48,12 @@ class Conf:
                               timeout=timeout, cwd=self.dir)
 
 
-def answers(port):
-    try:
-        r = subprocess.run([CONMAN_CLIENT, "-d", f"127.0.0.1:{port}", "-q"], capture_output=True,
-                           timeout=5)
-    except subprocess.TimeoutExpired:
-        return False
-    return r.returncode == 0
-
-
 def started(p, port, log):
     def up():
         if p is not None and p.poll() is not None:
-            raise AssertionError(f"conmand exited with {p.returncode}: {text(log)}")
-        return answers(port)
+            raise AssertionError(f"conmand exited with {p.returncode}: {read_text(log)}")
+        return conman_names(port) is not None
     wait_for(up, timeout=15, what="conmand to answer a query")
-
-
-def text(path):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
 def listening_addresses(port):
@@ -86,14 +68,6 @@ def listening_addresses(port):
     return found
 
 
-def running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 # --- item 3: the listener -------------------------------------------------
 
 def test_ours_listens_on_loopback_only_without_a_loopback_line(procs, tmp_path):
@@ -101,7 +75,7 @@ def test_ours_listens_on_loopback_only_without_a_loopback_line(procs, tmp_path):
     port = free_port()
     p, log = conf.start("ours", port)
     started(p, port, log)
-    assert listening_addresses(port) == {"127.0.0.1"}, text(log)
+    assert listening_addresses(port) == {"127.0.0.1"}, read_text(log)
 
 
 @pytest.mark.parametrize("kind", BOTH)
@@ -112,7 +86,7 @@ def test_loopback_setting_picks_the_listening_address(kind, value, address, proc
     port = free_port()
     p, log = conf.start(kind, port)
     started(p, port, log)
-    assert listening_addresses(port) == {address}, text(log)
+    assert listening_addresses(port) == {address}, read_text(log)
 
 
 def test_base_configuration_listens_on_every_address_and_says_why():
@@ -139,8 +113,8 @@ def test_P_writes_the_pidfile_it_names_instead_of_the_configured_one(procs, tmp_
     assert not configured.exists()
     # A reload keeps -P over the file and does not call it a change.
     os.kill(p.pid, signal.SIGHUP)
-    wait_for(lambda: "reload of" in text(log), what="the reload")
-    assert "needs a restart" not in text(log), text(log)
+    wait_for(lambda: "reload of" in read_text(log), what="the reload")
+    assert "needs a restart" not in read_text(log), read_text(log)
     os.kill(p.pid, signal.SIGTERM)
     assert p.wait(timeout=10) == 0
     assert not pidfile.exists()
@@ -154,7 +128,7 @@ def test_second_daemon_on_a_configuration_in_use_is_refused(kind, procs, tmp_pat
     started(first, port, log)
     second, log2 = conf.start(kind, free_port(), out="second.out")
     assert second.wait(timeout=15) == 1
-    assert f'Configuration "{conf.path}" in use by pid {first.pid}' in text(log2), text(log2)
+    assert f'Configuration "{conf.path}" in use by pid {first.pid}' in read_text(log2), read_text(log2)
     assert first.poll() is None
 
 
@@ -189,14 +163,14 @@ def test_detached_daemon_holds_the_lock_itself_not_its_parent(procs, tmp_path):
     q = conf.ctl("ours", "-q")
     assert q.returncode == 0, q
     pid = int(q.stdout)
-    assert pid != parent.pid and running(pid)
+    assert pid != parent.pid and alive(pid)
     try:
         again, log2 = conf.start("ours", free_port(), foreground=False, out="again.out")
         assert again.wait(timeout=15) == 1
-        assert f"in use by pid {pid}" in text(log2), text(log2)
+        assert f"in use by pid {pid}" in read_text(log2), read_text(log2)
     finally:
         assert conf.ctl("ours", "-k").returncode == 0
-    wait_for(lambda: not running(pid), what="the detached daemon to stop")
+    wait_for(lambda: not alive(pid), what="the detached daemon to stop")
 
 
 def test_lock_follows_a_configuration_replaced_then_reloaded(procs, tmp_path):
@@ -208,18 +182,18 @@ def test_lock_follows_a_configuration_replaced_then_reloaded(procs, tmp_path):
     # Reread in place: the lock must survive (closing another descriptor of
     # the file would drop it).
     os.kill(p.pid, signal.SIGHUP)
-    wait_for(lambda: text(log).count("reload of") == 1, what="the first reload")
+    wait_for(lambda: read_text(log).count("reload of") == 1, what="the first reload")
     assert conf.ctl("ours", "-q").stdout.decode().strip() == str(p.pid)
     # An editor's save: a new file renamed over the old one.
     new = tmp_path / "conman.conf.new"
     new.write_text("\n".join(lines + ['console name="b" dev="/bin/cat"']) + "\n")
     os.rename(new, conf.path)
     os.kill(p.pid, signal.SIGHUP)
-    wait_for(lambda: text(log).count("reload of") == 2, what="the second reload")
+    wait_for(lambda: read_text(log).count("reload of") == 2, what="the second reload")
     q = conf.ctl("ours", "-q")
-    assert q.returncode == 0 and q.stdout.decode().strip() == str(p.pid), (q, text(log))
+    assert q.returncode == 0 and q.stdout.decode().strip() == str(p.pid), (q, read_text(log))
     second, log2 = conf.start("ours", free_port(), out="second.out")
-    assert second.wait(timeout=15) == 1, text(log2)
+    assert second.wait(timeout=15) == 1, read_text(log2)
 
 
 # --- item 5: SERVER values ------------------------------------------------
@@ -247,8 +221,8 @@ def test_nofile_keeps_raises_or_sets_the_open_file_limit(value, procs, tmp_path)
     p, log = conf.start("ours", port, preexec_fn=soft_limit(512))
     started(p, port, log)
     want = {None: 512, "0": 512, "-1": hard, "700": 700}[value]
-    assert open_files(p.pid) == (want, hard), text(log)
-    assert f"Open file limit set to {want}" in text(log)
+    assert open_files(p.pid) == (want, hard), read_text(log)
+    assert f"Open file limit set to {want}" in read_text(log)
 
 
 def test_nofile_above_the_hard_limit_raises_both_or_falls_back_to_the_hard_one(procs, tmp_path):
@@ -264,10 +238,10 @@ def test_nofile_above_the_hard_limit_raises_both_or_falls_back_to_the_hard_one(p
     probe = subprocess.run(["/usr/bin/python3", "-c", "import resource; resource.setrlimit("
                             f"resource.RLIMIT_NOFILE, ({want}, {want}))"], capture_output=True)
     if probe.returncode == 0:
-        assert open_files(p.pid) == (want, want), text(log)
+        assert open_files(p.pid) == (want, want), read_text(log)
     else:
-        assert open_files(p.pid) == (hard, hard), text(log)
-        assert f"cannot set the open file limit to {want}" in text(log)
+        assert open_files(p.pid) == (hard, hard), read_text(log)
+        assert f"cannot set the open file limit to {want}" in read_text(log)
 
 
 @pytest.mark.parametrize("kind", BOTH)
@@ -290,7 +264,7 @@ def test_execpath_finds_a_program_without_a_slash(kind, procs, tmp_path):
     p, log = conf.start(kind, port, cwd=str(tmp_path))
     started(p, port, log)
     for name in ("viapath", "relative"):
-        wait_for(lambda: f"hello from {name}" in text(tmp_path / f"console.{name}"),
+        wait_for(lambda: f"hello from {name}" in read_text(tmp_path / f"console.{name}"),
                  what=f"{name} to run through execpath")
 
 
@@ -330,30 +304,40 @@ def test_keepalive_applies_to_telnet_console_sockets(kind, keepalive, procs, tmp
         srv.close()
 
 
+def joined_and_reset(conf, env):
+    """Starts ours on `conf` (console "r") with `env`, joins r and asks for
+    its reset (&R). The joined client (the caller closes it) and the log."""
+    port = free_port()
+    p, log = conf.start("ours", port, env=env)
+    started(p, port, log)
+    c = Client(port, "-j", "r")
+    try:
+        c.expect("opened")
+        c.send("&R")
+    except BaseException:
+        c.close()
+        raise
+    return c, log
+
+
 def test_hung_resetcmd_is_killed_with_its_process_group_after_the_limit(procs, tmp_path):
     pids = tmp_path / "reset.pids"
     cmd = f"sleep 300 & echo $$ $! > {pids}; wait"
     conf = Conf(procs, tmp_path, [f'server logdir="{tmp_path}"', f"server resetcmd='{cmd}'",
                                   'global log="console.%N"', 'console name="r" dev="/bin/cat"'])
-    port = free_port()
     # The 60 s of conman, shortened for the test by an undocumented knob.
     env = dict(os.environ, CONMAND_RESETCMD_TIMEOUT_SEC="2")
-    p, log = conf.start("ours", port, env=env)
-    started(p, port, log)
-    from conmand_util import Client
-    c = Client(port, "-j", "r")
+    c, log = joined_and_reset(conf, env)
     try:
-        c.expect("opened")
-        c.send("&R")
         wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, what="resetcmd")
         shell, sleeper = (int(x) for x in pids.read_text().split())
         t0 = time.monotonic()
         c.send("&R")  # while it runs: refused, as conman does
         c.expect(f"Ignoring reset of console [r]: pid {shell} still active")
-        wait_for(lambda: not running(sleeper) and not running(shell), timeout=10,
+        wait_for(lambda: not alive(sleeper) and not alive(shell), timeout=10,
                  what="the hung resetcmd's group to be killed")
         assert time.monotonic() - t0 < 5
-        wait_for(lambda: f"Console [r] reset terminated after 2s (pid {shell})" in text(log),
+        wait_for(lambda: f"Console [r] reset terminated after 2s (pid {shell})" in read_text(log),
                  what="the kill in the log")
         # Gone: a new reset runs again.
         pids.unlink()
@@ -368,19 +352,13 @@ def test_resetcmd_limit_is_sixty_seconds_without_the_test_knob(procs, tmp_path):
     conf = Conf(procs, tmp_path, [f'server logdir="{tmp_path}"',
                                   f"server resetcmd='echo $$ > {pids}; exec sleep 300'",
                                   'console name="r" dev="/bin/cat"'])
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "CONMAND_RESETCMD_TIMEOUT_SEC"}
-    p, log = conf.start("ours", port, env=env)
-    started(p, port, log)
-    from conmand_util import Client
-    c = Client(port, "-j", "r")
+    c, _ = joined_and_reset(conf, env)
     try:
-        c.expect("opened")
-        c.send("&R")
         wait_for(pids.exists, what="resetcmd")
         shell = int(pids.read_text())
         time.sleep(3)  # longer than the test knob's limit above: still running
-        assert running(shell)
+        assert alive(shell)
     finally:
         c.close()
         os.killpg(shell, signal.SIGKILL)
@@ -424,12 +402,11 @@ def test_unknown_logopts_word_keeps_the_console_and_the_known_words(kind, procs,
     port = free_port()
     p, log = conf.start(kind, port)
     started(p, port, log)
-    r = subprocess.run([CONMAN_CLIENT, "-d", f"127.0.0.1:{port}", "-q"], capture_output=True,
-                       timeout=10)
+    r = conman(port, "-q")
     assert r.stdout.decode().split() == ["a"]
     # sanitize (^A) and timestamp both apply.
     wait_for(lambda: re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \^Atail",
-                               text(tmp_path / "console.a")),
+                               read_text(tmp_path / "console.a")),
              what="a sanitized, timestamped line")
 
 
@@ -440,8 +417,8 @@ def test_unknown_logopts_word_is_a_warning_naming_the_line(procs, tmp_path):
     p, log = conf.start("ours", port)
     started(p, port, log)
     assert re.search(rf"WARN .*{re.escape(conf.path)}:2: ignoring unrecognized logopts word "
-                     r"'sparkle'", text(log)), text(log)
-    assert " ERROR " not in text(log)
+                     r"'sparkle'", read_text(log)), read_text(log)
+    assert " ERROR " not in read_text(log)
 
 
 @pytest.mark.parametrize("kind", BOTH)
@@ -452,9 +429,8 @@ def test_backslash_newline_continues_a_configuration_line(kind, procs, tmp_path)
     port = free_port()
     p, log = conf.start(kind, port)
     started(p, port, log)
-    r = subprocess.run([CONMAN_CLIENT, "-d", f"127.0.0.1:{port}", "-q"], capture_output=True,
-                       timeout=10)
-    assert sorted(r.stdout.decode().split()) == ["after", "split"], text(log)
+    r = conman(port, "-q")
+    assert sorted(r.stdout.decode().split()) == ["after", "split"], read_text(log)
 
 
 @pytest.mark.parametrize("kind", BOTH)
@@ -473,7 +449,7 @@ def test_percent_n_in_a_unix_and_a_process_dev_is_the_name(kind, procs, tmp_path
         srv.settimeout(10)
         conn, _ = srv.accept()  # the daemon connected to u1.sock
         conn.close()
-        wait_for(lambda: "hello-p1" in text(tmp_path / "console.p1"), what="%N in the argument")
+        wait_for(lambda: "hello-p1" in read_text(tmp_path / "console.p1"), what="%N in the argument")
     finally:
         srv.close()
 
@@ -522,7 +498,7 @@ def test_bad_ipmiopts_name_the_console_and_line_never_the_secret(procs, tmp_path
     port = free_port()
     p, log = conf.start("ours", port)
     started(p, port, log)
-    out = text(log)
+    out = read_text(log)
     assert f"{conf.path}:3: console [b1]: ipmiopts: P: longer than 20 bytes" in out, out
     assert f'{conf.path}:4: console [b2]: ipmiopts: W: unknown workaround "nosuchflag"' in out
     assert "topsecret" not in out
@@ -537,6 +513,6 @@ def test_too_few_open_files_for_the_consoles_is_a_warning_naming_nofile(procs, t
     port = free_port()
     p, log = conf.start("ours", port, preexec_fn=soft_limit(64))
     started(p, port, log)
-    wait_for(lambda: "100 consoles need about 420 open files but the limit is 64" in text(log),
+    wait_for(lambda: "100 consoles need about 420 open files but the limit is 64" in read_text(log),
              what="the open-file warning")
-    assert "nofile=-1" in text(log)
+    assert "nofile=-1" in read_text(log)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import SOURCE_DIR, binary, conman_names, free_port, wait_for
+from e2e_helpers import SOURCE_DIR, binary, conman_names, free_port, wait_for, write_lines
 
 DOC = os.path.join(SOURCE_DIR, "docs", "conman-0.3.1-compat.md")
 STATUSES = ("honoured", "accepted", "refused")
@@ -70,8 +70,7 @@ def test_every_configuration_row_is_taken_or_refused_as_the_table_says(procs, tm
     # A continued line (backslash-newline), as upstream's lexer allows.
     cont = len(lines) + 1
     lines += ['console name="continued" \\', '  dev="/bin/cat"']
-    with open(conf, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_lines(conf, lines)
     port = free_port()
     p, out = start(procs, tmp, conf, port)
     time.sleep(0.5)  # let start-up warnings reach the logs

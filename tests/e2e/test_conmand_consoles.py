@@ -8,17 +8,12 @@ import time
 
 import pytest
 
-from conftest import wait_for
-from conmand_util import Daemon
+from e2e_helpers import wait_for
+from conmand_util import Daemon, RawClient
 from dns_stub import DnsStub, start_with_stub
 
 IAC, DONT, DO, WONT, WILL, SB, SE, BREAK = 255, 254, 253, 252, 251, 250, 240, 243
 ECHO, SGA, TTYPE = 1, 3, 24
-
-
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
 
 
 def strip_telnet(data):
@@ -123,35 +118,15 @@ def test_telnet_console_negotiates_and_relays_both_ways(kind, procs, tmp_path):
         srv.close()
 
 
-class RawSession:
-    """A protocol client on a plain socket, so the test controls every byte
-    (the stock client would stuff 0xFF for us)."""
-
-    def __init__(self, port, console):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.buf = b""
-        self.sock.sendall(b"HELLO USER='raw'\n")
-        self.expect(b"OK\n")
-        self.sock.sendall(f"CONNECT OPTION=JOIN CONSOLE='{console}'\n".encode())
-        self.expect(f"OK CONSOLE='{console}'\n".encode())
-
-    def expect(self, needle, timeout=10):
-        deadline = time.monotonic() + timeout
-        while needle not in self.buf:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"timed out waiting for {needle!r}; got {self.buf!r}")
-            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            if not data:
-                raise AssertionError(f"connection closed waiting for {needle!r}; got {self.buf!r}")
-            self.buf += data
-        return self.buf
-
-    def close(self):
-        self.sock.close()
+def raw_join(port, console):
+    """A RawClient joined to `console`: every byte it sends reaches the
+    console as written."""
+    raw = RawClient(port)
+    raw.send(b"HELLO USER='raw'\n")
+    raw.expect(b"OK\n")
+    raw.send(f"CONNECT OPTION=JOIN CONSOLE='{console}'\n".encode())
+    raw.expect(f"OK CONSOLE='{console}'\n".encode())
+    return raw
 
 
 def start_ff_console(kind, procs, tmp_path, banner, suffix=b""):
@@ -168,9 +143,9 @@ def test_telnet_console_collapses_iac_iac_to_one_0xff(kind, procs, tmp_path):
     try:
         wait_for(lambda: b"|" in d.log("ff"), what="the banner in the log")
         assert b"in:A\xffB|\r\n" in d.log("ff")
-        raw = RawSession(d.port, "ff")
+        raw = raw_join(d.port, "ff")
         try:
-            raw.sock.sendall(b"x\r")
+            raw.send(b"x\r")
             raw.expect(b"GOT X")
             raw.expect(b"=\r\n", timeout=5)
             assert b"GOT X =\xff=\r\n" in raw.buf
@@ -188,10 +163,10 @@ def test_telnet_console_sends_a_client_0xff_as_iac_iac(kind, procs, tmp_path, re
             "conman 0.2.7 (and 0.3.1) write a data 0xFF to a telnet console unescaped")))
     srv, d = start_ff_console(kind, procs, tmp_path, b"ready\r\n")
     try:
-        raw = RawSession(d.port, "ff")
+        raw = raw_join(d.port, "ff")
         try:
             # 0xFF 0xFF is one data byte 0xFF in the conman protocol.
-            raw.sock.sendall(b"out:C\xff\xffD\r")
+            raw.send(b"out:C\xff\xffD\r")
             wait_for(lambda: b"D\r" in srv.received, what="the line at the telnet server")
         finally:
             raw.close()

@@ -10,13 +10,9 @@ import time
 
 import pytest
 
-from conftest import binary, free_port, wait_for
+from e2e_helpers import (alive, argv_of, binary, differs_from_debian, finalize_daemons, free_port,
+                         processes, wait_for)
 from conmand_util import Daemon, echo_dev
-
-
-def differs_from_debian(request, kind, reason):
-    if kind == "debian":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def test_version_names_conman_service():
@@ -81,41 +77,12 @@ def test_reconfigure_option_reopens_the_logs(procs, tmp_path):
 def pids_running_conf(conf):
     """PIDs of live processes whose command line names `conf` (a detached
     conmand is no child of ours: procs cannot stop it)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-            with open(f"/proc/{entry}/stat") as f:
-                state = f.read().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if conf.encode() in argv and state != "Z":
-            found.append(int(entry))
-    return found
-
-
-def stop_detached(d):
-    """Finalizer: stops by PID every daemon this test started, from its
-    pidfile and from the process table, whatever point the test reached."""
-    pids = set(pids_running_conf(d.conf))
-    try:
-        pids.add(int(open(d.pidfile).read().strip()))
-    except (OSError, ValueError):
-        pass
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
-        for pid in pids & set(pids_running_conf(d.conf)):
-            os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while pids & set(pids_running_conf(d.conf)) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    return [p.pid for p in processes() if p.state != "Z" and conf.encode() in argv_of(p)]
 
 
 def test_daemon_mode_detaches_and_writes_the_pidfile(procs, tmp_path, request):
     d = Daemon("ours", procs, tmp_path, [f'console name="a" dev="{echo_dev(tmp_path)}"'])
-    request.addfinalizer(lambda: stop_detached(d))
+    finalize_daemons(request, d.conf, [d.pidfile])
     r = subprocess.run([binary("conmand"), "-c", d.conf, "-p", str(d.port)],
                        capture_output=True, timeout=15)
     assert r.returncode == 0, r.stderr
@@ -329,18 +296,6 @@ def test_sigterm_stops_promptly_with_a_stuck_client_attached(procs, tmp_path):
         stuck.close()
 
 
-def kill_leftovers(pids, marker):
-    """Finalizer: SIGKILL by PID the children a failed test left running
-    (they are in sessions of their own: procs does not reach them)."""
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if marker.encode() in f.read():
-                    os.kill(pid, signal.SIGKILL)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
-
-
 def test_sigterm_stops_console_children_that_ignore_hangup_or_term(procs, tmp_path, request):
     # The pty's hangup alone would stop a plain child: these two ignore it
     # (and the second SIGTERM too), so only the daemon's kills stop them.
@@ -352,8 +307,10 @@ def test_sigterm_stops_console_children_that_ignore_hangup_or_term(procs, tmp_pa
     d = Daemon("ours", procs, tmp_path, [f'console name="nohup" dev="{dev("nohup", "HUP")}"',
                                         f'console name="noterm" dev="{dev("noterm", "HUP,TERM")}"']
                ).start()
+    # They are in sessions of their own: procs does not reach them.
+    finalize_daemons(request, str(script), [tmp_path / f"{n}.pid" for n in ("nohup", "noterm")],
+                     grace=0)
     pids = []
-    request.addfinalizer(lambda: kill_leftovers(pids, str(script)))
     for name in ("nohup", "noterm"):
         path = tmp_path / f"{name}.pid"
         wait_for(lambda: path.exists() and path.read_text().strip(), what=f"{name}'s pid")
@@ -361,12 +318,5 @@ def test_sigterm_stops_console_children_that_ignore_hangup_or_term(procs, tmp_pa
     stopped_at = time.monotonic()
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=10) == 0
-
-    def gone(pid):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except FileNotFoundError:
-            return True
-    wait_for(lambda: all(gone(p) for p in pids), timeout=10, what=f"console children {pids} to exit")
+    wait_for(lambda: not any(alive(p) for p in pids), timeout=10, what=f"console children {pids} to exit")
     assert time.monotonic() - stopped_at < 5

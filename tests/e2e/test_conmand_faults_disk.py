@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from e2e_helpers import read_bytes, wait_for
 from conmand_util import Daemon, daemon_path
 
 LINE = 64  # bytes per line of the numbered source, newline included
@@ -111,13 +111,6 @@ def start(d, disk):
     return d
 
 
-def read(path):
-    try:
-        return open(path, "rb").read()
-    except FileNotFoundError:
-        return b""
-
-
 def start_logging(kind, procs, tmp_path, disk):
     disk.prepare(os.path.join(disk.path, "full.log"))
     src = tmp_path / "lines.py"
@@ -142,11 +135,6 @@ def wait_until_it_stops_growing(path):
     wait_for(still, timeout=30, what=f"{path} to stop growing")
 
 
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
-
-
 def test_full_disk_leaves_the_daemon_other_consoles_and_a_joined_client_unaffected(
         kind, procs, tmp_path, disk):
     if kind == "debian" and disk.kind == "rlimit":
@@ -155,7 +143,7 @@ def test_full_disk_leaves_the_daemon_other_consoles_and_a_joined_client_unaffect
         pytest.skip("no tmpfs: Debian's conmand dies of SIGXFSZ under RLIMIT_FSIZE")
     d = start_logging(kind, procs, tmp_path, disk)
     full, other = os.path.join(disk.path, "full.log"), str(tmp_path / "other.log")
-    wait_for(lambda: last_seq(read(full)) > 50, what="the console logging on the small disk")
+    wait_for(lambda: last_seq(read_bytes(full)) > 50, what="the console logging on the small disk")
     mon = d.client("-j", "full")
     try:
         mon.expect("Connection to console [full] opened")
@@ -163,10 +151,10 @@ def test_full_disk_leaves_the_daemon_other_consoles_and_a_joined_client_unaffect
         wait_until_it_stops_growing(full)
         size_full = os.path.getsize(full)
         seen = last_seq(mon.buf)
-        other_before = last_seq(read(other))
+        other_before = last_seq(read_bytes(other))
         mon.settle(1.5)
         assert last_seq(mon.buf) > seen + 100, "the joined client stopped getting output live"
-        assert last_seq(read(other)) > other_before + 100, "the other console's log stalled"
+        assert last_seq(read_bytes(other)) > other_before + 100, "the other console's log stalled"
         assert os.path.getsize(full) == size_full
         assert d.ready(), f"{kind} conmand stopped answering on a full disk"
     finally:
@@ -178,7 +166,7 @@ def test_full_disk_loses_counted_bytes_and_marks_the_log_once_when_space_returns
         procs, tmp_path, disk):
     d = start_logging("ours", procs, tmp_path, disk)
     full = os.path.join(disk.path, "full.log")
-    wait_for(lambda: last_seq(read(full)) > 50, what="the console logging on the small disk")
+    wait_for(lambda: last_seq(read_bytes(full)) > 50, what="the console logging on the small disk")
     disk.fill()
     wait_for(lambda: 'cannot write log "' + full + '"' in d.output(), timeout=30,
              what="the failure in the server log")
@@ -188,13 +176,13 @@ def test_full_disk_loses_counted_bytes_and_marks_the_log_once_when_space_returns
     disk.free()
     marker = re.compile(rb"\r\n<ConMan> Console \[full\] log resumed: (\d+) bytes lost while it "
                         rb"could not be written \(([^)]*)\)\.\r\n")
-    m = wait_for(lambda: marker.search(read(full)), timeout=10, interval=0.02,
+    m = wait_for(lambda: marker.search(read_bytes(full)), timeout=10, interval=0.02,
                  what="the marker line once space is back")
     took = time.monotonic() - t_freed
     lost = int(m.group(1))
     wait_for(lambda: "writable again" in d.output(), what="the recovery in the server log")
     time.sleep(0.5)
-    data = read(full)
+    data = read_bytes(full)
     assert len(marker.findall(data)) == 1, "more than one marker line"
     # The byte stream is lines of LINE bytes: the log holds it up to offset
     # a, the marker, then the stream again from offset b. b - a is exactly

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bmcsim import IPMI_WORKAROUNDS, BmcSim
-from conftest import binary, wait_for
+from e2e_helpers import alive, binary, processes, wait_for, write_script
 from conmand_util import Daemon
 
 # A console that ignores SIGTERM (and the hangup of its pty) and leaves a
@@ -31,46 +31,18 @@ while :; do echo chat; sleep 0.2; done
 """
 
 
-def script(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    path.chmod(0o755)
-    return str(path)
-
-
-def processes():
-    """{pid: (ppid, sid)} of every process now."""
-    out = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[int(entry)] = (int(fields[1]), int(fields[3]))  # ppid, session
-    return out
-
 
 def descendants(root):
-    procs = processes()
+    """The PIDs below `root` now, and their sessions."""
+    table = {p.pid: p for p in processes()}
     found, todo = set(), [root]
     while todo:
         parent = todo.pop()
-        for pid, (ppid, _) in procs.items():
-            if ppid == parent and pid not in found:
-                found.add(pid)
-                todo.append(pid)
-    return found, {procs[p][1] for p in found if p in procs}
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+        for p in table.values():
+            if p.ppid == parent and p.pid not in found:
+                found.add(p.pid)
+                todo.append(p.pid)
+    return found, {table[pid].sid for pid in found}
 
 
 @pytest.mark.parametrize("stubborn", [False, True], ids=["obedient", "stubborn"])
@@ -86,8 +58,9 @@ def test_sigterm_with_thousands_of_consoles_exits_in_seconds_leaving_no_child(
     bmcs = BmcSim.start(procs, tmp_path, count=3, rate=5)
     consoles = [f'console name="c{i}" dev="unix:{sock_dir}/c{i}.sock"' for i in range(1, n + 1)]
     consoles += bmcs.console_lines()
-    chat, stubborn_sh = script(tmp_path, "chat.sh", CHAT), script(tmp_path, "stubborn.sh", STUBBORN)
-    orphaning = script(tmp_path, "orphaning.sh", ORPHANING)
+    chat = write_script(tmp_path, "chat.sh", CHAT)
+    stubborn_sh = write_script(tmp_path, "stubborn.sh", STUBBORN)
+    orphaning = write_script(tmp_path, "orphaning.sh", ORPHANING)
     consoles += [f'console name="p{i}" dev="{chat}"' for i in range(6)]
     consoles.append(f'console name="orphaning" dev="{orphaning}"')
     # With a console that ignores SIGTERM the grace period (1 s) runs out.
@@ -120,6 +93,6 @@ def test_sigterm_with_thousands_of_consoles_exits_in_seconds_leaving_no_child(
     assert took < (5 if stubborn else 1), f"took {took:.1f}s to exit"
     left = [p for p in kids if alive(p)]
     assert not left, f"children left running: {left}"
-    strays = [p for p, (_, sid) in processes().items() if sid in sessions and alive(p)]
+    strays = [p.pid for p in processes() if p.sid in sessions and alive(p.pid)]
     assert not strays, f"processes of the consoles' sessions left: {strays}"
     assert ("killing them" in d.output()) == stubborn  # SIGKILL only when needed

@@ -10,10 +10,8 @@ import signal
 import stat
 import time
 
-import pytest
-
 from bmcsim import IPMI_WORKAROUNDS, BmcSim, ConsoleSim
-from conftest import wait_for
+from e2e_helpers import read_text, wait_for, write_script
 from conmand_util import Daemon
 
 # A chatty process console: a numbered line every 0.1 s.
@@ -39,42 +37,23 @@ sys.stdout.flush()
 """
 
 
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
-
-
-def script(tmp_path, name, text):
-    path = tmp_path / name
-    path.write_text(text)
-    path.chmod(0o755)
-    return str(path)
-
-
 def mode(path):
     return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def read(path):
-    try:
-        return open(path, "rb").read().decode(errors="replace")
-    except FileNotFoundError:
-        return ""
 
 
 def test_missing_server_log_folder_is_survived_and_consoles_are_logged(kind, procs, tmp_path):
     # Debian's 0.2.7 does not open the server log under -F at all; ours creates
     # the folder. Neither may exit for it (configure_conman would restart it
     # forever).
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon(kind, procs, tmp_path, [f'console name="c" dev="{chat}"'],
                server_extra=f'server logfile="{tmp_path}/nolog/sub/conman.log"',
                global_extra='global log="console.%N"').start()
-    wait_for(lambda: "chat-line 3" in read(tmp_path / "console.c"), what="console output logged")
+    wait_for(lambda: "chat-line 3" in read_text(tmp_path / "console.c"), what="console output logged")
     assert d.proc.poll() is None
     if kind == "ours":
         assert mode(tmp_path / "nolog") == 0o755 and mode(tmp_path / "nolog" / "sub") == 0o755
-        wait_for(lambda: "Starting conmand" in read(tmp_path / "nolog/sub/conman.log"),
+        wait_for(lambda: "Starting conmand" in read_text(tmp_path / "nolog/sub/conman.log"),
                  what="the server log in its created folder")
 
 
@@ -82,11 +61,11 @@ def test_server_log_folder_that_cannot_be_created_is_reported_once_and_retried(p
     blocker = tmp_path / "blocker"  # a file where the folder must go: not even root can
     blocker.write_text("")
     logfile = tmp_path / "blocker" / "sub" / "conman.log"
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon("ours", procs, tmp_path, [f'console name="c" dev="{chat}"'],
                server_extra=f'server logfile="{logfile}"',
                global_extra='global log="console.%N"').start()
-    wait_for(lambda: "chat-line 3" in read(tmp_path / "console.c"), what="console output logged")
+    wait_for(lambda: "chat-line 3" in read_text(tmp_path / "console.c"), what="console output logged")
     time.sleep(4.5)  # two retry periods: still one report
     out = d.output()
     assert out.count("cannot open logfile") == 1, out
@@ -94,25 +73,25 @@ def test_server_log_folder_that_cannot_be_created_is_reported_once_and_retried(p
     assert "Starting conmand" in out  # messages went to stderr meanwhile
     blocker.unlink()
     t0 = time.monotonic()
-    wait_for(lambda: "opened: logging there again" in read(logfile), timeout=6,
+    wait_for(lambda: "opened: logging there again" in read_text(logfile), timeout=6,
              what="the server log to open once its folder can be created")
     print(f"server log opened {time.monotonic() - t0:.2f}s after its folder became possible")
     assert mode(logfile) == 0o640 and mode(logfile.parent) == 0o755
     os.kill(d.proc.pid, signal.SIGHUP)
-    wait_for(lambda: "SIGHUP" in read(logfile), what="later messages in the server log")
+    wait_for(lambda: "SIGHUP" in read_text(logfile), what="later messages in the server log")
     assert d.proc.poll() is None
 
 
 def test_console_log_folders_from_the_name_are_created(kind, procs, tmp_path):
     # Log names may hold '/' after expansion: one folder per console.
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon(kind, procs, tmp_path,
                [f'console name="c{i}" dev="{chat}"' for i in range(3)],
                server_extra=f'server logdir="{tmp_path}/logdir/deep"',
                global_extra='global log="per/%N/out.log"').start()
     for i in range(3):
         path = tmp_path / "logdir" / "deep" / "per" / f"c{i}" / "out.log"
-        wait_for(lambda: "chat-line 2" in read(path), what=f"{path} to be written")
+        wait_for(lambda: "chat-line 2" in read_text(path), what=f"{path} to be written")
         assert mode(path) == 0o600
         for folder in (path.parent, path.parent.parent, tmp_path / "logdir" / "deep"):
             assert mode(folder) == 0o755, folder
@@ -122,20 +101,20 @@ def test_console_log_folders_from_the_name_are_created(kind, procs, tmp_path):
 def test_console_log_folder_that_cannot_be_created_is_reported_once_then_used(procs, tmp_path):
     blocker = tmp_path / "blocked"
     blocker.write_text("")
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon("ours", procs, tmp_path,
                [f'console name="c" log="blocked/sub/c.log" dev="{chat}"',
                 f'console name="ok" dev="{chat}"'],
                global_extra='global log="%N.log"').start()
-    wait_for(lambda: "chat-line 5" in read(tmp_path / "ok.log"), what="the other console logged")
+    wait_for(lambda: "chat-line 5" in read_text(tmp_path / "ok.log"), what="the other console logged")
     time.sleep(3)  # past a retry
     out = d.output()
     assert len(re.findall(r'cannot (open|write) log "[^"]*blocked/sub/c.log"', out)) == 1, out
     blocker.unlink()
     log = tmp_path / "blocked" / "sub" / "c.log"
-    wait_for(lambda: "bytes lost" in read(log), timeout=8,
+    wait_for(lambda: "bytes lost" in read_text(log), timeout=8,
              what="the log to open once its folder can be created")
-    text = read(log)
+    text = read_text(log)
     assert text.index("log opened") < text.index("log resumed") < text.rindex("chat-line")
     assert mode(log) == 0o600 and mode(log.parent) == 0o755
     wait_for(lambda: "writable again" in d.output(), what="the recovery in the server log")
@@ -143,22 +122,22 @@ def test_console_log_folder_that_cannot_be_created_is_reported_once_then_used(pr
 
 
 def test_log_folder_deleted_while_running_is_recreated_on_sighup(kind, procs, tmp_path):
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon(kind, procs, tmp_path, [f'console name="c" dev="{chat}"'],
                global_extra='global log="logs/sub/%N"').start()
     log = tmp_path / "logs" / "sub" / "c"
-    wait_for(lambda: "chat-line 2" in read(log), what="the log written")
+    wait_for(lambda: "chat-line 2" in read_text(log), what="the log written")
     os.system(f"rm -rf {tmp_path / 'logs'}")
     os.kill(d.proc.pid, signal.SIGHUP)
-    wait_for(lambda: "log opened" in read(log), what="the log recreated by SIGHUP")
-    n = int(re.findall(r"chat-line (\d+)", read(log) + "chat-line 0")[0])
-    wait_for(lambda: f"chat-line {n + 3}" in read(log), what="output after the reopen")
+    wait_for(lambda: "log opened" in read_text(log), what="the log recreated by SIGHUP")
+    n = int(re.findall(r"chat-line (\d+)", read_text(log) + "chat-line 0")[0])
+    wait_for(lambda: f"chat-line {n + 3}" in read_text(log), what="output after the reopen")
     assert mode(log) == 0o600 and mode(log.parent) == 0o755
     assert d.proc.poll() is None
 
 
 def test_log_folders_deleted_while_running_come_back_within_seconds(procs, tmp_path):
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     slog = tmp_path / "slog" / "conman.log"
     d = Daemon("ours", procs, tmp_path,
                [f'console name="c{i}" dev="{chat}"' for i in range(3)] +
@@ -166,18 +145,18 @@ def test_log_folders_deleted_while_running_come_back_within_seconds(procs, tmp_p
                server_extra=f'server logfile="{slog}"',
                global_extra='global log="logs/%N"').start()
     logs = tmp_path / "logs"
-    wait_for(lambda: all("chat-line 2" in read(logs / f"c{i}") for i in range(3)),
+    wait_for(lambda: all("chat-line 2" in read_text(logs / f"c{i}") for i in range(3)),
              what="the logs written")
     os.system(f"rm -rf {logs} {slog.parent}")
     t0 = time.monotonic()
     # A quiet console's log too: the periodic check notices the deleted file.
-    wait_for(lambda: all("log opened" in read(logs / n) for n in ("c0", "c1", "c2", "quiet")),
+    wait_for(lambda: all("log opened" in read_text(logs / n) for n in ("c0", "c1", "c2", "quiet")),
              timeout=6, interval=0.05, what="every console log recreated without a SIGHUP")
     took = time.monotonic() - t0
     wait_for(lambda: slog.exists(), timeout=6, interval=0.05, what="the server log recreated")
     print(f"console logs back {took:.2f}s, server log {time.monotonic() - t0:.2f}s after rm -rf")
     assert took < 5
-    wait_for(lambda: "chat-line" in read(logs / "c0").split("log opened")[-1],
+    wait_for(lambda: "chat-line" in read_text(logs / "c0").split("log opened")[-1],
              what="output continuing in the new file")
     assert mode(logs) == 0o755 and mode(logs / "c0") == 0o600 and mode(slog) == 0o640
     assert d.proc.poll() is None
@@ -187,11 +166,11 @@ def test_symlink_planted_at_a_console_log_path_is_refused_and_reported(procs, tm
     victim = tmp_path / "victim"
     victim.write_text("")
     (tmp_path / "console.evil").symlink_to(victim)
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon("ours", procs, tmp_path,
                [f'console name="evil" dev="{chat}"', f'console name="good" dev="{chat}"'],
                global_extra='global log="console.%N"').start()
-    wait_for(lambda: "chat-line 5" in read(tmp_path / "console.good"), what="the good log")
+    wait_for(lambda: "chat-line 5" in read_text(tmp_path / "console.good"), what="the good log")
     wait_for(lambda: "symbolic link" in d.output(), what="the refusal reported")
     out = d.output()
     assert len(re.findall(r'log "[^"]*console.evil"', out)) == 1, out
@@ -224,7 +203,7 @@ def test_process_console_inherits_only_stdio(procs, tmp_path):
     sim = ConsoleSim.start(procs, tmp_path, [f"u{i}=unix:{tmp_path}/u{i}.sock" for i in range(3)],
                            rate=20)
     bmcs = BmcSim.start(procs, tmp_path, count=2, rate=5)
-    fds = script(tmp_path, "fds.py", FDS_SCRIPT)
+    fds = write_script(tmp_path, "fds.py", FDS_SCRIPT)
     consoles = [f'console name="u{i}" dev="unix:{sim.path(f"u{i}")}"' for i in range(3)]
     consoles += bmcs.console_lines()
     consoles.append(f'console name="fds" dev="/usr/bin/python3 {fds}"')
@@ -232,17 +211,17 @@ def test_process_console_inherits_only_stdio(procs, tmp_path):
                server_extra=f'server logfile="{tmp_path}/server.log"',
                global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
     for b in bmcs.bmcs:
-        wait_for(lambda: "connected to <" in read(tmp_path / f"console.{b.name}"), timeout=30,
+        wait_for(lambda: "connected to <" in read_text(tmp_path / f"console.{b.name}"), timeout=30,
                  what=f"{kind}: IPMI console {b.name} up")
     mon = d.client("-m", "u0")  # a client connection open too
     try:
         mon.expect("Connection to console [u0] opened", timeout=10)
-        seen = len(fd_listings(read(tmp_path / "console.fds")))
-        wait_for(lambda: len(fd_listings(read(tmp_path / "console.fds"))) > seen, timeout=30,
+        seen = len(fd_listings(read_text(tmp_path / "console.fds")))
+        wait_for(lambda: len(fd_listings(read_text(tmp_path / "console.fds"))) > seen, timeout=30,
                  what="a run of the listing console after everything is open")
     finally:
         mon.close()
-    listings = fd_listings(read(tmp_path / "console.fds"))
+    listings = fd_listings(read_text(tmp_path / "console.fds"))
     assert listings and all(set(range(3)) <= set(b) for b in listings), listings
     leaked = [inherited(b) for b in listings if inherited(b)]
     assert not leaked, f"{kind} conmand leaked descriptors into a process console: {leaked}"
@@ -250,7 +229,7 @@ def test_process_console_inherits_only_stdio(procs, tmp_path):
 
 
 def test_every_created_file_and_folder_has_its_mode(kind, procs, tmp_path):
-    chat = script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
     d = Daemon(kind, procs, tmp_path, [f'console name="c" dev="{chat}"'],
                server_extra=f'server logfile="{tmp_path}/slog/conman.log"',
                global_extra='global log="clogs/%N"')
@@ -259,7 +238,7 @@ def test_every_created_file_and_folder_has_its_mode(kind, procs, tmp_path):
                                        f'pidfile="{d.pidfile}"')
     open(d.conf, "w").write(text)
     d.start()
-    wait_for(lambda: "chat-line 2" in read(tmp_path / "clogs" / "c"), what="the console log")
+    wait_for(lambda: "chat-line 2" in read_text(tmp_path / "clogs" / "c"), what="the console log")
     wait_for(lambda: os.path.exists(d.pidfile), what="the pidfile")
     assert mode(d.pidfile) == 0o644
     assert mode(tmp_path / "run") == 0o755

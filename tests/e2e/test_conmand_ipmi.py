@@ -3,17 +3,10 @@ loopback via tests/e2e/bmcsim.py), for our daemon and Debian's."""
 import re
 import signal
 
-import pytest
-
-from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
-from conftest import wait_for
+from bmcsim import IPMI_WORKAROUNDS, BmcSim, seqs_by_console
+from e2e_helpers import read_text, wait_for
 from conmand_util import Daemon
 from test_ipmi_sol import join_and_type
-
-
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
 
 
 def test_ipmi_console_logs_sol_output_and_carries_input(kind, procs, tmp_path):

@@ -7,7 +7,7 @@ import os
 import re
 import signal
 
-from conftest import wait_for
+from e2e_helpers import wait_for
 from conmand_util import Daemon, echo_dev
 from test_ssh_consoles import Sim, hexpw, ssh_console
 

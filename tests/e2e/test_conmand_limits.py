@@ -13,16 +13,11 @@ import time
 
 import pytest
 
-from conftest import wait_for
-from conmand_util import Daemon, echo_dev
+from e2e_helpers import wait_for
+from conmand_util import Daemon, RawClient, echo_dev
 
 MAX_LINE = 128 * 1024  # conman 0.3.x's request line, its newline included
 CLIENT_LINE = 32767    # what the stock 0.2.7 client reads of a reply
-
-
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
 
 
 class SocketFarm:
@@ -128,66 +123,8 @@ def wait_connected(d, farm, names, timeout=60):
     time.sleep(0.3)  # the daemon's side of the last connects
 
 
-class Raw:
-    """One protocol connection on a plain socket."""
-
-    def __init__(self, port, timeout=10):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.buf = b""
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def line(self, timeout=10):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"no reply line; got {self.buf[:200]!r}")
-            self.s.settimeout(max(0.01, deadline - time.monotonic()))
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise AssertionError(f"closed before a line; got {self.buf[:200]!r}")
-            self.buf += chunk
-        ln, _, self.buf = self.buf.partition(b"\n")
-        return ln + b"\n"
-
-    def expect(self, needle, timeout=10):
-        deadline = time.monotonic() + timeout
-        while needle not in self.buf:
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"timed out waiting for {needle!r}; got {self.buf[-300:]!r}")
-            self.s.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.s.recv(65536)
-            except socket.timeout:
-                continue
-            if not chunk:
-                raise AssertionError(f"closed waiting for {needle!r}; got {self.buf[-300:]!r}")
-            self.buf += chunk
-        return self.buf
-
-    def closed(self, timeout=10):
-        """True once the daemon closed the connection (EOF or reset)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.s.settimeout(max(0.01, deadline - time.monotonic()))
-            try:
-                chunk = self.s.recv(65536)
-            except socket.timeout:
-                continue
-            except ConnectionResetError:
-                return True
-            if not chunk:
-                return True
-            self.buf += chunk
-        return False
-
-    def close(self):
-        self.s.close()
-
-
 def hello(port, request, timeout=10):
-    r = Raw(port, timeout)
+    r = RawClient(port, timeout)
     r.send(b"HELLO USER='lim'\n")
     assert r.line() == b"OK\n"
     r.send(request)
@@ -367,7 +304,7 @@ def test_force_steals_from_70_joined_writers_and_tells_each(kind, procs, tmp_pat
 
 def timed_query(port):
     """Seconds a raw QUERY takes to be answered, and the reply."""
-    r = Raw(port, timeout=10)
+    r = RawClient(port, timeout=10)
     try:
         start = time.monotonic()
         r.send(b"HELLO USER='other'\n")
@@ -448,7 +385,7 @@ def test_request_line_at_the_limit_is_read_and_one_byte_over_is_refused(procs, t
 
 def test_a_greeting_over_the_limit_is_refused_too(procs, tmp_path, farms):
     d, _ = farm_daemon("ours", procs, tmp_path, farms, ["alpha"], live=[])
-    r = Raw(d.port)
+    r = RawClient(d.port)
     r.send(b"HELLO USER='" + b"u" * MAX_LINE + b"'\n")
     assert r.line() == b"ERROR CODE=2 MESSAGE='Request line too long: over 131072 bytes'\n"
     assert r.closed()

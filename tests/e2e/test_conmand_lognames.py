@@ -11,15 +11,10 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from e2e_helpers import differs_from_debian, wait_for
 from conmand_util import Daemon, echo_dev
 
 BOTH = pytest.mark.parametrize("kind", ["ours", "debian"])
-
-
-def differs_from_debian(request, kind, reason):
-    if kind == "debian":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def read(path):

@@ -8,18 +8,11 @@ import socket
 import stat
 import time
 
-import pytest
-
-from conftest import wait_for
+from e2e_helpers import alive, differs_from_debian, wait_for
 from conmand_util import Daemon, daemon_path, echo_dev
 
 DAEMONS = ["ours", "debian"]
 TICKER = "/bin/sh -c 'while :; do echo tick; sleep 0.2; done'"
-
-
-@pytest.fixture(params=DAEMONS)
-def kind(request):
-    return request.param
 
 
 def echo_daemon(kind, procs, tmp_path, names=("alpha", "beta"), global_extra=None):
@@ -276,13 +269,6 @@ def test_garbage_requests_get_conman_errors_and_the_daemon_survives(kind, procs,
     assert d.run("-q").stdout.decode().split() == ["alpha", "beta"]
 
 
-def differs_from_debian(request, kind, reason):
-    """Marks the Debian run of a test as an expected, strict failure: the
-    behaviour is one where we deliberately do better than conman 0.2.7."""
-    if kind == "debian":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
-
-
 def test_sigterm_removes_the_pidfile(kind, procs, tmp_path):
     d = echo_daemon(kind, procs, tmp_path)
     wait_for(lambda: os.path.exists(d.pidfile), what="pidfile")
@@ -302,14 +288,7 @@ def test_sigterm_stops_the_daemon_and_its_console_children(kind, procs, tmp_path
     child = int(pidfile.read_text())
     d.proc.send_signal(signal.SIGTERM)
     d.proc.wait(timeout=10)
-
-    def child_gone():
-        try:
-            with open(f"/proc/{child}/stat") as f:
-                return f.read().split()[2] == "Z"
-        except FileNotFoundError:
-            return True
-    wait_for(child_gone, timeout=10, what=f"console child {child} to exit")
+    wait_for(lambda: not alive(child), timeout=10, what=f"console child {child} to exit")
 
 
 def test_reset_escape_runs_resetcmd_and_tells_the_writers(kind, procs, tmp_path):

@@ -7,20 +7,14 @@ import subprocess
 
 import pytest
 
-from conftest import binary, wait_for
+from e2e_helpers import binary, differs_from_debian, wait_for, write_lines
 from conmand_util import Daemon, echo_dev
-
-
-def differs_from_debian(request, kind, reason):
-    if kind == "debian":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
 
 
 def write_conf(d, consoles, extra=()):
     lines = [f'server logdir="{d.dir}"', f'server pidfile="{d.pidfile}"', "server loopback=on",
              'global log="console.%N"', *extra, *consoles]
-    with open(d.conf, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    write_lines(d.conf, lines)
 
 
 @pytest.mark.parametrize("kind", ["ours", "debian"])

@@ -2,17 +2,8 @@
 conmand does); ours keeps far fewer log descriptors open than it has logged
 consoles while still writing every console's output, and says in its log
 when a listing is too long for the stock client's one reply line."""
-import os
-
-import pytest
-
-from conftest import binary, wait_for
+from e2e_helpers import binary, fd_count, wait_for
 from conmand_util import Daemon, echo_dev
-
-
-@pytest.fixture(params=["ours", "debian"])
-def kind(request):
-    return request.param
 
 
 def test_log_path_with_missing_directories_is_created(kind, procs, tmp_path):
@@ -25,10 +16,6 @@ def test_log_path_with_missing_directories_is_created(kind, procs, tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
     wait_for(lambda: b"log opened" in path.read_bytes(), what="the log header")
     assert d.proc.poll() is None
-
-
-def fd_count(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def test_many_logged_consoles_hold_few_log_descriptors_and_log_every_console(procs, tmp_path):

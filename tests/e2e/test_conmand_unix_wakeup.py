@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
+from e2e_helpers import wait_for
 from conmand_util import Daemon
 
 

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import SOURCE_DIR, binary, free_port, wait_for, conman_names, DEBIAN_CONMAND
+from e2e_helpers import SOURCE_DIR, binary, free_port, wait_for, conman_names, DEBIAN_CONMAND
 
 CT_TESTS = os.path.join(SOURCE_DIR, "ct-tests", "ct-tests.sh")
 BMC_SIM = os.path.join(SOURCE_DIR, "scripts", "bmc-sim.sh")

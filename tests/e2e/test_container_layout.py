@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import SOURCE_DIR, binary
+from e2e_helpers import SOURCE_DIR, binary
 
 
 def read(*parts):

@@ -6,8 +6,8 @@ import os
 import signal
 import subprocess
 
-from bmcsim import read_text
-from conftest import BIN_DIR, DEBIAN_CONMAND, SOURCE_DIR, binary, wait_for
+from e2e_helpers import (BIN_DIR, DEBIAN_CONMAND, SOURCE_DIR, binary, processes, read_text,
+                         wait_for)
 
 DEMO = os.path.join(SOURCE_DIR, "scripts", "demo.sh")
 
@@ -19,17 +19,7 @@ def demo_env(tmp_path, bmcs, conmand=DEBIAN_CONMAND):
 
 def processes_mentioning(text):
     """PIDs of live processes whose command line mentions text."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if text.encode() in f.read():
-                    found.append(int(pid))
-        except OSError:
-            pass
-    return found
+    return [p.pid for p in processes() if text.encode() in p.cmdline]
 
 
 def test_demo_check_mode_passes_with_sol_output_in_every_console_log(procs, tmp_path):

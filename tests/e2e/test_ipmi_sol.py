@@ -7,8 +7,8 @@ import select
 import subprocess
 import time
 
-from bmcsim import IPMI_WORKAROUNDS, BmcSim, read_text, seqs_by_console
-from conftest import DEBIAN_CONMAND, free_port, wait_for
+from bmcsim import IPMI_WORKAROUNDS, BmcSim, seqs_by_console
+from e2e_helpers import DEBIAN_CONMAND, free_port, read_text, wait_for
 
 
 def start_debian_conmand(procs, tmp_path, sim):

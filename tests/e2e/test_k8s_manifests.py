@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import SOURCE_DIR
+from e2e_helpers import SOURCE_DIR
 
 K8S_DIR = os.path.join(SOURCE_DIR, "deploy", "k8s")
 CT_TESTS = os.path.join(SOURCE_DIR, "ct-tests", "ct-tests.sh")

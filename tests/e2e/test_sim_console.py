@@ -8,7 +8,7 @@ import subprocess
 import time
 
 from bmcsim import ConsoleSim, seqs_by_console
-from conftest import binary, wait_for
+from e2e_helpers import binary, wait_for
 
 
 class Reader:

@@ -10,18 +10,12 @@ import subprocess
 
 import pytest
 
-from conftest import binary, free_port, wait_for
+from e2e_helpers import binary, free_port, keygen, wait_for
 from conmand_util import Daemon
 from dns_stub import DnsStub, start_with_stub
 
 PREFIX = "x1000c0s0b0"
 PASSWORD = "Pw-for,ssh-sim-7Q"  # a comma: only hex keeps it intact in sshopts
-
-
-def keygen(path):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-                   check=True, capture_output=True, timeout=30)
-    return str(path)
 
 
 class Sim:

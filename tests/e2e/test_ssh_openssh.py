@@ -5,7 +5,7 @@ import os
 import re
 import subprocess
 
-from conftest import free_port, wait_for
+from e2e_helpers import free_port, keygen, wait_for
 from conmand_util import Daemon
 
 SSHD = "/usr/sbin/sshd"
@@ -24,12 +24,6 @@ while True:
             break
         sys.stdout.write("got: " + data.decode(errors="replace").strip() + "\\r\\n")
 """
-
-
-def keygen(path):
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-                   check=True, capture_output=True, timeout=30)
-    return str(path)
 
 
 def start_sshd(procs, tmp_path, client_key):

@@ -3,14 +3,9 @@
  * the reply formatters, with the invariants client.c relies on checked.
  * Input: lines as a client sends them (greeting, request); the first byte
  * also picks a reply buffer size. Build: cmake -DFUZZ=ON with CC=clang-14. */
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "conmand/clients/proto.h"
 #include "conmand/consoles/notice.h"
+#include "fuzz_common.h"
 
 #define NNAMES 2000
 
@@ -43,35 +38,27 @@ static void make_names(void)
     }
 }
 
-static void check(bool ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "invariant broken: %s\n", what);
-        abort();
-    }
-}
-
 /* The OK line never breaks a name and always ends in "\n" within outlen. */
 static void check_ok(const char *const *matched, size_t n, size_t outlen, bool reset)
 {
     char *out = malloc(outlen);
-    check(out != NULL, "malloc");
+    FUZZ_CHECK(out != NULL);
     size_t fitted = 0;
     size_t len = proto_format_ok_fit(out, outlen, matched, n, reset, &fitted);
-    check(len < outlen && len == strlen(out), "OK length");
+    FUZZ_CHECK(len < outlen && len == strlen(out));
     if (len == 0) { /* only when even "OK\n" does not fit */
-        check(outlen < strlen(reset ? "OK OPTION=RESET\n" : "OK\n") + 1, "an OK line fits");
+        FUZZ_CHECK(outlen < strlen(reset ? "OK OPTION=RESET\n" : "OK\n") + 1);
         free(out);
         return;
     }
-    check(out[len - 1] == '\n', "OK ends in a newline");
-    check(fitted <= n, "fitted <= n");
+    FUZZ_CHECK(out[len - 1] == '\n');
+    FUZZ_CHECK(fitted <= n);
     size_t quotes = 0;
     for (const char *p = out; (p = strstr(p, " CONSOLE='")); p++)
         quotes++;
-    check(quotes >= fitted, "every fitted name is in the line");
+    FUZZ_CHECK(quotes >= fitted);
     if (outlen >= proto_ok_size(matched, n, reset))
-        check(fitted == n, "proto_ok_size() holds every name");
+        FUZZ_CHECK(fitted == n);
     free(out);
 }
 
@@ -83,7 +70,7 @@ static void run_request(const char *greeting, const char *request, uint8_t knobs
         proto_format_error(line, sizeof(line), PROTO_ERR_BAD_REQUEST, msg);
         return;
     }
-    check(strlen(r.user) < PROTO_NAME_MAX && strlen(r.tty) < PROTO_NAME_MAX, "user/tty bounded");
+    FUZZ_CHECK(strlen(r.user) < PROTO_NAME_MAX && strlen(r.tty) < PROTO_NAME_MAX);
     if (proto_parse_request(request, &r) < 0)
         return;
     if (knobs & 1)
@@ -91,7 +78,7 @@ static void run_request(const char *greeting, const char *request, uint8_t knobs
     static bool match[NNAMES];
     int count = proto_match(&r, (const char *const *)names, NNAMES, match, msg, sizeof(msg));
     if (count < 0) {
-        check(count >= -PROTO_ERR_NO_RESOURCES, "error code range");
+        FUZZ_CHECK(count >= -PROTO_ERR_NO_RESOURCES);
         proto_format_error(line, sizeof(line), -count, msg);
     } else {
         const char *matched[NNAMES];
@@ -99,7 +86,7 @@ static void run_request(const char *greeting, const char *request, uint8_t knobs
         for (size_t i = 0; i < NNAMES; i++)
             if (match[i])
                 matched[n++] = names[i];
-        check(n == (size_t)count, "count equals the matches");
+        FUZZ_CHECK(n == (size_t)count);
         check_ok(matched, n, PROTO_CLIENT_LINE_MAX + 1, knobs & 2);
         check_ok(matched, n, 16 + (size_t)(knobs >> 2) * 8, knobs & 2);
         proto_who(&r, "host.example", line, sizeof(line));
@@ -112,24 +99,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!names[0])
         make_names();
-    if (size < 1 || size > PROTO_MAX_LINE)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, PROTO_MAX_LINE, &in))
         return 0;
-    uint8_t knobs = data[0];
-    char *buf = malloc(size);
-    if (!buf)
-        return 0;
-    memcpy(buf, data + 1, size - 1);
-    buf[size - 1] = '\0';
     /* As client.c frames them: the first line greets, the second asks. */
-    char *greeting = buf, *request = strchr(buf, '\n');
-    if (request)
-        *request++ = '\0';
-    else
+    char *greeting = in.text, *request = fuzz_split_line(in.text);
+    if (!request)
         request = "";
-    char *end = strchr(request, '\n');
-    if (end)
-        *end = '\0';
-    run_request(greeting, request, knobs);
-    free(buf);
+    else
+        fuzz_split_line(request);
+    run_request(greeting, request, in.knob);
+    free(in.text);
     return 0;
 }

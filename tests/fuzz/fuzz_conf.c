@@ -73,13 +73,14 @@ static void check_console(const struct conf *c, const struct conf_console *con)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 256 * 1024)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, 256 * 1024, &in))
         return 0;
     char path[1100];
-    size_t plen = (size_t)data[0] * 4;
+    size_t plen = (size_t)in.knob * 4;
     memset(path, 'd', plen);
     memcpy(path + plen, "/conman.conf", sizeof("/conman.conf"));
-    char *text = fuzz_strdup(data + 1, size - 1);
+    char *text = in.text;
 
     struct conf c = {0};
     struct counts n = {0};

@@ -9,9 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 64 * 1024)
+    char *s = fuzz_text(data, size, 64 * 1024);
+    if (!s)
         return 0;
-    char *s = fuzz_strdup(data, size);
     struct ipmiopts o;
     char err[256] = "";
     int rc = ipmiopts_parse(s, &o, err, sizeof(err));

@@ -71,13 +71,14 @@ static void check_output(const unsigned char *in, size_t len, uint8_t knob)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 64 * 1024)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, 64 * 1024, &in))
         return 0;
-    uint8_t knob = data[0];
-    char *s = fuzz_strdup(data + 1, size - 1);
+    uint8_t knob = in.knob;
+    char *s = in.text;
     char *f[4];
     size_t rawlen;
-    fields(s, size - 1, f, &rawlen);
+    fields(s, in.len, f, &rawlen);
     char devid[512];
     /* The type as the daemon picks it (conf_dev_id skips its dev prefix). */
     conf_dev_id(f[2], console_type_for(f[2], knob & 1), devid, sizeof(devid));

@@ -46,15 +46,13 @@ static void helpers(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 1024 * 1024)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, 1024 * 1024, &in))
         return 0;
-    uint8_t knob = data[0];
-    const char *e = (const char *)data + 1;
-    size_t total = size - 1;
-    const char *nul = memchr(e, '\0', total);
-    size_t elen = nul ? (size_t)(nul - e) : total;
+    const char *e = in.text, *nul = memchr(e, '\0', in.len);
+    size_t elen = nul ? (size_t)(nul - e) : in.len;
     const char *c = nul ? nul + 1 : "";
-    size_t clen = nul ? total - elen - 1 : 0;
+    size_t clen = nul ? in.len - elen - 1 : 0;
 
     if (elen < 128) {
         char *s = fuzz_strdup((const uint8_t *)e, elen);
@@ -64,13 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct records whole = RECORDS_INIT, pieces = RECORDS_INIT;
     char err[256];
     int rc1 = nodes_from_json(e, elen, c, clen, &whole, err, sizeof(err));
-    int rc2 = parse_chunked(e, elen, c, clen, fuzz_chunk(knob, total), &pieces);
-    FUZZ_CHECK(rc1 == rc2);
-    if (rc1 == 0) {
-        fuzz_check_records(&whole);
-        fuzz_check_same_records(&whole, &pieces);
-    }
-    records_release(&whole);
-    records_release(&pieces);
+    int rc2 = parse_chunked(e, elen, c, clen, fuzz_chunk(in.knob, in.len), &pieces);
+    fuzz_check_whole_and_pieces(rc1, &whole, rc2, &pieces);
+    free(in.text);
     return 0;
 }

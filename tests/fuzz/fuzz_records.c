@@ -29,25 +29,18 @@ static int parse_chunked(const char *body, size_t len, const char *ident, size_t
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1 || size > 1024 * 1024)
+    struct fuzz_knobbed in;
+    if (!fuzz_knob_and_text(data, size, 1024 * 1024, &in))
         return 0;
-    uint8_t knob = data[0];
-    const char *body = (const char *)data + 1;
-    size_t len = size - 1;
-    const char *ident = identifiers[(knob >> 7) ? 1 + (len % 4) : 0];
+    const char *ident = identifiers[(in.knob >> 7) ? 1 + (in.len % 4) : 0];
 
     struct records whole = RECORDS_INIT, pieces = RECORDS_INIT;
     char err[256];
-    int rc1 = records_from_json(body, len, ident, &whole, err, sizeof(err));
-    int rc2 = parse_chunked(body, len, ident, fuzz_chunk(knob, len), &pieces);
-    FUZZ_CHECK(rc1 == rc2);
-    if (rc1 == 0) {
-        fuzz_check_records(&whole);
-        fuzz_check_same_records(&whole, &pieces);
-    } else {
+    int rc1 = records_from_json(in.text, in.len, ident, &whole, err, sizeof(err));
+    int rc2 = parse_chunked(in.text, in.len, ident, fuzz_chunk(in.knob, in.len), &pieces);
+    if (rc1 < 0)
         FUZZ_CHECK(whole.n == 0 && pieces.n == 0);
-    }
-    records_release(&whole);
-    records_release(&pieces);
+    fuzz_check_whole_and_pieces(rc1, &whole, rc2, &pieces);
+    free(in.text);
     return 0;
 }

@@ -34,6 +34,20 @@ static inline void fuzz_check_same_records(const struct records *a, const struct
         FUZZ_CHECK(strcmp(a->warnings[i], b->warnings[i]) == 0);
 }
 
+/* One input parsed whole and in pieces: the same outcome and, when it
+ * parsed, the same valid records. Releases both. */
+static inline void fuzz_check_whole_and_pieces(int rc_whole, struct records *whole, int rc_pieces,
+                                               struct records *pieces)
+{
+    FUZZ_CHECK(rc_whole == rc_pieces);
+    if (rc_whole == 0) {
+        fuzz_check_records(whole);
+        fuzz_check_same_records(whole, pieces);
+    }
+    records_release(whole);
+    records_release(pieces);
+}
+
 /* A chunk length from the knob byte: 1..64 bytes, or all at once. */
 static inline size_t fuzz_chunk(uint8_t knob, size_t len)
 {

@@ -41,9 +41,9 @@ static void split_env(char *s, struct env *e)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 32 * 1024)
+    char *s = fuzz_text(data, size, 32 * 1024);
+    if (!s)
         return 0;
-    char *s = fuzz_strdup(data, size);
     struct env e = {.n = 0};
     split_env(s, &e);
     struct settings st;

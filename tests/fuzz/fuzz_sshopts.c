@@ -8,12 +8,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 64 * 1024)
+    char *s = fuzz_text(data, size, 64 * 1024);
+    if (!s)
         return 0;
-    char *s = fuzz_strdup(data, size);
-    char *opts = strchr(s, '\n');
-    if (opts)
-        *opts++ = '\0';
+    char *opts = fuzz_split_line(s);
     char err[256] = "";
 
     struct ssh_target t;

@@ -16,12 +16,10 @@ static void check_url(const char *url)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size > 16 * 1024)
+    char *s = fuzz_text(data, size, 16 * 1024);
+    if (!s)
         return 0;
-    char *s = fuzz_strdup(data, size);
-    char *path = strchr(s, '\n');
-    if (path)
-        *path++ = '\0';
+    char *path = fuzz_split_line(s);
     char err[256] = "", *url = NULL;
     int rc = url_join(s, path, &url, err, sizeof(err));
     FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM);

@@ -1,5 +1,6 @@
 /* conman.conf(5) parser: every keyword, quoting, comments, case, and bad
- * lines reported as FILE:LINE naming the token. */
+ * lines reported as FILE:LINE naming the token; log names (conf_format) and
+ * device ids (conf_dev_id). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -9,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include "conmand/conf/conf.h"
+#include "conmand/consoles/types.h"
 
 struct reports {
     char msgs[16][512];
@@ -523,6 +526,142 @@ static void test_a_long_path_truncates_the_message_never_overflows(void **state)
     conf_release(&c);
 }
 
+/* Log names: conman 0.3.1's conversion specifiers (conf_format), with the
+ * time passed in. TZ is UTC for these (set in main). */
+static void expect_format(const char *fmt, time_t now, const char *want)
+{
+    char out[256];
+    struct conf_fmt v = {.name = "n1", .devid = "ttyS0", .pid = 4242, .now = now};
+    assert_int_equal(conf_format(fmt, &v, out, sizeof(out)), 0);
+    assert_string_equal(out, want);
+}
+
+static void test_format_expands_every_specifier_of_0_3_1(void **state)
+{
+    (void)state;
+    const time_t t = 1700000000; /* 2023-11-14 22:13:20 UTC, a Tuesday */
+    expect_format("%N", t, "n1");
+    expect_format("%D", t, "ttyS0");
+    expect_format("%P", t, "4242");
+    expect_format("%Y", t, "2023");
+    expect_format("%y", t, "23");
+    expect_format("%m", t, "11");
+    expect_format("%d", t, "14");
+    expect_format("%H", t, "22");
+    expect_format("%M", t, "13");
+    expect_format("%S", t, "20");
+    expect_format("%s", t, "1700000000");
+    expect_format("%g", t, "23");
+    expect_format("%G", t, "2023");
+    expect_format("%j", t, "318");
+    expect_format("%u", t, "2");
+    expect_format("%U", t, "46");
+    expect_format("%V", t, "46");
+    expect_format("%w", t, "2");
+    expect_format("%W", t, "46");
+    expect_format("%%", t, "%");
+    expect_format("%Y/%m/%d/console.%N-%H%M%S", t, "2023/11/14/console.n1-221320");
+}
+
+static void test_format_iso_week_year_differs_from_the_calendar_year(void **state)
+{
+    (void)state;
+    const time_t t = 1609459200; /* 2021-01-01, a Friday: ISO week 53 of 2020 */
+    expect_format("%G-%g-W%V %Y %j %u %w %U %W", t, "2020-20-W53 2021 001 5 5 00 00");
+}
+
+static void test_format_keeps_unknown_specifiers_as_written(void **state)
+{
+    (void)state;
+    /* %L is no specifier of 0.3.1 (nor %x, %e, ...): kept, like conman's. */
+    expect_format("a%Lb%xc%e", 0, "a%Lb%xc%e");
+    expect_format("tail%", 0, "tail%");
+    expect_format("%%N is %N", 0, "%N is n1");
+    expect_format("plain.log", 0, "plain.log");
+}
+
+static void test_format_sanitizes_name_and_dev_only(void **state)
+{
+    (void)state;
+    char out[128];
+    struct conf_fmt v = {.name = "rack1/n 1\t\x01\x7f\xc3\xa9", .devid = "a/b", .now = 0};
+    assert_int_equal(conf_format("logs/%N.%D", &v, out, sizeof(out)), 0);
+    assert_string_equal(out, "logs/rack1_n_1_____.a_b");
+}
+
+static void test_format_without_name_keeps_N_and_D_for_the_server_log(void **state)
+{
+    (void)state;
+    char out[128];
+    struct conf_fmt v = {.pid = 7, .now = 1700000000};
+    assert_int_equal(conf_format("conmand-%N%D-%P-%Y.log", &v, out, sizeof(out)), 0);
+    assert_string_equal(out, "conmand-%N%D-7-2023.log");
+}
+
+static void test_format_fits_exactly_and_one_byte_short_is_too_long(void **state)
+{
+    (void)state;
+    char out[16];
+    struct conf_fmt v = {.name = "abcdef", .now = 1700000000};
+    /* "x-abcdef-2023" is 13 bytes: fits in 14 with its NUL, not in 13. */
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 14), 0);
+    assert_string_equal(out, "x-abcdef-2023");
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 13), -ENAMETOOLONG);
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 12), -ENAMETOOLONG);
+    assert_int_equal(conf_format("x-%N-%Y", &v, out, 9), -ENAMETOOLONG);
+    assert_int_equal(conf_format("%%", &v, out, 1), -ENAMETOOLONG);
+    assert_int_equal(conf_format("", &v, out, 1), 0);
+    assert_string_equal(out, "");
+}
+
+static void test_format_of_a_name_that_expands_too_long_fails(void **state)
+{
+    (void)state;
+    char name[3000], out[4096];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    struct conf_fmt v = {.name = name, .now = 0};
+    assert_int_equal(conf_format("%N", &v, out, sizeof(out)), 0);
+    assert_int_equal(conf_format("%N/%N", &v, out, sizeof(out)), -ENAMETOOLONG);
+}
+
+static void test_dev_id_is_what_0_3_1_calls_the_device(void **state)
+{
+    (void)state;
+    char out[128];
+    conf_dev_id("/dev/ttyS0", &console_type_serial, out, sizeof(out));
+    assert_string_equal(out, "ttyS0");
+    conf_dev_id("unix:/run/vm/n1/console.sock", &console_type_unix, out, sizeof(out));
+    assert_string_equal(out, "console.sock");
+    conf_dev_id("bmc1:2001", &console_type_telnet, out, sizeof(out));
+    assert_string_equal(out, "bmc1:2001");
+    conf_dev_id("ssh:n3@bmc1:2222", &console_type_ssh, out, sizeof(out));
+    assert_string_equal(out, "n3@bmc1:2222");
+    conf_dev_id("/usr/bin/ipmiconsole -h x", &console_type_process, out, sizeof(out));
+    assert_string_equal(out, "");
+    conf_dev_id("ipmi:bmc1", &console_type_ipmi, out, sizeof(out));
+    assert_string_equal(out, "");
+    conf_dev_id("what", NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
+static void test_sshopts_keyword_merges_global_then_console(void **state)
+{
+    (void)state;
+    const char *text = "global sshopts=\"K:/etc/kh\"\n"
+                       "console name=\"a\" dev=\"ssh:n0@127.0.0.1\" sshopts=\"I:/id\"\n"
+                       "console name=\"b\" dev=\"ssh:n1@127.0.0.1\"\n";
+    struct conf c;
+    assert_int_equal(conf_parse(text, "t.conf", NULL, NULL, &c), 0);
+    assert_int_equal(c.nerrors, 0);
+    assert_string_equal(conf_find(&c, "a")->opts, "K:/etc/kh,I:/id");
+    assert_string_equal(conf_find(&c, "b")->opts, "K:/etc/kh");
+    struct conf_console changed = *conf_find(&c, "a");
+    changed.opts = "K:/etc/kh,I:/other";
+    assert_false(conf_console_equal(conf_find(&c, "a"), &changed));
+    conf_release(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -549,6 +688,17 @@ int main(void)
         cmocka_unit_test(test_ipmiopts_layers_are_checked_with_their_line),
         cmocka_unit_test(test_percent_n_in_any_dev_is_the_name),
         cmocka_unit_test(test_a_long_path_truncates_the_message_never_overflows),
+        cmocka_unit_test(test_format_expands_every_specifier_of_0_3_1),
+        cmocka_unit_test(test_format_iso_week_year_differs_from_the_calendar_year),
+        cmocka_unit_test(test_format_keeps_unknown_specifiers_as_written),
+        cmocka_unit_test(test_format_sanitizes_name_and_dev_only),
+        cmocka_unit_test(test_format_without_name_keeps_N_and_D_for_the_server_log),
+        cmocka_unit_test(test_format_fits_exactly_and_one_byte_short_is_too_long),
+        cmocka_unit_test(test_format_of_a_name_that_expands_too_long_fails),
+        cmocka_unit_test(test_dev_id_is_what_0_3_1_calls_the_device),
+        cmocka_unit_test(test_sshopts_keyword_merges_global_then_console),
     };
+    setenv("TZ", "UTC", 1); /* the log-name tests give times in UTC */
+    tzset();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -221,6 +221,11 @@ static void test_console_type_follows_the_dev_string(void **state)
     assert_ptr_equal(console_type_for("/dev/ttyS0", true), &console_type_serial);
     assert_ptr_equal(console_type_for("/srv/x:23", false), &console_type_process);
     assert_ptr_equal(console_type_for("127.0.0.1:7001", false), &console_type_telnet);
+    assert_ptr_equal(console_type_for("SSH:n0@bmc", false), &console_type_ssh);
+    assert_ptr_equal(console_type_for("127.0.0.1:22", false), &console_type_telnet);
+    /* No '/' first: a process found through SERVER execpath or the start
+     * directory, as conman's. */
+    assert_ptr_equal(console_type_for("relative/path", false), &console_type_process);
     assert_ptr_equal(console_type_for("cat %N", false), &console_type_process);
     assert_null(console_type_for("host:notaport", false));
     /* The options keywords are the types'. */
@@ -228,6 +233,17 @@ static void test_console_type_follows_the_dev_string(void **state)
     assert_ptr_equal(console_types[console_type_with_opts("seropts")], &console_type_serial);
     assert_ptr_equal(console_types[console_type_with_opts("sshopts")], &console_type_ssh);
     assert_int_equal(console_type_with_opts("logopts"), -1);
+}
+
+static void test_backoff_doubles_to_a_cap_with_bounded_jitter(void **state)
+{
+    (void)state;
+    assert_int_equal(console_backoff_ms(1, 0.0), 1000);
+    assert_int_equal(console_backoff_ms(2, 0.0), 2000);
+    assert_int_equal(console_backoff_ms(4, 0.0), 8000);
+    assert_int_equal(console_backoff_ms(40, 0.0), 60000);
+    assert_int_equal(console_backoff_ms(1, 0.999), 1249);
+    assert_true(console_backoff_ms(40, 0.999) <= 75000);
 }
 
 int main(void)
@@ -239,6 +255,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_destroy_tells_each_reader_once, setup, teardown),
         cmocka_unit_test(test_console_type_follows_the_dev_string),
+        cmocka_unit_test(test_backoff_doubles_to_a_cap_with_bounded_jitter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

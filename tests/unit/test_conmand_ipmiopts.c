@@ -31,26 +31,27 @@ static void parse_bad(const char *s, const char *want_err)
         assert_string_equal(err, want_err);
 }
 
+/* Every item unset: libipmiconsole picks its own defaults. */
+static void assert_library_defaults(const struct ipmiopts *o)
+{
+    assert_string_equal(o->user, "");
+    assert_null(o->password.bytes);
+    assert_null(o->k_g.bytes);
+    assert_int_equal(o->cipher_suite, -1);
+    assert_int_equal(o->privilege, -1);
+    assert_int_equal(o->workarounds, IPMICONSOLE_WORKAROUND_DEFAULT);
+}
+
 static void test_unset_values_leave_the_library_defaults(void **state)
 {
     (void)state;
     struct ipmiopts o;
     parse_ok(NULL, &o);
-    assert_string_equal(o.user, "");
-    assert_null(o.password.bytes);
-    assert_null(o.k_g.bytes);
-    assert_int_equal(o.cipher_suite, -1);
-    assert_int_equal(o.privilege, -1);
-    assert_int_equal(o.workarounds, IPMICONSOLE_WORKAROUND_DEFAULT);
+    assert_library_defaults(&o);
     ipmiopts_release(&o);
     /* An empty value is the default too, also over an earlier value. */
     parse_ok("U:admin,P:pw,K:kg,C:3,L:op,W:authcap\nU:,P:,K:,C:,L:,W:", &o);
-    assert_string_equal(o.user, "");
-    assert_null(o.password.bytes);
-    assert_null(o.k_g.bytes);
-    assert_int_equal(o.cipher_suite, -1);
-    assert_int_equal(o.privilege, -1);
-    assert_int_equal(o.workarounds, IPMICONSOLE_WORKAROUND_DEFAULT);
+    assert_library_defaults(&o);
     ipmiopts_release(&o);
 }
 
@@ -191,6 +192,42 @@ static void test_errors_name_the_item_never_the_secret(void **state)
     assert_string_equal(err, "ipmiopts: U: user name longer than 16 bytes");
 }
 
+static void test_ipmiopts_plain_hex_names_and_numbers(void **state)
+{
+    (void)state;
+    struct ipmiopts o;
+    char err[128];
+    assert_int_equal(ipmiopts_parse("W:opensesspriv,W:0x08000000,U:admin,P:0x7365637265740a,"
+                                    "K:key,C:3,L:operator,W:solpayloadsize",
+                                    &o, err, sizeof(err)),
+                     0);
+    assert_string_equal(o.user, "admin");
+    assert_int_equal(o.password.len, 7);
+    assert_memory_equal(o.password.bytes, "secret\n", 7);
+    assert_int_equal(o.k_g.len, 3);
+    assert_int_equal(o.cipher_suite, 3);
+    assert_int_equal(o.privilege, IPMICONSOLE_PRIVILEGE_OPERATOR);
+    assert_int_equal(o.workarounds, 0x09000010);
+    ipmiopts_release(&o);
+}
+
+static void test_bad_ipmiopts_name_the_item_never_the_secret(void **state)
+{
+    (void)state;
+    struct ipmiopts o;
+    char err[128];
+    assert_int_equal(
+        ipmiopts_parse("P:0x7365637265742d746f707365637265742d6c6f6e67", &o, err, sizeof(err)),
+        -EINVAL);
+    assert_string_equal(err, "ipmiopts: P: longer than 20 bytes");
+    assert_int_equal(ipmiopts_parse("P:twenty-one-bytes-long", &o, err, sizeof(err)), -EINVAL);
+    assert_null(strstr(err, "twenty"));
+    assert_int_equal(ipmiopts_parse("W:nosuchflag", &o, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "ipmiopts: W: unknown workaround \"nosuchflag\"");
+    assert_int_equal(ipmiopts_parse("X:1", &o, err, sizeof(err)), -EINVAL);
+    assert_int_equal(ipmiopts_parse("C:99", &o, err, sizeof(err)), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +237,8 @@ int main(void)
         cmocka_unit_test(test_keys_are_text_or_hex_up_to_their_limits),
         cmocka_unit_test(test_the_older_form_is_user_password_kg_then_flags),
         cmocka_unit_test(test_errors_name_the_item_never_the_secret),
+        cmocka_unit_test(test_ipmiopts_plain_hex_names_and_numbers),
+        cmocka_unit_test(test_bad_ipmiopts_name_the_item_never_the_secret),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* ssh: console settings: the dev string, sshopts items, hex passwords, later
  * items overriding earlier ones (GLOBAL then CONSOLE), and errors that name
- * the item but never show a secret; plus the conf keyword and type choice. */
+ * the item but never show a secret. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,9 +10,6 @@
 
 #include <cmocka.h>
 
-#include "conmand/conf/conf.h"
-#include "conmand/consoles/console.h"
-#include "conmand/consoles/types.h"
 #include "conmand/conf/sshopts.h"
 
 static void test_dev_gives_user_host_and_port(void **state)
@@ -108,31 +105,6 @@ static void test_errors_name_the_item_but_never_the_secret(void **state)
     }
 }
 
-static void test_sshopts_keyword_merges_global_then_console(void **state)
-{
-    (void)state;
-    const char *text = "global sshopts=\"K:/etc/kh\"\n"
-                       "console name=\"a\" dev=\"ssh:n0@127.0.0.1\" sshopts=\"I:/id\"\n"
-                       "console name=\"b\" dev=\"ssh:n1@127.0.0.1\"\n";
-    struct conf c;
-    assert_int_equal(conf_parse(text, "t.conf", NULL, NULL, &c), 0);
-    assert_int_equal(c.nerrors, 0);
-    assert_string_equal(conf_find(&c, "a")->opts, "K:/etc/kh,I:/id");
-    assert_string_equal(conf_find(&c, "b")->opts, "K:/etc/kh");
-    struct conf_console changed = *conf_find(&c, "a");
-    changed.opts = "K:/etc/kh,I:/other";
-    assert_false(conf_console_equal(conf_find(&c, "a"), &changed));
-    conf_release(&c);
-}
-
-static void test_ssh_dev_selects_the_ssh_console_type(void **state)
-{
-    (void)state;
-    assert_ptr_equal(console_type_for("ssh:n0@127.0.0.1:22", false), &console_type_ssh);
-    assert_ptr_equal(console_type_for("SSH:n0@bmc", false), &console_type_ssh);
-    assert_ptr_equal(console_type_for("127.0.0.1:22", false), &console_type_telnet);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -141,8 +113,6 @@ int main(void)
         cmocka_unit_test(test_items_fill_key_known_hosts_and_password),
         cmocka_unit_test(test_hex_password_keeps_commas_and_later_items_win),
         cmocka_unit_test(test_errors_name_the_item_but_never_the_secret),
-        cmocka_unit_test(test_sshopts_keyword_merges_global_then_console),
-        cmocka_unit_test(test_ssh_dev_selects_the_ssh_console_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
