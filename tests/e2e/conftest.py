@@ -12,6 +12,13 @@ def pytest_configure(config):
     # Measurements for the notes and bench/RESULTS.md, not checks: make test
     # leaves them out (-m "not measure"); run them with -m measure -s.
     config.addinivalue_line("markers", "measure: prints numbers side by side; not run by make test")
+    config.addinivalue_line("markers", "slow: waits half a minute or more; started first")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first: on the xdist workers they then run beside the
+    rest instead of being the last ones left (the suite's tail)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session", autouse=True)

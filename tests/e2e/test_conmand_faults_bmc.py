@@ -229,6 +229,7 @@ def _listening(port):
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["ours", "debian"])
 def test_a_stopped_ipmi_bmc_is_found_down_by_the_session_timeout_and_reconnects(
         which, procs, tmp_path):

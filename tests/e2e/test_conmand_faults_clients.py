@@ -172,6 +172,7 @@ def timed_query(port):
         s.close()
 
 
+@pytest.mark.slow
 def test_1000_idle_connections_are_served_around_and_closed_after_the_request_timeout(
         procs, tmp_path):
     # Upstream never times a silent connection out: each holds a descriptor
@@ -268,6 +269,7 @@ def test_binary_junk_from_200_clients_leaves_the_daemon_serving(kind, procs, tmp
     assert got == b"OK\nOK CONSOLE='calm'\n" and took < 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,reset,count", [("ours", False, 10000), ("ours", True, 10000),
                                               ("debian", False, 2000)])
 def test_10000_connect_and_close_leak_no_descriptor_and_no_memory(kind, reset, count, procs,
