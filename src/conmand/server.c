@@ -356,24 +356,41 @@ static void apply_limits(const struct conf_server *cs)
         log_warn("cannot change to coredumpdir \"%s\": %s", cs->coredumpdir, strerror(errno));
 }
 
-/* Grows the kernel's descriptor table once, now, to what the consoles will
- * need. It doubles as descriptors are opened, and once the process has
- * threads (libuv's resolver pool, libipmiconsole's engine) every doubling
- * waits for an RCU grace period, 5-15 ms here: nine of them on the way to
- * 10,000 consoles, stalling the loop mid-start-up. A table never shrinks. */
+/* Descriptors left for what is neither a console nor a log: clients, the
+ * loop, resetcmds, the server log. */
+#define FD_RESERVE 1024
+
+/* Sizes the log descriptor cache to what the open-file limit leaves after
+ * the consoles and FD_RESERVE: below it every log keeps its descriptor,
+ * so a line costs one write instead of an open, a lock, a stat, a write
+ * and a close (measured: 16 us a line at 2,000 consoles with 256 cached).
+ * Then grows the kernel's descriptor table once, now, to what all of that
+ * will need. It doubles as descriptors are opened, and once the process
+ * has threads (libuv's resolver pool, libipmiconsole's engine) every
+ * doubling waits for an RCU grace period, 5-15 ms here: nine of them on the
+ * way to 10,000 consoles, stalling the loop mid-start-up. A table never
+ * shrinks. */
 static void reserve_descriptors(struct server *s)
 {
     struct rlimit rl;
-    long want = (long)s->consoles.n + 320; /* + log cache, clients, loop */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        want >= (long)rl.rlim_cur) {
+    long consoles = (long)s->consoles.n;
+    long limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                     ? (long)rl.rlim_cur
+                     : 1L << 20;
+    long logs = limit - consoles - FD_RESERVE;
+    if (logs > consoles)
+        logs = consoles;
+    logcache_set_capacity(&s->hub.logs, logs > 0 ? (size_t)logs : 0);
+    long want = consoles + (long)s->hub.logs.cap + 64; /* + clients, loop */
+    if (consoles + LOGCACHE_FDS + 64 >= limit) {
         /* Since 0.2.8 nofile=0 keeps the soft limit: say so before the
          * consoles past it fail one by one with "Too many open files". */
-        log_warn("%zu consoles need about %ld open files but the limit is %llu: set SERVER "
+        log_warn("%zu consoles need about %ld open files but the limit is %ld: set SERVER "
                  "nofile=-1 (or raise the limit) or some consoles will fail to open",
-                 s->consoles.n, want, (unsigned long long)rl.rlim_cur);
-        want = (long)rl.rlim_cur - 1;
+                 s->consoles.n, consoles + LOGCACHE_FDS + 64, limit);
     }
+    if (want >= limit)
+        want = limit - 1;
     int fd = fcntl(uv_backend_fd(s->loop), F_DUPFD_CLOEXEC, (int)want);
     if (fd >= 0)
         close(fd);

@@ -284,7 +284,7 @@ static void drop_fd(struct logfile *l)
 static void cache_add(struct logfile *l)
 {
     struct logcache *lc = l->cache;
-    if (lc->nopen == LOGCACHE_FDS)
+    if (lc->nopen >= lc->cap)
         drop_fd(lc->lru);
     cache_push(l);
     l->cached = true;
@@ -625,12 +625,20 @@ static void on_check(uv_timer_t *t)
 void logcache_init(struct logcache *lc, uv_loop_t *loop)
 {
     memset(lc, 0, sizeof(*lc));
+    lc->cap = LOGCACHE_FDS;
     uv_timer_init(loop, &lc->timer);
     lc->timer.data = lc;
     uv_timer_init(loop, &lc->check);
     lc->check.data = lc;
     uv_timer_start(&lc->check, on_check, LOGCACHE_CHECK_MS, LOGCACHE_CHECK_MS);
     uv_unref((uv_handle_t *)&lc->check); /* never what keeps the loop running */
+}
+
+void logcache_set_capacity(struct logcache *lc, size_t n)
+{
+    lc->cap = n > LOGCACHE_FDS ? n : LOGCACHE_FDS;
+    while (lc->nopen > lc->cap)
+        drop_fd(lc->lru);
 }
 
 void logcache_flush(struct logcache *lc)

@@ -34,7 +34,7 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 
 #define LOGFILE_BUF_MIN 512      /* a pending-output buffer starts this small */
 #define LOGFILE_BUF (256 * 1024) /* and grows to this, then is flushed */
-#define LOGCACHE_FDS 256         /* log descriptors kept open between batches */
+#define LOGCACHE_FDS 256         /* log descriptors kept open between batches, at least */
 #define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
 #define LOGCACHE_SPARE 1024      /* idle small buffers kept for reuse */
 #define LOGCACHE_CHECK_MS 2000   /* open logs checked for deletion this often */
@@ -50,6 +50,7 @@ struct logcache {
     struct logfile *dirty;     /* doubly linked list of logs with pending output */
     struct logfile *mru, *lru; /* open descriptors, most recently used first */
     size_t nopen;
+    size_t cap; /* at most this many open (logcache_set_capacity) */
     char *spare[LOGCACHE_SPARE]; /* LOGFILE_BUF_MIN bytes each */
     size_t nspare;
     bool stopped; /* timer closed: write through */
@@ -81,6 +82,12 @@ struct logfile {
 
 /* Sets up the shared cache on `loop`. */
 void logcache_init(struct logcache *lc, uv_loop_t *loop);
+
+/* Keeps up to `n` log descriptors open between batches (at least
+ * LOGCACHE_FDS), closing the least recently used ones beyond it. A log
+ * whose descriptor stays open costs one write per batch; one that was
+ * closed costs an open, a lock, a stat and a close more. */
+void logcache_set_capacity(struct logcache *lc, size_t n);
 
 /* Writes out every pending log now. */
 void logcache_flush(struct logcache *lc);

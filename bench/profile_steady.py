@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Where our conmand's CPU goes per logged line: N unix-socket consoles at
+--rate lines/s (the harness's steady scenario, its sources and conf), then
+over one window: CPU seconds from /proc, system calls counted by
+`strace -c -f`, and a `perf record -g` profile (perf report --stdio). The
+two tracers run in separate windows, since strace itself costs CPU.
+  bench/profile_steady.py --n 2000 --window 20
+Prints us of CPU per logged line, syscalls per line by name, and perf's top
+symbols; files go to bench/out/profile-<time>/."""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+
+def cpu_window(pid, seconds):
+    c0, w0 = harness.cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return harness.cpu_seconds(pid) - c0, time.monotonic() - w0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("--rate", type=float, default=1.0)
+    ap.add_argument("--window", type=float, default=20)
+    ap.add_argument("--line-len", type=int, default=64)
+    ap.add_argument("--shard", type=int, default=2500)
+    ap.add_argument("--logopts", default="timestamp")
+    ap.add_argument("--ours", default=os.path.join(os.path.dirname(harness.HERE), "build", "bin",
+                                                   "conmand"))
+    ap.add_argument("--out", default=os.path.join(harness.HERE, "out",
+                                                  "profile-" + time.strftime("%Y%m%d-%H%M%S")))
+    args = ap.parse_args()
+    procs = harness.Procs()
+    names = harness.names_for(args.n)
+    try:
+        daemon, sources, _ = harness.setup(procs, "ours", args.ours, args.out, names, args)
+        t0 = daemon.start()
+        _, err = harness.wait_connected(daemon, sources, args.n, t0, 60 + args.n / 50)
+        if err:
+            sys.exit(f"profile: {err}")
+        time.sleep(3)
+        pid = daemon.p.pid
+        lines = args.n * args.rate
+        cpu, wall = cpu_window(pid, args.window)
+        print(f"{args.n} consoles x {args.rate} line/s, logopts={args.logopts}: "
+              f"{100 * cpu / wall:.2f}% of a core, {1e6 * cpu / (wall * lines):.2f} us per line")
+        strace_out = os.path.join(args.out, "strace.txt")
+        st = subprocess.Popen(["strace", "-c", "-f", "-o", strace_out, "-p", str(pid)],
+                              stderr=subprocess.DEVNULL)
+        time.sleep(args.window)
+        st.terminate()
+        st.wait(timeout=30)
+        print(f"system calls per logged line ({args.window:.0f} s, {lines * args.window:.0f} lines):")
+        for row in open(strace_out).read().splitlines():
+            parts = row.split()
+            if len(parts) >= 5 and parts[3].isdigit():
+                calls, name = int(parts[3]), parts[-1]
+                print(f"  {name:16s} {calls / (lines * args.window):8.3f}")
+        perf_data = os.path.join(args.out, "perf.data")
+        subprocess.run(["perf", "record", "-q", "-g", "-F", "999", "-o", perf_data, "-p", str(pid),
+                        "--", "sleep", str(args.window)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rep = subprocess.run(["perf", "report", "-i", perf_data, "--stdio", "--no-children",
+                              "--sort", "symbol", "-g", "none", "--percent-limit", "1.5"],
+                             capture_output=True, text=True).stdout
+        open(os.path.join(args.out, "perf.txt"), "w").write(rep)
+        print("perf, self time by symbol (>= 1.5%):")
+        for row in rep.splitlines():
+            if row.strip() and not row.startswith("#"):
+                print("  " + row.strip())
+    finally:
+        procs.stop_all()
+
+
+if __name__ == "__main__":
+    main()
