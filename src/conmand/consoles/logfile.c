@@ -43,11 +43,28 @@ int logfile_set_path(struct logfile *l, const char *path)
     return 0;
 }
 
+/* The stamp of the second last asked for: localtime_r and strftime cost
+ * about a microsecond, and lines come thousands a second, most of them in
+ * the same second. The daemon formats on its one loop thread. */
+static struct {
+    time_t t;
+    size_t len;
+    char text[32];
+} stamp_cache = {.t = (time_t)-1};
+
 size_t logfile_stamp(time_t now, char *out, size_t outlen)
 {
-    struct tm tm;
-    localtime_r(&now, &tm);
-    return strftime(out, outlen, "%Y-%m-%d %H:%M:%S ", &tm);
+    if (now != stamp_cache.t) {
+        struct tm tm;
+        localtime_r(&now, &tm);
+        stamp_cache.len = strftime(stamp_cache.text, sizeof(stamp_cache.text),
+                                   "%Y-%m-%d %H:%M:%S ", &tm);
+        stamp_cache.t = now;
+    }
+    if (stamp_cache.len >= outlen)
+        return 0; /* as strftime: nothing when it does not fit */
+    memcpy(out, stamp_cache.text, stamp_cache.len + 1);
+    return stamp_cache.len;
 }
 
 static size_t put_stamp(const struct conf_logopts *o, time_t now, char *q)
@@ -235,39 +252,15 @@ static int open_path(const char *path, int flags)
     return fd < 0 ? -errno : fd;
 }
 
-static void cache_unlink(struct logfile *l)
-{
-    struct logcache *lc = l->cache;
-    if (l->newer)
-        l->newer->older = l->older;
-    else
-        lc->mru = l->older;
-    if (l->older)
-        l->older->newer = l->newer;
-    else
-        lc->lru = l->newer;
-    l->newer = l->older = NULL;
-}
-
-static void cache_push(struct logfile *l)
-{
-    struct logcache *lc = l->cache;
-    l->newer = NULL;
-    l->older = lc->mru;
-    if (lc->mru)
-        lc->mru->newer = l;
-    lc->mru = l;
-    if (!lc->lru)
-        lc->lru = l;
-}
-
 static void cache_remove(struct logfile *l)
 {
     if (!l->cached)
         return;
-    cache_unlink(l);
+    struct logcache *lc = l->cache;
+    struct logfile *last = lc->open[--lc->nopen];
+    lc->open[l->open_idx] = last;
+    last->open_idx = l->open_idx;
     l->cached = false;
-    l->cache->nopen--;
 }
 
 static void drop_fd(struct logfile *l)
@@ -279,24 +272,37 @@ static void drop_fd(struct logfile *l)
     l->held = false;
 }
 
-/* Keeps l's fd open for the next batch, closing the least recently used
- * one when the cache is full (O(1): a list, not a scan). */
+static uint32_t next_rnd(struct logcache *lc)
+{
+    uint32_t x = lc->evict_rnd ? lc->evict_rnd : 2463534242u; /* xorshift32 */
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return lc->evict_rnd = x;
+}
+
+/* Keeps l's fd open for the next batch, closing a random other one when the
+ * cache is full (or cannot grow). */
 static void cache_add(struct logfile *l)
 {
     struct logcache *lc = l->cache;
-    if (lc->nopen >= lc->cap)
-        drop_fd(lc->lru);
-    cache_push(l);
-    l->cached = true;
-    lc->nopen++;
-}
-
-static void cache_touch(struct logfile *l)
-{
-    if (l->cached && l->cache->mru != l) {
-        cache_unlink(l);
-        cache_push(l);
+    if (lc->nopen == lc->openalloc && lc->openalloc < lc->cap) {
+        size_t want = lc->openalloc ? lc->openalloc * 2 : LOGCACHE_FDS;
+        want = want < lc->cap ? want : lc->cap;
+        struct logfile **grown = realloc(lc->open, want * sizeof(*grown));
+        if (grown) {
+            lc->open = grown;
+            lc->openalloc = want;
+        }
     }
+    if (lc->nopen >= lc->cap || lc->nopen == lc->openalloc) {
+        if (!lc->nopen)
+            return; /* no room at all: the log stays uncached */
+        drop_fd(lc->open[next_rnd(lc) % lc->nopen]);
+    }
+    l->open_idx = lc->nopen;
+    lc->open[lc->nopen++] = l;
+    l->cached = true;
 }
 
 static int lock_file(int fd)
@@ -358,6 +364,7 @@ static int open_file(struct logfile *l, bool truncate, time_t when)
     l->held = !l->cache;
     if (!l->held)
         cache_add(l);
+    l->held = l->held || !l->cached;
     /* An empty file is a new one even when it got the old inode number. */
     if (!l->opened || st.st_dev != l->dev || st.st_ino != l->ino || st.st_size == 0) {
         l->dev = st.st_dev;
@@ -371,10 +378,8 @@ static int open_file(struct logfile *l, bool truncate, time_t when)
 /* A log's descriptor for the next batch. */
 static int ensure_fd(struct logfile *l)
 {
-    if (l->fd >= 0) {
-        cache_touch(l);
+    if (l->fd >= 0)
         return 0;
-    }
     return open_file(l, false, time(NULL));
 }
 
@@ -599,10 +604,12 @@ void logfile_release(struct logfile *l)
 size_t logcache_check(struct logcache *lc)
 {
     size_t reopened = 0;
-    struct logfile *l = lc->mru, *older;
     struct stat st;
-    for (; l; l = older) {
-        older = l->older; /* reopening moves l to the front */
+    /* Downwards: a reopened log goes to the end, among those seen. */
+    for (size_t i = lc->nopen; i-- > 0;) {
+        if (i >= lc->nopen)
+            continue;
+        struct logfile *l = lc->open[i];
         if (fstat(l->fd, &st) == 0 && st.st_nlink > 0)
             continue;
         drop_fd(l);
@@ -638,7 +645,7 @@ void logcache_set_capacity(struct logcache *lc, size_t n)
 {
     lc->cap = n > LOGCACHE_FDS ? n : LOGCACHE_FDS;
     while (lc->nopen > lc->cap)
-        drop_fd(lc->lru);
+        drop_fd(lc->open[lc->nopen - 1]);
 }
 
 void logcache_flush(struct logcache *lc)
@@ -658,8 +665,11 @@ void logcache_stop(struct logcache *lc)
 void logcache_release(struct logcache *lc)
 {
     logcache_flush(lc);
-    while (lc->lru)
-        drop_fd(lc->lru);
+    while (lc->nopen)
+        drop_fd(lc->open[lc->nopen - 1]);
+    free(lc->open);
+    lc->open = NULL;
+    lc->openalloc = 0;
     while (lc->nspare)
         free(lc->spare[--lc->nspare]);
 }

@@ -48,9 +48,10 @@ struct logcache {
     uv_timer_t check; /* LOGCACHE_CHECK_MS: cached descriptors of deleted files */
     bool armed;
     struct logfile *dirty;     /* doubly linked list of logs with pending output */
-    struct logfile *mru, *lru; /* open descriptors, most recently used first */
-    size_t nopen;
-    size_t cap; /* at most this many open (logcache_set_capacity) */
+    struct logfile **open; /* logs whose descriptor is kept, in no order */
+    size_t nopen, openalloc;
+    size_t cap;         /* at most this many kept (logcache_set_capacity) */
+    uint32_t evict_rnd; /* xorshift state picking the one to close */
     char *spare[LOGCACHE_SPARE]; /* LOGFILE_BUF_MIN bytes each */
     size_t nspare;
     bool stopped; /* timer closed: write through */
@@ -63,8 +64,8 @@ struct logfile {
     struct logcache *cache; /* NULL: write through on every call */
     int fd;                 /* -1 when not open */
     bool held;              /* fd kept outside the cache (no cache) */
-    bool cached;            /* on the cache's mru..lru list */
-    struct logfile *newer, *older;
+    bool cached;            /* in the cache's open[] */
+    size_t open_idx;        /* where */
     char *buf; /* pending output; NULL when there is none */
     size_t buflen, bufcap;
     struct logfile *prev, *next; /* dirty list */
@@ -84,9 +85,11 @@ struct logfile {
 void logcache_init(struct logcache *lc, uv_loop_t *loop);
 
 /* Keeps up to `n` log descriptors open between batches (at least
- * LOGCACHE_FDS), closing the least recently used ones beyond it. A log
- * whose descriptor stays open costs one write per batch; one that was
- * closed costs an open, a lock, a stat and a close more. */
+ * LOGCACHE_FDS), closing ones beyond it. A log whose descriptor stays open
+ * costs one write per batch; one that was closed costs an open, a lock, a
+ * stat and a close more. When the cache is full a random one is closed:
+ * consoles that write once a second in the same order every second would
+ * make the least recently used always the next one needed. */
 void logcache_set_capacity(struct logcache *lc, size_t n);
 
 /* Writes out every pending log now. */
