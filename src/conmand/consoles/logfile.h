@@ -33,7 +33,11 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 #define LOGFILE_EXPAND 24
 
 #define LOGFILE_BUF_MIN 512      /* a pending-output buffer starts this small */
-#define LOGFILE_BUF (256 * 1024) /* and grows to this, then is flushed */
+/* It grows to this, then is written out at once: the most a console's
+ * unwritten log output holds, so a storm of 10,000 consoles costs at most
+ * 10,000 times this (80 MB), not the whole storm; 8 KiB a write is still
+ * few system calls. */
+#define LOGFILE_BUF (8 * 1024)
 #define LOGCACHE_FDS 256         /* log descriptors kept open between batches, at least */
 #define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
 #define LOGCACHE_SPARE 1024      /* idle small buffers kept for reuse */
