@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +27,16 @@
 #include <unistd.h>
 
 #define MAX_EVENTS 1024
+#define FD_RESERVE 16 /* stdio, epoll, the list file, and one log opened to append */
 #define READ_SIZE 65536
 
-/* One console: its connection and its log file; the epoll data points here. */
+/* One console: its connection and its log file; the epoll data points here.
+ * log is -1 for a console over the descriptor budget: its file is opened
+ * for each append (see open_all). */
 struct console {
     int sock;
     int log;
+    char path[];
 };
 
 /* Connects a blocking socket to "HOST:PORT" or "unix:PATH", then makes it
@@ -76,19 +81,17 @@ static int connect_dev(const char *dev)
 
 /* Opens the console's log and connection and adds it to the epoll set.
  * Returns 0 or -errno with msg filled. */
-static int console_open(struct console *c, int ep, const char *logdir, const char *name,
-                        const char *dev, char *msg, size_t msglen)
+static int console_open(struct console *c, int ep, const char *name, const char *dev,
+                        bool keep_log_open, char *msg, size_t msglen)
 {
-    char path[PATH_MAX];
-    if (strchr(name, '/') || snprintf(path, sizeof(path), "%s/console.%s", logdir, name) >=
-                                 (int)sizeof(path)) {
-        snprintf(msg, msglen, "console name '%s' cannot name a file in %s", name, logdir);
-        return -EINVAL;
-    }
-    c->log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    c->log = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (c->log < 0) {
-        snprintf(msg, msglen, "cannot open %s: %s", path, strerror(errno));
+        snprintf(msg, msglen, "cannot open %s: %s", c->path, strerror(errno));
         return -errno;
+    }
+    if (!keep_log_open) {
+        close(c->log);
+        c->log = -1;
     }
     c->sock = connect_dev(dev);
     if (c->sock < 0) {
@@ -114,22 +117,41 @@ static int console_drain(struct console *c, char *buf)
         return 0;
     if (n <= 0) { /* end of file, or the connection reset: this console is done */
         close(c->sock);
-        close(c->log);
+        if (c->log >= 0)
+            close(c->log);
         c->sock = c->log = -1;
         return 1;
     }
-    for (ssize_t done = 0; done < n;) {
-        ssize_t w = write(c->log, buf + done, (size_t)(n - done));
+    int fd = c->log >= 0 ? c->log : open(c->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    for (ssize_t done = 0; done < n && rc == 0;) {
+        ssize_t w = write(fd, buf + done, (size_t)(n - done));
         if (w < 0 && errno != EINTR)
-            return -errno;
+            rc = -errno;
         done += w > 0 ? w : 0;
     }
-    return 0;
+    if (fd != c->log)
+        close(fd);
+    return rc;
 }
 
-/* Reads LISTFILE and opens every console in it (each allocated on its
- * own, so the epoll set's pointers stay valid; they live as long as the
- * process). Returns how many, or -1 with the reason printed. */
+static long count_lines(FILE *f)
+{
+    long n = 0;
+    for (int ch; (ch = getc(f)) != EOF;)
+        n += ch == '\n';
+    rewind(f);
+    return n;
+}
+
+/* Reads LISTFILE and opens every console in it, each allocated on its own
+ * (the epoll set points at it; main frees it when the console closes).
+ * Every console needs its socket; the descriptors left under the open-file
+ * limit keep log files open, and the last consoles (the few over it: 10,000
+ * consoles and their logs are 20,000 descriptors, the hard limit here) open
+ * theirs for each append. Returns how many, or -1 with the reason printed. */
 static long open_all(const char *logdir, const char *listfile, int ep)
 {
     FILE *f = fopen(listfile, "r");
@@ -137,6 +159,11 @@ static long open_all(const char *logdir, const char *listfile, int ep)
         fprintf(stderr, "minlog: cannot read %s: %s\n", listfile, strerror(errno));
         return -1;
     }
+    struct rlimit rl;
+    long lines = count_lines(f);
+    long log_budget = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                          ? (long)rl.rlim_cur - lines - FD_RESERVE
+                          : lines;
     long n = 0, lineno = 0;
     char line[PATH_MAX + 256], name[256], dev[PATH_MAX], msg[PATH_MAX + 512];
     while (fgets(line, sizeof(line), f)) {
@@ -147,13 +174,21 @@ static long open_all(const char *logdir, const char *listfile, int ep)
             n = -1;
             break;
         }
-        struct console *c = malloc(sizeof(*c));
+        if (strchr(name, '/')) {
+            fprintf(stderr, "minlog: %s:%ld: console name '%s' cannot name a file\n", listfile,
+                    lineno, name);
+            n = -1;
+            break;
+        }
+        size_t pathlen = strlen(logdir) + strlen("/console.") + strlen(name) + 1;
+        struct console *c = malloc(sizeof(*c) + pathlen);
         if (!c) {
             fprintf(stderr, "minlog: out of memory at %ld consoles\n", n);
             n = -1;
             break;
         }
-        if (console_open(c, ep, logdir, name, dev, msg, sizeof(msg)) < 0) {
+        snprintf(c->path, pathlen, "%s/console.%s", logdir, name);
+        if (console_open(c, ep, name, dev, n < log_budget, msg, sizeof(msg)) < 0) {
             fprintf(stderr, "minlog: %s\n", msg);
             n = -1;
             break;
