@@ -1,6 +1,9 @@
 #!/usr/bin/python3
 """Bench console source: one process serving many simulated consoles, each a
-listening unix socket that a conmand connects to (conman.conf dev="unix:...").
+listening unix socket that a conmand connects to (conman.conf dev="unix:..."),
+or with --tcp a TCP port on 127.0.0.1 (a telnet console, dev="127.0.0.1:PORT";
+the daemon's telnet option requests are read and ignored, as by a terminal
+server that negotiates nothing; the ports go to the --ports file).
 
 Every console emits numbered lines "SEQ:<10 digits> <name> <padding>\\n" on a
 wall clock (rate lines/s, phases spread evenly), whether or not a daemon is
@@ -8,7 +11,7 @@ connected, like a real serial port: what nobody reads is gone, so a gap in a
 log file is loss. In flood mode each console instead sends flood_bytes as fast
 as the daemon reads them (backpressure, no source-side drop), for throughput.
 
-Control: SIGUSR1 stops generating and writes the report (last sequence number
+Control: SIGUSR2 starts a held flood; SIGUSR1 stops generating and writes the report (last sequence number
 per console); SIGTERM writes it if not yet written and exits. A status file
 (connected count) is rewritten every 0.5 s for the harness to poll.
 """
@@ -20,10 +23,32 @@ import resource
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 
 SLOTS = 100  # timing wheel slots per period: spreads the consoles' lines evenly
+
+# What a kernel prints while it boots, one %-conversion each (filled from the
+# sequence number), so lines vary in length and content like a real console.
+KERNEL_MESSAGES = [
+    b"Linux version 6.1.0-%d-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14) 12.2.0)",
+    b"Command line: BOOT_IMAGE=/vmlinuz root=UUID=%08x ro console=ttyS0,115200n8 quiet",
+    b"BIOS-e820: [mem 0x%016x-0x000000000009fbff] usable",
+    b"ACPI: SRAT 0x00000000BFFE%04X 0000C8 (v01 BOCHS  BXPC     00000001 BXPC 00000001)",
+    b"pci 0000:00:%02x.0: [8086:2922] type 00 class 0x010601",
+    b"pci 0000:00:1f.2: reg 0x20: [io  0x%04x-0xc05f]",
+    b"Memory: %dK/16776692K available (14336K kernel code, 2341K rwdata, 8932K rodata)",
+    b"smpboot: CPU%d: Intel(R) Xeon(R) Platinum 8375C CPU @ 2.90GHz (family: 0x6, model: 0x6a)",
+    b"e1000e 0000:00:19.0 eth%d: Intel(R) PRO/1000 Network Connection",
+    b"sd %d:0:0:0: [sda] 1953525168 512-byte logical blocks: (1.00 TB/932 GiB)",
+    b"EXT4-fs (sda%d): mounted filesystem with ordered data mode. Quota mode: none.",
+    b"systemd[1]: Started systemd-udevd.service - Rule-based Manager for Device Events %d.",
+    b"random: crng init done (%d bits)",
+    b"usb 1-%d: new high-speed USB device number 2 using xhci_hcd",
+    b"mlx5_core 0000:3b:00.%d: firmware version: 16.35.2000",
+    b"NET: Registered PF_INET%d protocol family",
+]
 
 
 def line_bytes(seq, name, length):
@@ -32,9 +57,28 @@ def line_bytes(seq, name, length):
     return head + b"x" * pad + b"\n"
 
 
+def boot_line(seq, name):
+    """Boot-log line number seq of console name (bytes): a kernel timestamp,
+    the SEQ tag the checkers find, then a kernel message. The same every time,
+    so a checker can tell a garbled line from a whole one."""
+    usec = seq * 1237
+    msg = KERNEL_MESSAGES[seq % len(KERNEL_MESSAGES)] % (seq % 4096)
+    return b"[%5d.%06d] SEQ:%010d %s %s\n" % (usec // 1000000, usec % 1000000, seq, name, msg)
+
+
+def boot_log(name, nbytes):
+    """(console name's boot log of whole lines, at least nbytes long, last seq)."""
+    lines, size, seq = [], 0, 0
+    while size < nbytes:
+        seq += 1
+        lines.append(boot_line(seq, name))
+        size += len(lines[-1])
+    return b"".join(lines), seq
+
+
 class Console:
     __slots__ = ("name", "lsock", "conn", "seq", "pending", "connects", "src_drops",
-                 "flood_sent", "t_first", "t_last", "t_accept")
+                 "flood_sent", "t_first", "t_last", "t_accept", "payload")
 
     def __init__(self, name, lsock):
         self.name = name
@@ -48,6 +92,7 @@ class Console:
         self.t_first = None
         self.t_last = None
         self.t_accept = None
+        self.payload = None  # --boot-log: the whole flood, sent from flood_sent on
 
 
 class Source:
@@ -56,29 +101,55 @@ class Source:
         self.sel = selectors.DefaultSelector()
         self.consoles = []
         self.generating = True
+        self.flooding = not args.hold  # a held flood waits for SIGUSR2
+        self.want_flood = False
+        self.n_flood_done = 0
         self.report_written = False
         self.want_exit = False
         self.want_report = False
         self.n_connected = 0
         self.t_last_accept = None  # when the latest daemon connection came
         self.watch = []  # the consoles whose connections the status reports
+        # A signal wakes the select at once (a storm starts on every console
+        # together, not up to one select timeout later).
+        self.wakeup_r, wakeup_w = socket.socketpair()
+        self.wakeup_r.setblocking(False)
+        wakeup_w.setblocking(False)
+        signal.set_wakeup_fd(wakeup_w.fileno())
+        self.wakeup_w = wakeup_w
+        self.sel.register(self.wakeup_r, selectors.EVENT_READ, ("wakeup", None))
+
+    def listen_socket(self, name):
+        if self.args.tcp:
+            # No SO_REUSEADDR: two shards binding port 0 at once could then
+            # be given the same port.
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))  # loopback only; the kernel picks a free port
+            return s
+        path = os.path.join(self.args.sock_dir, name)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(path)
+        return s
 
     def listen_all(self, names):
         for name in names:
-            path = os.path.join(self.args.sock_dir, name)
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s = self.listen_socket(name)
             s.setblocking(False)
-            s.bind(path)
             s.listen(4)
             c = Console(name.encode(), s)
+            if self.args.boot_log:
+                c.payload, c.seq = boot_log(c.name, self.args.flood_bytes)
             if name in self.args.watch:
                 self.watch.append(c)
             self.consoles.append(c)
             self.sel.register(s, selectors.EVENT_READ, ("listen", c))
+        if self.args.tcp:
+            self.write_json(self.args.ports, {c.name.decode(): c.lsock.getsockname()[1]
+                                              for c in self.consoles})
 
     def accept(self, c):
         try:
@@ -86,6 +157,15 @@ class Source:
         except (BlockingIOError, InterruptedError):
             return
         conn.setblocking(False)
+        if self.args.tcp:
+            # Closed with a reset, so 10,000 connections of one run leave no
+            # TIME_WAIT ports behind to crowd the next run's.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if c.payload is not None:
+            # Room for the whole boot log (the kernel doubles this), so it
+            # leaves in one send and the source is idle while a daemon drains
+            # it, as a BMC's serial port costs the daemon's host nothing.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, len(c.payload))
         if c.conn is not None:  # a newer daemon connection replaces the old one
             self.drop(c)
         c.conn = conn
@@ -95,9 +175,16 @@ class Source:
         self.t_last_accept = time.monotonic()
         c.t_accept = self.t_last_accept
         events = selectors.EVENT_READ
-        if self.args.flood_bytes and self.generating:
+        if self.args.flood_bytes and self.generating and self.flooding:
             events |= selectors.EVENT_WRITE
         self.sel.register(conn, events, ("conn", c))
+
+    def start_flood(self):
+        """SIGUSR2 on a held flood: every connected console starts at once."""
+        self.flooding, self.want_flood = True, False
+        for c in self.consoles:
+            if c.conn is not None:
+                self.sel.modify(c.conn, selectors.EVENT_READ | selectors.EVENT_WRITE, ("conn", c))
 
     def drop(self, c):
         self.sel.unregister(c.conn)
@@ -140,10 +227,29 @@ class Source:
             return
         self.send(c, line_bytes(c.seq, c.name, self.args.line_len))
 
+    def flood_boot_log(self, c):
+        if c.flood_sent >= len(c.payload):
+            return
+        try:
+            n = c.conn.send(memoryview(c.payload)[c.flood_sent:])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.drop(c)
+            return
+        c.flood_sent += n
+        if c.flood_sent >= len(c.payload):
+            c.t_last = time.monotonic()
+            self.n_flood_done += 1
+            self.sel.modify(c.conn, selectors.EVENT_READ, ("conn", c))
+
     def flood(self, c):
         now = time.monotonic()
         if c.t_first is None:
             c.t_first = now
+        if c.payload is not None:
+            self.flood_boot_log(c)
+            return
         chunk = []
         size = len(c.pending)
         while size < 65536 and c.flood_sent < self.args.flood_bytes:
@@ -170,7 +276,8 @@ class Source:
             "t_last_accept": self.t_last_accept, "generating": self.generating,
             "watch": {c.name.decode(): {"connected": c.conn is not None, "t_accept": c.t_accept}
                       for c in self.watch},
-            "connects": sum(c.connects for c in self.consoles)})
+            "connects": sum(c.connects for c in self.consoles),
+            "flooding": self.flooding, "flood_done": self.n_flood_done})
 
     def write_report(self):
         self.generating = False
@@ -194,6 +301,8 @@ class Source:
             now = time.monotonic()
             if self.want_report and not self.report_written:
                 self.write_report()
+            if self.want_flood and not self.flooding:
+                self.start_flood()
             if self.generating and slot_len and not self.args.flood_bytes:
                 due = int((now - t0) / slot_len)
                 while next_slot <= due:  # catch up, so lines keep wall-clock pace
@@ -208,6 +317,9 @@ class Source:
             timeout = slot_len if slot_len and self.generating else 0.05
             for key, mask in self.sel.select(timeout=min(timeout, 0.05)):
                 kind, c = key.data
+                if kind == "wakeup":
+                    self.wakeup_r.recv(64)
+                    continue
                 if kind == "listen":
                     self.accept(c)
                     continue
@@ -229,11 +341,19 @@ def main():
     ap.add_argument("--line-len", type=int, default=64, help="bytes per line")
     ap.add_argument("--flood-bytes", type=int, default=0,
                     help="send this many bytes per console as fast as read, then stop")
+    ap.add_argument("--boot-log", action="store_true",
+                    help="the flood is kernel-like boot lines, generated before it starts")
+    ap.add_argument("--hold", action="store_true", help="start the flood on SIGUSR2 only")
+    ap.add_argument("--tcp", action="store_true",
+                    help="TCP (telnet) consoles on 127.0.0.1 instead of unix sockets")
+    ap.add_argument("--ports", help="with --tcp: file (JSON) that gets each console's port")
     ap.add_argument("--status", required=True, help="status file (JSON), rewritten often")
     ap.add_argument("--report", required=True, help="report file (JSON), written at stop")
     ap.add_argument("--watch", action="append", default=[],
                     help="a console whose connection the status file reports (repeatable)")
     args = ap.parse_args()
+    if args.tcp and not args.ports:
+        ap.error("--tcp needs --ports")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     try:
@@ -256,8 +376,12 @@ def main():
     def on_term(_s, _f):
         src.want_exit = True
 
+    def on_usr2(_s, _f):
+        src.want_flood = True
+
     signal.signal(signal.SIGUSR1, on_usr1)
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGUSR2, on_usr2)
     signal.signal(signal.SIGINT, on_term)
     src.run()
 

@@ -1,0 +1,45 @@
+"""Smoke run of the boot-storm benchmark (bench/storm.py) at 200 telnet
+consoles x 16 KiB, so it cannot rot: against our conmand (timestamps on) and
+the reference logger bench/minlog, every line sent must reach its console's
+log whole and in order. No timing is asserted."""
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from e2e_helpers import SOURCE_DIR, binary
+
+STORM = os.path.join(SOURCE_DIR, "bench", "storm.py")
+
+
+def run_storm(procs, tmp_path, runs):
+    out = tmp_path / "out"
+    argv = ["/usr/bin/python3", STORM, "--runs", runs, "--bytes", "16384", "--dd-mb", "0",
+            "--ours", binary("conmand"), "--minlog", binary("minlog"), "--timeout", "30",
+            "--out", str(out)]
+    p = procs.start(argv, log_path=str(tmp_path / "storm.log"))
+    try:
+        p.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)  # storm.py stops its own processes
+        p.wait(timeout=30)
+        pytest.fail(f"storm.py did not finish in 90s; log: {tmp_path / 'storm.log'}")
+    log = (tmp_path / "storm.log").read_text(errors="replace")
+    assert p.returncode == 0, f"storm.py exited with {p.returncode}:\n{log[-3000:]}"
+    with open(out / "results.json") as f:
+        return json.load(f)["results"], log
+
+
+@pytest.mark.timeout(120)
+def test_storm_of_200_consoles_reaches_the_logs_whole_and_in_order(procs, tmp_path):
+    results, log = run_storm(procs, tmp_path, "ours:200,minlog:200")
+    assert [kind for kind, _ in results] == ["ours", "minlog"], results
+    for kind, r in results:
+        assert "error" not in r, f"{kind} failed: {r['error']}\n{log[-3000:]}"
+        assert r["lines_sent"] >= 200 * 16384 // 200, r  # lines are under 200 bytes
+        assert r["drain_note"] is None, f"{kind}: logs lack their last line: {r}"
+        for key in ("lines_lost", "lines_out_of_order", "lines_garbled", "consoles_silent"):
+            assert r[key] == 0, f"{kind}: {key} = {r[key]}: {r}"
+        assert r["cpu_s"] >= 0 and r["peak_rss_mb"] > 0, r
