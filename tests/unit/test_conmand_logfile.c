@@ -489,6 +489,45 @@ static void test_timestamps_start_every_line(void **state)
     assert_string_equal(out, want);
 }
 
+/* A read bigger than a log's buffer (a boot storm) goes out in one write
+ * after what was pending, every line whole, stamped and in order; a slow
+ * console's lines wait for the batch. */
+static void test_a_burst_bigger_than_the_buffer_is_written_whole_and_in_order(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/conmand-logfile-XXXXXX", path[128], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/burst", dir);
+    struct cache c;
+    cache_start(&c);
+    struct logfile l;
+    struct conf_logopts o = {.timestamp = true};
+    assert_int_equal(logfile_init(&l, &c.lc, "burst", path, &o), 0);
+    assert_int_equal(logfile_open(&l, false, 0, err, sizeof(err)), 0);
+    logfile_write_data(&l, "first\n", 6, 0);
+    assert_true(l.buflen > 0); /* a small write waits for the batch */
+    enum { LINES = 3000 };     /* about 60 KiB: more than LOGFILE_BUF */
+    static char burst[LINES * 24];
+    size_t n = 0;
+    for (int i = 0; i < LINES; i++)
+        n += (size_t)snprintf(burst + n, sizeof(burst) - n, "boot line %06d\r\n", i);
+    assert_true(n > LOGFILE_BUF);
+    logfile_write_data(&l, burst, n, 0);
+    assert_int_equal(l.buflen, 0); /* written at once, the pending line first */
+    char stamp[32];
+    logfile_stamp(0, stamp, sizeof(stamp));
+    static char want[LINES * 48], got[LINES * 48];
+    size_t w = (size_t)snprintf(want, sizeof(want), "%sfirst\r\n", stamp);
+    for (int i = 0; i < LINES; i++)
+        w += (size_t)snprintf(want + w, sizeof(want) - w, "%sboot line %06d\r\n", stamp, i);
+    read_file(path, got, sizeof(got));
+    assert_non_null(strstr(got, want)); /* after the "log opened" header */
+    logfile_release(&l);
+    cache_stop(&c);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -500,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_parent_len_names_the_directory_part),
         cmocka_unit_test(test_batched_output_reaches_the_file_on_flush_and_tail),
         cmocka_unit_test(test_more_logs_than_cached_descriptors_all_get_their_output),
+        cmocka_unit_test(test_a_burst_bigger_than_the_buffer_is_written_whole_and_in_order),
         cmocka_unit_test(test_resume_marker_names_the_console_the_bytes_lost_and_why),
         cmocka_unit_test(test_lost_bytes_are_counted_and_marked_once_before_output_resumes),
         cmocka_unit_test(test_symlink_planted_at_the_log_path_is_refused_not_followed),

@@ -99,12 +99,14 @@ size_t logfile_format(enum logfile_line *state, const struct conf_logopts *o,
         if (*state == LOGFILE_LINE_DATA && !o->sanitize) {
             /* The bulk of a line goes out as it came, in one copy: the
              * byte-by-byte machine below is for line ends only. */
-            size_t j = i;
-            while (j < len && in[j] != '\r' && in[j] != '\n')
-                j++;
-            memcpy(q, in + i, j - i);
-            q += j - i;
-            i = j;
+            const unsigned char *nl = memchr(in + i, '\n', len - i);
+            size_t run = nl ? (size_t)(nl - (in + i)) : len - i;
+            const unsigned char *cr = memchr(in + i, '\r', run);
+            if (cr)
+                run = (size_t)(cr - (in + i));
+            memcpy(q, in + i, run);
+            q += run;
+            i += run;
             if (i == len)
                 break;
         }
@@ -538,22 +540,70 @@ int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t
     return rc;
 }
 
+/* Output for the file: kept for the next batch while it fits in the log's
+ * buffer; a burst bigger than that goes to the file at once, after what was
+ * pending, in one write (a boot storm costs a write per read, not one per
+ * LOGFILE_BUF). */
+static void emit(struct logfile *l, const char *data, size_t len)
+{
+    if (l->buflen + len > LOGFILE_BUF)
+        logfile_flush(l);
+    if (len <= LOGFILE_BUF) {
+        append(l, data, len);
+        return;
+    }
+    int rc = ensure_fd(l);
+    if (rc < 0)
+        lose(l, -rc, len);
+    else
+        write_all(l, data, len);
+}
+
+/* The cache's formatting scratch (one loop thread), or NULL. */
+static char *scratch_of(struct logcache *lc)
+{
+    if (lc && !lc->scratch)
+        lc->scratch = malloc(LOGCACHE_SCRATCH);
+    return lc ? lc->scratch : NULL;
+}
+
 void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t now)
 {
     if (!writable(l) || len == 0)
         return;
     if (!l->opts.sanitize && !l->opts.timestamp) {
-        append(l, buf, len);
+        emit(l, buf, len);
         mark_dirty(l);
         return;
     }
-    /* Formatted on the stack, so the buffer grows by what the output
-     * really takes, not by the worst-case expansion. */
-    char out[1024 * LOGFILE_EXPAND + 32];
     const unsigned char *p = buf;
+    char *out = scratch_of(l->cache);
+    if (out) {
+        /* Formatted whole into the scratch (as much as its worst case
+         * allows at a time), then handed on in one piece. */
+        size_t used = 0;
+        while (len > 0) {
+            size_t chunk = (LOGCACHE_SCRATCH - used) / LOGFILE_EXPAND;
+            if (chunk == 0) {
+                emit(l, out, used);
+                used = 0;
+                continue;
+            }
+            chunk = chunk < len ? chunk : len;
+            used += logfile_format(&l->line, &l->opts, p, chunk, out + used, now);
+            p += chunk;
+            len -= chunk;
+        }
+        emit(l, out, used);
+        mark_dirty(l);
+        return;
+    }
+    /* No cache (or no memory for its scratch): on the stack, a KiB at a
+     * time, so the buffer grows by what the output really takes. */
+    char small[1024 * LOGFILE_EXPAND + 32];
     while (len > 0) {
         size_t chunk = len < 1024 ? len : 1024;
-        append(l, out, logfile_format(&l->line, &l->opts, p, chunk, out, now));
+        append(l, small, logfile_format(&l->line, &l->opts, p, chunk, small, now));
         p += chunk;
         len -= chunk;
     }
@@ -684,6 +734,8 @@ void logcache_release(struct logcache *lc)
     lc->openalloc = 0;
     while (lc->nspare)
         free(lc->spare[--lc->nspare]);
+    free(lc->scratch);
+    lc->scratch = NULL;
 }
 
 int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out,

@@ -41,6 +41,7 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 #define LOGCACHE_FDS 256         /* log descriptors kept open between batches, at least */
 #define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
 #define LOGCACHE_SPARE 1024      /* idle small buffers kept for reuse */
+#define LOGCACHE_SCRATCH (256 * 1024) /* one read of a console, formatted */
 #define LOGCACHE_CHECK_MS 2000   /* open logs checked for deletion this often */
 #define LOGFILE_RETRY_SEC 2      /* a log that cannot be opened is retried this often */
 
@@ -56,6 +57,7 @@ struct logcache {
     size_t nopen, openalloc;
     size_t cap;         /* at most this many kept (logcache_set_capacity) */
     uint32_t evict_rnd; /* xorshift state picking the one to close */
+    char *scratch;      /* LOGCACHE_SCRATCH bytes: a read formatted whole */
     char *spare[LOGCACHE_SPARE]; /* LOGFILE_BUF_MIN bytes each */
     size_t nspare;
     bool stopped; /* timer closed: write through */

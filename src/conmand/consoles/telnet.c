@@ -183,6 +183,18 @@ size_t telnet_rx_filter(struct telnet_rx *t, unsigned char *buf, size_t len, tel
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
+        if (t->state == 0) {
+            /* Data up to the next IAC moves in one piece (not at all when
+             * nothing was taken out before it). */
+            const unsigned char *iac = memchr(buf + i, TELNET_IAC, len - i);
+            size_t n = iac ? (size_t)(iac - (buf + i)) : len - i;
+            if (o != i)
+                memmove(buf + o, buf + i, n);
+            o += n;
+            i += n;
+            if (i == len)
+                break;
+        }
         unsigned char b = buf[i];
         if (t->state == 0) {
             if (b == TELNET_IAC)
