@@ -852,11 +852,15 @@ def main():
         if not args.keep_logs:
             for d in glob.glob(os.path.join(args.out, "*-r*")):
                 subprocess.run(["rm", "-rf", os.path.join(d, "logs"), os.path.join(d, "sock")])
-    text = table(results, args)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
+    report(table(results, args), args.out, t_start)
+
+
+def report(text, out, t_start):
+    """The results table: printed, and kept as results.md beside results.json."""
+    with open(os.path.join(out, "results.md"), "w") as f:
         f.write(text)
     print(text)
-    log(f"done in {time.monotonic() - t_start:.0f}s; results in {args.out}")
+    log(f"done in {time.monotonic() - t_start:.0f}s; results in {out}")
 
 
 if __name__ == "__main__":

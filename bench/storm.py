@@ -334,11 +334,7 @@ def main():
         if not args.keep_logs:
             for d in glob.glob(os.path.join(args.out, "*-*-*")):
                 subprocess.run(["rm", "-rf", os.path.join(d, "logs")])
-    text = table(results, args)
-    with open(os.path.join(args.out, "results.md"), "w") as f:
-        f.write(text)
-    print(text)
-    log(f"done in {time.monotonic() - t_start:.0f}s; results in {args.out}")
+    harness.report(table(results, args), args.out, t_start)
 
 
 if __name__ == "__main__":
