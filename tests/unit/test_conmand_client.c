@@ -30,6 +30,7 @@
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/reset.h"
+#include "running_consoles.h"
 
 /* One end of a socket the test holds (a client's or the device's), and
  * every byte read from it so far. */
@@ -46,8 +47,7 @@ struct fixture {
     int devlisten; /* the unix socket console alpha connects to */
     uv_loop_t loop;
     struct conf conf;
-    struct console_hub hub;
-    struct console_registry consoles;
+    struct running_consoles run;
     struct reset_runner resets;
     uv_tcp_t listener;
     struct client_hub clients;
@@ -238,25 +238,9 @@ static void on_connection(uv_stream_t *st, int status)
 
 static struct console *console_named(struct fixture *f, const char *name)
 {
-    struct console *c = registry_find(&f->consoles, name);
+    struct console *c = registry_find(&f->run.consoles, name);
     assert_non_null(c);
     return c;
-}
-
-static void make_consoles(struct fixture *f)
-{
-    console_hub_init(&f->hub, &f->loop);
-    f->hub.settings = &f->conf.server;
-    f->hub.conf_path = "t.conf";
-    f->hub.cwd = "/";
-    struct console **v = calloc(f->conf.nconsoles, sizeof(*v));
-    assert_non_null(v);
-    for (size_t i = 0; i < f->conf.nconsoles; i++) {
-        v[i] = console_create(&f->hub, &f->conf.consoles[i]);
-        assert_non_null(v[i]);
-        console_start_soon(v[i]);
-    }
-    registry_replace(&f->consoles, v, f->conf.nconsoles);
 }
 
 static void start_listener(struct fixture *f)
@@ -274,7 +258,7 @@ static void start_listener(struct fixture *f)
     f->clients = (struct client_hub){.loop = &f->loop,
                                      .listener = (uv_stream_t *)&f->listener,
                                      .settings = &f->conf.server,
-                                     .consoles = &f->consoles,
+                                     .consoles = &f->run.consoles,
                                      .resets = &f->resets};
 }
 
@@ -322,7 +306,7 @@ static int setup(void **state)
     assert_int_equal(f->conf.nerrors, 0);
     assert_int_equal(f->conf.nconsoles, 3);
     assert_int_equal(uv_loop_init(&f->loop), 0);
-    make_consoles(f);
+    running_consoles_start(&f->run, &f->loop, &f->conf);
     reset_init(&f->resets, &f->loop, &f->conf.server);
     start_listener(f);
     accept_device(f);
@@ -336,16 +320,12 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     client_close_all(&f->clients);
-    for (size_t i = 0; i < f->consoles.n; i++)
-        console_destroy(f->consoles.v[i]);
-    f->consoles.n = 0;
+    running_consoles_stop(&f->run);
     uv_close((uv_handle_t *)&f->listener, NULL);
     reset_close(&f->resets);
-    console_hub_close(&f->hub);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     assert_null(f->clients.clients);
-    console_hub_release(&f->hub);
-    registry_release(&f->consoles);
+    running_consoles_release(&f->run);
     conf_release(&f->conf);
     assert_int_equal(uv_loop_close(&f->loop), 0);
     hang_up(&f->dev);
@@ -361,12 +341,12 @@ static int teardown(void **state)
 static void remove_console(struct fixture *f, struct console *c)
 {
     size_t i = 0;
-    while (i < f->consoles.n && f->consoles.v[i] != c)
+    while (i < f->run.consoles.n && f->run.consoles.v[i] != c)
         i++;
-    assert_true(i < f->consoles.n);
-    memmove(&f->consoles.v[i], &f->consoles.v[i + 1],
-            (f->consoles.n - i - 1) * sizeof(*f->consoles.v));
-    f->consoles.n--;
+    assert_true(i < f->run.consoles.n);
+    memmove(&f->run.consoles.v[i], &f->run.consoles.v[i + 1],
+            (f->run.consoles.n - i - 1) * sizeof(*f->run.consoles.v));
+    f->run.consoles.n--;
     console_destroy(c);
 }
 

@@ -17,6 +17,7 @@
 #include "conmand/consoles/registry.h"
 #include "conmand/reload.h"
 #include "conmand/server.h"
+#include "running_consoles.h"
 
 /* Allocation-failure injection: this test is linked with
  * -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
@@ -241,8 +242,7 @@ static void test_changed_console_reopens_its_log_only_when_needed(void **state)
 /* A running set of consoles on a real loop, as the server holds them. */
 struct running {
     uv_loop_t loop;
-    struct console_hub hub;
-    struct console_registry consoles;
+    struct running_consoles run;
     struct conf conf;
 };
 
@@ -251,29 +251,14 @@ static void start_running(struct running *r, const char *text)
     memset(r, 0, sizeof(*r));
     parse(text, &r->conf);
     assert_int_equal(uv_loop_init(&r->loop), 0);
-    console_hub_init(&r->hub, &r->loop);
-    r->hub.settings = &r->conf.server;
-    r->hub.conf_path = "t.conf";
-    r->hub.cwd = "/";
-    struct console **v = calloc(r->conf.nconsoles, sizeof(*v));
-    assert_non_null(v);
-    for (size_t i = 0; i < r->conf.nconsoles; i++) {
-        v[i] = console_create(&r->hub, &r->conf.consoles[i]);
-        assert_non_null(v[i]);
-        console_start_soon(v[i]);
-    }
-    registry_replace(&r->consoles, v, r->conf.nconsoles);
+    running_consoles_start(&r->run, &r->loop, &r->conf);
 }
 
 static void stop_running(struct running *r)
 {
-    for (size_t i = 0; i < r->consoles.n; i++)
-        console_destroy(r->consoles.v[i]);
-    r->consoles.n = 0;
-    console_hub_close(&r->hub);
+    running_consoles_stop(&r->run);
     uv_run(&r->loop, UV_RUN_DEFAULT); /* finishes closing every handle */
-    console_hub_release(&r->hub);
-    registry_release(&r->consoles);
+    running_consoles_release(&r->run);
     conf_release(&r->conf);
     assert_int_equal(uv_loop_close(&r->loop), 0);
 }
@@ -282,9 +267,9 @@ static void stop_running(struct running *r)
  * and there is no other. */
 static void assert_consoles_are(const struct running *r, const struct conf *conf)
 {
-    assert_int_equal(r->consoles.n, conf->nconsoles);
+    assert_int_equal(r->run.consoles.n, conf->nconsoles);
     for (size_t i = 0; i < conf->nconsoles; i++) {
-        struct console *c = registry_find(&r->consoles, conf->consoles[i].name);
+        struct console *c = registry_find(&r->run.consoles, conf->consoles[i].name);
         assert_non_null(c);
         assert_true(conf_console_equal(&c->cfg, &conf->consoles[i]));
     }
@@ -315,13 +300,13 @@ static bool reload_failing_at(long n, const char *dir)
     struct running r;
     start_running(&r, old_text);
     struct console *before[16];
-    for (size_t i = 0; i < r.consoles.n; i++)
-        before[i] = r.consoles.v[i];
-    size_t nbefore = r.consoles.n;
+    for (size_t i = 0; i < r.run.consoles.n; i++)
+        before[i] = r.run.consoles.v[i];
+    size_t nbefore = r.run.consoles.n;
     struct conf next;
     parse(new_text, &next);
 
-    struct reload_target t = {.conf = &r.conf, .consoles = &r.consoles, .hub = &r.hub};
+    struct reload_target t = {.conf = &r.conf, .consoles = &r.run.consoles, .hub = &r.run.hub};
     struct reload_prep prep;
     nallocs = 0;
     fail_at = n;
@@ -331,9 +316,9 @@ static bool reload_failing_at(long n, const char *dir)
         armed = false;
         failed_in_prepare++;
         assert_int_equal(rc, -ENOMEM);
-        assert_int_equal(r.consoles.n, nbefore);
+        assert_int_equal(r.run.consoles.n, nbefore);
         for (size_t i = 0; i < nbefore; i++)
-            assert_ptr_equal(r.consoles.v[i], before[i]);
+            assert_ptr_equal(r.run.consoles.v[i], before[i]);
         assert_consoles_are(&r, &r.conf);
         assert_null(prep.steps); /* nothing held */
         conf_release(&next);
@@ -344,7 +329,7 @@ static bool reload_failing_at(long n, const char *dir)
             failed_in_act++;
         conf_release(&r.conf);
         r.conf = next; /* as the server does after acting */
-        r.hub.settings = &r.conf.server;
+        r.run.hub.settings = &r.conf.server;
         assert_consoles_are(&r, &r.conf);
     }
     uv_run(&r.loop, UV_RUN_NOWAIT); /* the reaper frees the removed console */
