@@ -266,6 +266,7 @@ static void stop_server(struct server *s)
     if (s->stopping)
         return;
     s->stopping = true;
+    s->hub.stopping = true; /* no console reconnects from here on */
     note_children(s);
     for (size_t i = 0; i < s->nstopped; i++)
         kill(-s->stopped_children[i], SIGTERM); /* the consoles' close does it too */
