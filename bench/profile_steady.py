@@ -23,6 +23,29 @@ def cpu_window(pid, seconds):
     return harness.cpu_seconds(pid) - c0, time.monotonic() - w0
 
 
+def measure_minlog(procs, sources, names, args, lines):
+    """bench/minlog.c (one read, one append per wake-up, no timestamps) on
+    the same sources for one window, then stopped: the floor, us per line."""
+    logdir = os.path.join(args.out, "minlog-logs")
+    os.makedirs(logdir, exist_ok=True)
+    listing = os.path.join(args.out, "minlog.list")
+    with open(listing, "w") as f:
+        f.write("".join(f"{n} unix:{sources.path(n)}\n" for n in names))
+    p = procs.start([args.minlog, logdir, listing], os.path.join(args.out, "minlog.out"))
+    deadline = time.monotonic() + 60 + args.n / 50
+    while sources.connected() < args.n and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(3)
+    cpu, wall = cpu_window(p.pid, args.window)
+    p.terminate()
+    p.wait(timeout=10)
+    # The sources see the drop and wait for the next connection (conmand's).
+    deadline = time.monotonic() + 30
+    while sources.connected() > 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return 1e6 * cpu / (wall * lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=2000)
@@ -33,6 +56,9 @@ def main():
     ap.add_argument("--logopts", default="timestamp")
     ap.add_argument("--ours", default=os.path.join(os.path.dirname(harness.HERE), "build", "bin",
                                                    "conmand"))
+    ap.add_argument("--minlog", default=os.path.join(os.path.dirname(harness.HERE), "build", "bin",
+                                                     "minlog"),
+                    help="the floor: bench/minlog.c on the same sources, CPU only")
     ap.add_argument("--out", default=os.path.join(harness.HERE, "out",
                                                   "profile-" + time.strftime("%Y%m%d-%H%M%S")))
     args = ap.parse_args()
@@ -40,16 +66,19 @@ def main():
     names = harness.names_for(args.n)
     try:
         daemon, sources, _ = harness.setup(procs, "ours", args.ours, args.out, names, args)
+        lines = args.n * args.rate
+        floor = measure_minlog(procs, sources, names, args, lines)
         t0 = daemon.start()
         _, err = harness.wait_connected(daemon, sources, args.n, t0, 60 + args.n / 50)
         if err:
             sys.exit(f"profile: {err}")
         time.sleep(3)
         pid = daemon.p.pid
-        lines = args.n * args.rate
         cpu, wall = cpu_window(pid, args.window)
         print(f"{args.n} consoles x {args.rate} line/s, logopts={args.logopts}: "
-              f"{100 * cpu / wall:.2f}% of a core, {1e6 * cpu / (wall * lines):.2f} us per line")
+              f"{100 * cpu / wall:.2f}% of a core, {1e6 * cpu / (wall * lines):.2f} us per line "
+              f"(minlog on the same sources: {floor:.2f} us per line, "
+              f"ours / minlog {cpu / (wall * lines) / (floor / 1e6):.2f})")
         strace_out = os.path.join(args.out, "strace.txt")
         st = subprocess.Popen(["strace", "-c", "-f", "-o", strace_out, "-p", str(pid)],
                               stderr=subprocess.DEVNULL)
