@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libcurl4-openssl-dev libjansson-dev libuv1-dev
   libipmiconsole-dev libfreeipmi-dev libssh-dev libmicrohttpd-dev
-  libcmocka-dev libyajl-dev libpcre2-dev
+  libcmocka-dev libyajl-dev libpcre2-dev liburing-dev
   python3 python3-pytest python3-pytest-timeout python3-pytest-xdist
   conman openipmi freeipmi-tools ipmitool
   openssh-server openssh-client
