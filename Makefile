@@ -58,7 +58,7 @@ test: build asan
 	  ctest --output-on-failure
 	$(MAKE) fuzz-smoke
 	@# The image test needs root, podman and about 1.5 minutes: only on request.
-	if [ "$${CONTAINER_TESTS:-0}" = 1 ]; then \
+	@if [ "$${CONTAINER_TESTS:-0}" = 1 ]; then \
 	  bash scripts/deps.sh container && BUILD_DIR=$(CURDIR)/$(BUILD) bash scripts/container-test.sh; \
 	else echo "make test: the container image test did not run (CONTAINER_TESTS=1 runs it:" \
 	  "root, podman, about 90 s); the image's layout, packages and CT checks were tested above."; fi
