@@ -82,7 +82,6 @@ static int create_consoles(struct server *s)
     size_t n = 0;
     if (!v)
         return -ENOMEM;
-    registry_replace(&s->consoles, v, 0);
     for (size_t i = 0; i < s->conf.nconsoles; i++) {
         struct console *c = console_create(&s->hub, &s->conf.consoles[i]);
         if (!c)
@@ -92,7 +91,7 @@ static int create_consoles(struct server *s)
                       s->opts.conf_path, c->cfg.line, c->cfg.name, c->cfg.dev);
         v[n++] = c;
     }
-    registry_replace(&s->consoles, v, n);
+    registry_replace(&s->consoles, v, n); /* also on failure: they are destroyed with it */
     return n == s->conf.nconsoles ? 0 : -ENOMEM;
 }
 

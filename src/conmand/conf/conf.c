@@ -573,7 +573,7 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
 {
     for (int i = 0; i < nkv; i++) {
         const char *k = kv[i].key, *v = kv[i].val;
-        int rc = 0;
+        int rc = 0, type = console_type_with_opts(k);
         if (!strcasecmp(k, "name"))
             rc = set_str(&c->name, v);
         else if (!strcasecmp(k, "dev"))
@@ -582,8 +582,8 @@ static int console_kvs(struct parser *p, struct kv *kv, int nkv, struct conf_con
             vals->log = v, vals->log_set = true;
         else if (!strcasecmp(k, "logopts"))
             rc = logopts_kv(p, v, &c->logopts);
-        else if (console_type_with_opts(k) >= 0)
-            vals->opts[console_type_with_opts(k)] = v;
+        else if (type >= 0)
+            vals->opts[type] = v;
         else {
             report(p, "unrecognized CONSOLE keyword '%s'", k);
             return -EINVAL;
