@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 
 int numparse_long(const char *text, long min, long max, long *out)
 {
@@ -34,4 +36,26 @@ int numparse_int(const char *text, int min, int max, int *out)
     if (rc == 0)
         *out = (int)v;
     return rc;
+}
+
+int numparse_bytes(const char *text, unsigned long long max, unsigned long long *out)
+{
+    if (!text || !isdigit((unsigned char)text[0]))
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno)
+        return -EINVAL;
+    unsigned shift = 0;
+    if (*end) {
+        const char *units = "KMGT", *u = strchr(units, toupper((unsigned char)*end));
+        if (!u || end[1])
+            return -EINVAL;
+        shift = 10 * (unsigned)(u - units + 1);
+    }
+    if (v == 0 || v > (ULLONG_MAX >> shift) || (v << shift) > max)
+        return -EINVAL;
+    *out = v << shift;
+    return 0;
 }

@@ -19,4 +19,9 @@ int numparse_digits(const char *text, long min, long max, long *out);
 /* numparse_long() for an int; `min` and `max` bound the result. */
 int numparse_int(const char *text, int min, int max, int *out);
 
+/* A byte count: decimal digits with an optional K, M, G or T suffix
+ * (powers of 1024, either case), at least 1 and at most `max`. Returns 0
+ * or -EINVAL (`out` untouched). */
+int numparse_bytes(const char *text, unsigned long long max, unsigned long long *out);
+
 #endif

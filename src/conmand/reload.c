@@ -100,6 +100,9 @@ void reload_restart_needed(const struct conf_server *o, const struct conf_server
     NOTE(o->nofile != n->nofile, "nofile");
     NOTE(differs(o->syslog, n->syslog), "syslog");
     NOTE(o->tcpwrappers != n->tcpwrappers, "tcpwrappers");
+    NOTE(o->httpport != n->httpport || differs(o->httpaddr, n->httpaddr), "httpport");
+    NOTE(differs(o->logship_tcp, n->logship_tcp) || differs(o->logship_file, n->logship_file),
+         "logship");
 #undef NOTE
 }
 
@@ -129,10 +132,20 @@ void reload_keep_running_server(struct conf_server *applied, struct conf_server 
 {
     applied->port = replaced->port;
     applied->loopback = replaced->loopback;
-    /* The pidfile path stays what the running daemon wrote. */
-    char *pid_new = applied->pidfile;
-    applied->pidfile = replaced->pidfile;
-    replaced->pidfile = pid_new;
+    applied->httpport = replaced->httpport;
+    /* The pidfile path stays what the running daemon wrote, the HTTP
+     * address and the log shipping targets what it opened. */
+#define KEEP_STR(field)                                                                            \
+    do {                                                                                           \
+        char *from_file = applied->field;                                                          \
+        applied->field = replaced->field;                                                          \
+        replaced->field = from_file;                                                               \
+    } while (0)
+    KEEP_STR(pidfile);
+    KEEP_STR(httpaddr);
+    KEEP_STR(logship_tcp);
+    KEEP_STR(logship_file);
+#undef KEEP_STR
 }
 
 void reload_prep_release(struct reload_prep *p)

@@ -48,9 +48,17 @@ static void test_every_server_keyword_is_parsed(void **state)
              "Server logdir='/var/log/conman' logfile=\"/var/log/conmand.log,notice\"\n"
              "server loopback=yes nofile=20000 pidfile=/run/conmand.pid port=7891\n"
              "server resetcmd=\"powerman -r %N\" syslog=local0 tcpwrappers=off\n"
-             "server timestamp=2h\n",
+             "server timestamp=2h httpport=9100 httpaddr=127.0.0.2 logsize=5M logkeep=3\n"
+             "server logbudget=10G logship=\"tcp:collector:6000\" logship=\"file:/var/ship\"\n",
              &c, &r);
     assert_int_equal(c.nerrors, 0);
+    assert_int_equal(c.server.httpport, 9100);
+    assert_string_equal(c.server.httpaddr, "127.0.0.2");
+    assert_int_equal(c.server.logsize, 5ULL << 20);
+    assert_int_equal(c.server.logkeep, 3);
+    assert_int_equal(c.server.logbudget, 10ULL << 30);
+    assert_string_equal(c.server.logship_tcp, "collector:6000");
+    assert_string_equal(c.server.logship_file, "/var/ship");
     assert_true(c.server.coredump);
     assert_string_equal(c.server.coredumpdir, "/var/core");
     assert_string_equal(c.server.execpath, "/usr/lib/conman/exec");
@@ -163,6 +171,38 @@ static void test_bad_lines_are_reported_with_file_line_and_token_and_skipped(voi
     assert_string_equal(c.consoles[0].dev, "/bin/cat");
     assert_string_equal(c.consoles[1].name, "ok3");
     assert_int_equal(c.server.port, CONF_DEFAULT_PORT);
+    assert_int_equal(c.server.httpport, 0); /* off unless configured */
+    assert_null(c.server.httpaddr);
+    assert_int_equal(c.server.logsize, 0);
+    assert_int_equal(c.server.logkeep, 2);
+    assert_int_equal(c.server.logbudget, 0);
+    assert_null(c.server.logship_tcp);
+    assert_null(c.server.logship_file);
+    conf_release(&c);
+}
+
+static void test_bad_operations_values_name_the_keyword(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("server httpport=65536\nserver httpaddr=localhost\nserver logsize=5MB\n"
+             "server logkeep=1001\nserver logbudget=0\nserver logship=udp:h:1\n"
+             "server logship=tcp:h\nserver logship=tcp::80\nserver logship=file:\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 9);
+    assert_string_equal(r.msgs[0], "test.conf:1: invalid value '65536' for SERVER httpport");
+    assert_string_equal(r.msgs[1],
+                        "test.conf:2: invalid value 'localhost' for SERVER httpaddr: not an IPv4 "
+                        "address");
+    assert_string_equal(r.msgs[2], "test.conf:3: invalid value '5MB' for SERVER logsize");
+    assert_string_equal(r.msgs[3], "test.conf:4: invalid value '1001' for SERVER logkeep");
+    assert_string_equal(r.msgs[4], "test.conf:5: invalid value '0' for SERVER logbudget");
+    assert_string_equal(r.msgs[5], "test.conf:6: invalid value 'udp:h:1' for SERVER logship: "
+                                   "want \"tcp:HOST:PORT\" or \"file:PATH\"");
+    assert_null(c.server.logship_tcp);
+    assert_null(c.server.logship_file);
+    assert_int_equal(c.server.httpport, 0);
     conf_release(&c);
 }
 
@@ -667,6 +707,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_server_keyword_is_parsed),
         cmocka_unit_test(test_defaults_without_server_lines),
+        cmocka_unit_test(test_bad_operations_values_name_the_keyword),
         cmocka_unit_test(test_global_settings_apply_to_later_consoles),
         cmocka_unit_test(test_comments_and_quotes_hold_special_characters),
         cmocka_unit_test(test_bad_lines_are_reported_with_file_line_and_token_and_skipped),

@@ -127,10 +127,14 @@ static void test_server_changes_that_need_a_restart_are_named(void **state)
     (void)state;
     struct conf a, b;
     char out[128];
-    parse("server port=7890 loopback=on timestamp=1m logdir=/a\n", &a);
-    parse("server port=7891 loopback=off timestamp=5m logdir=/b\n", &b);
+    parse("server port=7890 loopback=on timestamp=1m logdir=/a httpport=9100 logsize=1M\n"
+          "server logship=tcp:127.0.0.1:9000\n",
+          &a);
+    parse("server port=7891 loopback=off timestamp=5m logdir=/b httpport=9101 logsize=2M\n"
+          "server logship=file:/tmp/ship\n",
+          &b);
     reload_restart_needed(&a.server, &b.server, out, sizeof(out));
-    assert_string_equal(out, "port,loopback");
+    assert_string_equal(out, "port,loopback,httpport,logship");
     reload_restart_needed(&a.server, &a.server, out, sizeof(out));
     assert_string_equal(out, "");
     conf_release(&a);
@@ -204,8 +208,12 @@ static void test_applied_server_keeps_what_needs_a_restart(void **state)
 {
     (void)state;
     struct conf old, nc;
-    parse("server port=7890 loopback=on pidfile=/run/a.pid logdir=/a\n", &old);
-    parse("server port=7999 loopback=off pidfile=/run/b.pid logdir=/b\n", &nc);
+    parse("server port=7890 loopback=on pidfile=/run/a.pid logdir=/a httpport=9100\n"
+          "server httpaddr=127.0.0.2 logship=tcp:127.0.0.1:9000 logsize=1M\n",
+          &old);
+    parse("server port=7999 loopback=off pidfile=/run/b.pid logdir=/b httpport=9200\n"
+          "server httpaddr=127.0.0.3 logship=file:/tmp/ship logsize=2M\n",
+          &nc);
     char *old_pid = old.server.pidfile, *new_pid = nc.server.pidfile;
     reload_keep_running_server(&nc.server, &old.server);
     assert_int_equal(nc.server.port, 7890);
@@ -214,6 +222,12 @@ static void test_applied_server_keeps_what_needs_a_restart(void **state)
     assert_string_equal(nc.server.pidfile, "/run/a.pid");
     assert_ptr_equal(old.server.pidfile, new_pid);
     assert_string_equal(nc.server.logdir, "/b");
+    assert_int_equal(nc.server.httpport, 9100);
+    assert_string_equal(nc.server.httpaddr, "127.0.0.2");
+    assert_string_equal(nc.server.logship_tcp, "127.0.0.1:9000");
+    assert_null(nc.server.logship_file);
+    assert_string_equal(old.server.logship_file, "/tmp/ship");
+    assert_int_equal(nc.server.logsize, 2 << 20); /* live: the new file's */
     conf_release(&old); /* frees /run/b.pid, ASan would see a double free */
     conf_release(&nc);
 }

@@ -170,6 +170,28 @@ static void test_digits_form_keeps_the_range(void **state)
     assert_int_equal(parse_digits("99999999999999999999999", 1, LONG_MAX, &v), -EINVAL);
 }
 
+static void test_bytes_take_a_binary_suffix(void **state)
+{
+    (void)state;
+    unsigned long long v = 0;
+    assert_int_equal(numparse_bytes("512", ULLONG_MAX, &v), 0);
+    assert_int_equal(v, 512);
+    assert_int_equal(numparse_bytes("5M", ULLONG_MAX, &v), 0);
+    assert_int_equal(v, 5ULL << 20);
+    assert_int_equal(numparse_bytes("2g", ULLONG_MAX, &v), 0);
+    assert_int_equal(v, 2ULL << 30);
+    assert_int_equal(numparse_bytes("1T", ULLONG_MAX, &v), 0);
+    assert_int_equal(v, 1ULL << 40);
+    assert_int_equal(numparse_bytes("4K", 4096, &v), 0); /* max is inclusive */
+    v = 7;
+    const char *bad[] = {"", "0", "0K", "K", "-1", "+1", " 1", "1 ", "1KB", "1X", "1.5M",
+                         "4097", "16777216T", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(numparse_bytes(bad[i], 4096, &v), -EINVAL);
+    assert_int_equal(numparse_bytes(NULL, 4096, &v), -EINVAL);
+    assert_int_equal(v, 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_int_variant_bounds_before_narrowing),
         cmocka_unit_test(test_digits_form_takes_only_digits),
         cmocka_unit_test(test_digits_form_keeps_the_range),
+        cmocka_unit_test(test_bytes_take_a_binary_suffix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

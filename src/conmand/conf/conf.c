@@ -4,6 +4,7 @@
 #include "conmand/conf/conf.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -232,6 +233,29 @@ static int set_str(char **dst, const char *v)
     return 0;
 }
 
+int conf_check_hostport(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    long port;
+    if (!colon || colon == s || numparse_digits(colon + 1, 1, 65535, &port) < 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* SERVER logship="tcp:HOST:PORT" or "file:PATH"; one of each may be given
+ * (a second of the same kind replaces the first). */
+static int parse_logship(struct parser *p, const char *val)
+{
+    struct conf_server *s = &p->out->server;
+    if (!strncmp(val, "tcp:", 4) && conf_check_hostport(val + 4) == 0)
+        return set_str(&s->logship_tcp, val + 4);
+    if (!strncmp(val, "file:", 5) && val[5])
+        return set_str(&s->logship_file, val + 5);
+    report(p, "invalid value '%s' for SERVER logship: want \"tcp:HOST:PORT\" or \"file:PATH\"",
+           val);
+    return -EINVAL;
+}
+
 /* Applies one SERVER key=value. Returns 0, -EINVAL (reported) or -ENOMEM. */
 static int server_kv(struct parser *p, const char *key, const char *val)
 {
@@ -280,6 +304,23 @@ static int server_kv(struct parser *p, const char *key, const char *val)
         rc = conf_parse_bool(val, &s->tcpwrappers);
     else if (!strcasecmp(key, "timestamp"))
         rc = parse_minutes(val, &s->timestamp_min);
+    else if (!strcasecmp(key, "httpport"))
+        rc = numparse_int(val, 0, 65535, &s->httpport);
+    else if (!strcasecmp(key, "httpaddr")) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, val, &a) != 1) {
+            report(p, "invalid value '%s' for SERVER httpaddr: not an IPv4 address", val);
+            return -EINVAL;
+        }
+        return set_str(&s->httpaddr, val);
+    } else if (!strcasecmp(key, "logsize"))
+        rc = numparse_bytes(val, 1ULL << 50, &s->logsize);
+    else if (!strcasecmp(key, "logkeep"))
+        rc = numparse_int(val, 0, CONF_LOGKEEP_MAX, &s->logkeep);
+    else if (!strcasecmp(key, "logbudget"))
+        rc = numparse_bytes(val, 1ULL << 60, &s->logbudget);
+    else if (!strcasecmp(key, "logship"))
+        return parse_logship(p, val);
     else {
         report(p, "unrecognized SERVER keyword '%s'", key);
         return -EINVAL;
@@ -750,6 +791,7 @@ static void server_defaults(struct conf_server *s)
     s->nofile = 0;      /* conman 0.2.8 on: keep the soft limit */
     s->port = CONF_DEFAULT_PORT;
     s->logfile_priority = LOG_INFO;
+    s->logkeep = 2;
 }
 
 int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx, struct conf *out)
@@ -794,6 +836,9 @@ void conf_release(struct conf *c)
     free(s->pidfile);
     secret_free(s->resetcmd); /* a command line, like a process dev */
     free(s->syslog);
+    free(s->httpaddr);
+    free(s->logship_tcp);
+    free(s->logship_file);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);
     free(c->consoles);

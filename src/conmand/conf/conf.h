@@ -12,6 +12,7 @@ struct console_type; /* consoles/types.h: the table of types */
 
 #define CONF_DEFAULT_PORT 7890
 #define CONF_DEFAULT_PATH "/etc/conman.conf"
+#define CONF_LOGKEEP_MAX 1000 /* rotated files per console */
 #define CONF_NOFILE_MAX (1 << 30) /* the kernel's own ceiling (fs.nr_open) */
 
 struct conf_logopts {
@@ -53,6 +54,14 @@ struct conf_server {
     char *syslog; /* facility name or NULL */
     bool tcpwrappers;
     int timestamp_min; /* 0: no periodic marks */
+    /* Operations (issue 15). */
+    int httpport;   /* HTTP health, metrics and /consoles; 0 (default): off */
+    char *httpaddr; /* its address; NULL: 127.0.0.1 */
+    unsigned long long logsize;   /* rotate a console log past this; 0: never */
+    int logkeep;                  /* rotated files kept per console (default 2) */
+    unsigned long long logbudget; /* all console logs, rotated included; 0: none */
+    char *logship_tcp;  /* "HOST:PORT" of a collector (logship="tcp:..."), or NULL */
+    char *logship_file; /* a file shipped lines are appended to ("file:..."), or NULL */
 };
 
 struct conf {
@@ -129,6 +138,10 @@ char *conf_join_values(const char *a, char sep, const char *b);
  * Returns argc (>= 0) with a NULL-terminated argv of at most `max` - 1 words
  * written into `buf` storage, or -EINVAL (unterminated quote) / -E2BIG. */
 int conf_split_args(const char *dev, char *buf, size_t buflen, char **argv, int max);
+
+/* Pure: checks a "HOST:PORT" (port 1-65535, host not empty). Returns 0 or
+ * -EINVAL. */
+int conf_check_hostport(const char *s);
 
 /* Parses "on/off/yes/no/true/false/1/0". Returns 0 or -EINVAL. */
 int conf_parse_bool(const char *s, bool *out);
