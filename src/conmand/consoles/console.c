@@ -34,8 +34,7 @@ static void set_type(struct console *c)
 {
     struct stat st;
     const char *dev = c->cfg.dev;
-    bool chardev =
-        dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
+    bool chardev = dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
     const struct console_type *type = console_type_for(dev, chardev);
     if (type == c->type)
         return;
@@ -354,6 +353,7 @@ void console_hub_init(struct console_hub *h, uv_loop_t *loop)
     uv_check_init(loop, &h->reaper);
     h->reaper.data = h;
     logcache_init(&h->logs, loop);
+    h->logs.settings = &h->settings; /* rotation and budget */
 }
 
 void console_hub_close(struct console_hub *h)

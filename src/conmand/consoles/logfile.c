@@ -14,6 +14,19 @@
 #include "common/log.h"
 #include "conmand/consoles/notice.h"
 
+/* The live file's size is now n (its bytes counted in the budget). */
+static void set_size(struct logfile *l, uint64_t n)
+{
+    if (l->cache)
+        l->cache->budget.stats.live_bytes += n - l->size; /* wraps back: unsigned */
+    l->size = n;
+}
+
+static void grow(struct logfile *l, size_t n)
+{
+    set_size(l, l->size + n);
+}
+
 int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts)
 {
@@ -38,6 +51,8 @@ int logfile_set_path(struct logfile *l, const char *path)
     if (path && !(copy = strdup(path)))
         return -ENOMEM;
     logfile_close(l); /* what is pending belongs to the old file */
+    set_size(l, 0);
+    l->scanned = false;
     free(l->path);
     l->path = copy;
     return 0;
@@ -57,8 +72,8 @@ size_t logfile_stamp(time_t now, char *out, size_t outlen)
     if (now != stamp_cache.t) {
         struct tm tm;
         localtime_r(&now, &tm);
-        stamp_cache.len = strftime(stamp_cache.text, sizeof(stamp_cache.text),
-                                   "%Y-%m-%d %H:%M:%S ", &tm);
+        stamp_cache.len =
+            strftime(stamp_cache.text, sizeof(stamp_cache.text), "%Y-%m-%d %H:%M:%S ", &tm);
         stamp_cache.t = now;
     }
     if (stamp_cache.len >= outlen)
@@ -205,7 +220,9 @@ static bool resume(struct logfile *l)
 {
     char msg[800];
     size_t n = logfile_resume_msg(l->console, l->dropped, l->fail_err, msg, sizeof(msg));
-    if (put(l->fd, msg, n) < n)
+    size_t done = put(l->fd, msg, n);
+    grow(l, done);
+    if (done < n)
         return false;
     recovered(l);
     return true;
@@ -221,6 +238,7 @@ static void write_all(struct logfile *l, const char *buf, size_t len)
         return;
     }
     size_t done = put(l->fd, buf, len);
+    grow(l, done);
     if (done < len)
         lose(l, errno, len - done);
     else if (l->failing)
@@ -346,9 +364,22 @@ static void write_header(struct logfile *l, time_t now)
     size_t n = notice_format(msg, sizeof(msg), text);
     /* Straight out (10,000 opens must not fill buffers), before any
      * marker of output lost on the way here. */
-    if (put(l->fd, msg, n) < n)
+    size_t done = put(l->fd, msg, n);
+    grow(l, done);
+    if (done < n)
         report_failure(l, errno);
     l->line = LOGFILE_LINE_INIT;
+}
+
+/* First open of a log with a cache: its rotated files left by an earlier
+ * run count in the budget from the start. */
+static void learn_rotated(struct logfile *l)
+{
+    if (l->scanned || !l->cache || !l->cache->settings)
+        return;
+    l->scanned = true;
+    if (logbudget_scan(&l->cache->budget, l->path, CONF_LOGKEEP_MAX) < 0)
+        log_error("console [%s]: out of memory learning its rotated logs", l->console);
 }
 
 /* Opens the file and makes it the log's descriptor. A file other than the
@@ -379,6 +410,8 @@ static int open_file(struct logfile *l, bool truncate, time_t when)
     if (!l->held)
         cache_add(l);
     l->held = l->held || !l->cached;
+    set_size(l, (uint64_t)st.st_size);
+    learn_rotated(l);
     /* An empty file is a new one even when it got the old inode number. */
     if (!l->opened || st.st_dev != l->dev || st.st_ino != l->ino || st.st_size == 0) {
         l->dev = st.st_dev;
@@ -422,6 +455,29 @@ static void put_buf(struct logfile *l)
     l->buflen = l->bufcap = 0;
 }
 
+/* After a batch: past logsize the log is rotated (at this batch boundary,
+ * so no byte is lost or written twice; a line may end in the next file when
+ * the batch ended mid-line), and past logbudget the oldest rotated files
+ * go. */
+static void after_batch(struct logfile *l)
+{
+    struct logcache *lc = l->cache;
+    if (!lc || !lc->settings || !*lc->settings)
+        return;
+    const struct conf_server *s = *lc->settings;
+    if (s->logsize && l->size >= s->logsize && l->fd >= 0 && !l->failing && l->path) {
+        drop_fd(l);
+        logbudget_rotate(&lc->budget, l->path, s->logkeep);
+        set_size(l, 0);
+        l->retry_at = 0;
+        int rc = open_file(l, false, time(NULL));
+        if (rc < 0)
+            report_failure(l, -rc);
+    }
+    if (s->logbudget && logbudget_in_use(&lc->budget) > s->logbudget)
+        logbudget_enforce(&lc->budget, s->logbudget);
+}
+
 void logfile_flush(struct logfile *l)
 {
     unlist(l);
@@ -434,6 +490,7 @@ void logfile_flush(struct logfile *l)
         write_all(l, l->buf, l->buflen);
     }
     put_buf(l);
+    after_batch(l);
 }
 
 static void on_flush(uv_timer_t *t)
@@ -553,10 +610,12 @@ static void emit(struct logfile *l, const char *data, size_t len)
         return;
     }
     int rc = ensure_fd(l);
-    if (rc < 0)
+    if (rc < 0) {
         lose(l, -rc, len);
-    else
+    } else {
         write_all(l, data, len);
+        after_batch(l);
+    }
 }
 
 /* The cache's formatting scratch (one loop thread), or NULL. */
@@ -658,6 +717,7 @@ void logfile_close(struct logfile *l)
 void logfile_release(struct logfile *l)
 {
     logfile_close(l);
+    set_size(l, 0);
     free(l->path);
     free(l->console);
     l->path = l->console = NULL;
@@ -736,10 +796,10 @@ void logcache_release(struct logcache *lc)
         free(lc->spare[--lc->nspare]);
     free(lc->scratch);
     lc->scratch = NULL;
+    logbudget_release(&lc->budget);
 }
 
-int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out,
-                    size_t outlen)
+int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out, size_t outlen)
 {
     int n;
     if (name[0] == '/')

@@ -1,0 +1,193 @@
+/* Rotation of console logs and the disk budget over all of them. */
+#include "conmand/consoles/logbudget.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+uint64_t logbudget_in_use(const struct logbudget *b)
+{
+    return b->stats.live_bytes + b->stats.rotated_bytes;
+}
+
+int logbudget_name(const char *path, int k, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s.%d", path, k);
+    return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+static int older(const struct logbudget_file *a, const struct logbudget_file *b)
+{
+    if (a->mtime.tv_sec != b->mtime.tv_sec)
+        return a->mtime.tv_sec < b->mtime.tv_sec;
+    return a->mtime.tv_nsec < b->mtime.tv_nsec;
+}
+
+size_t logbudget_pick(const struct logbudget_file *files, size_t n, uint64_t total, uint64_t budget,
+                      size_t *out)
+{
+    size_t count = 0;
+    if (budget == 0)
+        return 0;
+    /* Selection of the oldest not yet picked: only called when over budget,
+     * and each pick is a file deleted, so the cost goes with deletions. */
+    while (total > budget && count < n) {
+        size_t best = n;
+        for (size_t i = 0; i < n; i++) {
+            bool taken = false;
+            for (size_t j = 0; j < count && !taken; j++)
+                taken = out[j] == i;
+            if (!taken && (best == n || older(&files[i], &files[best])))
+                best = i;
+        }
+        out[count++] = best;
+        total = total > files[best].size ? total - files[best].size : 0;
+    }
+    return count;
+}
+
+static void forget_at(struct logbudget *b, size_t i)
+{
+    b->stats.rotated_bytes -= b->files[i].size;
+    free(b->files[i].path);
+    b->files[i] = b->files[--b->n];
+}
+
+static bool is_rotated_of(const char *file, const char *path, size_t plen)
+{
+    if (strncmp(file, path, plen) != 0 || file[plen] != '.')
+        return false;
+    const char *p = file + plen + 1;
+    if (!*p)
+        return false;
+    for (; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+static int learn(struct logbudget *b, const char *name, const struct stat *st)
+{
+    if (b->n == b->alloc) {
+        size_t want = b->alloc ? b->alloc * 2 : 64;
+        struct logbudget_file *grown = realloc(b->files, want * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        b->files = grown;
+        b->alloc = want;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return -ENOMEM;
+    b->files[b->n++] =
+        (struct logbudget_file){.path = copy, .size = (uint64_t)st->st_size, .mtime = st->st_mtim};
+    b->stats.rotated_bytes += (uint64_t)st->st_size;
+    return 0;
+}
+
+int logbudget_scan(struct logbudget *b, const char *path, int maxk)
+{
+    size_t plen = strlen(path);
+    for (size_t i = b->n; i-- > 0;)
+        if (is_rotated_of(b->files[i].path, path, plen))
+            forget_at(b, i);
+    char name[4200];
+    struct stat st;
+    for (int k = 1; k <= maxk; k++) {
+        if (logbudget_name(path, k, name, sizeof(name)) < 0 || lstat(name, &st) < 0)
+            break;
+        if (!S_ISREG(st.st_mode))
+            continue;
+        int rc = learn(b, name, &st);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Deletes path.<k> for k past keep while they exist. */
+static void drop_beyond(const char *path, int keep)
+{
+    char name[4200];
+    for (int k = keep + 1;; k++) {
+        if (logbudget_name(path, k, name, sizeof(name)) < 0 || unlink(name) < 0)
+            return;
+    }
+}
+
+int logbudget_rotate(struct logbudget *b, const char *path, int keep)
+{
+    char from[4200], to[4200];
+    int rc = 0;
+    drop_beyond(path, keep > 0 ? keep : 0);
+    for (int k = keep - 1; k >= 1; k--) {
+        if (logbudget_name(path, k, from, sizeof(from)) < 0 ||
+            logbudget_name(path, k + 1, to, sizeof(to)) < 0)
+            break;
+        if (rename(from, to) < 0 && errno != ENOENT)
+            log_error("cannot rename \"%s\" to \"%s\": %s", from, to, strerror(errno));
+    }
+    if (keep > 0) {
+        if (logbudget_name(path, 1, to, sizeof(to)) < 0)
+            rc = -ENAMETOOLONG;
+        else if (rename(path, to) < 0)
+            rc = -errno;
+    } else if (unlink(path) < 0) {
+        rc = -errno;
+    }
+    if (rc < 0)
+        log_error("cannot rotate log \"%s\": %s", path, strerror(-rc));
+    else
+        b->stats.rotations++;
+    int src = logbudget_scan(b, path, keep);
+    return rc < 0 ? rc : src;
+}
+
+size_t logbudget_enforce(struct logbudget *b, uint64_t budget)
+{
+    uint64_t total = logbudget_in_use(b);
+    if (budget == 0 || total <= budget || b->n == 0)
+        return 0;
+    size_t *pick = malloc(b->n * sizeof(*pick));
+    if (!pick)
+        return 0;
+    size_t count = logbudget_pick(b->files, b->n, total, budget, pick);
+    /* Mark first, then remove from the highest index down: forget_at moves
+     * the last entry into the hole. */
+    for (size_t j = 0; j < count; j++) {
+        const struct logbudget_file *f = &b->files[pick[j]];
+        if (unlink(f->path) < 0 && errno != ENOENT)
+            log_error("cannot delete rotated log \"%s\": %s", f->path, strerror(errno));
+        else
+            log_info("deleted rotated log \"%s\" (%llu bytes): console logs over the budget of "
+                     "%llu bytes",
+                     f->path, (unsigned long long)f->size, (unsigned long long)budget);
+        b->stats.budget_deletes++;
+    }
+    for (size_t j = 0; j < count; j++) /* descending indices */
+        for (size_t k = j + 1; k < count; k++)
+            if (pick[k] > pick[j]) {
+                size_t t = pick[j];
+                pick[j] = pick[k];
+                pick[k] = t;
+            }
+    for (size_t j = 0; j < count; j++)
+        forget_at(b, pick[j]);
+    free(pick);
+    return count;
+}
+
+void logbudget_release(struct logbudget *b)
+{
+    while (b->n)
+        forget_at(b, b->n - 1);
+    free(b->files);
+    b->files = NULL;
+    b->alloc = 0;
+}
