@@ -29,25 +29,33 @@ static int older(const struct logbudget_file *a, const struct logbudget_file *b)
     return a->mtime.tv_nsec < b->mtime.tv_nsec;
 }
 
+/* qsort of indices by their file's age: the array it sorts is the one
+ * logbudget_pick was handed (one loop thread). */
+static const struct logbudget_file *sort_files;
+
+static int by_age(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (older(&sort_files[i], &sort_files[j]))
+        return -1;
+    if (older(&sort_files[j], &sort_files[i]))
+        return 1;
+    return i < j ? -1 : i > j;
+}
+
 size_t logbudget_pick(const struct logbudget_file *files, size_t n, uint64_t total, uint64_t budget,
                       size_t *out)
 {
-    size_t count = 0;
-    if (budget == 0)
+    if (budget == 0 || total <= budget || n == 0)
         return 0;
-    /* Selection of the oldest not yet picked: only called when over budget,
-     * and each pick is a file deleted, so the cost goes with deletions. */
+    for (size_t i = 0; i < n; i++)
+        out[i] = i;
+    sort_files = files;
+    qsort(out, n, sizeof(*out), by_age);
+    size_t count = 0;
     while (total > budget && count < n) {
-        size_t best = n;
-        for (size_t i = 0; i < n; i++) {
-            bool taken = false;
-            for (size_t j = 0; j < count && !taken; j++)
-                taken = out[j] == i;
-            if (!taken && (best == n || older(&files[i], &files[best])))
-                best = i;
-        }
-        out[count++] = best;
-        total = total > files[best].size ? total - files[best].size : 0;
+        uint64_t sz = files[out[count++]].size;
+        total = total > sz ? total - sz : 0;
     }
     return count;
 }
@@ -149,6 +157,12 @@ int logbudget_rotate(struct logbudget *b, const char *path, int keep)
     return rc < 0 ? rc : src;
 }
 
+static int descending(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return i > j ? -1 : i < j;
+}
+
 size_t logbudget_enforce(struct logbudget *b, uint64_t budget)
 {
     uint64_t total = logbudget_in_use(b);
@@ -158,8 +172,8 @@ size_t logbudget_enforce(struct logbudget *b, uint64_t budget)
     if (!pick)
         return 0;
     size_t count = logbudget_pick(b->files, b->n, total, budget, pick);
-    /* Mark first, then remove from the highest index down: forget_at moves
-     * the last entry into the hole. */
+    /* Delete first, then forget from the highest index down: forget_at
+     * moves the last entry into the hole. */
     for (size_t j = 0; j < count; j++) {
         const struct logbudget_file *f = &b->files[pick[j]];
         if (unlink(f->path) < 0 && errno != ENOENT)
@@ -170,13 +184,7 @@ size_t logbudget_enforce(struct logbudget *b, uint64_t budget)
                      f->path, (unsigned long long)f->size, (unsigned long long)budget);
         b->stats.budget_deletes++;
     }
-    for (size_t j = 0; j < count; j++) /* descending indices */
-        for (size_t k = j + 1; k < count; k++)
-            if (pick[k] > pick[j]) {
-                size_t t = pick[j];
-                pick[j] = pick[k];
-                pick[k] = t;
-            }
+    qsort(pick, count, sizeof(*pick), descending);
     for (size_t j = 0; j < count; j++)
         forget_at(b, pick[j]);
     free(pick);

@@ -41,9 +41,10 @@ uint64_t logbudget_in_use(const struct logbudget *b);
 int logbudget_name(const char *path, int k, char *out, size_t outlen);
 
 /* Pure: which rotated files to delete so that `total` bytes in use fall to
- * `budget` or below: the oldest by mtime first (ties: the higher index,
- * i.e. the later known, last). Writes their indices into `out` (room for
- * n), oldest first; returns how many. 0 when budget is 0 (none). */
+ * `budget` or below: the oldest by mtime first (ties: the lower index
+ * first). Writes their indices into `out` (room for n: used as scratch),
+ * oldest first; returns how many. 0 when budget is 0 (none). A sort:
+ * O(n log n), run only when over budget. */
 size_t logbudget_pick(const struct logbudget_file *files, size_t n, uint64_t total, uint64_t budget,
                       size_t *out);
 
