@@ -155,6 +155,37 @@ static void test_a_scan_learns_earlier_files_and_enforce_deletes_oldest(void **s
     rmdir(dir);
 }
 
+static void test_another_consoles_live_log_is_never_renamed_counted_or_deleted(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/logbudget-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[128], a1[140];
+    snprintf(a, sizeof(a), "%s/console.a", dir); /* console "a" */
+    snprintf(a1, sizeof(a1), "%s.1", a);         /* console "a.1": live too */
+    put_file(a, 10);
+    put_file(a1, 20);
+    struct logbudget b = {0};
+    assert_int_equal(logbudget_live_add(&b, a), 0);
+    assert_int_equal(logbudget_live_add(&b, a1), 0);
+    assert_int_equal(logbudget_scan(&b, a, 1000), 0);
+    assert_int_equal(b.n, 0); /* console.a.1 is not a rotated file */
+    assert_int_equal(logbudget_rotate(&b, a, 2), -EEXIST);
+    assert_int_equal(size_of(a), 10);
+    assert_int_equal(size_of(a1), 20);
+    assert_int_equal(b.stats.rotations, 0);
+    b.stats.live_bytes = 30;
+    assert_int_equal(logbudget_enforce(&b, 1), 0);
+    assert_int_equal(size_of(a1), 20);
+    logbudget_live_remove(&b, a1);
+    logbudget_live_remove(&b, a);
+    assert_int_equal(b.nlive, 0);
+    unlink(a);
+    unlink(a1);
+    logbudget_release(&b);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_live_bytes_alone_over_budget_delete_every_rotated_file_and_stop),
         cmocka_unit_test(test_rotation_shifts_the_files_and_keeps_logkeep),
         cmocka_unit_test(test_a_scan_learns_earlier_files_and_enforce_deletes_oldest),
+        cmocka_unit_test(test_another_consoles_live_log_is_never_renamed_counted_or_deleted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,49 @@ static bool is_rotated_of(const char *file, const char *path, size_t plen)
     return true;
 }
 
+static bool is_live(const struct logbudget *b, const char *name)
+{
+    for (size_t i = 0; i < b->nlive; i++)
+        if (strcmp(b->live[i], name) == 0)
+            return true;
+    return false;
+}
+
+int logbudget_live_add(struct logbudget *b, const char *path)
+{
+    if (b->nlive == b->livealloc) {
+        size_t want = b->livealloc ? b->livealloc * 2 : 64;
+        const char **grown = realloc(b->live, want * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        b->live = grown;
+        b->livealloc = want;
+    }
+    b->live[b->nlive++] = path;
+    return 0;
+}
+
+void logbudget_live_remove(struct logbudget *b, const char *path)
+{
+    for (size_t i = 0; i < b->nlive; i++)
+        if (b->live[i] == path) {
+            b->live[i] = b->live[--b->nlive];
+            return;
+        }
+}
+
+/* Any of path.1 ... path.<upto> another live log? */
+static bool clashes(const struct logbudget *b, const char *path, int upto)
+{
+    char name[4200];
+    if (b->nlive < 2)
+        return false;
+    for (int k = 1; k <= upto; k++)
+        if (logbudget_name(path, k, name, sizeof(name)) == 0 && is_live(b, name))
+            return true;
+    return false;
+}
+
 static int learn(struct logbudget *b, const char *name, const struct stat *st)
 {
     if (b->n == b->alloc) {
@@ -110,7 +153,7 @@ int logbudget_scan(struct logbudget *b, const char *path, int maxk)
     for (int k = 1; k <= maxk; k++) {
         if (logbudget_name(path, k, name, sizeof(name)) < 0 || lstat(name, &st) < 0)
             break;
-        if (!S_ISREG(st.st_mode))
+        if (!S_ISREG(st.st_mode) || is_live(b, name))
             continue;
         int rc = learn(b, name, &st);
         if (rc < 0)
@@ -120,11 +163,11 @@ int logbudget_scan(struct logbudget *b, const char *path, int maxk)
 }
 
 /* Deletes path.<k> for k past keep while they exist. */
-static void drop_beyond(const char *path, int keep)
+static void drop_beyond(const struct logbudget *b, const char *path, int keep)
 {
     char name[4200];
     for (int k = keep + 1;; k++) {
-        if (logbudget_name(path, k, name, sizeof(name)) < 0 || unlink(name) < 0)
+        if (logbudget_name(path, k, name, sizeof(name)) < 0 || is_live(b, name) || unlink(name) < 0)
             return;
     }
 }
@@ -133,7 +176,11 @@ int logbudget_rotate(struct logbudget *b, const char *path, int keep)
 {
     char from[4200], to[4200];
     int rc = 0;
-    drop_beyond(path, keep > 0 ? keep : 0);
+    if (clashes(b, path, keep > 0 ? keep + 1 : 1)) {
+        log_error("not rotating log \"%s\": a rotated name is another console's live log", path);
+        return -EEXIST;
+    }
+    drop_beyond(b, path, keep > 0 ? keep : 0);
     for (int k = keep - 1; k >= 1; k--) {
         if (logbudget_name(path, k, from, sizeof(from)) < 0 ||
             logbudget_name(path, k + 1, to, sizeof(to)) < 0)
@@ -198,4 +245,7 @@ void logbudget_release(struct logbudget *b)
     free(b->files);
     b->files = NULL;
     b->alloc = 0;
+    free(b->live);
+    b->live = NULL;
+    b->nlive = b->livealloc = 0;
 }

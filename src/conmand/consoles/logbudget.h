@@ -31,6 +31,11 @@ struct logbudget_stats {
 struct logbudget {
     struct logbudget_file *files;
     size_t n, alloc;
+    /* Paths of the live logs (borrowed from their logfile): a console named
+     * "a.1" logs to what would be console "a"'s first rotated file; such a
+     * name is never renamed, counted as rotated or deleted. */
+    const char **live;
+    size_t nlive, livealloc;
     struct logbudget_stats stats;
 };
 
@@ -56,12 +61,18 @@ int logbudget_scan(struct logbudget *b, const char *path, int maxk);
 /* Rotates the closed log at `path`: path.<k> -> path.<k+1> for k from
  * keep-1 down to 1, path -> path.1, path.<k> beyond keep deleted (keep 0:
  * path is deleted). Then rescans its rotated files. Returns 0 or -errno of
- * the rename of path itself (the other steps are best effort, logged). */
+ * the rename of path itself (the other steps are best effort, logged);
+ * -EEXIST, nothing done, when one of the names is another live log. */
 int logbudget_rotate(struct logbudget *b, const char *path, int keep);
 
 /* Deletes the oldest rotated files while the total passes `budget` (0:
  * none), logging each one. Returns how many were deleted. */
 size_t logbudget_enforce(struct logbudget *b, uint64_t budget);
+
+/* Registers (forgets) the live log at `path`, borrowed until forgotten.
+ * Returns 0 or -ENOMEM. */
+int logbudget_live_add(struct logbudget *b, const char *path);
+void logbudget_live_remove(struct logbudget *b, const char *path);
 
 void logbudget_release(struct logbudget *b);
 

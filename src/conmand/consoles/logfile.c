@@ -27,6 +27,15 @@ static void grow(struct logfile *l, size_t n)
     set_size(l, l->size + n);
 }
 
+/* The log's path is about to be freed: the budget forgets it. */
+static void forget_live(struct logfile *l)
+{
+    if (l->scanned && l->cache)
+        logbudget_live_remove(&l->cache->budget, l->path);
+    l->scanned = false;
+    l->norotate = false;
+}
+
 int logfile_init(struct logfile *l, struct logcache *cache, const char *name, const char *path,
                  const struct conf_logopts *opts)
 {
@@ -52,7 +61,7 @@ int logfile_set_path(struct logfile *l, const char *path)
         return -ENOMEM;
     logfile_close(l); /* what is pending belongs to the old file */
     set_size(l, 0);
-    l->scanned = false;
+    forget_live(l);
     free(l->path);
     l->path = copy;
     return 0;
@@ -378,6 +387,8 @@ static void learn_rotated(struct logfile *l)
     if (l->scanned || !l->cache || !l->cache->settings)
         return;
     l->scanned = true;
+    if (logbudget_live_add(&l->cache->budget, l->path) < 0)
+        log_error("console [%s]: out of memory registering its log", l->console);
     if (logbudget_scan(&l->cache->budget, l->path, CONF_LOGKEEP_MAX) < 0)
         log_error("console [%s]: out of memory learning its rotated logs", l->console);
 }
@@ -465,9 +476,11 @@ static void after_batch(struct logfile *l)
     if (!lc || !lc->settings || !*lc->settings)
         return;
     const struct conf_server *s = *lc->settings;
-    if (s->logsize && l->size >= s->logsize && l->fd >= 0 && !l->failing && l->path) {
+    if (s->logsize && l->size >= s->logsize && l->fd >= 0 && !l->failing && l->path &&
+        !l->norotate) {
         drop_fd(l);
-        logbudget_rotate(&lc->budget, l->path, s->logkeep);
+        if (logbudget_rotate(&lc->budget, l->path, s->logkeep) == -EEXIST)
+            l->norotate = true; /* said once; until its path changes */
         set_size(l, 0);
         l->retry_at = 0;
         int rc = open_file(l, false, time(NULL));
@@ -718,6 +731,7 @@ void logfile_release(struct logfile *l)
 {
     logfile_close(l);
     set_size(l, 0);
+    forget_live(l);
     free(l->path);
     free(l->console);
     l->path = l->console = NULL;

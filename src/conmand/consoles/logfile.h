@@ -91,7 +91,8 @@ struct logfile {
     uint64_t dropped;  /* bytes lost while failing */
     uint64_t retry_at; /* CLOCK_MONOTONIC ms: no open attempt before */
     uint64_t size;     /* bytes of the live file: its fstat at open plus writes */
-    bool scanned;      /* its rotated files were learnt (budget) */
+    bool scanned;      /* its rotated files were learnt, its path is live (budget) */
+    bool norotate;     /* a rotated name clashes with another live log */
 };
 
 /* Sets up the shared cache on `loop`. */
