@@ -9,9 +9,10 @@ middle of that line); the checks below remove the ConMan notices and join
 the files, so a split line is whole again."""
 import os
 import re
+import signal
 import time
 
-from e2e_helpers import read_bytes, wait_for
+from e2e_helpers import read_bytes, wait_for, write_lines
 from conmand_util import Daemon
 
 LINE = 64  # bytes a line, its newline included
@@ -19,9 +20,10 @@ LINE = 64  # bytes a line, its newline included
 # N fixed-length numbered lines in bursts of 50, then silence.
 LINES_SCRIPT = """import os, sys, time
 n = int(sys.argv[1])
+pause = float(sys.argv[2]) if len(sys.argv) > 2 else 0.01
 for i in range(0, n, 50):
     os.write(1, b"".join(b"%08d %s\\n" % (j, b"x" * 54) for j in range(i, min(n, i + 50))))
-    time.sleep(0.01)
+    time.sleep(pause)
 time.sleep(3600)
 """
 
@@ -46,13 +48,18 @@ def joined(dirname, name):
     return NOTICE.sub(b"", b"".join(read_bytes(p) for p in files)), files
 
 
-def start(procs, tmp_path, names, n, server):
+GLOBAL = 'global log="console.%N"\nglobal logopts="nolock,nosanitize,notimestamp"'
+
+
+def consoles_of(tmp_path, names, n, pause=0.01):
     src = tmp_path / "lines.py"
     src.write_text(LINES_SCRIPT)
-    consoles = [f'console name="{c}" dev="/usr/bin/python3 {src} {n}"' for c in names]
-    return Daemon("ours", procs, tmp_path, consoles, server_extra=server,
-                  global_extra='global log="console.%N"\n'
-                               'global logopts="nolock,nosanitize,notimestamp"').start()
+    return [f'console name="{c}" dev="/usr/bin/python3 {src} {n} {pause}"' for c in names]
+
+
+def start(procs, tmp_path, names, n, server):
+    return Daemon("ours", procs, tmp_path, consoles_of(tmp_path, names, n), server_extra=server,
+                  global_extra=GLOBAL).start()
 
 
 def last_seq(path):
@@ -147,3 +154,33 @@ def test_rotated_files_of_an_earlier_run_count_after_a_restart(procs, tmp_path):
     assert not (tmp_path / "console.s.2").exists()
     assert (tmp_path / "console.s.1").exists()
     assert f'deleted rotated log "{tmp_path}/console.s.3"' in d.output()
+
+
+def test_logsize_is_live_a_reload_turns_rotation_on_and_off(procs, tmp_path):
+    consoles = consoles_of(tmp_path, ["h"], 100000, pause=0.05)  # about 64 KB/s
+    d = Daemon("ours", procs, tmp_path, consoles, global_extra=GLOBAL).start()
+    live = str(tmp_path / "console.h")
+    wait_for(lambda: os.path.getsize(live) > 20000 if os.path.exists(live) else False,
+             what="20 KB logged without rotation")
+    assert rotated(str(tmp_path), "h") == {}
+
+    def reload(server):
+        lines = [f'server logdir="{d.dir}"', f'server pidfile="{d.pidfile}"',
+                 "server loopback=on", "server keepalive=on", *server, *GLOBAL.splitlines(),
+                 *consoles]
+        write_lines(d.conf, lines)
+        os.kill(d.proc.pid, signal.SIGHUP)
+
+    reload(["server logsize=16K", "server logkeep=20"])  # none deleted
+    wait_for(lambda: len(rotated(str(tmp_path), "h")) >= 2, timeout=10,
+             what="rotation after the reload set logsize")
+    reload([])  # logsize off again: no more rotation
+    time.sleep(1)  # the reload applied
+    before = sorted(rotated(str(tmp_path), "h"))
+    time.sleep(1)  # 64 KB more, past any logsize of before
+    assert sorted(rotated(str(tmp_path), "h")) == before
+    assert os.path.getsize(live) > 16 * 1024
+    data, _ = joined(str(tmp_path), "h")
+    seqs = [int(s) for s in SEQ.findall(data)]
+    assert seqs[0] == 0 and seqs == list(range(len(seqs))), "a line lost or duplicated"
+    assert d.proc.poll() is None
