@@ -34,7 +34,8 @@ static void set_type(struct console *c)
 {
     struct stat st;
     const char *dev = c->cfg.dev;
-    bool chardev = dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
+    bool chardev =
+        dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
     const struct console_type *type = console_type_for(dev, chardev);
     if (type == c->type)
         return;

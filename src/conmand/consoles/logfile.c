@@ -81,8 +81,8 @@ size_t logfile_stamp(time_t now, char *out, size_t outlen)
     if (now != stamp_cache.t) {
         struct tm tm;
         localtime_r(&now, &tm);
-        stamp_cache.len =
-            strftime(stamp_cache.text, sizeof(stamp_cache.text), "%Y-%m-%d %H:%M:%S ", &tm);
+        stamp_cache.len = strftime(stamp_cache.text, sizeof(stamp_cache.text),
+                                   "%Y-%m-%d %H:%M:%S ", &tm);
         stamp_cache.t = now;
     }
     if (stamp_cache.len >= outlen)
@@ -813,7 +813,8 @@ void logcache_release(struct logcache *lc)
     logbudget_release(&lc->budget);
 }
 
-int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out, size_t outlen)
+int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out,
+                    size_t outlen)
 {
     int n;
     if (name[0] == '/')
