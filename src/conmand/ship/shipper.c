@@ -68,12 +68,17 @@ static void file_flush(struct shipper *s)
     b->lines = 0;
 }
 
+static void on_retry(uv_timer_t *t)
+{
+    tcp_connect(t->data);
+}
+
 static void schedule_retry(struct shipper *s)
 {
     if (s->closing)
         return;
     s->stats.tcp_state = SHIPPER_TCP_DOWN;
-    uv_timer_start(&s->retry, (uv_timer_cb)tcp_connect, s->backoff_ms, 0);
+    uv_timer_start(&s->retry, on_retry, s->backoff_ms, 0);
     s->backoff_ms =
         s->backoff_ms * 2 > SHIPPER_BACKOFF_MAX_MS ? SHIPPER_BACKOFF_MAX_MS : s->backoff_ms * 2;
 }
