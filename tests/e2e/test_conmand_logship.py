@@ -6,6 +6,7 @@ console keeps being logged meanwhile."""
 import datetime
 import json
 import re
+import signal
 import socket
 import threading
 import time
@@ -154,3 +155,17 @@ def test_a_collector_restart_resumes_shipping_without_stalling_the_console(procs
         assert len(nums) >= 400 - 50 - 30, nums[:20]
     finally:
         col.stop()
+
+
+def test_the_file_target_is_reopened_on_sighup_for_rotation(procs, tmp_path):
+    ship = tmp_path / "ship.json"
+    d = start(procs, tmp_path, 300, 0.02, f'server logship="file:{ship}"')
+    wait_for(lambda: read_text(ship).count("\n") >= 20, timeout=20, what="20 lines in file")
+    rotated = tmp_path / "ship.json.1"
+    ship.rename(rotated)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: 300 in numbers(json.loads(l) for l in read_text(ship).splitlines()),
+             timeout=30, what="the last line in the reopened file")
+    old = numbers(json.loads(l) for l in rotated.read_text().splitlines())
+    new = numbers(json.loads(l) for l in ship.read_text().splitlines())
+    assert old + new == list(range(1, 301)), "a line lost or duplicated across rotation"
