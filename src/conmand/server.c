@@ -28,6 +28,7 @@
 #include "conmand/consoles/types.h"
 #include "conmand/reload.h"
 #include "conmand/consoles/notice.h"
+#include "conmand/ship/shipper.h"
 
 struct server {
     uv_loop_t *loop;
@@ -43,6 +44,7 @@ struct server {
     struct reset_runner resets;        /* SERVER resetcmd runs */
     FILE *logfp;
     uv_timer_t logcheck;     /* server log: retried while failing, reopened if deleted */
+    struct shipper ship;               /* SERVER logship; hub.ship points here when on */
     bool logfailing;         /* SERVER logfile could not be opened: reported once */
     pid_t *stopped_children; /* stop_server(): process groups to see gone */
     size_t nstopped;
@@ -188,6 +190,8 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
         reload(s);
         open_server_log(s); /* on failure the previous file stays in use */
+        if (s->hub.ship)
+            shipper_reopen(s->hub.ship);
         /* A log whose name now expands to another file (a date in it)
          * rolls; one whose file is unchanged keeps its descriptor. */
         for (size_t i = 0; i < s->consoles.n; i++)
@@ -280,6 +284,8 @@ static void stop_server(struct server *s)
     uv_close((uv_handle_t *)&s->logcheck, NULL);
     reset_close(&s->resets);
     console_hub_close(&s->hub);
+    if (s->hub.ship)
+        shipper_close(s->hub.ship);
 }
 
 /* Reaps what exited; true once no child is left. The daemon is a child
@@ -478,6 +484,25 @@ static int open_server_log(struct server *s)
     return 0;
 }
 
+/* SERVER logship: read once at start (reload keeps the running targets). A
+ * bad target is reported and shipping stays off; never fatal. */
+static void start_logship(struct server *s)
+{
+    const struct conf_server *cs = &s->conf.server;
+    if (!cs->logship_tcp && !cs->logship_file)
+        return;
+    char err[256] = "";
+    int rc = shipper_start(&s->ship, s->loop, cs->logship_tcp, cs->logship_file, err, sizeof(err));
+    if (rc < 0) {
+        log_error("%s: log shipping off", err[0] ? err : strerror(-rc));
+        return;
+    }
+    s->hub.ship = &s->ship;
+    log_info("Shipping console lines to%s%s%s%s", cs->logship_tcp ? " tcp:" : "",
+             cs->logship_tcp ? cs->logship_tcp : "", cs->logship_file ? " file:" : "",
+             cs->logship_file ? cs->logship_file : "");
+}
+
 /* Retries a server log that failed; reopens (recreating its folder) one
  * whose file was deleted under it, as a SIGHUP would. */
 static void on_log_check(uv_timer_t *t)
@@ -560,6 +585,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     start_log_check(s);
     open_server_log(s); /* a failure is reported and retried, never fatal */
+    start_logship(s);
     int status = 1;
     if (create_consoles(s) == 0 && start_listener(s) == 0) {
         warn_unsupported(&s->conf.server);
@@ -581,9 +607,13 @@ int server_run(struct server_opts *opts, struct conf *conf)
             uv_close((uv_handle_t *)&s->listener, NULL);
         uv_close((uv_handle_t *)&s->logcheck, NULL);
         console_hub_close(&s->hub);
+        if (s->hub.ship)
+            shipper_close(s->hub.ship);
     }
     uv_run(&loop, UV_RUN_DEFAULT); /* finish closing handles */
     console_hub_release(&s->hub);
+    if (s->hub.ship)
+        shipper_release(s->hub.ship);
     reap_children(s);
     if (s->conf.server.pidfile && status == 0)
         unlink(s->conf.server.pidfile);

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "conmand/consoles/types.h"
 #include "conmand/consoles/notice.h"
+#include "conmand/ship/shipper.h"
 
 unsigned console_backoff_ms(unsigned failures, double rnd)
 {
@@ -484,6 +485,8 @@ static void finish_connect(struct console *c)
 static void deliver(struct console *c, const unsigned char *buf, size_t len)
 {
     logfile_write_data(&c->log, buf, len, time(NULL));
+    if (c->hub->ship)
+        shipper_feed(c->hub->ship, &c->shipline, c->cfg.name, buf, len);
     for (size_t i = 0; i < c->nreaders; i++)
         c->readers[i]->ops->output(c->readers[i], buf, len);
 }
@@ -675,6 +678,7 @@ static void console_free(struct console *c)
     conf_console_release(&c->cfg);
     free(c->out);
     free(c->readers);
+    free(c->shipline);
     free(c);
 }
 

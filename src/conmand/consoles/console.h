@@ -16,6 +16,8 @@
 
 struct console;
 struct console_hub;
+struct logship_line;
+struct shipper;
 
 enum console_state { CONSOLE_DOWN, CONSOLE_CONNECTING, CONSOLE_UP };
 
@@ -107,6 +109,7 @@ struct console_hub {
     uv_check_t reaper;                  /* frees destroyed consoles after the turn */
     struct console *dead;
     struct logcache logs; /* batched console log output */
+    struct shipper *ship; /* log shipping (SERVER logship), or NULL; the server's */
     struct {
         const struct console_ops *ops;
         void *state;
@@ -156,6 +159,7 @@ struct console {
     struct logfile log;
     struct console_reader **readers;
     size_t nreaders, capreaders;
+    struct logship_line *shipline; /* partial line for log shipping, or NULL; ours */
 };
 
 /* Creates the console (not yet connected). Returns NULL on ENOMEM. */
