@@ -211,6 +211,7 @@ static void test_no_server_keywords_give_no_line(void **state)
     settings_server_line(&s, line, sizeof(line), names, sizeof(names));
     assert_string_equal(line, "");
     assert_string_equal(names, "");
+    settings_release(&s);
     /* LOG_KEEP=0 is a real value: keep no old file. */
     const char *zero[] = {"LOG_KEEP", "0", NULL};
     assert_int_equal(settings_parse(&s, lookup, zero, err, sizeof(err)), 0);
