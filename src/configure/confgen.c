@@ -79,7 +79,8 @@ int confgen_render_creds(const char *base, const struct records *r, const struct
 {
     size_t base_len = strlen(base);
     bool add_newline = base_len > 0 && base[base_len - 1] != '\n';
-    size_t need = base_len + 1 + strlen(CONFGEN_MARKER) + 1;
+    const char *server = c->server_line ? c->server_line : "";
+    size_t need = base_len + 1 + strlen(CONFGEN_MARKER) + strlen(server) + 1;
     for (size_t i = 0; i < r->n; i++)
         need += console_line(NULL, 0, &r->v[i], c);
     char *buf = malloc(need);
@@ -92,6 +93,8 @@ int confgen_render_creds(const char *base, const struct records *r, const struct
         buf[len++] = '\n';
     memcpy(buf + len, CONFGEN_MARKER, strlen(CONFGEN_MARKER));
     len += strlen(CONFGEN_MARKER);
+    memcpy(buf + len, server, strlen(server));
+    len += strlen(server);
     for (size_t i = 0; i < r->n; i++)
         len += console_line(buf + len, need - len, &r->v[i], c);
     buf[len] = '\0';
@@ -103,6 +106,6 @@ int confgen_render_creds(const char *base, const struct records *r, const struct
 int confgen_render(const char *base, const struct records *r, const char *user, const char *pwd_hex,
                    char **out, size_t *out_len)
 {
-    struct confgen_creds c = {user, pwd_hex, NULL, NULL, 0};
+    struct confgen_creds c = {user, pwd_hex, NULL, NULL, 0, NULL};
     return confgen_render_creds(base, r, &c, out, out_len);
 }

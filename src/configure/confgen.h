@@ -25,6 +25,7 @@ struct confgen_creds {
     const char *ssh_key;     /* private key file for Mountain/Hill, NULL: none */
     const char *known_hosts; /* NULL: conmand trusts on first use */
     unsigned paradise_port;
+    const char *server_line; /* "server k=v ...\n" after the marker, NULL/"": none */
 };
 
 /* Renders base + marker + one console line per record into a new string

@@ -195,13 +195,17 @@ static void drop_unservable(const struct app *a, struct records *recs)
         drop_transport(recs, is_ssh_key, "SSH_KEY_FILE is unset (Mountain and Hill nodes need it)");
 }
 
-static int render(const struct settings *s, const struct records *recs, const struct secret *user,
-                  const struct secret *pwd, const char *base, char **text, size_t *len)
+static int render(const struct settings *s, bool ours, const struct records *recs,
+                  const struct secret *user, const struct secret *pwd, const char *base,
+                  char **text, size_t *len)
 {
     char hex[2 * PASSWORD_MAX + 1];
     int rc = secret_hex(pwd, hex, sizeof(hex));
-    struct confgen_creds c = {user->bytes, hex, s->ssh_key_file, s->ssh_known_hosts,
-                              (unsigned)s->paradise_port};
+    char server[1200], names[128];
+    settings_server_line(s, server, sizeof(server), names, sizeof(names));
+    struct confgen_creds c = {
+        user->bytes,         hex, s->ssh_key_file, s->ssh_known_hosts, (unsigned)s->paradise_port,
+        ours ? server : NULL};
     if (rc == 0)
         rc = confgen_render_creds(base, recs, &c, text, len);
     secret_wipe(hex, sizeof(hex));
@@ -261,7 +265,7 @@ static int regenerate(struct app *a, const char *base)
         rc = -ENOENT;
     }
     if (rc == 0)
-        rc = render(&a->set, &recs, &user, &pwd, base, &text, &len);
+        rc = render(&a->set, a->ours, &recs, &user, &pwd, base, &text, &len);
     if (rc == 0)
         rc = install(a, text, len, recs.n);
     records_release(&recs);
@@ -407,6 +411,10 @@ static void detect_conmand(struct app *a)
     log_info("CONMAND %s is %s", a->set.conmand,
              a->ours ? "ours: changes are applied with SIGHUP"
                      : "not ours: changes are applied by restarting it");
+    char server[1200], names[128];
+    settings_server_line(&a->set, server, sizeof(server), names, sizeof(names));
+    if (!a->ours && names[0])
+        log_warn("CONMAND is not ours: %s ignored (our conmand's SERVER keywords)", names);
 }
 
 /* conmand needs about one descriptor per console, and conman since 0.2.8

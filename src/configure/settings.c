@@ -131,6 +131,115 @@ static int parse_strings(struct settings *s, settings_lookup_fn get, void *ctx, 
     return rc ? rc : check_path("SSH_KNOWN_HOSTS", s->ssh_known_hosts, err, errlen);
 }
 
+static int parse_size(settings_lookup_fn get, void *ctx, const char *name, unsigned long long *out,
+                      char *err, size_t errlen)
+{
+    const char *v = value_or(get, ctx, name, NULL);
+    if (v && (numparse_bytes(v, ULLONG_MAX / 2, out) < 0 || *out == 0)) {
+        snprintf(err, errlen, "%s=%.100s: expected a size in bytes above 0, K/M/G/T suffix allowed",
+                 name, v);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* One LOG_SHIP item: "tcp:HOST:PORT" or "file:PATH", no quotes or blanks. */
+static bool ship_item_ok(const char *v)
+{
+    if (strncmp(v, "file:", 5) == 0)
+        return v[5] == '/' && strpbrk(v, "\"\\") == NULL;
+    if (strncmp(v, "tcp:", 4) != 0 || strpbrk(v, "\"\\") != NULL)
+        return false;
+    const char *colon = strrchr(v + 4, ':');
+    long port;
+    return colon && colon > v + 4 && numparse_digits(colon + 1, 1, 65535, &port) == 0;
+}
+
+static int parse_ship(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                      size_t errlen)
+{
+    const char *v = value_or(get, ctx, "LOG_SHIP", NULL);
+    if (!v)
+        return 0;
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", v);
+    size_t n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        if (n == 2 || !ship_item_ok(tok) || strlen(v) >= sizeof(buf)) {
+            snprintf(err, errlen,
+                     "LOG_SHIP=%.100s: expected one or two of tcp:HOST:PORT and file:/PATH "
+                     "separated by a comma",
+                     v);
+            return -EINVAL;
+        }
+        s->log_ship[n] = strdup(tok);
+        if (!s->log_ship[n++]) {
+            snprintf(err, errlen, "LOG_SHIP: out of memory");
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
+static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                        size_t errlen)
+{
+    int rc = 0;
+    s->log_keep = -1;
+    if (value_or(get, ctx, "CONMAND_HTTP_PORT", NULL))
+        rc = parse_port(get, ctx, "CONMAND_HTTP_PORT", NULL, &s->conmand_http_port, err, errlen);
+    const char *keep = value_or(get, ctx, "LOG_KEEP", NULL);
+    if (rc == 0 && keep && numparse_digits(keep, 0, 1000, &s->log_keep) < 0) {
+        snprintf(err, errlen, "LOG_KEEP=%.100s: expected a count of old files from 0 to 1000",
+                 keep);
+        rc = -EINVAL;
+    }
+    if (rc == 0)
+        rc = parse_size(get, ctx, "LOG_MAX_BYTES", &s->log_max, err, errlen);
+    if (rc == 0)
+        rc = parse_size(get, ctx, "LOG_BUDGET_BYTES", &s->log_budget, err, errlen);
+    return rc ? rc : parse_ship(s, get, ctx, err, errlen);
+}
+
+static void append(char *out, size_t outlen, const char *fmt, const char *a, unsigned long long v)
+{
+    size_t len = strlen(out);
+    if (len < outlen)
+        snprintf(out + len, outlen - len, fmt, a, v);
+}
+
+void settings_server_line(const struct settings *s, char *out, size_t outlen, char *names,
+                          size_t nameslen)
+{
+    out[0] = names[0] = '\0';
+    if (s->conmand_http_port) {
+        append(out, outlen, " httpport=%s%llu", "", (unsigned long long)s->conmand_http_port);
+        append(names, nameslen, "%sCONMAND_HTTP_PORT", names[0] ? " " : "", 0);
+    }
+    if (s->log_max) {
+        append(out, outlen, " logsize=%s%llu", "", s->log_max);
+        append(names, nameslen, "%sLOG_MAX_BYTES", names[0] ? " " : "", 0);
+    }
+    if (s->log_keep >= 0) {
+        append(out, outlen, " logkeep=%s%llu", "", (unsigned long long)s->log_keep);
+        append(names, nameslen, "%sLOG_KEEP", names[0] ? " " : "", 0);
+    }
+    if (s->log_budget) {
+        append(out, outlen, " logbudget=%s%llu", "", s->log_budget);
+        append(names, nameslen, "%sLOG_BUDGET_BYTES", names[0] ? " " : "", 0);
+    }
+    for (size_t i = 0; i < 2 && s->log_ship[i]; i++)
+        append(out, outlen, " logship=\"%s\"%.0llu", s->log_ship[i], 0);
+    if (s->log_ship[0])
+        append(names, nameslen, "%sLOG_SHIP", names[0] ? " " : "", 0);
+    if (out[0]) {
+        char tmp[1200];
+        snprintf(tmp, sizeof(tmp), "server%s\n", out);
+        snprintf(out, outlen, "%s", tmp);
+    }
+}
+
 static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
                      size_t errlen)
 {
@@ -157,6 +266,8 @@ static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char
                            errlen);
     if (rc == 0)
         rc = parse_mode(value_or(get, ctx, "CONSOLE_MODE", "bmc"), &s->mode, err, errlen);
+    if (rc == 0)
+        rc = parse_server(s, get, ctx, err, errlen);
     return rc;
 }
 
@@ -177,5 +288,9 @@ void settings_release(struct settings *s)
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
+    }
+    for (size_t i = 0; i < 2; i++) {
+        free(s->log_ship[i]);
+        s->log_ship[i] = NULL;
     }
 }

@@ -26,6 +26,12 @@ struct settings {
     long hsm_timeout_sec;
     long hardware_update_sec;
     enum console_mode mode;
+    /* conmand SERVER keywords (issue 15); 0 / NULL: not given, not written. */
+    long conmand_http_port;        /* CONMAND_HTTP_PORT -> httpport= */
+    unsigned long long log_max;    /* LOG_MAX_BYTES -> logsize= */
+    long log_keep;                 /* LOG_KEEP -> logkeep= (-1: unset) */
+    unsigned long long log_budget; /* LOG_BUDGET_BYTES -> logbudget= */
+    char *log_ship[2];             /* LOG_SHIP items "tcp:HOST:PORT" / "file:PATH" */
 };
 
 /* Returns the value of environment variable `name`, or NULL when unset. */
@@ -35,6 +41,12 @@ typedef const char *(*settings_lookup_fn)(const char *name, void *ctx);
  * Returns 0, or -EINVAL / -ENOMEM with a message naming the variable and
  * its value in `err`. On error `s` holds nothing to release. */
 int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *err, size_t errlen);
+
+/* Renders the SERVER line for the keywords above into `out` ("" when none
+ * is set); the names of the variables given go into `names` (for the
+ * warning when conmand is not ours). Pure. */
+void settings_server_line(const struct settings *s, char *out, size_t outlen, char *names,
+                          size_t nameslen);
 
 /* Frees every string; `s` may be released twice. */
 void settings_release(struct settings *s);

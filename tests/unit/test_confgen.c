@@ -100,8 +100,9 @@ static void test_node_consoles_render_by_transport_as_in_the_golden_file(void **
     char *base = golden("base.conf");
     char *want = golden("node_consoles.conf");
     /* hex of: pa,ss"w0rd */
-    struct confgen_creds c = {"root", "70612c73732277307264", "/secrets/ssh/id_ed25519",
-                              "/secrets/ssh/known_hosts", 2200};
+    struct confgen_creds c = {
+        "root", "70612c73732277307264", "/secrets/ssh/id_ed25519", "/secrets/ssh/known_hosts", 2200,
+        NULL};
     char *out = NULL;
     size_t len = 0;
     assert_int_equal(confgen_render_creds(base, &r, &c, &out, &len), 0);
@@ -155,6 +156,26 @@ static void test_user_names_that_would_break_ipmiopts_are_refused(void **state)
     assert_false(confgen_user_ok("a b"));
 }
 
+/* The SERVER line (issue 15) sits after the marker, before every console. */
+static void test_server_line_goes_between_marker_and_consoles(void **state)
+{
+    (void)state;
+    struct records r = RECORDS_INIT;
+    char name[] = "n0", addr[] = "10.0.0.1";
+    struct record rec = {name, addr, RECORD_IPMI, 0, 0};
+    assert_int_equal(records_add(&r, &rec), 0);
+    struct confgen_creds c = {"root", "00", NULL, NULL, 0, "server httpport=9100\n"};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(confgen_render_creds("server logdir=\"/l\"\n", &r, &c, &out, &len), 0);
+    assert_string_equal(out,
+                        "server logdir=\"/l\"\n" CONFGEN_MARKER "server httpport=9100\n"
+                        "console name=\"n0\" dev=\"ipmi:10.0.0.1\" ipmiopts=\"U:root,P:0x00\"\n");
+    assert_int_equal(len, strlen(out));
+    free(out);
+    records_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +184,7 @@ int main(void)
         cmocka_unit_test(test_base_without_final_newline_gets_one),
         cmocka_unit_test(test_node_consoles_render_by_transport_as_in_the_golden_file),
         cmocka_unit_test(test_update_config_detection),
+        cmocka_unit_test(test_server_line_goes_between_marker_and_consoles),
         cmocka_unit_test(test_user_names_that_would_break_ipmiopts_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,10 +172,86 @@ static void test_bad_mode_and_identifier_are_rejected(void **state)
     expect_error("API_GATEWAY", "gopher://x", "gopher://x");
 }
 
+static void test_server_keywords_render_one_line(void **state)
+{
+    (void)state;
+    const char *env[] = {"CONMAND_HTTP_PORT",
+                         "9100",
+                         "LOG_MAX_BYTES",
+                         "5M",
+                         "LOG_KEEP",
+                         "2",
+                         "LOG_BUDGET_BYTES",
+                         "1G",
+                         "LOG_SHIP",
+                         "tcp:vector:9000, file:/l/ship.json",
+                         NULL};
+    struct settings s;
+    char err[256] = "", line[1200], names[128];
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    assert_int_equal(s.conmand_http_port, 9100);
+    assert_true(s.log_max == 5ULL << 20);
+    assert_true(s.log_budget == 1ULL << 30);
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_string_equal(line, "server httpport=9100 logsize=5242880 logkeep=2 "
+                              "logbudget=1073741824 logship=\"tcp:vector:9000\" "
+                              "logship=\"file:/l/ship.json\"\n");
+    assert_string_equal(names,
+                        "CONMAND_HTTP_PORT LOG_MAX_BYTES LOG_KEEP LOG_BUDGET_BYTES LOG_SHIP");
+    settings_release(&s);
+}
+
+static void test_no_server_keywords_give_no_line(void **state)
+{
+    (void)state;
+    const char *env[] = {"LOG_KEEP", "", NULL};
+    struct settings s;
+    char err[256] = "", line[1200], names[128];
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_string_equal(line, "");
+    assert_string_equal(names, "");
+    settings_release(&s);
+    /* LOG_KEEP=0 is a real value: keep no old file. */
+    const char *zero[] = {"LOG_KEEP", "0", NULL};
+    assert_int_equal(settings_parse(&s, lookup, zero, err, sizeof(err)), 0);
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_string_equal(line, "server logkeep=0\n");
+    settings_release(&s);
+}
+
+static void test_bad_server_keywords_name_variable_and_value(void **state)
+{
+    (void)state;
+    const char *cases[][3] = {
+        {"CONMAND_HTTP_PORT", "0", "CONMAND_HTTP_PORT=0"},
+        {"CONMAND_HTTP_PORT", "80x", "CONMAND_HTTP_PORT=80x"},
+        {"LOG_MAX_BYTES", "5Q", "LOG_MAX_BYTES=5Q"},
+        {"LOG_MAX_BYTES", "0", "LOG_MAX_BYTES=0"},
+        {"LOG_BUDGET_BYTES", "-1G", "LOG_BUDGET_BYTES=-1G"},
+        {"LOG_KEEP", "two", "LOG_KEEP=two"},
+        {"LOG_SHIP", "udp:h:1", "LOG_SHIP=udp:h:1"},
+        {"LOG_SHIP", "tcp:host", "LOG_SHIP=tcp:host"},
+        {"LOG_SHIP", "file:rel/path", "LOG_SHIP=file:rel/path"},
+        {"LOG_SHIP", "file:/a,file:/b,file:/c", "LOG_SHIP=file:/a,file:/b,file:/c"},
+        {"LOG_SHIP", "file:/a\"b", "LOG_SHIP=file:/a\"b"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *env[] = {cases[i][0], cases[i][1], NULL};
+        struct settings s;
+        char err[256] = "";
+        assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, cases[i][2]));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_match_the_design),
+        cmocka_unit_test(test_server_keywords_render_one_line),
+        cmocka_unit_test(test_no_server_keywords_give_no_line),
+        cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
         cmocka_unit_test(test_values_are_taken_from_the_environment),
         cmocka_unit_test(test_empty_value_means_default),
         cmocka_unit_test(test_bad_numbers_name_variable_and_value),
