@@ -6,7 +6,7 @@ Each variant is bench/harness.py's steady scenario (N unix-socket consoles
 at --rate lines/s, timestamps on, CPU over --window seconds, every line
 checked in the logs afterwards), with more SERVER lines:
   base:      nothing more;
-  rotate:    logsize=--logsize logkeep=1000 logbudget=100G (a rotation
+  rotate:    logsize=--logsize logkeep=--logkeep logbudget=100G (a rotation
              every few seconds per console: the worst case, not a real one);
   ship-tcp:  logship to a TCP collector (a separate process counting lines);
   ship-file: logship to a file;
@@ -75,7 +75,7 @@ def variant_args(args, name, procs, run_dir):
     v = argparse.Namespace(**vars(args))
     v.server, extra = [], {}
     if name == "rotate":
-        v.server = [f"server logsize={args.logsize} logkeep=1000 logbudget=100G"]
+        v.server = [f"server logsize={args.logsize} logkeep={args.logkeep} logbudget=100G"]
     elif name == "ship-tcp":
         port = harness.free_port()
         out = os.path.join(run_dir + "-sink.count")
@@ -148,6 +148,7 @@ def main():
     ap.add_argument("--shard", type=int, default=2500, help="consoles per source process")
     ap.add_argument("--logopts", default="timestamp")
     ap.add_argument("--logsize", default="1K", help="rotate variant's logsize")
+    ap.add_argument("--logkeep", type=int, default=1000, help="rotate variant's logkeep")
     ap.add_argument("--scrape-every", type=float, default=1.0)
     ap.add_argument("--ours", default=os.path.join(os.path.dirname(HERE), "build", "bin",
                                                    "conmand"))

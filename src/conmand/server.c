@@ -409,6 +409,9 @@ static void warn_unsupported(const struct conf_server *cs)
     if (cs->syslog)
         log_warn("SERVER syslog=%s is not supported by this conmand: logging to %s", cs->syslog,
                  cs->logfile ? cs->logfile : "stderr");
+    if (cs->httpport)
+        log_warn("SERVER httpport=%d: this conmand has no HTTP endpoints yet: ignored",
+                 cs->httpport);
 }
 
 /* syslog priority of SERVER logfile="FILE,PRIO" to our logger's level. */
