@@ -397,7 +397,13 @@ def wait_connected(daemon, sources, n, t0, timeout):
 
 
 def log_dir_size(logdir):
-    return sum(e.stat().st_size for e in os.scandir(logdir) if e.is_file())
+    total = 0
+    for e in os.scandir(logdir):
+        try:
+            total += e.stat().st_size if e.is_file() else 0
+        except FileNotFoundError:
+            pass  # rotated or deleted by the daemon meanwhile
+    return total
 
 
 def wait_logs_stable(logdir, quiet=1.5, timeout=30):

@@ -36,6 +36,7 @@ struct logbudget {
      * name is never renamed, counted as rotated or deleted. */
     const char **live;
     size_t nlive, livealloc;
+    size_t nlive_rotated_form; /* live paths ending in ".<digits>" */
     struct logbudget_stats stats;
 };
 
