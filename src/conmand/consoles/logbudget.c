@@ -199,7 +199,15 @@ int logbudget_rotate(struct logbudget *b, const char *path, int keep)
         return -EEXIST;
     }
     drop_beyond(b, path, keep > 0 ? keep : 0);
-    for (int k = keep - 1; k >= 1; k--) {
+    /* Shift only the files there are (.1 up to the first missing one), not
+     * keep - 1 renames of names that mostly do not exist: a gap leaves the
+     * older files above it where they are, still in age order. */
+    int top = 0;
+    struct stat st;
+    while (top < keep - 1 && logbudget_name(path, top + 1, from, sizeof(from)) == 0 &&
+           lstat(from, &st) == 0)
+        top++;
+    for (int k = top; k >= 1; k--) {
         if (logbudget_name(path, k, from, sizeof(from)) < 0 ||
             logbudget_name(path, k + 1, to, sizeof(to)) < 0)
             break;
