@@ -67,29 +67,27 @@ static void forget_at(struct logbudget *b, size_t i)
     b->files[i] = b->files[--b->n];
 }
 
-static bool is_rotated_of(const char *file, const char *path, size_t plen)
+/* A rotation suffix: one or more decimal digits and nothing else. */
+static bool is_index(const char *s)
 {
-    if (strncmp(file, path, plen) != 0 || file[plen] != '.')
+    if (!*s)
         return false;
-    const char *p = file + plen + 1;
-    if (!*p)
-        return false;
-    for (; *p; p++)
-        if (*p < '0' || *p > '9')
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
             return false;
     return true;
+}
+
+static bool is_rotated_of(const char *file, const char *path, size_t plen)
+{
+    return strncmp(file, path, plen) == 0 && file[plen] == '.' && is_index(file + plen + 1);
 }
 
 /* Whether `path` ends in ".<digits>", the form of a rotated name. */
 static bool has_rotated_form(const char *path)
 {
     const char *dot = strrchr(path, '.');
-    if (!dot || !dot[1])
-        return false;
-    for (const char *p = dot + 1; *p; p++)
-        if (*p < '0' || *p > '9')
-            return false;
-    return true;
+    return dot && is_index(dot + 1);
 }
 
 static bool is_live(const struct logbudget *b, const char *name)
