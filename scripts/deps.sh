@@ -12,7 +12,7 @@ PACKAGES=(
   conman openipmi freeipmi-tools ipmitool
   openssh-server openssh-client
   procps iproute2 ca-certificates
-  curl jq python3-yaml
+  curl jq python3-yaml python3-prometheus-client
 )
 # Extra groups, selected by the caller: `deps.sh container` adds what
 # scripts/container-test.sh needs.
