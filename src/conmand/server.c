@@ -28,6 +28,8 @@
 #include "conmand/consoles/types.h"
 #include "conmand/reload.h"
 #include "conmand/consoles/notice.h"
+#include "conmand/http/httpd.h"
+#include "conmand/http/scrape.h"
 #include "conmand/ship/shipper.h"
 
 struct server {
@@ -36,15 +38,21 @@ struct server {
     struct conf conf;
     int port;
     uv_tcp_t listener;
+    bool listening;          /* the listener is bound and open */
+    uv_timer_t listen_retry; /* SERVER httpport: a port in use is tried again */
+    int listen_err;          /* the last bind failure, reported once */
     uv_signal_t sig_term, sig_int, sig_hup, sig_chld;
     uv_timer_t stamp_timer;
-    struct console_hub hub;            /* what the consoles share */
-    struct console_registry consoles;  /* by name */
-    struct client_hub clients;         /* what the client sessions share */
-    struct reset_runner resets;        /* SERVER resetcmd runs */
+    struct console_hub hub;           /* what the consoles share */
+    struct console_registry consoles; /* by name */
+    struct client_hub clients;        /* what the client sessions share */
+    struct reset_runner resets;       /* SERVER resetcmd runs */
     FILE *logfp;
-    uv_timer_t logcheck;     /* server log: retried while failing, reopened if deleted */
-    struct shipper ship;               /* SERVER logship; hub.ship points here when on */
+    uv_timer_t logcheck;        /* server log: retried while failing, reopened if deleted */
+    struct shipper ship;        /* SERVER logship; hub.ship points here when on */
+    struct httpd *http;         /* SERVER httpport, or NULL */
+    struct scrape_source pages; /* what its pages read */
+    struct scrape_counters counters;
     bool logfailing;         /* SERVER logfile could not be opened: reported once */
     pid_t *stopped_children; /* stop_server(): process groups to see gone */
     size_t nstopped;
@@ -116,9 +124,52 @@ static int start_listener(struct server *s)
     int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
-    if (rc < 0)
-        log_error("cannot listen on port %d: %s", s->port, uv_strerror(rc));
-    return rc;
+    if (rc < 0) {
+        if (rc != s->listen_err)
+            log_error("cannot listen on port %d: %s", s->port, uv_strerror(rc));
+        s->listen_err = rc;
+        uv_close((uv_handle_t *)&s->listener, NULL);
+        return rc;
+    }
+    s->listening = true;
+    return 0;
+}
+
+#define LISTEN_RETRY_MS 2000
+
+/* /readyz: the configuration is loaded; ready once clients can connect. */
+static void tell_readiness(struct server *s)
+{
+    char why[160];
+    if (!s->http)
+        return;
+    snprintf(why, sizeof(why), "client port %d: %s; retrying every %d s", s->port,
+             uv_strerror(s->listen_err), LISTEN_RETRY_MS / 1000);
+    httpd_set_ready(s->http, s->listening, s->listening ? NULL : why);
+}
+
+static void on_listen_retry(uv_timer_t *t)
+{
+    struct server *s = t->data;
+    if (start_listener(s) < 0)
+        return;
+    uv_timer_stop(t);
+    log_info("Listening on port %d at last", s->port);
+    tell_readiness(s);
+}
+
+/* SERVER httpport: conmand goes on logging its consoles with the client
+ * port in use and says so at /readyz, trying it again every
+ * LISTEN_RETRY_MS; without it, it stops as conman does. */
+static int listen_or_retry(struct server *s)
+{
+    int rc = start_listener(s);
+    if (rc == 0 || !s->http)
+        return rc;
+    log_warn("logging the consoles meanwhile; trying port %d again every %d s (/readyz tells)",
+             s->port, LISTEN_RETRY_MS / 1000);
+    uv_timer_start(&s->listen_retry, on_listen_retry, LISTEN_RETRY_MS, LISTEN_RETRY_MS);
+    return 0;
 }
 
 static void stop_server(struct server *s);
@@ -148,6 +199,7 @@ static int reload(struct server *s)
     int rc = server_load_conf(s->opts.conf_path, &nc, err, sizeof(err));
     if (rc < 0) {
         log_error("reload refused, keeping the running configuration: %s", err);
+        s->counters.reloads_refused++;
         return rc;
     }
     if (nc.nerrors) {
@@ -155,14 +207,16 @@ static int reload(struct server *s)
                   "configuration",
                   s->opts.conf_path, nc.nerrors);
         conf_release(&nc);
+        s->counters.reloads_refused++;
         return -EINVAL;
     }
     struct reload_target t = {.conf = &s->conf, .consoles = &s->consoles, .hub = &s->hub};
     rc = reload_prepare(&t, &nc, &prep);
     if (rc < 0) {
-        log_error("reload of %s refused: %s; keeping the running configuration",
-                  s->opts.conf_path, strerror(-rc));
+        log_error("reload of %s refused: %s; keeping the running configuration", s->opts.conf_path,
+                  strerror(-rc));
         conf_release(&nc);
+        s->counters.reloads_refused++;
         return rc;
     }
     warn_restart_needed(s, &nc);
@@ -177,6 +231,7 @@ static int reload(struct server *s)
     conf_release(&old);
     reserve_descriptors(s); /* before the added consoles open */
     log_info("reload of %s applied: %zu consoles", s->opts.conf_path, n);
+    s->counters.reloads_applied++;
     return 0;
 }
 
@@ -275,7 +330,10 @@ static void stop_server(struct server *s)
         kill(-s->stopped_children[i], SIGTERM); /* the consoles' close does it too */
     client_close_all(&s->clients);
     destroy_consoles(s);
-    uv_close((uv_handle_t *)&s->listener, NULL);
+    if (s->listening)
+        uv_close((uv_handle_t *)&s->listener, NULL);
+    s->listening = false;
+    uv_close((uv_handle_t *)&s->listen_retry, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
     uv_close((uv_handle_t *)&s->sig_hup, NULL);
@@ -409,9 +467,6 @@ static void warn_unsupported(const struct conf_server *cs)
     if (cs->syslog)
         log_warn("SERVER syslog=%s is not supported by this conmand: logging to %s", cs->syslog,
                  cs->logfile ? cs->logfile : "stderr");
-    if (cs->httpport)
-        log_warn("SERVER httpport=%d: this conmand has no HTTP endpoints yet: ignored",
-                 cs->httpport);
 }
 
 /* syslog priority of SERVER logfile="FILE,PRIO" to our logger's level. */
@@ -529,6 +584,26 @@ static void start_log_check(struct server *s)
     uv_unref((uv_handle_t *)&s->logcheck);
 }
 
+/* SERVER httpport: before the client listener, so /readyz answers "not
+ * ready" while conmand starts. Returns 0 or -ENOMEM. */
+static int start_http(struct server *s)
+{
+    const struct conf_server *cs = &s->conf.server;
+    if (!cs->httpport)
+        return 0;
+    s->counters.started = time(NULL);
+    s->pages = (struct scrape_source){.consoles = &s->consoles,
+                                      .hub = &s->hub,
+                                      .clients = &s->clients,
+                                      .counters = &s->counters,
+                                      .http = &s->http};
+    struct httpd_builder b = {.step = scrape_step, .release = scrape_release, .ctx = &s->pages};
+    s->http = httpd_start(s->loop, cs->httpaddr, cs->httpport, &b);
+    if (!s->http)
+        log_error("out of memory starting HTTP on port %d", cs->httpport);
+    return s->http ? 0 : -ENOMEM;
+}
+
 static void write_pidfile(struct server *s)
 {
     char err[512], buf[32];
@@ -589,8 +664,11 @@ int server_run(struct server_opts *opts, struct conf *conf)
     start_log_check(s);
     open_server_log(s); /* a failure is reported and retried, never fatal */
     start_logship(s);
+    uv_timer_init(&loop, &s->listen_retry);
+    s->listen_retry.data = s;
     int status = 1;
-    if (create_consoles(s) == 0 && start_listener(s) == 0) {
+    if (create_consoles(s) == 0 && start_http(s) == 0 && listen_or_retry(s) == 0) {
+        tell_readiness(s);
         warn_unsupported(&s->conf.server);
         apply_limits(&s->conf.server);
         reserve_descriptors(s);
@@ -606,8 +684,10 @@ int server_run(struct server_opts *opts, struct conf *conf)
         status = 0;
     } else {
         destroy_consoles(s);
-        if (s->listener.loop)
-            uv_close((uv_handle_t *)&s->listener, NULL);
+        if (s->http)
+            httpd_stop(s->http);
+        s->http = NULL;
+        uv_close((uv_handle_t *)&s->listen_retry, NULL);
         uv_close((uv_handle_t *)&s->logcheck, NULL);
         console_hub_close(&s->hub);
         if (s->hub.ship)

@@ -159,6 +159,7 @@ static void send_raw(struct client *cl, const void *buf, size_t len)
     }
     if (append_pending(cl, buf, len) < 0) {
         cl->dropped += len;
+        cl->hub->stats.dropped_bytes += len;
         return;
     }
     if (!cl->writing)
@@ -198,6 +199,8 @@ void client_send(struct client *cl, const void *buf, size_t len)
         if (!cl->suspended && !cl->lagging)
             start_lagging(cl);
         cl->dropped += len;
+        if (!cl->suspended) /* a suspended client asked not to be sent output */
+            cl->hub->stats.dropped_bytes += len;
         return;
     }
     if (cl->dropped && queued < CLIENT_OUT_MAX / 2)
@@ -230,6 +233,8 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 static void unlink_client(struct client *cl)
 {
     struct client_hub *s = cl->hub;
+    if (cl->prev || s->clients == cl)
+        s->stats.connected--;
     if (cl->prev)
         cl->prev->next = cl->next;
     else if (s->clients == cl)
@@ -1013,5 +1018,7 @@ void client_accept(struct client_hub *s)
     if (s->clients)
         s->clients->prev = cl;
     s->clients = cl;
+    s->stats.connected++;
+    s->stats.accepted++;
     uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb);
 }

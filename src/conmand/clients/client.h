@@ -36,6 +36,13 @@ struct client_out;
 
 enum client_state { CLIENT_GREETING, CLIENT_REQUEST, CLIENT_SESSION, CLIENT_CLOSING };
 
+/* Counters for /metrics. */
+struct client_stats {
+    size_t connected;       /* connections now, sessions or not yet */
+    uint64_t accepted;      /* connections accepted */
+    uint64_t dropped_bytes; /* console output lost to clients too slow to read it */
+};
+
 /* What the client sessions share, owned by the daemon. */
 struct client_hub {
     uv_loop_t *loop;
@@ -44,7 +51,8 @@ struct client_hub {
     struct console_registry *consoles;  /* what requests match */
     struct reset_runner *resets;        /* the reset escape runs resetcmd */
     struct client *clients;             /* doubly linked */
-    char readbuf[65536];                /* session input scratch (one loop thread) */
+    struct client_stats stats;
+    char readbuf[65536]; /* session input scratch (one loop thread) */
 };
 
 struct client {

@@ -35,8 +35,7 @@ static void set_type(struct console *c)
 {
     struct stat st;
     const char *dev = c->cfg.dev;
-    bool chardev =
-        dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
+    bool chardev = dev[0] == '/' && !strchr(dev, ' ') && stat(dev, &st) == 0 && S_ISCHR(st.st_mode);
     const struct console_type *type = console_type_for(dev, chardev);
     if (type == c->type)
         return;
@@ -65,6 +64,7 @@ struct console *console_create(struct console_hub *hub, const struct conf_consol
     }
     set_type(c);
     timerheap_node_init(&c->retry);
+    c->stats.created = c->stats.since = time(NULL);
     return c;
 }
 
@@ -167,6 +167,8 @@ void console_up(struct console *c, int fd)
     }
     c->state = CONSOLE_UP;
     c->up_since = time(NULL);
+    c->stats.connects++;
+    c->stats.since = c->up_since;
     c->quick = 0;
     console_unwait(c);
     announce_up(c);
@@ -237,6 +239,11 @@ void console_unwait(struct console *c)
         c->ops->await_dev(c, false);
 }
 
+static void note_error(struct console *c, const char *why)
+{
+    snprintf(c->stats.last_error, sizeof(c->stats.last_error), "%s", why);
+}
+
 static void connect_now(struct console *c)
 {
     char err[512] = "";
@@ -253,6 +260,7 @@ static void connect_now(struct console *c)
         return;
     }
     c->type_ready = true;
+    c->stats.attempts++;
     int fd = c->ops->connect(c, &connecting, err, sizeof(err));
     if (fd == -EINPROGRESS) {
         c->state = CONSOLE_CONNECTING; /* the type calls console_up() later */
@@ -263,6 +271,7 @@ static void connect_now(struct console *c)
          * consoles must not flood the server log). */
         log_msg(c->failures ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN, "%s",
                 err[0] ? err : "console open failed");
+        note_error(c, err[0] ? err : "console open failed");
         schedule_retry(c);
         return;
     }
@@ -442,7 +451,11 @@ void console_down(struct console *c, const char *why)
     if (c->ops && c->ops->disconnect)
         c->ops->disconnect(c);
     c->state = CONSOLE_DOWN;
+    if (why)
+        note_error(c, why);
     if (was_up) {
+        c->stats.disconnects++;
+        c->stats.since = time(NULL);
         long secs = (long)(time(NULL) - c->up_since);
         notice_delta(secs, up, sizeof(up));
         notice_short_time(time(NULL), when, sizeof(when));
@@ -484,7 +497,10 @@ static void finish_connect(struct console *c)
 
 static void deliver(struct console *c, const unsigned char *buf, size_t len)
 {
-    logfile_write_data(&c->log, buf, len, time(NULL));
+    time_t now = time(NULL);
+    c->stats.bytes_read += len;
+    c->stats.last_output = now;
+    logfile_write_data(&c->log, buf, len, now);
     if (c->hub->ship)
         shipper_feed(c->hub->ship, &c->shipline, c->cfg.name, buf, len);
     for (size_t i = 0; i < c->nreaders; i++)

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 #include <uv.h>
@@ -136,6 +137,19 @@ int console_hub_reserve(struct console_hub *h, size_t n);
 
 #define CONSOLE_OUT_MAX (256 * 1024) /* bytes queued for a device */
 
+/* What /metrics and /consoles report of one console (read them, never
+ * write them outside console.c). */
+struct console_stats {
+    uint64_t connects;    /* times it came up */
+    uint64_t disconnects; /* times it went down after being up */
+    uint64_t attempts;    /* connection attempts, the first and every retry */
+    uint64_t bytes_read;  /* from the device, after protocol bytes are taken out */
+    time_t created;       /* when this conmand started watching it */
+    time_t last_output;   /* the last byte read; 0: none yet */
+    time_t since;         /* the last change between up and not up (or created) */
+    char last_error[192]; /* why it last failed to connect or went down; "" */
+};
+
 struct console {
     struct console_hub *hub;
     struct conf_console cfg;         /* owned deep copy */
@@ -160,6 +174,7 @@ struct console {
     struct console_reader **readers;
     size_t nreaders, capreaders;
     struct logship_line *shipline; /* partial line for log shipping, or NULL; ours */
+    struct console_stats stats;
 };
 
 /* Creates the console (not yet connected). Returns NULL on ENOMEM. */

@@ -24,6 +24,7 @@ static void set_size(struct logfile *l, uint64_t n)
 
 static void grow(struct logfile *l, size_t n)
 {
+    l->logged += n;
     set_size(l, l->size + n);
 }
 
@@ -81,8 +82,8 @@ size_t logfile_stamp(time_t now, char *out, size_t outlen)
     if (now != stamp_cache.t) {
         struct tm tm;
         localtime_r(&now, &tm);
-        stamp_cache.len = strftime(stamp_cache.text, sizeof(stamp_cache.text),
-                                   "%Y-%m-%d %H:%M:%S ", &tm);
+        stamp_cache.len =
+            strftime(stamp_cache.text, sizeof(stamp_cache.text), "%Y-%m-%d %H:%M:%S ", &tm);
         stamp_cache.t = now;
     }
     if (stamp_cache.len >= outlen)
@@ -183,6 +184,9 @@ static void lose(struct logfile *l, int err, size_t len)
 {
     report_failure(l, err);
     l->dropped += len;
+    l->lost += len;
+    if (l->cache)
+        l->cache->write_errors++;
 }
 
 /* Writes as much of buf as the file takes; returns the count, short with
@@ -813,8 +817,7 @@ void logcache_release(struct logcache *lc)
     logbudget_release(&lc->budget);
 }
 
-int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out,
-                    size_t outlen)
+int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out, size_t outlen)
 {
     int n;
     if (name[0] == '/')

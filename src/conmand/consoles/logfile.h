@@ -33,18 +33,18 @@ enum logfile_line { LOGFILE_LINE_INIT, LOGFILE_LINE_DATA, LOGFILE_LINE_CR, LOGFI
 /* Worst-case output bytes per input byte of logfile_format(). */
 #define LOGFILE_EXPAND 24
 
-#define LOGFILE_BUF_MIN 512      /* a pending-output buffer starts this small */
+#define LOGFILE_BUF_MIN 512 /* a pending-output buffer starts this small */
 /* It grows to this, then is written out at once: the most a console's
  * unwritten log output holds, so a storm of 10,000 consoles costs at most
  * 10,000 times this (80 MB), not the whole storm; 8 KiB a write is still
  * few system calls. */
 #define LOGFILE_BUF (8 * 1024)
-#define LOGCACHE_FDS 256         /* log descriptors kept open between batches, at least */
-#define LOGCACHE_FLUSH_MS 200    /* longest wait from console output to disk */
-#define LOGCACHE_SPARE 1024      /* idle small buffers kept for reuse */
+#define LOGCACHE_FDS 256              /* log descriptors kept open between batches, at least */
+#define LOGCACHE_FLUSH_MS 200         /* longest wait from console output to disk */
+#define LOGCACHE_SPARE 1024           /* idle small buffers kept for reuse */
 #define LOGCACHE_SCRATCH (256 * 1024) /* one read of a console, formatted */
-#define LOGCACHE_CHECK_MS 2000   /* open logs checked for deletion this often */
-#define LOGFILE_RETRY_SEC 2      /* a log that cannot be opened is retried this often */
+#define LOGCACHE_CHECK_MS 2000        /* open logs checked for deletion this often */
+#define LOGFILE_RETRY_SEC 2           /* a log that cannot be opened is retried this often */
 
 struct logfile;
 
@@ -53,12 +53,12 @@ struct logcache {
     uv_timer_t timer;
     uv_timer_t check; /* LOGCACHE_CHECK_MS: cached descriptors of deleted files */
     bool armed;
-    struct logfile *dirty;     /* doubly linked list of logs with pending output */
+    struct logfile *dirty; /* doubly linked list of logs with pending output */
     struct logfile **open; /* logs whose descriptor is kept, in no order */
     size_t nopen, openalloc;
-    size_t cap;         /* at most this many kept (logcache_set_capacity) */
-    uint32_t evict_rnd; /* xorshift state picking the one to close */
-    char *scratch;      /* LOGCACHE_SCRATCH bytes: a read formatted whole */
+    size_t cap;                  /* at most this many kept (logcache_set_capacity) */
+    uint32_t evict_rnd;          /* xorshift state picking the one to close */
+    char *scratch;               /* LOGCACHE_SCRATCH bytes: a read formatted whole */
     char *spare[LOGCACHE_SPARE]; /* LOGFILE_BUF_MIN bytes each */
     size_t nspare;
     bool stopped; /* timer closed: write through */
@@ -66,6 +66,7 @@ struct logcache {
      * hub's settings pointer; NULL: no rotation, no budget. */
     const struct conf_server *const *settings;
     struct logbudget budget; /* rotated files, bytes in use, counters */
+    uint64_t write_errors;   /* failed log opens and writes, all consoles (/metrics) */
 };
 
 struct logfile {
@@ -77,7 +78,7 @@ struct logfile {
     bool held;              /* fd kept outside the cache (no cache) */
     bool cached;            /* in the cache's open[] */
     size_t open_idx;        /* where */
-    char *buf; /* pending output; NULL when there is none */
+    char *buf;              /* pending output; NULL when there is none */
     size_t buflen, bufcap;
     struct logfile *prev, *next; /* dirty list */
     bool dirty;
@@ -91,6 +92,8 @@ struct logfile {
     uint64_t dropped;  /* bytes lost while failing */
     uint64_t retry_at; /* CLOCK_MONOTONIC ms: no open attempt before */
     uint64_t size;     /* bytes of the live file: its fstat at open plus writes */
+    uint64_t logged;   /* bytes written, over every file it had (/metrics) */
+    uint64_t lost;     /* bytes lost, over its life (dropped resets at a marker) */
     bool scanned;      /* its rotated files learnt, its path live (budget) */
     bool norotate;     /* a rotated name clashes with another live log */
 };

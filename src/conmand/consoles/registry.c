@@ -25,6 +25,19 @@ struct console *registry_find(const struct console_registry *r, const char *name
     return hit ? *hit : NULL;
 }
 
+size_t registry_index_after(const struct console_registry *r, const char *name)
+{
+    size_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(r->v[mid]->cfg.name, name) <= 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 void registry_replace(struct console_registry *r, struct console **v, size_t n)
 {
     if (n)

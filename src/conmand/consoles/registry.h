@@ -15,6 +15,10 @@ struct console_registry {
 /* The console named `name`, or NULL. */
 struct console *registry_find(const struct console_registry *r, const char *name);
 
+/* The index of the first console whose name sorts after `name` (r->n when
+ * none does): where a walk by name that stopped at `name` goes on. */
+size_t registry_index_after(const struct console_registry *r, const char *name);
+
 /* Takes `v` (n consoles, any order) as the new contents, sorted by name,
  * and frees the previous array. Never allocates. */
 void registry_replace(struct console_registry *r, struct console **v, size_t n);

@@ -1,0 +1,403 @@
+/* The HTTP thread and its hand-off to the loop: a loop page's request is
+ * suspended in libmicrohttpd, queued under a mutex and the loop woken
+ * (uv_async); the loop builds it in slices from an idle handle (which also
+ * keeps the loop from sleeping while a page is pending), then resumes the
+ * request, which the HTTP thread answers. */
+#include "conmand/http/httpd.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+#define HTTPD_CONNECTIONS 64 /* at once; more wait in the listen queue */
+#define HTTPD_TIMEOUT_SEC 10 /* an idle or silent connection is closed */
+
+struct job {
+    struct httpd_job pub;
+    struct MHD_Connection *conn;
+    struct job *next;
+    bool done;       /* the loop let go: answer it (HTTP thread) */
+    unsigned status; /* with done */
+    uint64_t started_ns;
+};
+
+struct httpd {
+    uv_loop_t *loop;
+    struct httpd_builder b;
+    struct sockaddr_in sa;
+    char where[64]; /* "ADDR:PORT", for messages */
+    struct MHD_Daemon *d;
+    uv_async_t wake;
+    uv_idle_t idle;
+    uv_timer_t beat, retry;
+    int open_handles; /* freed when the last is closed */
+    bool bind_failing;
+    struct job *active; /* being built (loop thread only) */
+    struct httpd_stats stats;
+    pthread_mutex_t mu; /* guards what follows */
+    struct job *queued; /* handed over by the HTTP thread */
+    bool stopping;
+    char why[160]; /* why not ready */
+    /* Shared without the mutex. */
+    atomic_uint_fast64_t heartbeat_ms; /* CLOCK_MONOTONIC, the loop's last turn */
+    atomic_bool ready;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- the HTTP thread ------------------------------------------------- */
+
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *type,
+                              char *body, size_t len, bool owned)
+{
+    struct MHD_Response *r =
+        body ? MHD_create_response_from_buffer(
+                   len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY)
+             : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        if (owned)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    enum MHD_Result rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+    return answer(conn, status, "text/plain; charset=utf-8", (char *)text, strlen(text), false);
+}
+
+static enum MHD_Result answer_health(struct httpd *h, struct MHD_Connection *conn)
+{
+    uint64_t age = mono_ms() - atomic_load(&h->heartbeat_ms);
+    if (age <= HTTPD_STALL_MS)
+        return answer_text(conn, MHD_HTTP_OK, "ok\n");
+    char text[96];
+    snprintf(text, sizeof(text), "event loop stalled: no turn for %llu ms\n",
+             (unsigned long long)age);
+    return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text);
+}
+
+static enum MHD_Result answer_ready(struct httpd *h, struct MHD_Connection *conn)
+{
+    char text[192];
+    if (atomic_load(&h->ready))
+        return answer_text(conn, MHD_HTTP_OK, "ready\n");
+    pthread_mutex_lock(&h->mu);
+    snprintf(text, sizeof(text), "not ready: %s\n", h->why);
+    pthread_mutex_unlock(&h->mu);
+    return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, text);
+}
+
+static const char *page_type(enum httpd_page page)
+{
+    return page == HTTPD_PAGE_METRICS ? "text/plain; version=0.0.4; charset=utf-8"
+                                      : "application/json";
+}
+
+static long count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+/* Hands the request to the loop. Suspended before it is queued, under the
+ * mutex the loop takes to resume it: a resume never comes first. */
+static enum MHD_Result hand_to_loop(struct httpd *h, struct MHD_Connection *conn,
+                                    enum httpd_page page, void **con_cls)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    if (!j)
+        return answer_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    j->pub.page = page;
+    j->pub.open_fds = page == HTTPD_PAGE_METRICS ? count_fds() : -1;
+    j->conn = conn;
+    pthread_mutex_lock(&h->mu);
+    if (h->stopping) {
+        pthread_mutex_unlock(&h->mu);
+        free(j);
+        return answer_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "stopping\n");
+    }
+    *con_cls = j;
+    MHD_suspend_connection(conn);
+    j->next = h->queued;
+    h->queued = j;
+    pthread_mutex_unlock(&h->mu);
+    uv_async_send(&h->wake);
+    return MHD_YES;
+}
+
+static enum MHD_Result answer_job(struct MHD_Connection *conn, struct job *j)
+{
+    if (j->pub.body.failed)
+        return answer_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    size_t len;
+    char *body = strbuf_detach(&j->pub.body, &len);
+    if (j->status != MHD_HTTP_OK) {
+        free(body);
+        return answer_text(conn, j->status, "stopping\n");
+    }
+    return answer(conn, MHD_HTTP_OK, page_type(j->pub.page), body, len, true);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    struct httpd *h = cls;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    if (*con_cls)
+        return answer_job(conn, *con_cls); /* resumed: the loop is done with it */
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+    if (strcmp(url, "/healthz") == 0)
+        return answer_health(h, conn);
+    if (strcmp(url, "/readyz") == 0)
+        return answer_ready(h, conn);
+    if (strcmp(url, "/metrics") == 0)
+        return hand_to_loop(h, conn, HTTPD_PAGE_METRICS, con_cls);
+    if (strcmp(url, "/consoles") == 0)
+        return hand_to_loop(h, conn, HTTPD_PAGE_CONSOLES, con_cls);
+    return answer_text(conn, MHD_HTTP_NOT_FOUND,
+                       "not found: this conmand serves /healthz /readyz /metrics /consoles\n");
+}
+
+/* A request is over (answered, or its connection gone); a loop page's job
+ * goes with it: the loop let go of it before resuming it. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct job *j = *con_cls;
+    if (j) {
+        strbuf_release(&j->pub.body);
+        free(j);
+        *con_cls = NULL;
+    }
+}
+
+/* --- the loop thread ------------------------------------------------- */
+
+/* Lets go of a job: the HTTP thread answers it from here on. */
+static void finish(struct httpd *h, struct job *j, unsigned status)
+{
+    h->b.release(h->b.ctx, &j->pub);
+    pthread_mutex_lock(&h->mu);
+    j->done = true;
+    j->status = status;
+    MHD_resume_connection(j->conn);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void on_idle(uv_idle_t *t)
+{
+    struct httpd *h = t->data;
+    uint64_t start = uv_hrtime(), deadline = start + HTTPD_SLICE_NS;
+    struct job **pp = &h->active;
+    while (*pp && uv_hrtime() < deadline) {
+        struct job *j = *pp;
+        if (!j->started_ns)
+            j->started_ns = start;
+        if (!h->b.step(h->b.ctx, &j->pub, deadline)) {
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        h->stats.pages++;
+        h->stats.last_build_ns = uv_hrtime() - j->started_ns;
+        finish(h, j, MHD_HTTP_OK);
+    }
+    uint64_t slice = uv_hrtime() - start;
+    if (slice > h->stats.slice_max_ns)
+        h->stats.slice_max_ns = slice;
+    if (!h->active)
+        uv_idle_stop(t);
+}
+
+/* Takes the queued requests, oldest first. */
+static void on_wake(uv_async_t *a)
+{
+    struct httpd *h = a->data;
+    pthread_mutex_lock(&h->mu);
+    struct job *q = h->queued;
+    h->queued = NULL;
+    pthread_mutex_unlock(&h->mu);
+    struct job **tail = &h->active;
+    while (*tail)
+        tail = &(*tail)->next;
+    struct job *oldest_first = NULL; /* the queue is newest first */
+    while (q) {
+        struct job *j = q;
+        q = q->next;
+        j->next = oldest_first;
+        oldest_first = j;
+    }
+    *tail = oldest_first;
+    if (h->active)
+        uv_idle_start(&h->idle, on_idle);
+}
+
+static void on_beat(uv_timer_t *t)
+{
+    struct httpd *h = t->data;
+    atomic_store(&h->heartbeat_ms, mono_ms());
+}
+
+/* The HTTP thread takes no signals: they are the loop's (libuv's signal
+ * handles) and configure_conman's. */
+static struct MHD_Daemon *start_daemon(struct httpd *h)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    /* epoll: conmand's descriptors run past select()'s 1,024. */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
+        ntohs(h->sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)HTTPD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_SEC,
+        MHD_OPTION_END);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return d;
+}
+
+static void try_bind(struct httpd *h)
+{
+    errno = 0;
+    h->d = start_daemon(h);
+    if (h->d) {
+        uv_timer_stop(&h->retry);
+        log_info("Serving HTTP on %s (/healthz /readyz /metrics /consoles)%s", h->where,
+                 h->bind_failing ? ": bound at last" : "");
+        h->bind_failing = false;
+        return;
+    }
+    if (!h->bind_failing)
+        log_error("cannot serve HTTP on %s: %s (SERVER httpport; retrying every %d s)", h->where,
+                  errno ? strerror(errno) : "libmicrohttpd refused to start",
+                  HTTPD_RETRY_MS / 1000);
+    h->bind_failing = true;
+}
+
+static void on_retry(uv_timer_t *t)
+{
+    try_bind(t->data);
+}
+
+struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port,
+                          const struct httpd_builder *b)
+{
+    struct httpd *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->loop = loop;
+    h->b = *b;
+    h->sa.sin_family = AF_INET;
+    h->sa.sin_port = htons((uint16_t)port);
+    if (!addr || inet_pton(AF_INET, addr, &h->sa.sin_addr) != 1)
+        h->sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* conf_parse checked it */
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &h->sa.sin_addr, a, sizeof(a));
+    snprintf(h->where, sizeof(h->where), "%s:%d", a, port);
+    pthread_mutex_init(&h->mu, NULL);
+    snprintf(h->why, sizeof(h->why), "starting");
+    atomic_store(&h->heartbeat_ms, mono_ms());
+    uv_async_init(loop, &h->wake, on_wake);
+    uv_idle_init(loop, &h->idle);
+    uv_timer_init(loop, &h->beat);
+    uv_timer_init(loop, &h->retry);
+    h->wake.data = h->idle.data = h->beat.data = h->retry.data = h;
+    h->open_handles = 4;
+    uv_timer_start(&h->beat, on_beat, HTTPD_HEARTBEAT_MS, HTTPD_HEARTBEAT_MS);
+    uv_unref((uv_handle_t *)&h->beat);
+    uv_unref((uv_handle_t *)&h->wake);
+    try_bind(h);
+    if (!h->d)
+        uv_timer_start(&h->retry, on_retry, HTTPD_RETRY_MS, HTTPD_RETRY_MS);
+    uv_unref((uv_handle_t *)&h->retry);
+    return h;
+}
+
+void httpd_set_ready(struct httpd *h, bool ready, const char *why)
+{
+    pthread_mutex_lock(&h->mu);
+    snprintf(h->why, sizeof(h->why), "%s", why ? why : "");
+    pthread_mutex_unlock(&h->mu);
+    atomic_store(&h->ready, ready);
+}
+
+const struct httpd_stats *httpd_stats(const struct httpd *h)
+{
+    return &h->stats;
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct httpd *h = handle->data;
+    if (--h->open_handles == 0) {
+        pthread_mutex_destroy(&h->mu);
+        free(h);
+    }
+}
+
+void httpd_stop(struct httpd *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->stopping = true; /* no more jobs from here on */
+    struct job *q = h->queued;
+    h->queued = NULL;
+    pthread_mutex_unlock(&h->mu);
+    while (q) { /* queued, never started */
+        struct job *j = q;
+        q = q->next;
+        finish(h, j, MHD_HTTP_SERVICE_UNAVAILABLE);
+    }
+    while (h->active) {
+        struct job *j = h->active;
+        h->active = j->next;
+        finish(h, j, MHD_HTTP_SERVICE_UNAVAILABLE);
+    }
+    if (h->d)
+        MHD_stop_daemon(h->d); /* joins the thread: answers the resumed first */
+    h->d = NULL;
+    uv_close((uv_handle_t *)&h->wake, on_handle_closed);
+    uv_close((uv_handle_t *)&h->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&h->beat, on_handle_closed);
+    uv_close((uv_handle_t *)&h->retry, on_handle_closed);
+}

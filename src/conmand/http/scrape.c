@@ -1,0 +1,432 @@
+/* /metrics and /consoles, built a slice at a time on the loop thread. */
+#include "conmand/http/scrape.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "common/textenc.h"
+#include "conmand/clients/client.h"
+#include "conmand/consoles/console.h"
+#include "conmand/consoles/registry.h"
+#include "conmand/consoles/types.h"
+#include "conmand/ship/shipper.h"
+
+/* A per-console family of /metrics. */
+struct family {
+    const char *name, *type, *help;
+    unsigned long long (*value)(const struct console *c, time_t now);
+};
+
+static unsigned long long v_up(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->state == CONSOLE_UP;
+}
+static unsigned long long v_connects(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->stats.connects;
+}
+static unsigned long long v_disconnects(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->stats.disconnects;
+}
+static unsigned long long v_attempts(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->stats.attempts;
+}
+static unsigned long long v_read(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->stats.bytes_read;
+}
+static unsigned long long v_logged(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->log.logged;
+}
+static unsigned long long v_dropped(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->log.lost;
+}
+/* Silence so far: since the last output, or since conmand started watching
+ * a console that has printed nothing (a node that never talks is silent). */
+static unsigned long long v_output_age(const struct console *c, time_t now)
+{
+    time_t last = c->stats.last_output ? c->stats.last_output : c->stats.created;
+    return now > last ? (unsigned long long)(now - last) : 0;
+}
+static unsigned long long v_clients(const struct console *c, time_t now)
+{
+    (void)now;
+    return c->nreaders;
+}
+static unsigned long long v_since(const struct console *c, time_t now)
+{
+    (void)now;
+    return (unsigned long long)c->stats.since;
+}
+
+static const struct family families[] = {
+    {"conman_console_up", "gauge", "1 while the console is connected to its device", v_up},
+    {"conman_console_connects_total", "counter", "Times the console came up", v_connects},
+    {"conman_console_disconnects_total", "counter", "Times the console went down after being up",
+     v_disconnects},
+    {"conman_console_connect_attempts_total", "counter",
+     "Connection attempts, the first and every reconnect", v_attempts},
+    {"conman_console_read_bytes_total", "counter", "Bytes read from the console's device", v_read},
+    {"conman_console_logged_bytes_total", "counter", "Bytes written to the console's log files",
+     v_logged},
+    {"conman_console_dropped_bytes_total", "counter",
+     "Bytes of the console's log lost because the file could not be written (disk full...)",
+     v_dropped},
+    {"conman_console_output_age_seconds", "gauge",
+     "Seconds since the console's last output (since conmand started watching it, if none)",
+     v_output_age},
+    {"conman_console_clients", "gauge", "Clients attached to the console", v_clients},
+    {"conman_console_state_since_timestamp_seconds", "gauge",
+     "When the console last came up or went down (or was added), unix time", v_since},
+};
+#define NFAMILIES (sizeof(families) / sizeof(families[0]))
+
+static const char *const state_names[] = {"down", "connecting", "up"};
+#define NSTATES 3
+#define NTYPES (CONSOLE_TYPES_MAX + 1) /* the last: no known type */
+
+struct cursor {
+    size_t part;  /* metrics: a family, then NFAMILIES for the process-wide part */
+    char *after;  /* the last console written in this part; NULL: none yet */
+    bool started; /* /consoles: "[" written */
+    bool first;   /* /consoles: no object written yet */
+    time_t now;   /* one clock for the whole page */
+    size_t by_type_state[NTYPES][NSTATES]; /* counted during the first part */
+};
+
+void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
+                           unsigned long long value)
+{
+    size_t nlen = strlen(name), clen = strlen(console);
+    char *q = strbuf_room(sb, nlen + TEXTENC_PROM_MAX(clen) + 40);
+    if (!q)
+        return;
+    char *o = q;
+    memcpy(o, name, nlen);
+    o += nlen;
+    memcpy(o, "{console=\"", 10);
+    o = textenc_prom_label(o + 10, (const unsigned char *)console, clen);
+    o += snprintf(o, 24, "\"} %llu\n", value);
+    strbuf_commit(sb, (size_t)(o - q));
+}
+
+void scrape_json_time(struct strbuf *sb, time_t t)
+{
+    struct tm tm;
+    char buf[40];
+    if (!t || !gmtime_r(&t, &tm)) {
+        strbuf_adds(sb, "null");
+        return;
+    }
+    strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
+    strbuf_adds(sb, buf);
+}
+
+static void json_string(struct strbuf *sb, const char *s)
+{
+    if (!s) {
+        strbuf_adds(sb, "null");
+        return;
+    }
+    size_t n = strlen(s);
+    char *q = strbuf_room(sb, TEXTENC_JSON_MAX(n));
+    if (q)
+        strbuf_commit(sb, (size_t)(textenc_json(q, (const unsigned char *)s, n) - q));
+}
+
+static size_t type_index(const struct console *c)
+{
+    for (size_t i = 0; console_types[i] && i < CONSOLE_TYPES_MAX; i++)
+        if (console_types[i] == c->type)
+            return i;
+    return NTYPES - 1;
+}
+
+static struct cursor *cursor_of(struct httpd_job *job)
+{
+    if (!job->state) {
+        struct cursor *k = calloc(1, sizeof(*k));
+        if (!k)
+            return NULL;
+        k->now = time(NULL);
+        k->first = true;
+        job->state = k;
+    }
+    return job->state;
+}
+
+/* Remembers where a part stopped; false when out of memory. */
+static bool remember(struct cursor *k, const char *name)
+{
+    char *copy = strdup(name);
+    if (!copy)
+        return false;
+    free(k->after);
+    k->after = copy;
+    return true;
+}
+
+/* The consoles of a part from where it stopped, until done (true) or the
+ * deadline; checks the clock every few consoles. */
+static bool walk(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
+                 uint64_t deadline_ns,
+                 void (*one)(const struct scrape_source *, struct httpd_job *, struct cursor *,
+                             const struct console *))
+{
+    const struct console_registry *r = src->consoles;
+    size_t i = k->after ? registry_index_after(r, k->after) : 0;
+    for (unsigned n = 0; i < r->n; i++, n++) {
+        if ((n & 31) == 31 && uv_hrtime() >= deadline_ns) {
+            if (!remember(k, r->v[i - 1]->cfg.name))
+                job->body.failed = true;
+            return job->body.failed;
+        }
+        one(src, job, k, r->v[i]);
+    }
+    free(k->after);
+    k->after = NULL;
+    return true;
+}
+
+static void metric_one(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
+                       const struct console *c)
+{
+    (void)src;
+    const struct family *f = &families[k->part];
+    if (k->part == 0)
+        k->by_type_state[type_index(c)][c->state]++;
+    scrape_console_sample(&job->body, f->name, c->cfg.name, f->value(c, k->now));
+}
+
+static void header(struct strbuf *sb, const char *name, const char *type, const char *help)
+{
+    strbuf_addf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(struct strbuf *sb, const char *name, const char *help, unsigned long long value)
+{
+    header(sb, name, "counter", help);
+    strbuf_addf(sb, "%s %llu\n", name, value);
+}
+
+static void gauge(struct strbuf *sb, const char *name, const char *help, double value)
+{
+    header(sb, name, "gauge", help);
+    strbuf_addf(sb, "%s %.17g\n", name, value);
+}
+
+static void consoles_by_type(struct strbuf *sb, const struct cursor *k)
+{
+    header(sb, "conman_consoles", "gauge", "Consoles by type and state");
+    for (size_t t = 0; t < NTYPES; t++) {
+        bool unknown = t == NTYPES - 1;
+        if (!unknown && !console_types[t]) {
+            t = NTYPES - 2; /* the table ended: "unknown" is next */
+            continue;
+        }
+        for (size_t st = 0; st < NSTATES; st++)
+            strbuf_addf(sb, "conman_consoles{type=\"%s\",state=\"%s\"} %zu\n",
+                        unknown ? "unknown" : console_types[t]->name, state_names[st],
+                        k->by_type_state[t][st]);
+    }
+}
+
+static void logs_part(struct strbuf *sb, const struct console_hub *hub)
+{
+    const struct logbudget_stats *b = &hub->logs.budget.stats;
+    counter(sb, "conman_log_write_errors_total",
+            "Failed console log opens and writes (the bytes are counted as dropped)",
+            (unsigned long long)hub->logs.write_errors);
+    counter(sb, "conman_log_rotations_total", "Console logs rotated by conmand (SERVER logsize)",
+            (unsigned long long)b->rotations);
+    counter(sb, "conman_log_budget_deletes_total",
+            "Rotated console logs deleted to keep SERVER logbudget",
+            (unsigned long long)b->budget_deletes);
+    header(sb, "conman_log_bytes", "gauge", "Bytes of console logs on disk, live and rotated");
+    strbuf_addf(sb,
+                "conman_log_bytes{kind=\"live\"} %llu\nconman_log_bytes{kind=\"rotated\"} %llu\n",
+                (unsigned long long)b->live_bytes, (unsigned long long)b->rotated_bytes);
+}
+
+static void ship_part(struct strbuf *sb, const struct shipper *ship)
+{
+    if (!ship)
+        return;
+    const struct shipper_stats *s = &ship->stats;
+    header(sb, "conman_ship_lines_total", "counter", "Console lines shipped (SERVER logship)");
+    strbuf_addf(sb,
+                "conman_ship_lines_total{target=\"tcp\"} %llu\n"
+                "conman_ship_lines_total{target=\"file\"} %llu\n",
+                (unsigned long long)s->lines_shipped, (unsigned long long)s->file_lines);
+    header(sb, "conman_ship_bytes_total", "counter", "JSON bytes shipped");
+    strbuf_addf(sb,
+                "conman_ship_bytes_total{target=\"tcp\"} %llu\n"
+                "conman_ship_bytes_total{target=\"file\"} %llu\n",
+                (unsigned long long)s->bytes_shipped, (unsigned long long)s->file_bytes);
+    header(sb, "conman_ship_dropped_lines_total", "counter",
+           "Console lines not shipped (collector away with the buffer full, failed writes)");
+    strbuf_addf(sb,
+                "conman_ship_dropped_lines_total{target=\"tcp\"} %llu\n"
+                "conman_ship_dropped_lines_total{target=\"file\"} %llu\n",
+                (unsigned long long)s->lines_dropped, (unsigned long long)s->file_write_errors);
+    counter(sb, "conman_ship_reconnects_total", "Connections to the collector after the first",
+            (unsigned long long)s->reconnects);
+    gauge(sb, "conman_ship_connected", "1 while connected to the tcp collector",
+          s->tcp_state == SHIPPER_TCP_UP);
+}
+
+static double rss_bytes(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return (double)rss * (double)sysconf(_SC_PAGESIZE);
+}
+
+static void process_part(struct strbuf *sb, const struct scrape_source *src,
+                         const struct httpd_job *job)
+{
+    struct rusage ru;
+    struct rlimit rl;
+    double cpu = 0;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+              ((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+    gauge(sb, "process_start_time_seconds", "Start time of the process, unix time",
+          (double)src->counters->started);
+    header(sb, "process_cpu_seconds_total", "counter", "User and system CPU time");
+    strbuf_addf(sb, "process_cpu_seconds_total %.6f\n", cpu);
+    gauge(sb, "process_resident_memory_bytes", "Resident memory", rss_bytes());
+    if (job->open_fds >= 0)
+        gauge(sb, "process_open_fds", "Open file descriptors", (double)job->open_fds);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        gauge(sb, "process_max_fds", "The open file limit", (double)rl.rlim_cur);
+}
+
+static void http_part(struct strbuf *sb, const struct httpd_stats *h)
+{
+    counter(sb, "conman_http_pages_total", "/metrics and /consoles pages built",
+            (unsigned long long)h->pages);
+    gauge(sb, "conman_http_slice_max_seconds",
+          "Longest the event loop spent building pages in one turn", (double)h->slice_max_ns / 1e9);
+    gauge(sb, "conman_http_last_build_seconds",
+          "Wall time from the first slice of the latest page to its last",
+          (double)h->last_build_ns / 1e9);
+}
+
+/* Everything that is not per console: small, written in one go. */
+static void server_part(const struct scrape_source *src, struct httpd_job *job,
+                        const struct cursor *k)
+{
+    struct strbuf *sb = &job->body;
+    consoles_by_type(sb, k);
+    gauge(sb, "conman_clients", "Client connections open", (double)src->clients->stats.connected);
+    counter(sb, "conman_client_connections_total", "Client connections accepted",
+            (unsigned long long)src->clients->stats.accepted);
+    counter(sb, "conman_client_dropped_bytes_total",
+            "Console output dropped for clients too slow to read it",
+            (unsigned long long)src->clients->stats.dropped_bytes);
+    header(sb, "conman_reloads_total", "counter", "Configuration reloads (SIGHUP) by result");
+    strbuf_addf(sb,
+                "conman_reloads_total{result=\"applied\"} %llu\n"
+                "conman_reloads_total{result=\"refused\"} %llu\n",
+                (unsigned long long)src->counters->reloads_applied,
+                (unsigned long long)src->counters->reloads_refused);
+    logs_part(sb, src->hub);
+    ship_part(sb, src->hub->ship);
+    http_part(sb, httpd_stats(*src->http));
+    process_part(sb, src, job);
+}
+
+static bool metrics_step(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
+                         uint64_t deadline_ns)
+{
+    while (k->part < NFAMILIES) {
+        const struct family *f = &families[k->part];
+        if (!k->after)
+            header(&job->body, f->name, f->type, f->help);
+        if (!walk(src, job, k, deadline_ns, metric_one))
+            return false;
+        k->part++;
+        if (uv_hrtime() >= deadline_ns)
+            return false;
+    }
+    server_part(src, job, k);
+    return true;
+}
+
+static void console_object(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
+                           const struct console *c)
+{
+    (void)src;
+    struct strbuf *sb = &job->body;
+    strbuf_adds(sb, k->first ? "\n{\"name\":" : ",\n{\"name\":");
+    k->first = false;
+    json_string(sb, c->cfg.name);
+    strbuf_adds(sb, ",\"type\":");
+    json_string(sb, c->type ? c->type->name : NULL);
+    strbuf_addf(sb, ",\"state\":\"%s\",\"since\":", state_names[c->state]);
+    scrape_json_time(sb, c->stats.since);
+    strbuf_adds(sb, ",\"last_error\":");
+    json_string(sb, c->stats.last_error[0] ? c->stats.last_error : NULL);
+    strbuf_adds(sb, ",\"log\":");
+    json_string(sb, c->log.path);
+    strbuf_addf(sb, ",\"clients\":%zu,\"last_output\":", c->nreaders);
+    scrape_json_time(sb, c->stats.last_output);
+    strbuf_addf(sb, ",\"connects\":%llu,\"dropped_bytes\":%llu}",
+                (unsigned long long)c->stats.connects, (unsigned long long)c->log.lost);
+}
+
+static bool consoles_step(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
+                          uint64_t deadline_ns)
+{
+    if (!k->started) {
+        strbuf_adds(&job->body, "[");
+        k->started = true;
+    }
+    if (!walk(src, job, k, deadline_ns, console_object))
+        return false;
+    strbuf_adds(&job->body, "\n]\n");
+    return true;
+}
+
+bool scrape_step(void *ctx, struct httpd_job *job, uint64_t deadline_ns)
+{
+    const struct scrape_source *src = ctx;
+    struct cursor *k = cursor_of(job);
+    if (!k) {
+        job->body.failed = true;
+        return true;
+    }
+    bool done = job->page == HTTPD_PAGE_METRICS ? metrics_step(src, job, k, deadline_ns)
+                                                : consoles_step(src, job, k, deadline_ns);
+    return done || job->body.failed;
+}
+
+void scrape_release(void *ctx, struct httpd_job *job)
+{
+    (void)ctx;
+    struct cursor *k = job->state;
+    if (k)
+        free(k->after);
+    free(k);
+    job->state = NULL;
+}
