@@ -51,16 +51,22 @@ RUN test -x /app/configure_conman \
       || { echo "$so missing (conmand loads it)"; exit 1; }; done
 
 # Our conmand is the default; Debian's stays selectable (-e CONMAND=/usr/sbin/conmand)
-# as the reference peer.
+# as the reference peer. configure_conman serves /healthz /readyz /metrics
+# on HTTP_PORT; our conmand serves its own (/healthz /readyz /metrics
+# /consoles) on CONMAND_HTTP_PORT, on 127.0.0.1 unless CONMAND_HTTP_ADDR says.
 ENV CONMAND=/app/conmand \
     CONMAN_BASE_CONF=/app/conman_base.conf \
     CONMAN_CONF=/etc/conman.conf \
     USER_FILE=/secrets/user \
-    PWD_FILE=/secrets/password
+    PWD_FILE=/secrets/password \
+    HTTP_PORT=8080 \
+    CONMAND_HTTP_PORT=8081
 
 VOLUME /var/log/conman
-EXPOSE 7890
+EXPOSE 7890 8080 8081
+# configure_conman's /healthz: 200 while its loop turns, waiting for HSM
+# included; ct-tests.sh also says why when it fails.
 HEALTHCHECK --interval=30s --timeout=15s --start-period=60s \
-  CMD ["/app/ct-tests/ct-tests.sh", "pid1", "responsive"]
+  CMD ["/app/ct-tests/ct-tests.sh", "pid1", "healthz"]
 WORKDIR /app
 ENTRYPOINT ["/app/configure_conman"]

@@ -6,6 +6,9 @@
 #   /app/ct-tests/ct-tests.sh            every check
 #   /app/ct-tests/ct-tests.sh pid1 port  only the named checks
 #   /app/ct-tests/ct-tests.sh --list     the check names
+#   /app/ct-tests/ct-tests.sh healthz readyz metrics
+#                                        configure_conman's HTTP endpoints
+#                                        (HTTP_PORT; not in the default run)
 #
 # Settings come from PID 1's environment (what configure_conman really
 # uses), then this shell's, then the defaults of the service. Secrets are
@@ -15,7 +18,8 @@ set -u
 export LC_ALL=C
 
 CHECKS_ALL="pid1 conmand port hsm logs_exist logs_grow cmdline_secrets environ_secrets"
-CHECKS_EXTRA="responsive"
+CHECKS_EXTRA="responsive healthz readyz metrics"
+HTTP_TIMEOUT_SEC=${CT_HTTP_TIMEOUT_SEC:-5}
 GROW_WAIT_SEC=${CT_GROW_WAIT_SEC:-30}
 QUERY_TIMEOUT_SEC=${CT_QUERY_TIMEOUT_SEC:-10}
 STARTUP_GRACE_SEC=${CT_STARTUP_GRACE_SEC:-60}
@@ -49,6 +53,8 @@ setting() {
 CONMAN_CONF=$(setting CONMAN_CONF /etc/conman.conf)
 PWD_FILE=$(setting PWD_FILE /secrets/password)
 HSM_TOKEN_FILE=$(setting HSM_TOKEN_FILE "")
+HTTP_PORT=$(setting HTTP_PORT "")
+HTTP_ADDR=$(setting HTTP_ADDR 0.0.0.0)
 
 # The conmand that PID 1 supervises: its pid, or empty.
 conmand_pid() {
@@ -176,6 +182,57 @@ check_responsive() {
   else
     fail responsive "conmand (pid $pid, up ${age}s) does not answer: $(echo "$out" | head -n 1)"
   fi
+}
+
+# configure_conman's own endpoint: 0.0.0.0 is reached on loopback.
+http_url() {
+  local addr=$HTTP_ADDR
+  [ "$addr" = 0.0.0.0 ] && addr=127.0.0.1
+  echo "http://$addr:$HTTP_PORT$1"
+}
+
+# http_get NAME PATH: GETs PATH into HTTP_BODY; fails check NAME unless 200.
+HTTP_BODY=""
+http_get() {
+  local out code
+  HTTP_BODY=""
+  if [ -z "$HTTP_PORT" ]; then
+    fail "$1" "HTTP_PORT is unset in PID 1's environment: configure_conman serves no HTTP"
+    return 1
+  fi
+  out=$(curl -sS --max-time "$HTTP_TIMEOUT_SEC" -w '\n%{http_code}' "$(http_url "$2")" 2>&1)
+  code=${out##*$'\n'}
+  out=${out%$'\n'*}
+  if [ "$code" != 200 ]; then
+    fail "$1" "GET $(http_url "$2") answered ${code:-nothing}: $(echo "$out" | head -n 1)"
+    return 1
+  fi
+  HTTP_BODY=$out
+}
+
+check_healthz() {
+  http_get healthz /healthz && pass healthz "$(http_url /healthz) answered 200"
+}
+
+check_readyz() {
+  http_get readyz /readyz && pass readyz "$(http_url /readyz) answered 200"
+}
+
+# metric NAME: the value of an unlabelled sample of HTTP_BODY.
+metric() {
+  awk -v n="$1" '$1 == n {print $2}' <<<"$HTTP_BODY"
+}
+
+check_metrics() {
+  local up consoles
+  http_get metrics /metrics || return
+  up=$(metric conman_configure_conmand_up)
+  consoles=$(metric conman_configure_consoles_discovered)
+  if [ -z "$up" ] || [ -z "$consoles" ]; then
+    fail metrics "$(http_url /metrics) lacks conman_configure_conmand_up or _consoles_discovered"
+    return
+  fi
+  pass metrics "$(http_url /metrics): conmand_up $up, consoles_discovered $consoles"
 }
 
 # process_age PID: seconds since PID started (stat field 22 is in ticks).

@@ -258,13 +258,13 @@ run_ct() {
   fi
 }
 
-# probe NAME CONTAINER: the liveness and readiness commands of deploy/k8s
-# (and the image's HEALTHCHECK) pass on a healthy container.
+# probe NAME CONTAINER: what deploy/k8s probes (/healthz and /readyz on
+# HTTP_PORT) and the image's HEALTHCHECK ask pass on a healthy container.
 probe() {
   local out
-  if out=$(pm exec "$2" /app/ct-tests/ct-tests.sh pid1 responsive 2>&1) &&
-    out=$(pm exec "$2" /app/ct-tests/ct-tests.sh conmand port 2>&1); then
-    pass "$1_probes" "liveness (pid1 responsive) and readiness (conmand port) pass"
+  if out=$(pm exec "$2" /app/ct-tests/ct-tests.sh pid1 healthz 2>&1) &&
+    out=$(pm exec "$2" /app/ct-tests/ct-tests.sh readyz metrics 2>&1); then
+    pass "$1_probes" "liveness (/healthz), readiness (/readyz) and /metrics pass"
   else
     fail "$1_probes" "$out"
   fi

@@ -6,6 +6,7 @@
 #include "configure/confgen.h"
 #include "configure/hsm.h"
 #include "configure/nodes.h"
+#include "configure/opshttp.h"
 #include "configure/records.h"
 #include "configure/settings.h"
 #include "configure/supervise.h"
@@ -40,6 +41,8 @@ struct app {
     size_t written_len;
     bool have_good; /* CONMAN_CONF is usable (written by us, or frozen) */
     bool frozen_logged;
+    struct opsstats ops;  /* what the HTTP endpoints report */
+    struct opshttp *http; /* NULL when HTTP_PORT is unset */
 };
 
 static double now_sec(void)
@@ -47,6 +50,33 @@ static double now_sec(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double unix_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The heartbeat of /healthz, and a fresh copy of the stats for HTTP. */
+static void ops_tick(struct app *a)
+{
+    if (!a->http)
+        return;
+    double now = now_sec();
+    a->ops.heartbeat_mono = now;
+    a->ops.have_config = a->have_good;
+    a->ops.conmand_up = a->child != 0;
+    opshttp_tick(a->http, &a->ops, now);
+}
+
+/* The loop is about to block for at most `seconds` (HSM, stopping
+ * conmand): /healthz stays 200 meanwhile. 0 ends it. */
+static void ops_busy(struct app *a, double seconds)
+{
+    a->ops.busy_until_mono = seconds > 0 ? now_sec() + seconds : 0;
+    ops_tick(a);
 }
 
 static const char *env_lookup(const char *name, void *ctx)
@@ -94,9 +124,19 @@ static int feed_nodes(void *ctx, const char *data, size_t len, char *err, size_t
     return nodes_feed(ctx, data, len, err, errlen);
 }
 
+/* hsm_fetch, timed and counted for /metrics. */
+static int fetch(struct opsstats *ops, struct hsm_request *rq, hsm_feed_fn feed, void *ctx,
+                 char *err, size_t errlen)
+{
+    double t0 = now_sec();
+    int rc = hsm_fetch(rq, feed, ctx, err, errlen);
+    opsstats_hsm_request(ops, now_sec() - t0, rc < 0);
+    return rc;
+}
+
 /* bmc mode: RedfishEndpoints, parsed as it arrives. */
-static int discover_bmcs(const struct settings *s, struct hsm_request *rq, struct records *recs,
-                         char *err, size_t errlen)
+static int discover_bmcs(const struct settings *s, struct opsstats *ops, struct hsm_request *rq,
+                         struct records *recs, char *err, size_t errlen)
 {
     struct records_parser *p = NULL;
     int rc = records_parser_open(&p, s->log_identifier);
@@ -104,42 +144,52 @@ static int discover_bmcs(const struct settings *s, struct hsm_request *rq, struc
         snprintf(err, errlen, "out of memory");
         return rc;
     }
-    rc = hsm_fetch(rq, feed_records, p, err, errlen);
+    rc = fetch(ops, rq, feed_records, p, err, errlen);
     char msg[512];
-    if (rc == 0 && (rc = records_parser_finish(p, recs, msg, sizeof(msg))) < 0)
+    if (rc == 0 && (rc = records_parser_finish(p, recs, msg, sizeof(msg))) < 0) {
         snprintf(err, errlen, "%s: %s", rq->url, msg);
+        ops->hsm_errors++;
+    }
     records_parser_close(p);
     return rc;
 }
 
 /* node mode: the BMC addresses, then the nodes, each parsed as it arrives. */
-static int discover_nodes(const struct settings *s, struct hsm_request *rq, struct records *recs,
-                          char *err, size_t errlen)
+static int discover_nodes(const struct settings *s, struct opsstats *ops, struct hsm_request *rq,
+                          struct records *recs, char *err, size_t errlen)
 {
     struct nodes n;
     char msg[512];
     nodes_init(&n);
-    int rc = hsm_fetch(rq, feed_nodes, &n, err, errlen);
-    if (rc == 0 && (rc = nodes_next(&n, NULL, msg, sizeof(msg))) < 0)
+    int rc = fetch(ops, rq, feed_nodes, &n, err, errlen);
+    if (rc == 0 && (rc = nodes_next(&n, NULL, msg, sizeof(msg))) < 0) {
         snprintf(err, errlen, "%s: %s", rq->url, msg);
+        ops->hsm_errors++;
+    }
     if (rc == 0) {
         rq->url = s->components_url;
-        rc = hsm_fetch(rq, feed_nodes, &n, err, errlen);
+        rc = fetch(ops, rq, feed_nodes, &n, err, errlen);
     }
-    if (rc == 0 && (rc = nodes_next(&n, recs, msg, sizeof(msg))) < 0)
+    if (rc == 0 && (rc = nodes_next(&n, recs, msg, sizeof(msg))) < 0) {
         snprintf(err, errlen, "%s: %s", rq->url, msg);
+        ops->hsm_errors++;
+    }
     nodes_release(&n);
     return rc;
 }
 
 /* GETs and parses HSM's answers; logs one line naming the URL on failure. */
-static int discover(const struct settings *s, struct records *recs)
+static int discover(struct app *a, struct records *recs)
 {
+    const struct settings *s = &a->set;
     struct hsm_request rq = {s->endpoint_url, s->hsm_timeout_sec, s->token_file, s->ca_file,
                              HSM_MAX_BYTES};
     char err[1024];
-    int rc = s->mode == CONSOLE_MODE_NODE ? discover_nodes(s, &rq, recs, err, sizeof(err))
-                                          : discover_bmcs(s, &rq, recs, err, sizeof(err));
+    /* Node mode makes two requests, each bounded by HSM_TIMEOUT_SEC. */
+    ops_busy(a, 2.0 * (double)s->hsm_timeout_sec + 5);
+    int rc = s->mode == CONSOLE_MODE_NODE ? discover_nodes(s, &a->ops, &rq, recs, err, sizeof(err))
+                                          : discover_bmcs(s, &a->ops, &rq, recs, err, sizeof(err));
+    ops_busy(a, 0);
     if (rc < 0) {
         records_release(recs);
         log_error("HSM discovery failed: %s", err);
@@ -242,6 +292,32 @@ static int install(struct app *a, char *text, size_t len, size_t consoles)
     return 1;
 }
 
+static void ops_discovered(struct opsstats *ops, bool ok, size_t consoles)
+{
+    double now = unix_sec();
+    ops->last_discovery_unix = now;
+    ops->last_discovery_ok = ok;
+    if (!ok) {
+        ops->discoveries_error++;
+        return;
+    }
+    ops->discoveries_ok++;
+    ops->last_success_unix = now;
+    ops->consoles = consoles;
+}
+
+/* conmand's client port for /readyz, from the frozen CONMAN_CONF. */
+static void ops_port_from_conf(struct app *a)
+{
+    char *conf = NULL, err[PATH_MAX + 256];
+    size_t len = 0;
+    if (!a->http || file_read_all(a->set.conman_conf, BASE_MAX, &conf, &len, err, sizeof(err)) < 0)
+        return;
+    a->ops.conmand_port = opsstats_conf_port(conf);
+    secret_wipe(conf, len); /* it holds credentials */
+    free(conf);
+}
+
 /* Base file, credentials, HSM, render, write. Returns 1 when CONMAN_CONF
  * changed, 0 when it did not, <0 when this attempt failed (a->have_good
  * then says whether the last good file is still there to run). */
@@ -253,9 +329,10 @@ static int regenerate(struct app *a, const char *base)
     size_t len = 0;
     int rc = read_credentials(&a->set, &user, &pwd);
     if (rc == 0)
-        rc = discover(&a->set, &recs);
+        rc = discover(a, &recs);
     if (rc == 0 && a->set.mode == CONSOLE_MODE_NODE)
         drop_unservable(a, &recs);
+    ops_discovered(&a->ops, rc == 0, recs.n);
     if (rc == 0 && recs.n == 0) {
         if (a->set.mode == CONSOLE_MODE_NODE)
             log_warn("HSM discovery: %s lists no usable enabled node", a->set.components_url);
@@ -290,9 +367,11 @@ static int refresh(struct app *a)
         a->frozen_logged = true;
         a->have_good = true;
         free(base);
+        ops_port_from_conf(a);
         return 0;
     }
     a->frozen_logged = false;
+    a->ops.conmand_port = opsstats_conf_port(base); /* our SERVER line sets no port */
     rc = regenerate(a, base);
     free(base);
     return rc;
@@ -311,6 +390,9 @@ static void start_conmand(struct app *a)
     }
     a->child = pid;
     a->started = now_sec();
+    if (a->ops.conmand_starts++)
+        a->ops.conmand_restarts++;
+    a->ops.conmand_start_unix = unix_sec();
     a->next_poll = a->started + (double)a->set.hardware_update_sec;
     log_info("started %s -F -v -c %s (pid %d)", a->set.conmand, a->set.conman_conf, (int)pid);
 }
@@ -334,6 +416,7 @@ static void on_child_exit(struct app *a, int status)
     supervise_describe(status, how, sizeof(how));
     double ran = now_sec() - a->started;
     unsigned delay = supervise_restart_delay(ran, &a->backoff);
+    opsstats_conmand_exit(&a->ops, status);
     log_warn("conmand (pid %d) %s after %.1f s; restarting in %u s", (int)a->child, how, ran,
              delay);
     a->child = 0;
@@ -354,7 +437,10 @@ static void apply_changes(struct app *a, const char *why)
     }
     log_info("restarting conmand (pid %d) to apply the new configuration", (int)a->child);
     int status;
+    ops_busy(a, STOP_GRACE_SEC + 5);
     bool killed = supervise_stop(a->child, STOP_GRACE_SEC, &status) == 1;
+    ops_busy(a, 0);
+    opsstats_conmand_exit(&a->ops, status);
     char how[128];
     supervise_describe(status, how, sizeof(how));
     log_info("conmand (pid %d) %s%s", (int)a->child, how, killed ? " (SIGKILL after 10 s)" : "");
@@ -376,6 +462,7 @@ static int shutdown_all(struct app *a, int sig)
     log_info("%s received: stopping", strsignal(sig));
     if (a->child) {
         int status;
+        ops_busy(a, STOP_GRACE_SEC + 5);
         bool killed = supervise_stop(a->child, STOP_GRACE_SEC, &status) == 1;
         char how[128];
         supervise_describe(status, how, sizeof(how));
@@ -396,6 +483,8 @@ static long next_wait_ms(const struct app *a)
         until = a->next_start;
     if (a->child && a->set.hardware_update_sec > 0 && a->next_poll < until)
         until = a->next_poll;
+    if (a->http && now + 1 < until) /* the /healthz heartbeat */
+        until = now + 1;
     return until <= now ? 0 : (long)((until - now) * 1000) + 1;
 }
 
@@ -456,6 +545,7 @@ static void log_node_mode(const struct settings *s)
 static int run(struct app *a)
 {
     for (;;) {
+        ops_tick(a);
         double now = now_sec();
         if (!a->child && now >= a->next_start)
             try_start(a);
@@ -497,8 +587,12 @@ int main(void)
         log_node_mode(&a.set);
     else
         log_info("HSM endpoint %s, CONMAN_CONF %s", a.set.endpoint_url, a.set.conman_conf);
+    a.ops.conmand_port = 7890;
+    if (a.set.http_port && !(a.http = opshttp_open(a.set.http_addr, a.set.http_port)))
+        log_error("HTTP_PORT %ld: out of memory; serving no HTTP", a.set.http_port);
     detect_conmand(&a);
     int rc = run(&a);
+    opshttp_close(a.http);
     forget_written(&a);
     hsm_global_cleanup();
     settings_release(&a.set);

@@ -5,6 +5,7 @@
 #include "common/optvalue.h"
 #include "configure/urljoin.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -81,6 +82,30 @@ static int parse_port(settings_lookup_fn get, void *ctx, const char *name, const
         return -EINVAL;
     }
     return 0;
+}
+
+/* An IPv4 address in dotted form; it goes into SERVER httpaddr= or bind(2). */
+static int parse_ipv4(settings_lookup_fn get, void *ctx, const char *name, const char *dflt,
+                      char **out, char *err, size_t errlen)
+{
+    const char *v = value_or(get, ctx, name, dflt);
+    struct in_addr a;
+    if (v && inet_pton(AF_INET, v, &a) != 1) {
+        snprintf(err, errlen, "%s=%.100s: expected an IPv4 address like 127.0.0.1 or 0.0.0.0", name,
+                 v);
+        return -EINVAL;
+    }
+    return copy_value(out, name, v, err, errlen);
+}
+
+/* HTTP_PORT unset or empty: configure_conman serves no HTTP. */
+static int parse_http(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                      size_t errlen)
+{
+    int rc = 0;
+    if (value_or(get, ctx, "HTTP_PORT", NULL))
+        rc = parse_port(get, ctx, "HTTP_PORT", NULL, &s->http_port, err, errlen);
+    return rc ? rc : parse_ipv4(get, ctx, "HTTP_ADDR", "0.0.0.0", &s->http_addr, err, errlen);
 }
 
 static int parse_mode(const char *v, enum console_mode *out, char *err, size_t errlen)
@@ -189,6 +214,8 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
     s->log_keep = -1;
     if (value_or(get, ctx, "CONMAND_HTTP_PORT", NULL))
         rc = parse_port(get, ctx, "CONMAND_HTTP_PORT", NULL, &s->conmand_http_port, err, errlen);
+    if (rc == 0)
+        rc = parse_ipv4(get, ctx, "CONMAND_HTTP_ADDR", NULL, &s->conmand_http_addr, err, errlen);
     const char *keep = value_or(get, ctx, "LOG_KEEP", NULL);
     if (rc == 0 && keep && numparse_digits(keep, 0, 1000, &s->log_keep) < 0) {
         snprintf(err, errlen, "LOG_KEEP=%.100s: expected a count of old files from 0 to 1000",
@@ -216,6 +243,10 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     if (s->conmand_http_port) {
         append(out, outlen, " httpport=%s%llu", "", (unsigned long long)s->conmand_http_port);
         append(names, nameslen, "%sCONMAND_HTTP_PORT", names[0] ? " " : "", 0);
+    }
+    if (s->conmand_http_addr) {
+        append(out, outlen, " httpaddr=%s%.0llu", s->conmand_http_addr, 0);
+        append(names, nameslen, "%sCONMAND_HTTP_ADDR", names[0] ? " " : "", 0);
     }
     if (s->log_max) {
         append(out, outlen, " logsize=%s%llu", "", s->log_max);
@@ -268,6 +299,8 @@ static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char
         rc = parse_mode(value_or(get, ctx, "CONSOLE_MODE", "bmc"), &s->mode, err, errlen);
     if (rc == 0)
         rc = parse_server(s, get, ctx, err, errlen);
+    if (rc == 0)
+        rc = parse_http(s, get, ctx, err, errlen);
     return rc;
 }
 
@@ -282,9 +315,10 @@ int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *
 
 void settings_release(struct settings *s)
 {
-    char **all[] = {&s->endpoint_url, &s->log_identifier, &s->user_file,    &s->pwd_file,
-                    &s->base_conf,    &s->conman_conf,    &s->conmand,      &s->token_file,
-                    &s->ca_file,      &s->components_url, &s->ssh_key_file, &s->ssh_known_hosts};
+    char **all[] = {&s->endpoint_url, &s->log_identifier,   &s->user_file,    &s->pwd_file,
+                    &s->base_conf,    &s->conman_conf,      &s->conmand,      &s->token_file,
+                    &s->ca_file,      &s->components_url,   &s->ssh_key_file, &s->ssh_known_hosts,
+                    &s->http_addr,    &s->conmand_http_addr};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

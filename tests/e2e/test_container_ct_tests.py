@@ -53,6 +53,7 @@ def service(tmp_path, procs):
     wait_for(lambda: "listening" in hsm_log.read_text(), what="hsm-sim listening")
 
     port = free_port()
+    http_port = free_port()
     logdir = tmp_path / "log"
     (logdir / "conman").mkdir(parents=True)
     base = open(os.path.join(SOURCE_DIR, "etc", "conman_base.conf")).read()
@@ -77,6 +78,8 @@ def service(tmp_path, procs):
         "CONMAN_CONF": str(tmp_path / "conman.conf"),
         "CONMAND": DEBIAN_CONMAND,
         "DISCOVERY_RETRY_SEC": "1",
+        "HTTP_PORT": str(http_port),
+        "HTTP_ADDR": "127.0.0.1",
     })
     u = procs.start(["unshare", "--pid", "--fork", "--mount-proc", binary("configure_conman")],
                     env=env, log_path=tmp_path / "configure_conman.log")
@@ -87,7 +90,8 @@ def service(tmp_path, procs):
         return names if len(names) == NODES else None
 
     names = wait_for(all_listed, timeout=60, what=f"{NODES} consoles listed")
-    return {"init": init, "port": port, "names": names, "bmc": bmc, "tmp": tmp_path}
+    return {"init": init, "port": port, "names": names, "bmc": bmc, "tmp": tmp_path,
+            "http_port": http_port}
 
 
 def test_every_ct_check_passes_on_a_healthy_service(service):
@@ -97,6 +101,36 @@ def test_every_ct_check_passes_on_a_healthy_service(service):
     assert [ln.split()[1].rstrip(":") for ln in lines if ln.startswith("PASS ")] == CHECKS
     assert lines[-1] == f"ct-tests: {len(CHECKS)} passed, 0 failed"
     assert f"all {NODES} consoles of http://127.0.0.1:" in r.stdout
+
+
+def test_http_checks_pass_on_a_healthy_service(service):
+    # ct-tests reads HTTP_PORT and HTTP_ADDR from PID 1's environment.
+    wait_for(lambda: in_namespace(service["init"], ["bash", CT_TESTS, "readyz"]).returncode == 0,
+             timeout=30, what="readyz to pass")
+    r = in_namespace(service["init"], ["bash", CT_TESTS, "healthz", "readyz", "metrics"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    url = f"http://127.0.0.1:{service['http_port']}"
+    assert f"PASS healthz: {url}/healthz answered 200" in r.stdout
+    assert f"PASS metrics: {url}/metrics: conmand_up 1, consoles_discovered {NODES}" in r.stdout
+
+
+def test_http_checks_fail_naming_the_answer_when_conmand_is_gone(service):
+    # A frozen configuration that conmand cannot start on: /readyz is 503
+    # and the check shows the endpoint's reason; /healthz stays 200.
+    conf = service["tmp"] / "conman.conf"
+    base = service["tmp"] / "base.conf"
+    base.write_text("# UPDATE_CONFIG=FALSE\n" + base.read_text().split("\n", 1)[1])
+    conf.write_text("server port=notaport\n")
+    conmand = ns_init_pid(service["init"])
+    os.kill(conmand, signal.SIGKILL)
+
+    def readyz_fails():
+        r = in_namespace(service["init"], ["bash", CT_TESTS, "readyz"])
+        return r if r.returncode == 1 else None
+    r = wait_for(readyz_fails, timeout=30, what="readyz to fail")
+    assert r.stdout.startswith(f"FAIL readyz: GET http://127.0.0.1:{service['http_port']}"
+                               "/readyz answered 503: ")
+    assert in_namespace(service["init"], ["bash", CT_TESTS, "healthz"]).returncode == 0
 
 
 def test_a_password_on_a_command_line_fails_the_secret_check(service):

@@ -1,6 +1,7 @@
 """The Dockerfile, the package lists and scripts/container-test.sh agree:
 one list of runtime packages, one layout, nothing secret baked in. (The
 image itself is built and run by scripts/container-test.sh, CONTAINER_TESTS=1.)"""
+import json
 import os
 import re
 import subprocess
@@ -54,7 +55,7 @@ def test_build_packages_are_among_those_deps_sh_installs():
 
 def test_image_layout_is_the_one_the_readme_and_manifests_expect(dockerfile):
     assert instructions(dockerfile, "ENTRYPOINT") == ['["/app/configure_conman"]']
-    assert instructions(dockerfile, "EXPOSE") == ["7890"]
+    assert instructions(dockerfile, "EXPOSE") == ["7890 8080 8081"]
     assert instructions(dockerfile, "VOLUME") == ["/var/log/conman"]
     copies = instructions(dockerfile, "COPY")
     assert "etc/conman_base.conf /app/conman_base.conf" in copies
@@ -76,14 +77,30 @@ def test_both_daemons_ship_and_ours_is_the_default(dockerfile):
     assert settings["CONMAN_CONF"] == "/etc/conman.conf"
 
 
+def test_http_endpoints_are_on_and_used_by_the_healthcheck(dockerfile):
+    (env,) = instructions(dockerfile, "ENV")
+    settings = dict(kv.split("=", 1) for kv in env.split())
+    assert settings["HTTP_PORT"] == "8080" and settings["CONMAND_HTTP_PORT"] == "8081"
+    (check,) = instructions(dockerfile, "HEALTHCHECK")
+    argv = re.search(r"CMD (\[.*\])", check).group(1)
+    names = subprocess.run(["bash", os.path.join(SOURCE_DIR, "ct-tests", "ct-tests.sh"),
+                            "--list"], capture_output=True, text=True, check=True,
+                           timeout=10).stdout.split()
+    cmd = json.loads(argv)
+    assert cmd[0] == "/app/ct-tests/ct-tests.sh" and "healthz" in cmd
+    assert set(cmd[1:]) <= set(names)
+    # configure_conman links libmicrohttpd now: the image must carry it.
+    assert "libmicrohttpd12" in package_list("runtime")
+
+
 def test_no_secret_is_baked_into_the_image(dockerfile):
     copies = " ".join(instructions(dockerfile, "COPY") + instructions(dockerfile, "ADD"))
     assert "secret" not in copies.lower()
     (env,) = instructions(dockerfile, "ENV")
     for kv in env.split():
         name, value = kv.split("=", 1)
-        # Settings name files and programs, never hold a credential.
-        assert value.startswith("/"), f"ENV {name}={value}"
+        # Settings name files and programs or are ports, never a credential.
+        assert value.startswith("/") or value.isdigit(), f"ENV {name}={value}"
     assert not re.search(r"(?i)(password|token)\s*=", read("etc", "conman_base.conf"))
     ignored = read(".dockerignore").split()
     assert ".git" in ignored and "build-*" in ignored

@@ -6,7 +6,6 @@ Kubernetes API knows, so a typo cannot pass unnoticed."""
 import glob
 import os
 import re
-import subprocess
 
 import pytest
 import yaml
@@ -14,7 +13,6 @@ import yaml
 from e2e_helpers import SOURCE_DIR
 
 K8S_DIR = os.path.join(SOURCE_DIR, "deploy", "k8s")
-CT_TESTS = os.path.join(SOURCE_DIR, "ct-tests", "ct-tests.sh")
 
 # The fields of the API objects these manifests may use (apps/v1, core/v1).
 KNOWN = {
@@ -42,13 +40,24 @@ KNOWN = {
     "mount": {"name", "mountPath", "readOnly", "subPath", "subPathExpr", "mountPropagation"},
     "volume": {"name", "secret", "projected", "emptyDir", "configMap", "persistentVolumeClaim"},
     "netpol": {"podSelector", "policyTypes", "ingress", "egress"},
+    "httpget": {"path", "port", "host", "scheme", "httpHeaders"},
+    "podmonitor": {"selector", "podMetricsEndpoints", "namespaceSelector", "jobLabel",
+                   "podTargetLabels", "sampleLimit"},
+    "endpoint": {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels",
+                 "relabelings", "metricRelabelings"},
     "peer": {"podSelector", "namespaceSelector", "ipBlock"},
 }
 
 
-def load_all():
+# Applied on its own, only where the Prometheus operator is installed.
+OPTIONAL = {"podmonitor.yaml"}
+
+
+def load_all(include_optional=False):
     docs = []
     for path in sorted(glob.glob(os.path.join(K8S_DIR, "*.yaml"))):
+        if os.path.basename(path) in OPTIONAL and not include_optional:
+            continue
         with open(path, encoding="utf-8") as f:
             for doc in yaml.safe_load_all(f):
                 if doc and doc.get("kind") != "Kustomization":
@@ -109,7 +118,8 @@ def test_kustomization_lists_every_manifest():
     with open(os.path.join(K8S_DIR, "kustomization.yaml"), encoding="utf-8") as f:
         listed = set(yaml.safe_load(f)["resources"])
     files = {os.path.basename(p) for p in glob.glob(os.path.join(K8S_DIR, "*.yaml"))}
-    assert listed == files - {"kustomization.yaml"}
+    assert listed == files - {"kustomization.yaml"} - OPTIONAL
+    assert OPTIONAL <= files
 
 
 def test_field_names_are_known_to_the_kubernetes_api(sts, pod, container, docs):
@@ -122,6 +132,7 @@ def test_field_names_are_known_to_the_kubernetes_api(sts, pod, container, docs):
     }
     for probe in ("livenessProbe", "readinessProbe"):
         problems[probe] = unknown_fields(container[probe], "probe")
+        problems[f"{probe}.httpGet"] = unknown_fields(container[probe]["httpGet"], "httpget")
     for m in container["volumeMounts"]:
         problems[f"volumeMount {m['name']}"] = unknown_fields(m, "mount")
     for v in pod["volumes"]:
@@ -221,21 +232,45 @@ def test_pod_user_is_the_image_user(pod):
     assert pod["securityContext"]["runAsUser"] == int(uid)
 
 
-def test_probes_run_ct_checks_that_exist(container):
-    names = subprocess.run(["bash", CT_TESTS, "--list"], capture_output=True, text=True,
-                           check=True, timeout=10).stdout.split()
-    for probe in ("livenessProbe", "readinessProbe"):
-        cmd = container[probe]["exec"]["command"]
-        assert cmd[0] == "/app/ct-tests/ct-tests.sh"
-        assert cmd[1:] and set(cmd[1:]) <= set(names), f"{probe}: {cmd}"
-        # The checks bound their own queries (10 s); the probe waits longer.
-        assert container[probe]["timeoutSeconds"] > 10
+def test_probes_ask_configure_conmans_http_endpoints(container):
+    env = env_of(container)
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports.get("http") == int(env["HTTP_PORT"]) == 8080
+    assert ports.get("conmand-http") == int(env["CONMAND_HTTP_PORT"]) == 8081
+    # conmand binds 127.0.0.1 by default; Prometheus comes to the pod IP.
+    assert env["CONMAND_HTTP_ADDR"] == "0.0.0.0"
+    assert "HTTP_ADDR" not in env  # its default, 0.0.0.0, is what the kubelet needs
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path and ports.get(get["port"], get["port"]) == 8080, probe
+        assert "exec" not in container[probe]
+        # configure_conman answers from memory; /readyz's connect waits 0.5 s.
+        assert 1 <= container[probe]["timeoutSeconds"] <= 10
 
 
 def test_liveness_does_not_restart_a_pod_that_waits_for_hsm(container):
-    # Waiting for HSM is normal: only PID 1 and a stuck daemon fail liveness.
-    cmd = container["livenessProbe"]["exec"]["command"]
-    assert "conmand" not in cmd and "hsm" not in cmd
+    # Waiting for HSM is normal: /healthz is 200 while the loop turns, and
+    # an HSM request marks the loop busy for at most 2 x HSM_TIMEOUT_SEC + 5 s.
+    probe = container["livenessProbe"]
+    assert probe["httpGet"]["path"] == "/healthz"
+    hsm_timeout = int(env_of(container).get("HSM_TIMEOUT_SEC", "10"))
+    assert probe["periodSeconds"] * probe["failureThreshold"] > 2 * hsm_timeout + 5
+
+
+def test_pods_are_annotated_for_scraping_and_the_podmonitor_scrapes_both_ports(sts, container):
+    ann = sts["spec"]["template"]["metadata"]["annotations"]
+    assert ann["prometheus.io/scrape"] == "true"
+    assert ann["prometheus.io/port"] == "8080" and ann["prometheus.io/path"] == "/metrics"
+    (pm,) = [d for d in load_all(include_optional=True) if d["kind"] == "PodMonitor"]
+    assert pm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert unknown_fields(pm["spec"], "podmonitor") == []
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert pm["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    names = {p["name"] for p in container["ports"]}
+    eps = pm["spec"]["podMetricsEndpoints"]
+    assert [unknown_fields(e, "endpoint") for e in eps] == [[], []]
+    assert sorted(e["port"] for e in eps) == ["conmand-http", "http"]
+    assert {e["port"] for e in eps} <= names and {e["path"] for e in eps} == {"/metrics"}
 
 
 def parse_quantity(q):
@@ -285,7 +320,7 @@ def test_only_peers_and_labelled_clients_may_reach_port_7890(docs, sts, containe
     assert spec["policyTypes"] == ["Ingress"]
     assert spec["podSelector"]["matchLabels"].items() <= labels.items()
     port_names = {p["name"] for p in container["ports"]}
-    assert len(spec["ingress"]) == 1
+    assert len(spec["ingress"]) == 2
     rule = spec["ingress"][0]
     assert [p["port"] for p in rule["ports"]] == ["conman"] and "conman" in port_names
     peers = rule["from"]
@@ -294,3 +329,14 @@ def test_only_peers_and_labelled_clients_may_reach_port_7890(docs, sts, containe
     assert [p["podSelector"]["matchLabels"] for p in own] == [spec["podSelector"]["matchLabels"]]
     clients = [p for p in peers if "namespaceSelector" in p]
     assert [p["podSelector"]["matchLabels"] for p in clients] == [{"cray-conman-client": "true"}]
+
+
+def test_only_labelled_monitoring_reaches_the_http_ports(docs, container):
+    (pol,) = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    rule = pol["spec"]["ingress"][1]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert sorted(ports[p["port"]] for p in rule["ports"]) == [8080, 8081]
+    (peer,) = rule["from"]  # both selectors in one peer: pod AND namespace
+    assert "ipBlock" not in peer
+    assert peer["namespaceSelector"]["matchLabels"] == {"cray-conman-metrics": "true"}
+    assert peer["podSelector"]["matchLabels"] == {"cray-conman-metrics": "true"}

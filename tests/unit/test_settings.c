@@ -220,6 +220,37 @@ static void test_no_server_keywords_give_no_line(void **state)
     settings_release(&s);
 }
 
+static void test_http_is_off_by_default_and_binds_every_address(void **state)
+{
+    (void)state;
+    const char *off[] = {"HTTP_PORT", "", NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, off, err, sizeof(err)), 0);
+    assert_int_equal(s.http_port, 0);
+    assert_string_equal(s.http_addr, "0.0.0.0");
+    assert_null(s.conmand_http_addr);
+    settings_release(&s);
+    const char *on[] = {"HTTP_PORT", "8080", "HTTP_ADDR", "127.0.0.1", NULL};
+    assert_int_equal(settings_parse(&s, lookup, on, err, sizeof(err)), 0);
+    assert_int_equal(s.http_port, 8080);
+    assert_string_equal(s.http_addr, "127.0.0.1");
+    settings_release(&s);
+}
+
+static void test_conmand_http_addr_goes_next_to_httpport(void **state)
+{
+    (void)state;
+    const char *env[] = {"CONMAND_HTTP_PORT", "8081", "CONMAND_HTTP_ADDR", "0.0.0.0", NULL};
+    struct settings s;
+    char err[256] = "", line[1200], names[128];
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_string_equal(line, "server httpport=8081 httpaddr=0.0.0.0\n");
+    assert_string_equal(names, "CONMAND_HTTP_PORT CONMAND_HTTP_ADDR");
+    settings_release(&s);
+}
+
 static void test_bad_server_keywords_name_variable_and_value(void **state)
 {
     (void)state;
@@ -235,6 +266,12 @@ static void test_bad_server_keywords_name_variable_and_value(void **state)
         {"LOG_SHIP", "file:rel/path", "LOG_SHIP=file:rel/path"},
         {"LOG_SHIP", "file:/a,file:/b,file:/c", "LOG_SHIP=file:/a,file:/b,file:/c"},
         {"LOG_SHIP", "file:/a\"b", "LOG_SHIP=file:/a\"b"},
+        {"CONMAND_HTTP_ADDR", "localhost", "CONMAND_HTTP_ADDR=localhost"},
+        {"CONMAND_HTTP_ADDR", "10.0.0.256", "CONMAND_HTTP_ADDR=10.0.0.256"},
+        {"HTTP_PORT", "65536", "HTTP_PORT=65536"},
+        {"HTTP_PORT", "http", "HTTP_PORT=http"},
+        {"HTTP_ADDR", "::1", "HTTP_ADDR=::1"},
+        {"HTTP_ADDR", "0.0.0.0 ", "HTTP_ADDR=0.0.0.0 "},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *env[] = {cases[i][0], cases[i][1], NULL};
@@ -252,6 +289,8 @@ int main(void)
         cmocka_unit_test(test_server_keywords_render_one_line),
         cmocka_unit_test(test_no_server_keywords_give_no_line),
         cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
+        cmocka_unit_test(test_http_is_off_by_default_and_binds_every_address),
+        cmocka_unit_test(test_conmand_http_addr_goes_next_to_httpport),
         cmocka_unit_test(test_values_are_taken_from_the_environment),
         cmocka_unit_test(test_empty_value_means_default),
         cmocka_unit_test(test_bad_numbers_name_variable_and_value),
