@@ -325,6 +325,9 @@ static void stop_server(struct server *s)
         return;
     s->stopping = true;
     s->hub.stopping = true; /* no console reconnects from here on */
+    if (s->http)
+        httpd_stop(s->http); /* first: no page is built from what goes next */
+    s->http = NULL;
     note_children(s);
     for (size_t i = 0; i < s->nstopped; i++)
         kill(-s->stopped_children[i], SIGTERM); /* the consoles' close does it too */
