@@ -143,9 +143,14 @@ static void tell_readiness(struct server *s)
     char why[160];
     if (!s->http)
         return;
+    if (s->listening) {
+        httpd_set_ready(s->http, true, NULL);
+        return;
+    }
+    /* uv_strerror() of an unknown code allocates: only a real error here. */
     snprintf(why, sizeof(why), "client port %d: %s; retrying every %d s", s->port,
              uv_strerror(s->listen_err), LISTEN_RETRY_MS / 1000);
-    httpd_set_ready(s->http, s->listening, s->listening ? NULL : why);
+    httpd_set_ready(s->http, false, why);
 }
 
 static void on_listen_retry(uv_timer_t *t)
