@@ -232,10 +232,10 @@ def test_healthz_is_503_when_the_event_loop_stops_turning(procs, tmp_path):
 
 
 def test_scrapes_of_many_consoles_complete_and_stop_is_clean(procs, tmp_path):
-    """2,000 consoles take several slices a page; concurrent scrapes each get
+    """1,000 consoles take several slices a page; concurrent scrapes each get
     every console once, and SIGTERM with pages pending exits cleanly."""
     down = refused_port()
-    names = [f"n{i:04d}" for i in range(2000)]
+    names = [f"n{i:04d}" for i in range(1000)]
     d = start(procs, tmp_path, [f'console name="{n}" dev="127.0.0.1:{down}"' for n in names],
               extra="server nofile=-1")
     results, errors = [], []
