@@ -469,7 +469,9 @@ def setup(procs, kind, binary, run_dir, names, args, flood_bytes=0, extra=(), wa
     return Daemon(procs, kind, binary, run_dir, port, conf), sources, logdir
 
 
-def scenario_steady(procs, kind, binary, n, run_dir, args):
+def scenario_steady(procs, kind, binary, n, run_dir, args, after_window=None):
+    """`after_window`, when given, is called once the CPU window closes with
+    the daemon still running; what it returns is m["after_window"]."""
     names = names_for(n)
     daemon, sources, logdir = setup(procs, kind, binary, run_dir, names, args)
     t0 = daemon.start()
@@ -485,6 +487,7 @@ def scenario_steady(procs, kind, binary, n, run_dir, args):
     daemon.check_alive("during the CPU window")
     c1, s1, w1 = cpu_seconds(pid), sources.cpu_seconds(), time.monotonic()
     rss, fds = rss_kb(pid), fd_count(pid)
+    extra = after_window() if after_window else None
     reconnects = sources.connects() - n
     report = sources.stop_and_report()
     wait_logs_stable(logdir)
@@ -496,6 +499,8 @@ def scenario_steady(procs, kind, binary, n, run_dir, args):
          "cpu_pct": 100 * cpu, "cpu_per_console_us": 1e6 * cpu / n,
          "fds_per_console": fds / n, "source_cpu_pct": 100 * (s1 - s0) / (w1 - w0),
          "reconnects": reconnects}
+    if after_window:
+        m["after_window"] = extra
     m.update(loss)
     return m
 

@@ -15,6 +15,7 @@ checked in the logs afterwards), with more SERVER lines:
 Every process it starts runs in its own session and is stopped by PID.
 """
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -51,23 +52,46 @@ while True:
 
 
 class Scraper(threading.Thread):
-    """GETs /metrics every `every` seconds until stopped."""
+    """GETs /metrics and /consoles in turn, one every `every` seconds, until
+    stopped; then reads what conmand measured of its own page building."""
 
     def __init__(self, port, every):
         super().__init__(daemon=True)
-        self.url, self.every = f"http://127.0.0.1:{port}/metrics", every
-        self.latencies, self.sizes, self.errors = [], [], 0
+        self.base, self.every = f"http://127.0.0.1:{port}", every
+        self.latencies = {"/metrics": [], "/consoles": []}
+        self.sizes, self.errors = {}, 0
         self.stopping = threading.Event()
 
+    def get(self, path):
+        with urllib.request.urlopen(self.base + path, timeout=10) as r:
+            return r.read()
+
     def run(self):
+        paths = list(self.latencies)
+        n = 0
         while not self.stopping.wait(self.every):
+            path = paths[n % len(paths)]
+            n += 1
             t0 = time.monotonic()
             try:
-                with urllib.request.urlopen(self.url, timeout=10) as r:
-                    self.sizes.append(len(r.read()))
-                self.latencies.append(time.monotonic() - t0)
+                self.sizes[path] = len(self.get(path))
+                self.latencies[path].append(time.monotonic() - t0)
             except OSError:
                 self.errors += 1  # before the port answers, or a failure
+
+    def loop_figures(self):
+        """conman_http_* gauges of one last scrape: the longest turn the
+        loop spent building pages, and the latest page's build time.
+        Scraping stops first, so the figures cover the window's pages."""
+        self.stopping.set()
+        self.join(15)
+        out = {}
+        for line in self.get("/metrics").decode().splitlines():
+            name, _, value = line.partition(" ")
+            if name in ("conman_http_slice_max_seconds", "conman_http_last_build_seconds",
+                        "conman_http_pages_total"):
+                out[name] = float(value)
+        return out
 
 
 def variant_args(args, name, procs, run_dir):
@@ -101,16 +125,25 @@ def run_variant(procs, name, args):
     if scraper:
         scraper.start()
     try:
-        m = harness.scenario_steady(procs, "ours", args.ours, args.consoles, run_dir, v)
+        m = harness.scenario_steady(procs, "ours", args.ours, args.consoles, run_dir, v,
+                                    after_window=scraper and scraper.loop_figures)
     finally:
         if scraper:
             scraper.stopping.set()
             scraper.join(15)
-    if scraper and scraper.latencies:
-        m["scrape_ms_median"] = 1000 * statistics.median(scraper.latencies)
-        m["scrape_ms_max"] = 1000 * max(scraper.latencies)
-        m["scrape_kb"] = scraper.sizes[-1] / 1024
-        m["scrapes"], m["scrape_errors"] = len(scraper.latencies), scraper.errors
+    if scraper:
+        for path, lat in scraper.latencies.items():
+            key = path.strip("/")
+            if lat:
+                m[f"{key}_ms_median"] = 1000 * statistics.median(lat)
+                m[f"{key}_ms_max"] = 1000 * max(lat)
+                m[f"{key}_kb"] = scraper.sizes[path] / 1024
+                m[f"{key}_pages"] = len(lat)
+        m["scrape_errors"] = scraper.errors
+        loop = m.pop("after_window", None) or {}
+        if loop:
+            m["slice_max_ms"] = 1000 * loop["conman_http_slice_max_seconds"]
+            m["last_build_ms"] = 1000 * loop["conman_http_last_build_seconds"]
     if "sink" in extra:
         harness.Procs.stop(extra["sink"])
         with open(extra["sink_count"]) as f:
@@ -132,8 +165,11 @@ def table(results, args):
     for name, m in results.items():
         ratio = f"{m['cpu_pct'] / base:.2f}" if base else "-"
         extra = ", ".join(f"{k}={m[k]:.1f}" if isinstance(m[k], float) else f"{k}={m[k]}"
-                          for k in ("scrape_ms_median", "scrape_ms_max", "scrape_kb", "scrapes",
-                                    "scrape_errors", "shipped_lines", "rotated_files") if k in m)
+                          for k in ("metrics_ms_median", "metrics_ms_max", "metrics_kb",
+                                    "metrics_pages", "consoles_ms_median", "consoles_ms_max",
+                                    "consoles_kb", "consoles_pages", "scrape_errors",
+                                    "slice_max_ms", "last_build_ms", "shipped_lines",
+                                    "rotated_files") if k in m)
         rows.append(f"{name:10} {m['cpu_pct']:7.2f} {ratio:>7} {m['lines_lost']:6d} {extra}")
     return "\n".join(rows)
 
@@ -169,6 +205,8 @@ def main():
     print(text)
     with open(os.path.join(args.out, "ops.txt"), "w") as f:
         f.write(text + "\n")
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=1)
     return 0
 
 

@@ -50,11 +50,12 @@ CONMAND=${CONMAND:-$bin/conmand}
 [ -x "$CONMAND" ] || die "CONMAND=$CONMAND is not executable"
 [[ "$blade_nodes" =~ ^[0-9]+$ ]] && [ "$blade_nodes" -le 64 ] ||
   die "DEMO_BLADE_NODES '$blade_nodes': expected a whole number from 0 to 64"
-# Debian's conmand has no ssh: console type: with it the demo stays in bmc mode.
+# Debian's conmand has no ssh: console type and no HTTP endpoints: with it
+# the demo stays in bmc mode and only configure_conman serves /metrics.
+ours=0
+timeout 5 "$CONMAND" -V 2>&1 | grep -q "conmand (conman-service)" && ours=1
 mode=bmc
-if [ "$blade_nodes" -gt 0 ] && timeout 5 "$CONMAND" -V 2>&1 | grep -q "conmand (conman-service)"; then
-  mode=node
-fi
+[ "$ours" = 1 ] && [ "$blade_nodes" -gt 0 ] && mode=node
 blade=x1000c0s0b0
 
 # 2. A fresh scratch directory. Only a directory we made earlier is emptied.
@@ -170,7 +171,15 @@ start "$demo/hsm-sim.log" "$bin/hsm-sim" --port "$hsm_port" --inventory "$invent
 await hsm-sim 10 "$demo/hsm-sim.log" grep -qs "listening on" "$demo/hsm-sim.log"
 
 # 5. configure_conman: discovers the BMCs, writes conman.conf, runs conmand.
+# Both serve /healthz, /readyz and /metrics (conmand also /consoles).
 conman_port="$(free_tcp_port)"
+configure_http_port="$(free_tcp_port)"
+conmand_http_port=""
+conmand_http=""
+if [ "$ours" = 1 ]; then
+  conmand_http_port="$(free_tcp_port)"
+  conmand_http="server httpport=$conmand_http_port"
+fi
 cat >"$demo/conman_base.conf" <<EOF
 # UPDATE_CONFIG=TRUE
 # Base configuration of the demo (scripts/demo.sh).
@@ -180,6 +189,7 @@ server logfile="conmand.log"
 server pidfile="$demo/conmand.pid"
 server port=$conman_port
 server timestamp=1h
+$conmand_http
 global log="console.%N"
 global logopts="nolock,sanitize,timestamp"
 global seropts="115200,8n1"
@@ -195,6 +205,7 @@ say "starting configure_conman (CONSOLE_MODE=$mode) with $CONMAND ..."
 API_GATEWAY="http://127.0.0.1:$hsm_port" USER_FILE="$demo/bmc/secrets/user" \
   PWD_FILE="$demo/bmc/secrets/password" CONMAN_BASE_CONF="$demo/conman_base.conf" \
   CONMAN_CONF="$demo/conman.conf" CONMAND="$CONMAND" DISCOVERY_RETRY_SEC=2 \
+  HTTP_PORT="$configure_http_port" HTTP_ADDR=127.0.0.1 \
   start "$demo/configure_conman.log" env "${node_env[@]}" "$bin/configure_conman"
 
 all_listed() { [ "$(/usr/bin/conman -d "127.0.0.1:$conman_port" -q 2>/dev/null | wc -w)" -eq "$total" ]; }
@@ -214,6 +225,39 @@ check_logs() {
   done < <(consoles)
   echo "$ok"
 }
+# What an operator's probes and Prometheus see: health, a few metrics, and
+# conmand's /consoles as a table.
+show_operations() {
+  /usr/bin/python3 - "$configure_http_port" "$conmand_http_port" <<'PY' ||
+import json, sys, urllib.error, urllib.request
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+configure, conmand = sys.argv[1], sys.argv[2]
+for name, port in (("configure_conman", configure), ("conmand", conmand)):
+    if port:
+        health = ", ".join(f"{p} {get(port, p)[0]}" for p in ("/healthz", "/readyz"))
+        print(f"demo: {name} on 127.0.0.1:{port}: {health}")
+def samples(port, prefixes):
+    print(f"demo: curl -s http://127.0.0.1:{port}/metrics (some of it):")
+    for line in get(port, "/metrics")[1].splitlines():
+        if line.startswith(prefixes):
+            print(f"demo:   {line}")
+samples(configure, ("conman_configure_consoles_discovered", "conman_configure_conmand_up",
+                    "conman_configure_last_discovery_success"))
+if conmand:
+    samples(conmand, ("conman_console_up{", "conman_consoles{"))
+    print(f"demo: curl -s http://127.0.0.1:{conmand}/consoles (as a table):")
+    for c in json.loads(get(conmand, "/consoles")[1]):
+        print(f"demo:   {c['name']:<16} {c['type']:<5} {c['state']:<10} "
+              f"connects={c['connects']} log={c['log']}")
+PY
+    say "the operations endpoints did not answer"
+}
+
 if [ -n "$seconds" ]; then
   [[ "$seconds" =~ ^[0-9]+$ ]] || die "DEMO_SECONDS '$seconds': expected a whole number of seconds"
   end=$((SECONDS + seconds))
@@ -228,6 +272,7 @@ if [ -n "$seconds" ]; then
   what="SOL output"
   [ "$mode" = node ] &&
     what="output ($count River nodes over IPMI SOL, $blade_nodes Mountain nodes over SSH)"
+  show_operations
   if [ "$ok" -eq "$total" ]; then
     say "PASS: all $total consoles logged $what through $CONMAND"
     exit 0
@@ -260,6 +305,17 @@ fi
 cat <<EOF
   ls $demo/logs/
       one log file per console; e.g. tail -f $demo/logs/console.$first
+  curl -s http://127.0.0.1:$configure_http_port/metrics
+      configure_conman's health and metrics (also /healthz, /readyz)
+EOF
+if [ "$ours" = 1 ]; then
+  cat <<EOF
+  curl -s http://127.0.0.1:$conmand_http_port/metrics
+  curl -s http://127.0.0.1:$conmand_http_port/consoles
+      conmand's per-console metrics, and every console's state as JSON
+EOF
+fi
+cat <<EOF
   cat $demo/conman.conf
       written by configure_conman from HSM (mode 0600: it holds the BMC password as hex)
   kill \$(cat $demo/conmand.pid); tail -f $demo/configure_conman.log

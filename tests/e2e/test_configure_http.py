@@ -6,6 +6,7 @@ import http.client
 import os
 import signal
 import socket
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -89,6 +90,30 @@ def test_health_ready_and_metrics_follow_discovery(procs, tmp_path):
     assert m[("conman_configure_conmand_start_timestamp_seconds", ())] > 1.7e9
     assert status(port, "/healthz") == 200
     cc.assert_no_secret()
+
+
+def test_hanging_hsm_keeps_healthz_200_for_the_bounded_request(procs, tmp_path):
+    # Discovery blocks the loop for up to HSM_TIMEOUT_SEC (curl is
+    # synchronous there); that is the loop working as designed, not a hung
+    # process, so /healthz stays 200 past its usual 5 s heartbeat limit,
+    # and the timed-out request is counted as an HSM error.
+    sim = HsmSim.start(procs, tmp_path, endpoints=BMCS)
+    assert sim.fault("slow", seconds=60) == "ok"
+    cc, port = http_configure(procs, tmp_path, sim, env={"HSM_TIMEOUT_SEC": "9"})
+    cc.start()
+    cc.wait(lambda: status(port, "/healthz") == 200, 10, "/healthz 200")
+    codes = []
+    deadline = time.monotonic() + 8  # most of one hanging request
+    while time.monotonic() < deadline:
+        codes.append(status(port, "/healthz"))
+        time.sleep(0.5)
+    assert codes and set(codes) == {200}, codes
+    cc.wait(lambda: (metric(port, "conman_configure_hsm_errors_total") or 0) >= 1, 15,
+            "the timed-out HSM request counted")
+    assert status(port, "/readyz") == 503
+    cc.wait_log("HSM discovery failed:")
+    assert sim.fault("none") == "ok"
+    cc.wait(lambda: status(port, "/readyz") == 200, 30, "/readyz 200 once HSM answers")
 
 
 def test_readyz_needs_conmands_port_to_accept(procs, tmp_path):

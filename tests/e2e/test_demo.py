@@ -3,6 +3,7 @@ chain (hsm-sim -> configure_conman -> conmand -> ipmi_sim BMCs -> console-sim)
 and passes only when every console's log holds SOL output; Ctrl-C in the
 interactive mode stops every process it started."""
 import os
+import re
 import signal
 import subprocess
 
@@ -31,6 +32,11 @@ def test_demo_check_mode_passes_with_sol_output_in_every_console_log(procs, tmp_
     assert rc == 0, text
     assert "PASS: all 3 consoles logged SOL output" in text
     assert text.count("numbered SOL lines in logs/console.") == 3
+    # Debian's conmand has no HTTP endpoints; configure_conman's answer.
+    assert re.search(r"demo: configure_conman on 127\.0\.0\.1:\d+: /healthz 200, /readyz 200",
+                     text), text
+    assert "demo:   conman_configure_consoles_discovered 3" in text, text
+    assert "demo: conmand on" not in text
     conf = tmp_path / "demo" / "conman.conf"
     assert oct(os.stat(conf).st_mode & 0o777) == "0o600"
     password = read_text(tmp_path / "demo" / "bmc" / "secrets" / "password").strip()
@@ -54,6 +60,13 @@ def test_demo_check_mode_runs_a_mixed_river_and_mountain_cluster_with_our_conman
     assert text.count("numbered SOL lines in logs/console.") == 2
     assert "numbered SSH lines in logs/console.x1000c0s0b0n0" in text
     assert "numbered SSH lines in logs/console.x1000c0s0b0n1" in text
+    # The operations endpoints of both, as the demo shows them.
+    assert re.search(r"demo: conmand on 127\.0\.0\.1:\d+: /healthz 200, /readyz 200", text), text
+    up = re.findall(r'demo:   conman_console_up\{console="([^"]+)"\} 1', text)
+    assert len(up) == 4, text
+    rows = re.findall(r"demo:   (\S+) +(ipmi|ssh) +up +connects=\d+ log=\S+", text)
+    assert sorted(name for name, _ in rows) == sorted(up), text
+    assert sorted(kind for _, kind in rows) == ["ipmi", "ipmi", "ssh", "ssh"], text
     demo = tmp_path / "demo"
     conf = read_text(demo / "conman.conf")
     assert f'dev="ssh:n1@127.0.0.1:' in conf and f'sshopts="I:{demo}/ssh/id_ed25519"' in conf
