@@ -77,7 +77,9 @@ class Scraper(threading.Thread):
                 self.sizes[path] = len(self.get(path))
                 self.latencies[path].append(time.monotonic() - t0)
             except OSError:
-                self.errors += 1  # before the port answers, or a failure
+                # Refused before the port first answers is start-up, not failure.
+                if any(self.latencies.values()):
+                    self.errors += 1
 
     def loop_figures(self):
         """conman_http_* gauges of one last scrape: the longest turn the
