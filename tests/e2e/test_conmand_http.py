@@ -120,8 +120,10 @@ def test_consoles_lists_every_console_with_state_error_and_log(procs, tmp_path):
     down = refused_port()
     d = start(procs, tmp_path, [f'console name="talk" dev="{script}"',
                                 f'console name="dead" dev="127.0.0.1:{down}"'])
-    wait_for(lambda: json.loads(get(d.http, "/consoles")[1])[1]["state"] == "up", timeout=10,
-             what="talk up in /consoles")
+    # Up comes when the process starts; its first line a moment later.
+    wait_for(lambda: (lambda t: t["state"] == "up" and t["last_output"] is not None)(
+        json.loads(get(d.http, "/consoles")[1])[1]), timeout=10,
+        what="talk up in /consoles, with output")
     status, body = get(d.http, "/consoles")
     assert status == 200
     by_name = {c["name"]: c for c in json.loads(body)}
