@@ -5,10 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "conmand/consoles/console.h"
+#include "conmand/consoles/notice.h"
 #include "conmand/consoles/registry.h"
+#include "conmand/consoles/types.h"
 
 struct named {
     const char *name;
@@ -218,14 +221,34 @@ fail:
     return -ENOMEM;
 }
 
+/* The log's marker of an owner change (scale-out): the old owner's log
+ * ends with the conmand it handed the console to, the new owner's log
+ * starts with the one it took it from. */
+static void mark_handover(struct console *c, const char *verb, const char *peer)
+{
+    char when[64], text[512];
+    notice_long_time(time(NULL), when, sizeof(when));
+    snprintf(text, sizeof(text), "Console [%s] %s the conmand at %s at %s", c->cfg.name, verb,
+             peer, when);
+    console_notify(c, text, NULL);
+}
+
 /* A changed console: same clients, new settings, reconnect now. Its log is
  * set up afresh only when its options changed or it had none (a log whose
- * name names the same file keeps its descriptor). Takes what `ch` holds. */
+ * name names the same file keeps its descriptor). A console that moves to
+ * another conmand (peer:) closes its log and lets its clients go (their
+ * next connection is carried to the owner); one that comes back from
+ * there opens its log and connects. Takes what `ch` holds. */
 static void change_console(struct console *c, struct reload_change *ch)
 {
-    char text[512];
-    snprintf(text, sizeof(text), "Console [%s] configuration changed: reconnecting", c->cfg.name);
-    console_notify(c, text, NULL);
+    char text[512], from[300];
+    bool was_remote = console_is_remote(c);
+    snprintf(from, sizeof(from), "%s", was_remote ? c->type->dev_id(c->cfg.dev) : "");
+    if (!was_remote) {
+        snprintf(text, sizeof(text), "Console [%s] configuration changed: reconnecting",
+                 c->cfg.name);
+        console_notify(c, text, NULL);
+    }
     console_down(c, "configuration changed");
     console_unwait(c); /* the wake-up was for the old dev */
     console_reconfigure(c, &ch->cfg);
@@ -234,7 +257,17 @@ static void change_console(struct console *c, struct reload_change *ch)
         c->log = ch->log; /* never opened: nothing points into it */
         ch->new_log = false;
     }
+    if (console_is_remote(c)) {
+        if (!was_remote) {
+            mark_handover(c, "handed over to", c->type->dev_id(c->cfg.dev));
+            logfile_close(&c->log);
+        }
+        console_drop_readers(c);
+        return;
+    }
     console_refresh_log(c);
+    if (was_remote)
+        mark_handover(c, "taken over from", from);
     c->failures = 0;
     console_kick(c);
 }

@@ -181,6 +181,22 @@ static void test_bad_lines_are_reported_with_file_line_and_token_and_skipped(voi
     conf_release(&c);
 }
 
+static void test_a_bad_peer_address_is_reported_at_its_line(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("console name=\"p\" dev=\"peer:127.0.0.1:65536\"\n"
+             "console name=\"q\" dev=\"peer:[::1]:7890\"\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 1);
+    assert_string_equal(r.msgs[0], "test.conf:1: console [p]: dev \"peer:127.0.0.1:65536\": "
+                                   "expected peer:HOST:PORT (an IPv6 HOST in [], PORT 1-65535)");
+    assert_int_equal(c.nconsoles, 1);
+    assert_string_equal(c.consoles[0].name, "q");
+    conf_release(&c);
+}
+
 static void test_bad_operations_values_name_the_keyword(void **state)
 {
     (void)state;
@@ -707,6 +723,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_server_keyword_is_parsed),
         cmocka_unit_test(test_defaults_without_server_lines),
+        cmocka_unit_test(test_a_bad_peer_address_is_reported_at_its_line),
         cmocka_unit_test(test_bad_operations_values_name_the_keyword),
         cmocka_unit_test(test_global_settings_apply_to_later_consoles),
         cmocka_unit_test(test_comments_and_quotes_hold_special_characters),

@@ -228,6 +228,25 @@ static void test_console_type_follows_the_dev_string(void **state)
     assert_ptr_equal(console_type_for("relative/path", false), &console_type_process);
     assert_ptr_equal(console_type_for("cat %N", false), &console_type_process);
     assert_null(console_type_for("host:notaport", false));
+    /* Every peer: dev is a peer console; its address is checked apart. */
+    char err[256];
+    assert_ptr_equal(console_type_for("peer:127.0.0.1:7890", false), &console_type_peer);
+    assert_ptr_equal(console_type_for("peer:conman-1.conman:7890", false), &console_type_peer);
+    assert_ptr_equal(console_type_for("peer:[::1]:7890", false), &console_type_peer);
+    assert_ptr_equal(console_type_for("peer:127.0.0.1:99999", false), &console_type_peer);
+    assert_int_equal(console_type_peer.check_dev("peer:127.0.0.1:7890", err, sizeof(err)), 0);
+    assert_int_equal(console_type_peer.check_dev("peer:[::1]:65535", err, sizeof(err)), 0);
+    assert_int_equal(console_type_peer.check_dev("peer:h:1", err, sizeof(err)), 0);
+    const char *bad[] = {"peer:127.0.0.1:65536", "peer:127.0.0.1:0", "peer:127.0.0.1",
+                         "peer::7890", "peer:::1:7890", "peer:[]:7890", "peer:h:", "peer:h:12a",
+                         "peer:h:000001"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(console_type_peer.check_dev(bad[i], err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, bad[i]));
+    }
+    assert_true(console_type_peer.remote);
+    assert_string_equal(console_type_peer.dev_id("peer:[::1]:7890"), "[::1]:7890");
     /* The options keywords are the types'. */
     assert_ptr_equal(console_types[console_type_with_opts("IPMIOPTS")], &console_type_ipmi);
     assert_ptr_equal(console_types[console_type_with_opts("seropts")], &console_type_serial);

@@ -1,6 +1,7 @@
 /* The conman protocol: greetings and requests parsed, console patterns
  * matched by glob, name or regex, responses formatted as conman sends them,
  * and session escapes decoded. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -313,6 +314,55 @@ static void test_session_escapes_split_bytes_and_commands(void **state)
     assert_false(st.got_esc);
 }
 
+static void test_relay_carries_user_tty_options_and_names_to_the_owner(void **state)
+{
+    (void)state;
+    struct proto_req r = {0};
+    char msg[128], *out;
+    size_t len;
+    assert_int_equal(proto_parse_hello("HELLO USER='root' TTY='pts/1'", &r, msg, sizeof(msg)), 0);
+    assert_int_equal(proto_parse_request("CONNECT OPTION=JOIN OPTION=BROADCAST CONSOLE='x*'", &r),
+                     0);
+    const char *names[] = {"x1", "x'2"};
+    assert_int_equal(proto_format_relay(&r, "10.0.0.9", names, 2, &out, &len), 0);
+    assert_string_equal(out, "HELLO USER='root' TTY='pts/1' VIA='10.0.0.9'\n"
+                             "CONNECT OPTION=JOIN OPTION=BROADCAST CONSOLE='x1' CONSOLE=\"x'2\"\n");
+    assert_int_equal(len, strlen(out));
+    /* What the owner parses is what the client asked, for those names. */
+    struct proto_req back = {0};
+    const char *nl = strchr(out, '\n');
+    char hello[256];
+    memcpy(hello, out, (size_t)(nl - out));
+    hello[nl - out] = '\0';
+    assert_int_equal(proto_parse_hello(hello, &back, msg, sizeof(msg)), 0);
+    assert_string_equal(back.user, "root");
+    assert_string_equal(back.tty, "pts/1");
+    assert_string_equal(back.via, "10.0.0.9");
+    assert_int_equal(proto_parse_request(nl + 1, &back), 0);
+    assert_int_equal(back.cmd, PROTO_CMD_CONNECT);
+    assert_true(back.join && back.broadcast && !back.force && !back.quiet);
+    assert_int_equal(back.npatterns, 2);
+    assert_string_equal(back.patterns[1], "x'2");
+    free(out);
+    proto_req_release(&back);
+    /* A name that no quote can hold is refused, not cut. */
+    const char *unquotable[] = {"a'b\"c"};
+    assert_int_equal(proto_format_relay(&r, "h", unquotable, 1, &out, &len), -EINVAL);
+    const char *linebreak[] = {"a\nQUERY"};
+    assert_int_equal(proto_format_relay(&r, "h", linebreak, 1, &out, &len), -EINVAL);
+    /* A direct client has no VIA; monitor without options and no TTY. */
+    struct proto_req m = {0};
+    assert_int_equal(proto_parse_hello("HELLO USER='u'", &m, msg, sizeof(msg)), 0);
+    assert_string_equal(m.via, "");
+    assert_int_equal(proto_parse_request("MONITOR CONSOLE='n'", &m), 0);
+    const char *one[] = {"n"};
+    assert_int_equal(proto_format_relay(&m, "h", one, 1, &out, &len), 0);
+    assert_string_equal(out, "HELLO USER='u' VIA='h'\nMONITOR CONSOLE='n'\n");
+    free(out);
+    proto_req_release(&m);
+    proto_req_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_ok_never_breaks_the_line_when_names_do_not_fit),
         cmocka_unit_test(test_who_names_the_user_host_and_tty),
         cmocka_unit_test(test_session_escapes_split_bytes_and_commands),
+        cmocka_unit_test(test_relay_carries_user_tty_options_and_names_to_the_owner),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

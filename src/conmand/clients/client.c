@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "conmand/clients/peerlink.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
+#include "conmand/consoles/types.h"
 #include "conmand/consoles/reset.h"
 #include "conmand/consoles/notice.h"
 
@@ -258,7 +260,7 @@ static void name_done(uv_getnameinfo_t *req, int status, const char *host, const
     struct client_dns *dns = req->data;
     if (dns->cl) {
         dns->cl->dns = NULL;
-        if (status == 0 && host && *host)
+        if (status == 0 && host && *host && !dns->cl->req.via[0])
             snprintf(dns->cl->host, sizeof(dns->cl->host), "%s", host);
     }
     free(dns);
@@ -291,6 +293,7 @@ static void closed_cb(uv_handle_t *h)
         uv_cancel((uv_req_t *)&cl->dns->req);
     }
     unlink_client(cl);
+    free(cl->links);
     proto_req_release(&cl->req);
     free(cl->pend);
     free(cl->cons);
@@ -324,6 +327,9 @@ void client_close(struct client *cl)
             notify_departure(cl, cl->cons[i]);
     }
     cl->ncons = 0;
+    for (size_t i = 0; i < cl->nlinks; i++)
+        peer_link_close(cl->links[i]);
+    cl->nlinks = 0;
     if (cl->pend)
         flush_pending(cl); /* the last reply goes out before the FIN */
     cl->state = CLIENT_CLOSING;
@@ -595,10 +601,14 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
         free(cons);
         return;
     }
-    cl->cons = cons;
-    cl->ncons = n;
     cl->writer = cl->req.cmd == PROTO_CMD_CONNECT;
     cl->broadcast = cl->writer && n > 1;
+    size_t local = 0; /* the links carry the remote ones */
+    for (size_t i = 0; i < n; i++)
+        if (!console_is_remote(cons[i]))
+            cons[local++] = cons[i];
+    cl->cons = cons;
+    cl->ncons = local;
     cl->state = CLIENT_SESSION;
     stop_request_timer(cl);
     cl->last_input = time(NULL);
@@ -616,7 +626,7 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
                  cl->req.user, cl->host, cl->port, n, fitted);
     }
     attach_all(cl);
-    if (cl->ncons == 0)
+    if (cl->ncons == 0 && cl->nlinks == 0)
         client_close(cl);
 }
 
@@ -689,6 +699,214 @@ static long match_consoles(struct client *cl, struct console **cons, char *msg, 
     return rc < 0 ? rc : (long)n;
 }
 
+/* Sessions on peer: consoles, carried to the conmand that owns them. */
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static bool links_full(const struct client *cl)
+{
+    for (size_t i = 0; i < cl->nlinks; i++)
+        if (peer_link_full(cl->links[i]))
+            return true;
+    return false;
+}
+
+/* The owner takes the client's bytes more slowly than it types or pastes:
+ * stop reading it (TCP holds it back) rather than queue without bound. */
+static void pause_if_full(struct client *cl)
+{
+    if (!cl->paused && cl->state == CLIENT_SESSION && links_full(cl)) {
+        cl->paused = true;
+        uv_read_stop((uv_stream_t *)&cl->tcp);
+    }
+}
+
+static void link_drained(void *ctx, struct peer_link *l)
+{
+    (void)l;
+    struct client *cl = ctx;
+    if (cl->paused && cl->state == CLIENT_SESSION && !links_full(cl)) {
+        cl->paused = false;
+        uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb);
+    }
+}
+
+static void link_data(void *ctx, struct peer_link *l, const char *buf, size_t len)
+{
+    (void)l;
+    struct client *cl = ctx;
+    if (!cl->piped)
+        return; /* a broadcast is write-only: the owner's answer is not the client's */
+    cl->piped_answered = true;
+    client_send(cl, buf, len);
+}
+
+static void remove_link(struct client *cl, struct peer_link *l)
+{
+    for (size_t i = 0; i < cl->nlinks; i++) {
+        if (cl->links[i] == l) {
+            cl->links[i] = cl->links[--cl->nlinks];
+            return;
+        }
+    }
+}
+
+static void link_closed(void *ctx, struct peer_link *l, const char *why)
+{
+    struct client *cl = ctx;
+    char text[700];
+    const char *how = why[0] ? why : "it closed the connection";
+    remove_link(cl, l);
+    if (cl->piped) {
+        if (!cl->piped_answered) {
+            snprintf(text, sizeof(text), "The conmand at %s that serves the console cannot be "
+                     "reached: %s", peer_link_address(l), how);
+            reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
+        }
+        client_close(cl);
+        return;
+    }
+    snprintf(text, sizeof(text), "Broadcast to the consoles the conmand at %s serves ended: %s",
+             peer_link_address(l), how);
+    client_send_msg(cl, text, false);
+    log_warn("Client <%s@%s:%d>: %s", cl->req.user, cl->host, cl->port, text);
+    if (cl->nlinks == 0 && cl->ncons == 0)
+        client_close(cl);
+}
+
+static const struct peer_link_ops link_ops = {
+    .data = link_data,
+    .closed = link_closed,
+    .drained = link_drained,
+};
+
+/* The owner's HOST:PORT of a remote console. */
+static const char *owner_of(const struct console *c)
+{
+    return c->type->dev_id(c->cfg.dev);
+}
+
+/* A link to `owner` carrying this client's request for `names`. */
+static int open_link(struct client *cl, const char *owner, const char **names, size_t n,
+                     char *err, size_t errlen)
+{
+    char *relay;
+    size_t len;
+    int rc = proto_format_relay(&cl->req, cl->host, names, n, &relay, &len);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", rc == -EINVAL ? "a name holds both quote characters or a "
+                 "line break, so it cannot be relayed" : "out of memory");
+        return rc;
+    }
+    struct peer_link **grown = realloc(cl->links, (cl->nlinks + 1) * sizeof(*grown));
+    if (!grown) {
+        free(relay);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    cl->links = grown;
+    struct peer_link *l;
+    rc = peer_link_open(cl->hub->loop, owner, relay, len, &link_ops, cl, &l, err, errlen);
+    free(relay);
+    if (rc == 0)
+        cl->links[cl->nlinks++] = l;
+    return rc;
+}
+
+/* One link per owner, each with the names it serves, in server order.
+ * Returns 0, or -errno with the reason (naming the owner) in `err`. */
+static int open_links(struct client *cl, struct console **cons, size_t n, char *err,
+                      size_t errlen)
+{
+    const char **names = malloc(n * sizeof(*names));
+    bool *done = calloc(n, sizeof(*done));
+    int rc = names && done ? 0 : -ENOMEM;
+    if (rc < 0)
+        snprintf(err, errlen, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (done[i] || !console_is_remote(cons[i]))
+            continue;
+        const char *owner = owner_of(cons[i]);
+        size_t k = 0;
+        for (size_t j = i; j < n; j++) {
+            if (!done[j] && console_is_remote(cons[j]) && !strcmp(owner_of(cons[j]), owner)) {
+                names[k++] = cons[j]->cfg.name;
+                done[j] = true;
+            }
+        }
+        char why[400];
+        if ((rc = open_link(cl, owner, names, k, why, sizeof(why))) < 0)
+            snprintf(err, errlen, "the conmand at %s: %s", owner, why);
+    }
+    free(names);
+    free(done);
+    return rc;
+}
+
+/* A request that names consoles another conmand serves. One owner and no
+ * local console: the session is piped to it whole (it answers, it applies
+ * join, force and busy). A broadcast over several owners, or over local
+ * consoles too: the local part is a session here, and each owner gets the
+ * client's input over its own link. Returns true while the session lasts;
+ * owns `cons`. */
+static bool relay_session(struct client *cl, struct console **cons, size_t n)
+{
+    char err[700], text[900];
+    size_t remote = 0, same = 0;
+    const struct console *first = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!console_is_remote(cons[i]))
+            continue;
+        first = first ? first : cons[i];
+        remote++;
+        same += !strcmp(owner_of(cons[i]), owner_of(first));
+    }
+    if (cl->req.via[0]) {
+        /* Relayed to us, yet not ours: the instances disagree on its owner
+         * (membership is settling). Relaying again could loop. */
+        snprintf(text, sizeof(text), "Console [%s] is not served here: this conmand sees it at "
+                 "%s too (the instances' membership is settling; try again in a few seconds)",
+                 first->cfg.name, owner_of(first));
+        reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
+        free(cons);
+        return false;
+    }
+    bool piped = remote == n && same == n;
+    if (!piped && cl->req.cmd == PROTO_CMD_CONNECT && !cl->req.join && !cl->req.force &&
+        reject_busy(cl, cons, n)) {
+        free(cons);
+        return false;
+    }
+    if (open_links(cl, cons, n, err, sizeof(err)) < 0) {
+        snprintf(text, sizeof(text), "Console [%s] cannot be relayed to %s", first->cfg.name, err);
+        reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
+        free(cons);
+        return false; /* client_close() closes the links opened */
+    }
+    log_info("Client <%s@%s:%d> issued %s command (%zu console%s): %zu carried to %zu other "
+             "conmand%s", cl->req.user, cl->host, cl->port,
+             cl->req.cmd == PROTO_CMD_CONNECT ? "connect" : "monitor", n, n == 1 ? "" : "s",
+             remote, cl->nlinks, cl->nlinks == 1 ? "" : "s");
+    if (!piped) {
+        start_session(cl, cons, n); /* owns cons now */
+        return cl->state == CLIENT_SESSION;
+    }
+    free(cons);
+    cl->piped = true;
+    cl->state = CLIENT_SESSION;
+    stop_request_timer(cl);
+    cl->last_input = time(NULL);
+    return true;
+}
+
+static size_t count_remote(struct console *const *cons, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += console_is_remote(cons[i]);
+    return k;
+}
+
 /* Returns true when the connection stays open as a session. */
 static bool handle_request(struct client *cl)
 {
@@ -709,6 +927,8 @@ static bool handle_request(struct client *cl)
         do_query(cl, cons, n);
     else if (n > 1 && !(cl->req.cmd == PROTO_CMD_CONNECT && cl->req.broadcast))
         too_many(cl, cons, n);
+    else if (count_remote(cons, n))
+        return relay_session(cl, cons, n); /* owns cons */
     else if (cl->req.cmd == PROTO_CMD_CONNECT && !cl->req.join && !cl->req.force &&
              reject_busy(cl, cons, n))
         ;
@@ -822,6 +1042,14 @@ static void escape(struct client *cl, unsigned char cmd)
 static void session_input(struct client *cl, unsigned char *buf, size_t len)
 {
     cl->last_input = time(NULL);
+    /* The owners decode their copy themselves. Backwards: a link that
+     * fails is swapped out for the last one, already sent to. */
+    for (size_t i = cl->nlinks; i-- > 0;)
+        if (i < cl->nlinks)
+            peer_link_send(cl->links[i], buf, len);
+    pause_if_full(cl);
+    if (cl->piped)
+        return;
     while (len && cl->state == CLIENT_SESSION) {
         size_t n, used;
         int cmd;
@@ -848,6 +1076,12 @@ static bool handle_line(struct client *cl, const char *line)
         }
         send_raw(cl, "OK\n", 3);
         cl->state = CLIENT_REQUEST;
+        if (cl->req.via[0]) {
+            /* Messages name the client, not the conmand that relayed it. */
+            log_info("Client <%s@%s:%d> relays a client on %s", cl->req.user, cl->host, cl->port,
+                     cl->req.via);
+            snprintf(cl->host, sizeof(cl->host), "%s", cl->req.via);
+        }
         return true;
     }
     if (proto_parse_request(line, &cl->req) < 0) {

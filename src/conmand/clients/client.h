@@ -33,6 +33,7 @@ struct client_dns;
 #define CLIENT_REQUEST_SEC 30
 
 struct client_out;
+struct peer_link;
 
 enum client_state { CLIENT_GREETING, CLIENT_REQUEST, CLIENT_SESSION, CLIENT_CLOSING };
 
@@ -81,6 +82,15 @@ struct client {
     bool writing;            /* a write is in flight */
     struct client_out *pend; /* output waiting for the write in flight */
     struct client_dns *dns;  /* pending reverse lookup of host, or NULL */
+    /* Links to the conmands that own this session's peer: consoles. When
+     * `piped`, links[0] carries the whole session (the owner answers the
+     * request); otherwise each link carries a broadcast's input to the
+     * consoles one owner serves, and what comes back is dropped. */
+    struct peer_link **links;
+    size_t nlinks;
+    bool piped;
+    bool piped_answered; /* the owner has sent something */
+    bool paused;         /* not read: a link's queue is full */
     struct client *prev, *next;
 };
 

@@ -99,7 +99,7 @@ int proto_parse_hello(const char *line, struct proto_req *r, char *msg, size_t m
 {
     struct ptok t;
     bool hello = false;
-    r->user[0] = r->tty[0] = '\0';
+    r->user[0] = r->tty[0] = r->via[0] = '\0';
     for (const char *s = line; next_tok(&s, &t);) {
         if (!t.has_val && is_word(t.key, t.keylen, "HELLO"))
             hello = true;
@@ -107,6 +107,8 @@ int proto_parse_hello(const char *line, struct proto_req *r, char *msg, size_t m
             copy_value(r->user, sizeof(r->user), &t);
         else if (hello && t.has_val && t.vallen && is_word(t.key, t.keylen, "TTY"))
             copy_value(r->tty, sizeof(r->tty), &t);
+        else if (hello && t.has_val && t.vallen && is_word(t.key, t.keylen, "VIA"))
+            copy_value(r->via, sizeof(r->via), &t);
     }
     if (!r->user[0]) {
         snprintf(msg, msglen, "Invalid greeting: no user specified");
@@ -156,6 +158,38 @@ int proto_parse_request(const char *line, struct proto_req *r)
         }
     }
     return 0;
+}
+
+/* A growing string for proto_format_relay(). */
+struct relay_buf {
+    char *p;
+    size_t len, cap;
+    bool nomem;
+};
+
+static bool relay_addn(struct relay_buf *b, const char *s, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (b->len + n + 1 > cap)
+            cap *= 2;
+        char *grown = realloc(b->p, cap);
+        if (!grown) {
+            b->nomem = true;
+            return false;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return true;
+}
+
+static bool relay_add(struct relay_buf *b, const char *s)
+{
+    return relay_addn(b, s, strlen(s));
 }
 
 struct proto_matcher {
@@ -394,6 +428,41 @@ size_t proto_ok_size(const char *const *names, size_t n, bool reset)
 size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_t n, bool reset)
 {
     return proto_format_ok_fit(out, outlen, names, n, reset, NULL);
+}
+
+/* Appends ` KEY='value'` (or "value" when it holds a '). Returns false
+ * when it cannot be quoted or memory ran out. */
+static bool add_quoted(struct relay_buf *b, const char *key, const char *val)
+{
+    char q = strchr(val, '\'') ? '"' : '\'';
+    if ((q == '"' && strchr(val, '"')) || strpbrk(val, "\r\n"))
+        return false;
+    return relay_add(b, " ") && relay_add(b, key) && relay_add(b, "=") &&
+           relay_addn(b, &q, 1) && relay_add(b, val) && relay_addn(b, &q, 1);
+}
+
+int proto_format_relay(const struct proto_req *r, const char *client_host,
+                       const char *const *names, size_t n, char **out, size_t *len)
+{
+    struct relay_buf b = {0};
+    bool ok = relay_add(&b, "HELLO") && add_quoted(&b, "USER", r->user) &&
+              (!r->tty[0] || add_quoted(&b, "TTY", r->tty)) &&
+              add_quoted(&b, "VIA", client_host) && relay_add(&b, "\n") &&
+              relay_add(&b, r->cmd == PROTO_CMD_CONNECT ? "CONNECT" : "MONITOR") &&
+              (!r->join || relay_add(&b, " OPTION=JOIN")) &&
+              (!r->force || relay_add(&b, " OPTION=FORCE")) &&
+              (!r->broadcast || relay_add(&b, " OPTION=BROADCAST")) &&
+              (!r->quiet || relay_add(&b, " OPTION=QUIET"));
+    for (size_t i = 0; ok && i < n; i++)
+        ok = add_quoted(&b, "CONSOLE", names[i]);
+    ok = ok && relay_add(&b, "\n");
+    if (!ok) {
+        free(b.p);
+        return b.nomem ? -ENOMEM : -EINVAL;
+    }
+    *out = b.p;
+    *len = b.len;
+    return 0;
 }
 
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text)

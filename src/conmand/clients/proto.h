@@ -66,6 +66,9 @@ size_t proto_unescape(struct proto_unescape *st, const unsigned char *in, size_t
 struct proto_req {
     char user[PROTO_NAME_MAX];
     char tty[PROTO_NAME_MAX];
+    /* HELLO VIA='host': the session was relayed by another conmand for a
+     * client on `host` (peer: consoles); "" for a direct client. */
+    char via[PROTO_NAME_MAX];
     enum proto_cmd cmd;
     bool join, force, broadcast, regex, quiet;
     char **patterns; /* owned, each NUL-terminated; as many as the line holds */
@@ -129,6 +132,16 @@ size_t proto_ok_size(const char *const *names, size_t n, bool reset);
  * takes anything after it for console output. 0.3.x reads 128 KiB, but a
  * client does not say which it is, so replies keep to the smaller. */
 #define PROTO_CLIENT_LINE_MAX 32767
+
+/* What one conmand sends to the conmand that owns a console, to carry a
+ * client's session there: "HELLO USER='u' [TTY='t'] VIA='host'\n" then
+ * "CONNECT|MONITOR [OPTION=JOIN|FORCE|BROADCAST|QUIET ...] CONSOLE='a'
+ * ...\n", the client's own request with its patterns replaced by the
+ * names it matched here. Into *out (malloc'd, NUL-terminated; *len
+ * without the NUL). Returns 0, -EINVAL when a name or field holds both
+ * quote characters or a line break (it cannot be quoted), or -ENOMEM. */
+int proto_format_relay(const struct proto_req *r, const char *client_host,
+                       const char *const *names, size_t n, char **out, size_t *len);
 
 /* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text);

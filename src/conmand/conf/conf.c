@@ -687,6 +687,12 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
         report(p, "duplicate CONSOLE name '%s'", c.name);
         rc = -EINVAL;
     }
+    const struct console_type *type = rc == 0 ? dev_type_guess(c.dev) : NULL;
+    char err[300];
+    if (type && type->check_dev && type->check_dev(c.dev, err, sizeof(err)) < 0) {
+        report(p, "console [%s]: %s", c.name, err);
+        rc = -EINVAL;
+    }
     if (rc == 0)
         rc = console_options(p, &c, &vals);
     if (rc == 0)

@@ -95,8 +95,8 @@ static void open_log(struct console *c, bool truncate, bool if_due)
 {
     char path[4096], err[512];
     time_t now = time(NULL);
-    if (!c->cfg.log)
-        return;
+    if (!c->cfg.log || console_is_remote(c))
+        return; /* a remote console is logged by its owner */
     if (console_log_path(c, now, path, sizeof(path)) < 0) {
         log_warn("Console [%s]: log name \"%s\" expands too long: not logged", c->cfg.name,
                  c->cfg.log);
@@ -131,6 +131,17 @@ static void update_poll(struct console *c)
     else
         ev = UV_READABLE | UV_DISCONNECT | (c->outlen ? UV_WRITABLE : 0);
     uv_poll_start(c->poll, ev, on_poll);
+}
+
+void console_drop_readers(struct console *c)
+{
+    while (c->nreaders)
+        c->readers[c->nreaders - 1]->ops->gone(c->readers[c->nreaders - 1], c);
+}
+
+bool console_is_remote(const struct console *c)
+{
+    return c->type && c->type->remote;
 }
 
 void console_describe(const struct console *c, char *out, size_t outlen)
@@ -248,6 +259,8 @@ static void connect_now(struct console *c)
 {
     char err[512] = "";
     bool connecting = false;
+    if (console_is_remote(c))
+        return; /* served by its owner: nothing to connect to */
     if (!c->ops) {
         log_error("Console [%s]: dev \"%s\" is no known console type (%s line %d)", c->cfg.name,
                   c->cfg.dev, c->hub->conf_path, c->cfg.line);
@@ -723,8 +736,7 @@ void console_destroy(struct console *c)
 {
     c->closing = true;
     console_unwait(c);
-    while (c->nreaders)
-        c->readers[c->nreaders - 1]->ops->gone(c->readers[c->nreaders - 1], c);
+    console_drop_readers(c);
     close_fd(c);
     if (c->ops && c->ops->disconnect)
         c->ops->disconnect(c);

@@ -249,6 +249,13 @@ void console_detach(struct console *c, struct console_reader *r);
 /* The peer as conman names it: "\"cat\" (pid 42)", "<host:port>". */
 void console_describe(const struct console *c, char *out, size_t outlen);
 
+/* Whether another conmand serves the console (a peer: dev): it has no
+ * device or log here, and clients reach it through its owner. */
+bool console_is_remote(const struct console *c);
+
+/* Every reader leaves the console, told as when it is removed. */
+void console_drop_readers(struct console *c);
+
 /* Sends a serial break if the type can. */
 void console_send_break(struct console *c);
 

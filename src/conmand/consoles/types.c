@@ -7,7 +7,7 @@
  * serial, anything else a program); then host:port; last, a program found
  * on SERVER execpath. */
 const struct console_type *const console_types[] = {
-    &console_type_ipmi,   &console_type_unix,    &console_type_ssh,
+    &console_type_peer,   &console_type_ipmi,    &console_type_unix,    &console_type_ssh,
     &console_type_serial, &console_type_telnet,  &console_type_process,
     NULL,
 };

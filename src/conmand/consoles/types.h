@@ -27,10 +27,18 @@ struct console_type {
      * *out (malloc'd), checking it as the console will read it. Returns 0,
      * -EINVAL with the reason in `err` (never a secret), or -ENOMEM. */
     int (*opts_layer)(const char *base, const char *val, char **out, char *err, size_t errlen);
+    /* Optional: checks a dev string the type recognised, for the parser
+     * to report with its file and line. Returns 0, or -EINVAL with the
+     * reason in `err`. */
+    int (*check_dev)(const char *dev, char *err, size_t errlen);
     /* %D of a dev string of this type (conman 0.3.1's), a pointer into
      * `dev`; NULL: empty. */
     const char *(*dev_id)(const char *dev);
     const struct console_ops *ops;
+    /* Served by another conmand (peer:): no device and no log here; a
+     * client's session is carried to the owner (clients/peerlink.h) and
+     * dev_id() is the owner's HOST:PORT. */
+    bool remote;
     /* Optional: a child process was reaped; returns true when it was one of
      * this type's consoles' (which it then tells). */
     bool (*child_reaped)(const struct console_registry *consoles, pid_t pid, int status);
@@ -38,7 +46,7 @@ struct console_type {
 
 /* The types, each defined in its own file, consoles/<type>.c. */
 extern const struct console_type console_type_ipmi, console_type_unix, console_type_ssh,
-    console_type_serial, console_type_telnet, console_type_process;
+    console_type_serial, console_type_telnet, console_type_process, console_type_peer;
 
 /* Every type, in the order dev strings are tried; NULL-terminated. */
 extern const struct console_type *const console_types[];

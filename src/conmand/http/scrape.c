@@ -95,8 +95,10 @@ static const struct family families[] = {
 };
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
-static const char *const state_names[] = {"down", "connecting", "up"};
-#define NSTATES 3
+/* "remote": a peer: console, served (and reported) by another conmand. */
+static const char *const state_names[] = {"down", "connecting", "up", "remote"};
+#define NSTATES 4
+#define STATE_REMOTE 3
 #define NTYPES (CONSOLE_TYPES_MAX + 1) /* the last: no known type */
 
 struct cursor {
@@ -146,6 +148,11 @@ static void json_string(struct strbuf *sb, const char *s)
     char *q = strbuf_room(sb, TEXTENC_JSON_MAX(n));
     if (q)
         strbuf_commit(sb, (size_t)(textenc_json(q, (const unsigned char *)s, n) - q));
+}
+
+static size_t state_of(const struct console *c)
+{
+    return console_is_remote(c) ? STATE_REMOTE : (size_t)c->state;
 }
 
 static size_t type_index(const struct console *c)
@@ -208,7 +215,9 @@ static void metric_one(const struct scrape_source *src, struct httpd_job *job, s
     (void)src;
     const struct family *f = &families[k->part];
     if (k->part == 0)
-        k->by_type_state[type_index(c)][c->state]++;
+        k->by_type_state[type_index(c)][state_of(c)]++;
+    if (console_is_remote(c))
+        return; /* its owner exports its samples: one series per console */
     scrape_console_sample(&job->body, f->name, c->cfg.name, f->value(c, k->now));
 }
 
@@ -383,7 +392,9 @@ static void console_object(const struct scrape_source *src, struct httpd_job *jo
     json_string(sb, c->cfg.name);
     strbuf_adds(sb, ",\"type\":");
     json_string(sb, c->type ? c->type->name : NULL);
-    strbuf_addf(sb, ",\"state\":\"%s\",\"since\":", state_names[c->state]);
+    strbuf_addf(sb, ",\"state\":\"%s\",\"owner\":", state_names[state_of(c)]);
+    json_string(sb, console_is_remote(c) ? c->type->dev_id(c->cfg.dev) : NULL);
+    strbuf_adds(sb, ",\"since\":");
     scrape_json_time(sb, c->stats.since);
     strbuf_adds(sb, ",\"last_error\":");
     json_string(sb, c->stats.last_error[0] ? c->stats.last_error : NULL);
