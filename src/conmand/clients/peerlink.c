@@ -32,8 +32,11 @@ struct peer_link {
     bool greeted;
     char *early;      /* hello, then client bytes, until the link is up */
     size_t earlylen, earlycap;
-    char readbuf[65536];
 };
+
+/* Every link reads into this: one loop thread, and a read is handed on
+ * before the next (a buffer per link would cost 64 KiB a session). */
+static char readbuf[65536];
 
 struct link_write {
     uv_write_t req;
@@ -150,8 +153,8 @@ void peer_link_send(struct peer_link *l, const void *buf, size_t len)
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
-    struct peer_link *l = h->data;
-    *buf = uv_buf_init(l->readbuf, sizeof(l->readbuf));
+    (void)h;
+    *buf = uv_buf_init(readbuf, sizeof(readbuf));
 }
 
 /* Takes the greeting's answer off the front of `buf`; returns how many
