@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e_helpers import free_port, wait_for, write_lines
+from e2e_helpers import SOURCE_DIR, binary, free_port, wait_for, write_lines
 from conmand_util import Daemon, echo_dev
 
 GLOBAL = 'global log="console.%N"'
@@ -178,3 +178,17 @@ def test_metrics_and_consoles_report_peer_consoles_once_across_instances(procs, 
     up = {dict(k[1])["console"] for k in samples if k[0] == "conman_console_up"}
     assert up == {"a1", "a2"}  # B reports b1 and b2: no console twice, none falsely down
     assert samples[("conman_consoles", (("state", "remote"), ("type", "peer")))] == 2
+
+
+def test_the_peer_hop_benchmark_runs(procs, tmp_path):
+    # bench/peer.py at a small size, so it cannot rot; no timing asserted,
+    # nor loss (a monitor too slow under ASan loses output by design).
+    out = tmp_path / "bench"
+    p = procs.start(["/usr/bin/python3", os.path.join(SOURCE_DIR, "bench", "peer.py"),
+                     "--joins", "3", "--floods", "1", "--flood-mb", "2", "--ours",
+                     binary("conmand"), "--out", str(out)], log_path=str(tmp_path / "peer.log"))
+    assert p.wait(timeout=120) == 0, (tmp_path / "peer.log").read_text(errors="replace")[-3000:]
+    summary = json.loads((out / "results.json").read_text())["summary"]
+    for how in ("direct", "peer"):
+        assert summary[how]["join_ms_median"] > 0 and summary[how]["mb_s_median"] > 0
+        assert summary[how]["missed_bytes_max"] >= 0, summary
