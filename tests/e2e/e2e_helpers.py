@@ -233,3 +233,20 @@ class Processes:
     def stop_all(self):
         for p in reversed(self.started):
             self.stop(p)
+
+
+def run_bench(procs, script, args, log_path, timeout):
+    """Runs bench/<script> with `args` to its end; fails the test when it
+    outlives `timeout` seconds (it is asked to stop: benchmarks stop their
+    own processes) or exits non-zero. Returns what it printed."""
+    argv = ["/usr/bin/python3", os.path.join(SOURCE_DIR, "bench", script), *args]
+    p = procs.start(argv, log_path=str(log_path))
+    try:
+        p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+        pytest.fail(f"bench/{script} did not finish in {timeout} s; log: {log_path}")
+    log = open(log_path, errors="replace").read()
+    assert p.returncode == 0, f"bench/{script} exited with {p.returncode}:\n{log[-3000:]}"
+    return log

@@ -3,31 +3,17 @@ consoles x 16 KiB, so it cannot rot: against our conmand (timestamps on) and
 the reference logger bench/minlog, every line sent must reach its console's
 log whole and in order. No timing is asserted."""
 import json
-import os
-import signal
-import subprocess
 
 import pytest
 
-from e2e_helpers import SOURCE_DIR, binary
-
-STORM = os.path.join(SOURCE_DIR, "bench", "storm.py")
-
+from e2e_helpers import binary, run_bench
 
 def run_storm(procs, tmp_path, runs):
     out = tmp_path / "out"
-    argv = ["/usr/bin/python3", STORM, "--runs", runs, "--bytes", "16384", "--dd-mb", "0",
-            "--ours", binary("conmand"), "--minlog", binary("minlog"), "--timeout", "30",
-            "--out", str(out)]
-    p = procs.start(argv, log_path=str(tmp_path / "storm.log"))
-    try:
-        p.wait(timeout=90)
-    except subprocess.TimeoutExpired:
-        p.send_signal(signal.SIGTERM)  # storm.py stops its own processes
-        p.wait(timeout=30)
-        pytest.fail(f"storm.py did not finish in 90s; log: {tmp_path / 'storm.log'}")
-    log = (tmp_path / "storm.log").read_text(errors="replace")
-    assert p.returncode == 0, f"storm.py exited with {p.returncode}:\n{log[-3000:]}"
+    log = run_bench(procs, "storm.py",
+                    ["--runs", runs, "--bytes", "16384", "--dd-mb", "0", "--ours",
+                     binary("conmand"), "--minlog", binary("minlog"), "--timeout", "30",
+                     "--out", str(out)], tmp_path / "storm.log", timeout=90)
     with open(out / "results.json") as f:
         return json.load(f)["results"], log
 

@@ -10,7 +10,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e_helpers import SOURCE_DIR, binary, free_port, wait_for, write_lines
+from e2e_helpers import binary, free_port, run_bench, wait_for, write_lines
 from conmand_util import Daemon, echo_dev
 
 GLOBAL = 'global log="console.%N"'
@@ -184,10 +184,9 @@ def test_the_peer_hop_benchmark_runs(procs, tmp_path):
     # bench/peer.py at a small size, so it cannot rot; no timing asserted,
     # nor loss (a monitor too slow under ASan loses output by design).
     out = tmp_path / "bench"
-    p = procs.start(["/usr/bin/python3", os.path.join(SOURCE_DIR, "bench", "peer.py"),
-                     "--joins", "3", "--floods", "1", "--flood-mb", "2", "--ours",
-                     binary("conmand"), "--out", str(out)], log_path=str(tmp_path / "peer.log"))
-    assert p.wait(timeout=120) == 0, (tmp_path / "peer.log").read_text(errors="replace")[-3000:]
+    run_bench(procs, "peer.py", ["--joins", "3", "--floods", "1", "--flood-mb", "2", "--ours",
+                                 binary("conmand"), "--out", str(out)],
+              tmp_path / "peer.log", timeout=120)
     summary = json.loads((out / "results.json").read_text())["summary"]
     for how in ("direct", "peer"):
         assert summary[how]["join_ms_median"] > 0 and summary[how]["mb_s_median"] > 0

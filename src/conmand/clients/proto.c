@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/strbuf.h"
+
 void proto_req_release(struct proto_req *r)
 {
     for (size_t i = 0; i < r->npatterns; i++)
@@ -158,38 +160,6 @@ int proto_parse_request(const char *line, struct proto_req *r)
         }
     }
     return 0;
-}
-
-/* A growing string for proto_format_relay(). */
-struct relay_buf {
-    char *p;
-    size_t len, cap;
-    bool nomem;
-};
-
-static bool relay_addn(struct relay_buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (b->len + n + 1 > cap)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->nomem = true;
-            return false;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return true;
-}
-
-static bool relay_add(struct relay_buf *b, const char *s)
-{
-    return relay_addn(b, s, strlen(s));
 }
 
 struct proto_matcher {
@@ -431,37 +401,40 @@ size_t proto_format_ok(char *out, size_t outlen, const char *const *names, size_
 }
 
 /* Appends ` KEY='value'` (or "value" when it holds a '). Returns false
- * when it cannot be quoted or memory ran out. */
-static bool add_quoted(struct relay_buf *b, const char *key, const char *val)
+ * when it cannot be quoted. */
+static bool add_quoted(struct strbuf *b, const char *key, const char *val)
 {
     char q = strchr(val, '\'') ? '"' : '\'';
     if ((q == '"' && strchr(val, '"')) || strpbrk(val, "\r\n"))
         return false;
-    return relay_add(b, " ") && relay_add(b, key) && relay_add(b, "=") &&
-           relay_addn(b, &q, 1) && relay_add(b, val) && relay_addn(b, &q, 1);
+    strbuf_addf(b, " %s=%c%s%c", key, q, val, q);
+    return true;
 }
 
 int proto_format_relay(const struct proto_req *r, const char *client_host,
                        const char *const *names, size_t n, char **out, size_t *len)
 {
-    struct relay_buf b = {0};
-    bool ok = relay_add(&b, "HELLO") && add_quoted(&b, "USER", r->user) &&
-              (!r->tty[0] || add_quoted(&b, "TTY", r->tty)) &&
-              add_quoted(&b, "VIA", client_host) && relay_add(&b, "\n") &&
-              relay_add(&b, r->cmd == PROTO_CMD_CONNECT ? "CONNECT" : "MONITOR") &&
-              (!r->join || relay_add(&b, " OPTION=JOIN")) &&
-              (!r->force || relay_add(&b, " OPTION=FORCE")) &&
-              (!r->broadcast || relay_add(&b, " OPTION=BROADCAST")) &&
-              (!r->quiet || relay_add(&b, " OPTION=QUIET"));
+    struct strbuf b = {0};
+    strbuf_adds(&b, "HELLO");
+    bool ok = add_quoted(&b, "USER", r->user) && (!r->tty[0] || add_quoted(&b, "TTY", r->tty)) &&
+              add_quoted(&b, "VIA", client_host);
+    strbuf_adds(&b, r->cmd == PROTO_CMD_CONNECT ? "\nCONNECT" : "\nMONITOR");
+    if (r->join)
+        strbuf_adds(&b, " OPTION=JOIN");
+    if (r->force)
+        strbuf_adds(&b, " OPTION=FORCE");
+    if (r->broadcast)
+        strbuf_adds(&b, " OPTION=BROADCAST");
+    if (r->quiet)
+        strbuf_adds(&b, " OPTION=QUIET");
     for (size_t i = 0; ok && i < n; i++)
         ok = add_quoted(&b, "CONSOLE", names[i]);
-    ok = ok && relay_add(&b, "\n");
-    if (!ok) {
-        free(b.p);
-        return b.nomem ? -ENOMEM : -EINVAL;
+    strbuf_adds(&b, "\n");
+    if (!ok || b.failed) {
+        strbuf_release(&b);
+        return ok ? -ENOMEM : -EINVAL;
     }
-    *out = b.p;
-    *len = b.len;
+    *out = strbuf_detach(&b, len);
     return 0;
 }
 
