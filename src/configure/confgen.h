@@ -34,7 +34,7 @@ struct confgen_creds {
     const char *ssh_key;     /* private key file for Mountain/Hill, NULL: none */
     const char *known_hosts; /* NULL: conmand trusts on first use */
     unsigned paradise_port;
-    const char *server_line; /* "server k=v ...\n" after the marker, NULL/"": none */
+    const char *server_line;           /* "server k=v ...\n" after the marker, NULL/"": none */
     const struct confgen_shard *shard; /* NULL: this instance owns every console */
 };
 

@@ -267,15 +267,15 @@ static void drop_unservable(const struct app *a, struct records *recs)
 }
 
 static int render(const struct settings *s, bool ours, const struct confgen_shard *shard,
-                  const struct records *recs, const struct secret *user,
-                  const struct secret *pwd, const char *base, char **text, size_t *len)
+                  const struct records *recs, const struct secret *user, const struct secret *pwd,
+                  const char *base, char **text, size_t *len)
 {
     char hex[2 * PASSWORD_MAX + 1];
     int rc = secret_hex(pwd, hex, sizeof(hex));
     char server[1200], names[128];
     settings_server_line(s, server, sizeof(server), names, sizeof(names));
     struct confgen_creds c = {
-        user->bytes,         hex, s->ssh_key_file, s->ssh_known_hosts, (unsigned)s->paradise_port,
+        user->bytes,          hex,  s->ssh_key_file, s->ssh_known_hosts, (unsigned)s->paradise_port,
         ours ? server : NULL, shard};
     if (rc == 0)
         rc = confgen_render_creds(base, recs, &c, text, len);

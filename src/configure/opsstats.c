@@ -155,8 +155,7 @@ static void shard(FILE *f, const struct opsstats *s)
 {
     if (!s->sharded)
         return;
-    gauge(f, "shard_members", "Members of the shard membership acted on",
-          (double)s->shard_members);
+    gauge(f, "shard_members", "Members of the shard membership acted on", (double)s->shard_members);
     gauge(f, "shard_owned_consoles", "Consoles this instance owns (the rest are peer: lines)",
           (double)s->shard_owned);
     counter(f, "shard_changes_total", "Shard membership changes acted on", s->shard_changes);

@@ -298,8 +298,10 @@ static int parse_shard(struct settings *s, settings_lookup_fn get, void *ctx, ch
     }
     const char *settle = value_or(get, ctx, "SHARD_SETTLE_SEC", "10");
     if (numparse_digits(settle, 0, 3600, &s->shard_settle_sec) < 0) {
-        snprintf(err, errlen, "SHARD_SETTLE_SEC=%.100s: expected a whole number of seconds from 0 "
-                 "to 3600", settle);
+        snprintf(err, errlen,
+                 "SHARD_SETTLE_SEC=%.100s: expected a whole number of seconds from 0 "
+                 "to 3600",
+                 settle);
         return -EINVAL;
     }
     rc = copy_value(&s->shard_members_file, "SHARD_MEMBERS_FILE", file, err, errlen);
@@ -317,8 +319,7 @@ int settings_check_self(const struct settings *s, char *err, size_t errlen)
         return 0;
     char names[512];
     shard_members_describe(&s->shard_members, names, sizeof(names));
-    snprintf(err, errlen, "SHARD_SELF=%.100s: not one of SHARD_MEMBERS (%s)", s->shard_self,
-             names);
+    snprintf(err, errlen, "SHARD_SELF=%.100s: not one of SHARD_MEMBERS (%s)", s->shard_self, names);
     return -EINVAL;
 }
 
@@ -368,10 +369,11 @@ int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *
 
 void settings_release(struct settings *s)
 {
-    char **all[] = {&s->endpoint_url, &s->log_identifier,   &s->user_file,    &s->pwd_file,
-                    &s->base_conf,    &s->conman_conf,      &s->conmand,      &s->token_file,
-                    &s->ca_file,      &s->components_url,   &s->ssh_key_file, &s->ssh_known_hosts,
-                    &s->http_addr,    &s->conmand_http_addr, &s->shard_members_file,
+    char **all[] = {&s->endpoint_url,   &s->log_identifier,    &s->user_file,
+                    &s->pwd_file,       &s->base_conf,         &s->conman_conf,
+                    &s->conmand,        &s->token_file,        &s->ca_file,
+                    &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
+                    &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
                     &s->shard_self};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);

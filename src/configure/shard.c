@@ -82,8 +82,9 @@ static int parse_address(const char *a, struct shard_member *m, char *err, size_
     m->host[hlen] = '\0';
     struct in6_addr in6;
     if (v6 ? inet_pton(AF_INET6, m->host, &in6) != 1 : !host_name_ok(m->host)) {
-        snprintf(err, errlen, v6 ? "not an IPv6 address inside the brackets"
-                                 : "the host is not a host name or IPv4 address");
+        snprintf(err, errlen,
+                 v6 ? "not an IPv6 address inside the brackets"
+                    : "the host is not a host name or IPv4 address");
         return -EINVAL;
     }
     long p = 0;
@@ -330,8 +331,7 @@ long shard_owner(const struct shard_members *m, const char *console)
     uint64_t best_w = 0;
     for (size_t i = 0; i < m->n; i++) {
         uint64_t w = shard_weight(m->v[i].name, console);
-        if (best < 0 || w > best_w ||
-            (w == best_w && strcmp(m->v[i].name, m->v[best].name) < 0)) {
+        if (best < 0 || w > best_w || (w == best_w && strcmp(m->v[i].name, m->v[best].name) < 0)) {
             best = (long)i;
             best_w = w;
         }

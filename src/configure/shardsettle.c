@@ -25,8 +25,7 @@ int shard_settle_see(struct shard_settle *s, struct shard_members *seen, double 
     return 0;
 }
 
-int shard_settle_due(struct shard_settle *s, double now, double settle,
-                     struct shard_members *prev)
+int shard_settle_due(struct shard_settle *s, double now, double settle, struct shard_members *prev)
 {
     if (!s->has_pending || now - s->since < settle)
         return 0;

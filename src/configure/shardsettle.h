@@ -26,8 +26,7 @@ int shard_settle_see(struct shard_settle *s, struct shard_members *seen, double 
 /* Makes pending active when it has been stable for `settle` seconds; the
  * active one it replaces goes to `prev` (empty on entry, caller releases).
  * Returns 1 when it did, 0 when nothing is due. */
-int shard_settle_due(struct shard_settle *s, double now, double settle,
-                     struct shard_members *prev);
+int shard_settle_due(struct shard_settle *s, double now, double settle, struct shard_members *prev);
 
 /* When shard_settle_due will next have something to do, or -1: never. */
 double shard_settle_next(const struct shard_settle *s, double settle);

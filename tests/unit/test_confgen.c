@@ -100,9 +100,13 @@ static void test_node_consoles_render_by_transport_as_in_the_golden_file(void **
     char *base = golden("base.conf");
     char *want = golden("node_consoles.conf");
     /* hex of: pa,ss"w0rd */
-    struct confgen_creds c = {
-        "root", "70612c73732277307264", "/secrets/ssh/id_ed25519", "/secrets/ssh/known_hosts", 2200,
-        NULL, NULL};
+    struct confgen_creds c = {"root",
+                              "70612c73732277307264",
+                              "/secrets/ssh/id_ed25519",
+                              "/secrets/ssh/known_hosts",
+                              2200,
+                              NULL,
+                              NULL};
     char *out = NULL;
     size_t len = 0;
     assert_int_equal(confgen_render_creds(base, &r, &c, &out, &len), 0);

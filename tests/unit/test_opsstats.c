@@ -123,8 +123,8 @@ static void test_metrics_text_has_help_type_and_values(void **state)
 static void test_shard_metrics_appear_when_sharded(void **state)
 {
     (void)state;
-    struct opsstats s = {.sharded = true, .shard_members = 3, .shard_owned = 12,
-                         .shard_changes = 2};
+    struct opsstats s = {
+        .sharded = true, .shard_members = 3, .shard_owned = 12, .shard_changes = 2};
     char *text = NULL;
     size_t len = 0;
     assert_int_equal(opsstats_metrics(&s, &text, &len), 0);

@@ -299,8 +299,13 @@ static void test_no_shard_setting_means_no_sharding(void **state)
 static void test_shard_settings_parse_and_check_self(void **state)
 {
     (void)state;
-    const char *env[] = {"SHARD_MEMBERS", "c-1,c-0=127.0.0.1:7001", "SHARD_SELF", "c-1",
-                         "SHARD_SETTLE_SEC", "0", NULL};
+    const char *env[] = {"SHARD_MEMBERS",
+                         "c-1,c-0=127.0.0.1:7001",
+                         "SHARD_SELF",
+                         "c-1",
+                         "SHARD_SETTLE_SEC",
+                         "0",
+                         NULL};
     struct settings s;
     char err[256] = "";
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
@@ -312,7 +317,8 @@ static void test_shard_settings_parse_and_check_self(void **state)
     free(s.shard_self);
     s.shard_self = strdup("c-2");
     assert_int_equal(settings_check_self(&s, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "SHARD_SELF=c-2: not one of SHARD_MEMBERS (c-0=127.0.0.1:7001,c-1)"));
+    assert_non_null(
+        strstr(err, "SHARD_SELF=c-2: not one of SHARD_MEMBERS (c-0=127.0.0.1:7001,c-1)"));
     settings_release(&s);
 
     const char *file[] = {"SHARD_MEMBERS_FILE", "/run/members", NULL};
@@ -325,7 +331,8 @@ static void test_shard_settings_parse_and_check_self(void **state)
 static void test_bad_shard_settings_name_variable_and_value(void **state)
 {
     (void)state;
-    expect_error("SHARD_MEMBERS", "a,b,a", "SHARD_MEMBERS=a,b,a: entry \"a\": member a is listed twice");
+    expect_error("SHARD_MEMBERS", "a,b,a",
+                 "SHARD_MEMBERS=a,b,a: entry \"a\": member a is listed twice");
     expect_error("SHARD_MEMBERS", "a,b=h:65536", "entry \"b=h:65536\": the port");
     expect_error("SHARD_SELF", "a=b", "SHARD_SELF=a=b: expected a member name");
     expect_error("SHARD_SETTLE_SEC", "3601", "SHARD_SETTLE_SEC=3601");
