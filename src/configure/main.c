@@ -407,11 +407,12 @@ static int regenerate(struct app *a, const char *base, bool discover_now)
     const struct confgen_shard *shard = NULL;
     char *text = NULL;
     size_t len = 0;
-    int rc = read_credentials(&a->set, &user, &pwd);
+    /* Without a membership there is nothing to write: no HSM call then. */
+    int rc = shard_view(a, base, &view, &shard);
+    if (rc == 0)
+        rc = read_credentials(&a->set, &user, &pwd);
     if (rc == 0 && (discover_now || !a->have_recs))
         rc = rediscover(a);
-    if (rc == 0)
-        rc = shard_view(a, base, &view, &shard);
     if (rc == 0)
         rc = render(&a->set, a->ours, shard, &a->recs, &user, &pwd, base, &text, &len);
     if (rc == 0 && shard)
@@ -628,13 +629,18 @@ static void watch_members(struct app *a, double now)
     a->members_stamp = stamp;
     a->members_stamped = true;
     if (stamp.err) {
-        log_error("SHARD_MEMBERS_FILE %s: %s; keeping the last good membership",
-                  a->set.shard_members_file, strerror(stamp.err));
+        log_error("SHARD_MEMBERS_FILE %s: %s; %s", a->set.shard_members_file, strerror(stamp.err),
+                  a->shard.has_active ? "keeping the last good membership"
+                                      : "no membership yet: nothing to run");
+        shard_settle_forget(&a->shard);
         return;
     }
     struct shard_members m = SHARD_MEMBERS_INIT;
-    if (read_members(a, &m) < 0)
+    if (read_members(a, &m) < 0) {
+        /* The file no longer says what was settling: do not act on it. */
+        shard_settle_forget(&a->shard);
         return;
+    }
     if (shard_settle_see(&a->shard, &m, now) == 1) {
         char d[1024];
         shard_members_describe(&a->shard.active, d, sizeof(d));

@@ -41,6 +41,12 @@ double shard_settle_next(const struct shard_settle *s, double settle)
     return s->has_pending ? s->since + settle : -1;
 }
 
+void shard_settle_forget(struct shard_settle *s)
+{
+    shard_members_release(&s->pending);
+    s->has_pending = false;
+}
+
 void shard_settle_release(struct shard_settle *s)
 {
     shard_members_release(&s->active);

@@ -31,6 +31,10 @@ int shard_settle_due(struct shard_settle *s, double now, double settle, struct s
 /* When shard_settle_due will next have something to do, or -1: never. */
 double shard_settle_next(const struct shard_settle *s, double settle);
 
+/* Drops a pending membership (its source went bad or away); the active
+ * one stays. */
+void shard_settle_forget(struct shard_settle *s);
+
 void shard_settle_release(struct shard_settle *s);
 
 #endif

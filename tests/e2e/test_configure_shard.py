@@ -179,3 +179,23 @@ def test_static_members_give_peer_lines_with_the_base_port(procs, tmp_path):
     cc2.wait_log(f"wrote {cc2.conf}: {CONSOLES} consoles")
     devs = {dev for dev, _ in consoles(cc2).values() if dev.startswith("peer:")}
     assert devs == {f"peer:a:{cc2.conman_port}"}
+
+
+def test_member_file_that_appears_late_starts_conmand_at_once(procs, tmp_path):
+    # No file yet: nothing to write, so HSM is not asked and conmand not
+    # started; the file's arrival starts it without waiting for the next
+    # discovery retry.
+    sim = HsmSim.start(procs, tmp_path, endpoints=BMCS)
+    members = tmp_path / "members"
+    cc = Configure(procs, tmp_path / "m", sim, env={
+        "CONMAND": stub_conmand(tmp_path), "SHARD_MEMBERS_FILE": str(members),
+        "SHARD_SELF": "a", "DISCOVERY_RETRY_SEC": "60"})
+    cc.start()
+    cc.wait_log(f"SHARD_MEMBERS_FILE {members}: No such file or directory")
+    cc.wait_log("no usable shard membership yet")
+    assert sim.requests_served() == 0 and not os.path.exists(cc.conf)
+    write_members(members, ["a=127.0.0.1:7001", "b=127.0.0.1:7002"])
+    cc.wait_log(f"wrote {cc.conf}: {CONSOLES} consoles", timeout=5)
+    cc.wait_log("started " + str(tmp_path / "stub-conmand"), timeout=5)
+    got = consoles(cc)
+    assert {dev for dev, _ in got.values() if dev.startswith("peer:")} == {"peer:127.0.0.1:7002"}

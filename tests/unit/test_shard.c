@@ -324,6 +324,10 @@ static void test_settle_acts_only_after_stable_period(void **state)
     see(&s, "a", 20, 0);
     see(&s, "a,b,c,d", 21, 0); /* back to the active set: nothing pending */
     assert_int_equal(shard_settle_due(&s, 100, 10, &prev), 0);
+    see(&s, "a,b", 101, 0);
+    shard_settle_forget(&s); /* the source went bad: not acted on */
+    assert_int_equal(shard_settle_due(&s, 200, 10, &prev), 0);
+    assert_int_equal(s.active.n, 4);
     shard_settle_release(&s);
 }
 
