@@ -183,7 +183,7 @@ static void test_server_line_goes_between_marker_and_consoles(void **state)
 static void add_consoles(struct records *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        char name[16], addr[32];
+        char name[32], addr[48];
         snprintf(name, sizeof(name), "n%02zu", i);
         snprintf(addr, sizeof(addr), "127.0.0.%zu", i + 1);
         /* Every fifth one a Paradise (SSH with the password) console. */
