@@ -579,10 +579,9 @@ static void act_on_membership(struct app *a, const struct shard_members *before)
     log_membership_change(a, before);
     a->ops.shard_changes++;
     a->ops.shard_members = a->shard.active.n;
+    /* Without conmand (it is backing off) its next start renders this. */
     if (a->child)
         apply_changes(a, "shard membership change", false);
-    else
-        a->next_start = 0;
 }
 
 static bool same_stamp(const struct file_stamp *x, const struct file_stamp *y)

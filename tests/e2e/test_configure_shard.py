@@ -6,9 +6,10 @@ Our conmand has no peer: console type yet, so CONMAND is a stub and only
 conman.conf is checked."""
 import os
 import re
+import urllib.request
 
 from configure_env import Configure, password_hex
-from e2e_helpers import write_script
+from e2e_helpers import free_port, write_script
 from hsmsim import HsmSim, endpoint
 
 CONSOLES = 200
@@ -161,16 +162,29 @@ def test_self_outside_static_members_is_a_bad_setting(procs, tmp_path):
     assert "bad setting: SHARD_SELF=c: not one of SHARD_MEMBERS (a,b)" in cc.output()
 
 
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return dict(line.rsplit(" ", 1) for line in r.read().decode().splitlines()
+                    if line and not line.startswith("#"))
+
+
 def test_static_members_give_peer_lines_with_the_base_port(procs, tmp_path):
     sim = HsmSim.start(procs, tmp_path, endpoints=BMCS)
+    http = free_port()
     cc = Configure(procs, tmp_path, sim, env={
         "CONMAND": stub_conmand(tmp_path), "SHARD_MEMBERS": "a,b=[::1]:7001",
-        "SHARD_SELF": "a"})
+        "SHARD_SELF": "a", "HTTP_PORT": str(http), "HTTP_ADDR": "127.0.0.1"})
     cc.start()
     cc.wait_log(f"wrote {cc.conf}: {CONSOLES} consoles")
+    mine = 0
     for name, (dev, _) in consoles(cc).items():
         want = owner(["a", "b"], name)
         assert dev.startswith("ipmi:") if want == "a" else dev == "peer:[::1]:7001"
+        mine += want == "a"
+    m = cc.wait(lambda: metrics(http), 5, "/metrics")
+    assert m["conman_configure_shard_members"] == "2"
+    assert m["conman_configure_shard_owned_consoles"] == str(mine)
+    assert m["conman_configure_shard_changes_total"] == "0"
     # A member naming no host and port is reached on its name and the
     # conman port of the base file.
     cc2 = Configure(procs, tmp_path / "two", sim, env={
