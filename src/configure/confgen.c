@@ -52,11 +52,27 @@ static void ssh_host(const char *addr, unsigned port, char *out, size_t outlen)
         snprintf(out + n, outlen - (size_t)n, ":%u", port);
 }
 
+/* The owner of `rec` when it is not this instance, else NULL. */
+static const struct shard_member *peer_owner(const struct record *rec,
+                                             const struct confgen_shard *sh)
+{
+    long i = sh ? shard_owner(sh->members, rec->name) : -1;
+    if (i < 0 || strcmp(sh->members->v[i].name, sh->self) == 0)
+        return NULL;
+    return &sh->members->v[i];
+}
+
 static size_t console_line(char *dst, size_t cap, const struct record *rec,
                            const struct confgen_creds *c)
 {
     char host[300], kh[600] = "";
     int n = 0;
+    const struct shard_member *peer = peer_owner(rec, c->shard);
+    if (peer) {
+        shard_peer_dev(peer, c->shard->default_port, host, sizeof(host));
+        n = snprintf(dst, cap, "console name=\"%s\" dev=\"%s\"\n", rec->name, host);
+        return n < 0 ? 0 : (size_t)n;
+    }
     if (rec->transport != RECORD_IPMI && c->known_hosts)
         snprintf(kh, sizeof(kh), ",K:%s", c->known_hosts);
     if (rec->transport == RECORD_IPMI)
@@ -106,6 +122,6 @@ int confgen_render_creds(const char *base, const struct records *r, const struct
 int confgen_render(const char *base, const struct records *r, const char *user, const char *pwd_hex,
                    char **out, size_t *out_len)
 {
-    struct confgen_creds c = {user, pwd_hex, NULL, NULL, 0, NULL};
+    struct confgen_creds c = {user, pwd_hex, NULL, NULL, 0, NULL, NULL};
     return confgen_render_creds(base, r, &c, out, out_len);
 }

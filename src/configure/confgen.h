@@ -3,6 +3,7 @@
 #define CONFIGURE_CONFGEN_H
 
 #include "configure/records.h"
+#include "configure/shard.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +19,14 @@ bool confgen_update_disabled(const char *base);
  * as it is (optvalue_is_plain). */
 bool confgen_user_ok(const char *user);
 
+/* Scale-out: a console another member owns gets only
+ * dev="peer:HOST:PORT", no credentials (its owner holds the BMC session). */
+struct confgen_shard {
+    const struct shard_members *members; /* the acted-on membership, self among them */
+    const char *self;                    /* SHARD_SELF */
+    unsigned default_port;               /* for members naming none: the base file's port */
+};
+
 /* What the console lines need besides the records. */
 struct confgen_creds {
     const char *user;        /* ipmiopts U: and the Paradise SSH user */
@@ -25,7 +34,8 @@ struct confgen_creds {
     const char *ssh_key;     /* private key file for Mountain/Hill, NULL: none */
     const char *known_hosts; /* NULL: conmand trusts on first use */
     unsigned paradise_port;
-    const char *server_line; /* "server k=v ...\n" after the marker, NULL/"": none */
+    const char *server_line;           /* "server k=v ...\n" after the marker, NULL/"": none */
+    const struct confgen_shard *shard; /* NULL: this instance owns every console */
 };
 
 /* Renders base + marker + one console line per record into a new string
@@ -33,7 +43,9 @@ struct confgen_creds {
  * IPMI records get dev="ipmi:<address>" ipmiopts="U:..,P:0x..";
  * RECORD_SSH_KEY dev="ssh:n<node>@<address>" sshopts="I:<key>[,K:..]"
  * (skipped without a key); RECORD_SSH_PASSWORD dev="ssh:<user>@<address>
- * [:paradise_port]" sshopts="P:0x..[,K:..]". Returns 0 or -ENOMEM. */
+ * [:paradise_port]" sshopts="P:0x..[,K:..]". With c->shard, consoles
+ * owned by another member get dev="peer:HOST:PORT" alone. Returns 0 or
+ * -ENOMEM. */
 int confgen_render_creds(const char *base, const struct records *r, const struct confgen_creds *c,
                          char **out, size_t *out_len);
 

@@ -9,6 +9,8 @@
 #include "configure/opshttp.h"
 #include "configure/records.h"
 #include "configure/settings.h"
+#include "configure/shard.h"
+#include "configure/shardsettle.h"
 #include "configure/supervise.h"
 
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +31,17 @@
 #define HSM_MAX_BYTES ((size_t)256 << 20) /* ~30,000 endpoints is tens of MB */
 #define STOP_GRACE_SEC 10
 #define OURS_MARKER "conmand (conman-service)"
+#define MEMBERS_FILE_MAX (1u << 20)
+
+/* What the membership file looked like when last read: a change of any
+ * field (or of the stat error) means read it again. */
+struct file_stamp {
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    int err;
+};
 
 struct app {
     struct settings set;
@@ -43,6 +57,13 @@ struct app {
     bool frozen_logged;
     struct opsstats ops;  /* what the HTTP endpoints report */
     struct opshttp *http; /* NULL when HTTP_PORT is unset */
+    /* Scale-out: the last discovered consoles, so a membership change is
+     * applied without asking HSM again. */
+    struct records recs;
+    bool have_recs;
+    struct shard_settle shard;
+    struct file_stamp members_stamp;
+    bool members_stamped;
 };
 
 static double now_sec(void)
@@ -245,17 +266,17 @@ static void drop_unservable(const struct app *a, struct records *recs)
         drop_transport(recs, is_ssh_key, "SSH_KEY_FILE is unset (Mountain and Hill nodes need it)");
 }
 
-static int render(const struct settings *s, bool ours, const struct records *recs,
-                  const struct secret *user, const struct secret *pwd, const char *base,
-                  char **text, size_t *len)
+static int render(const struct settings *s, bool ours, const struct confgen_shard *shard,
+                  const struct records *recs, const struct secret *user, const struct secret *pwd,
+                  const char *base, char **text, size_t *len)
 {
     char hex[2 * PASSWORD_MAX + 1];
     int rc = secret_hex(pwd, hex, sizeof(hex));
     char server[1200], names[128];
     settings_server_line(s, server, sizeof(server), names, sizeof(names));
     struct confgen_creds c = {
-        user->bytes,         hex, s->ssh_key_file, s->ssh_known_hosts, (unsigned)s->paradise_port,
-        ours ? server : NULL};
+        user->bytes,          hex,  s->ssh_key_file, s->ssh_known_hosts, (unsigned)s->paradise_port,
+        ours ? server : NULL, shard};
     if (rc == 0)
         rc = confgen_render_creds(base, recs, &c, text, len);
     secret_wipe(hex, sizeof(hex));
@@ -318,18 +339,11 @@ static void ops_port_from_conf(struct app *a)
     free(conf);
 }
 
-/* Base file, credentials, HSM, render, write. Returns 1 when CONMAN_CONF
- * changed, 0 when it did not, <0 when this attempt failed (a->have_good
- * then says whether the last good file is still there to run). */
-static int regenerate(struct app *a, const char *base)
+/* HSM into a->recs; the old records stay when this attempt fails. */
+static int rediscover(struct app *a)
 {
-    struct secret user = SECRET_INIT, pwd = SECRET_INIT;
     struct records recs = RECORDS_INIT;
-    char *text = NULL;
-    size_t len = 0;
-    int rc = read_credentials(&a->set, &user, &pwd);
-    if (rc == 0)
-        rc = discover(a, &recs);
+    int rc = discover(a, &recs);
     if (rc == 0 && a->set.mode == CONSOLE_MODE_NODE)
         drop_unservable(a, &recs);
     ops_discovered(&a->ops, rc == 0, recs.n);
@@ -341,17 +355,76 @@ static int regenerate(struct app *a, const char *base)
                      a->set.endpoint_url);
         rc = -ENOENT;
     }
+    if (rc < 0) {
+        records_release(&recs);
+        return rc;
+    }
+    records_release(&a->recs);
+    a->recs = recs;
+    a->have_recs = true;
+    return 0;
+}
+
+/* How many of the consoles `self` owns under `m`. */
+static size_t count_owned(const struct records *recs, const struct shard_members *m,
+                          const char *self)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < recs->n; i++) {
+        long k = shard_owner(m, recs->v[i].name);
+        n += k >= 0 && strcmp(m->v[k].name, self) == 0;
+    }
+    return n;
+}
+
+/* The assignment to render with: NULL when not sharded; -ENOENT when no
+ * usable membership has been seen yet. */
+static int shard_view(struct app *a, const char *base, struct confgen_shard *view,
+                      const struct confgen_shard **out)
+{
+    *out = NULL;
+    if (!settings_sharded(&a->set))
+        return 0;
+    if (!a->shard.has_active) {
+        log_error("no usable shard membership yet (SHARD_MEMBERS_FILE %s): not writing %s",
+                  a->set.shard_members_file, a->set.conman_conf);
+        return -ENOENT;
+    }
+    *view = (struct confgen_shard){&a->shard.active, a->set.shard_self,
+                                   (unsigned)opsstats_conf_port(base)};
+    *out = view;
+    return 0;
+}
+
+/* Base file, credentials, HSM (when `discover_now` or nothing is known
+ * yet), render, write. Returns 1 when CONMAN_CONF changed, 0 when it did
+ * not, <0 when this attempt failed (a->have_good then says whether the
+ * last good file is still there to run). */
+static int regenerate(struct app *a, const char *base, bool discover_now)
+{
+    struct secret user = SECRET_INIT, pwd = SECRET_INIT;
+    struct confgen_shard view;
+    const struct confgen_shard *shard = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    /* Without a membership there is nothing to write: no HSM call then. */
+    int rc = shard_view(a, base, &view, &shard);
     if (rc == 0)
-        rc = render(&a->set, a->ours, &recs, &user, &pwd, base, &text, &len);
+        rc = read_credentials(&a->set, &user, &pwd);
+    if (rc == 0 && (discover_now || !a->have_recs))
+        rc = rediscover(a);
     if (rc == 0)
-        rc = install(a, text, len, recs.n);
-    records_release(&recs);
+        rc = render(&a->set, a->ours, shard, &a->recs, &user, &pwd, base, &text, &len);
+    if (rc == 0 && shard)
+        a->ops.shard_owned = count_owned(&a->recs, shard->members, shard->self);
+    if (rc == 0)
+        rc = install(a, text, len, a->recs.n);
     secret_release(&user);
     secret_release(&pwd);
     return rc;
 }
 
-static int refresh(struct app *a)
+static int refresh(struct app *a, bool discover_now)
 {
     char err[PATH_MAX + 256];
     char *base = NULL;
@@ -372,7 +445,7 @@ static int refresh(struct app *a)
     }
     a->frozen_logged = false;
     a->ops.conmand_port = opsstats_conf_port(base); /* our SERVER line sets no port */
-    rc = regenerate(a, base);
+    rc = regenerate(a, base, discover_now);
     free(base);
     return rc;
 }
@@ -400,7 +473,7 @@ static void start_conmand(struct app *a)
 /* Discover and start, or schedule the next attempt. */
 static void try_start(struct app *a)
 {
-    refresh(a);
+    refresh(a, true);
     if (a->have_good) {
         start_conmand(a);
         return;
@@ -423,11 +496,12 @@ static void on_child_exit(struct app *a, int status)
     a->next_start = now_sec() + delay;
 }
 
-/* Rediscover while conmand runs and apply a changed file (section 3). */
-static void apply_changes(struct app *a, const char *why)
+/* Regenerate while conmand runs (rediscovering unless only the membership
+ * changed) and apply a changed file (section 3). */
+static void apply_changes(struct app *a, const char *why, bool discover_now)
 {
-    log_info("%s: rediscovering", why);
-    if (refresh(a) != 1 || !a->child)
+    log_info("%s: %s", why, discover_now ? "rediscovering" : "regenerating the configuration");
+    if (refresh(a, discover_now) != 1 || !a->child)
         return;
     if (a->ours) {
         log_info("sending SIGHUP to conmand (pid %d) to apply the new configuration",
@@ -476,6 +550,118 @@ static int shutdown_all(struct app *a, int sig)
     return 0;
 }
 
+/* One log line for an acted-on membership change: who, and how many
+ * consoles it moves to and from this instance. */
+static void log_membership_change(struct app *a, const struct shard_members *before)
+{
+    const struct shard_members *after = &a->shard.active;
+    const char *self = a->set.shard_self;
+    size_t to = 0, from = 0;
+    for (size_t i = 0; i < a->recs.n; i++) {
+        const char *name = a->recs.v[i].name;
+        bool was = strcmp(before->v[shard_owner(before, name)].name, self) == 0;
+        bool is = strcmp(after->v[shard_owner(after, name)].name, self) == 0;
+        to += !was && is;
+        from += was && !is;
+    }
+    char b[1024], n[1024];
+    shard_members_describe(before, b, sizeof(b));
+    shard_members_describe(after, n, sizeof(n));
+    log_info("shard membership changed from %zu (%s) to %zu (%s): %zu of %zu consoles move to "
+             "%s, %zu move away",
+             before->n, b, after->n, n, to, a->recs.n, self, from);
+}
+
+/* A new membership settled: regenerate from the known consoles (no HSM
+ * call) and apply it like any other change, by diff reload. */
+static void act_on_membership(struct app *a, const struct shard_members *before)
+{
+    log_membership_change(a, before);
+    a->ops.shard_changes++;
+    a->ops.shard_members = a->shard.active.n;
+    /* Without conmand (it is backing off) its next start renders this. */
+    if (a->child)
+        apply_changes(a, "shard membership change", false);
+}
+
+static bool same_stamp(const struct file_stamp *x, const struct file_stamp *y)
+{
+    return x->dev == y->dev && x->ino == y->ino && x->size == y->size &&
+           x->mtime.tv_sec == y->mtime.tv_sec && x->mtime.tv_nsec == y->mtime.tv_nsec &&
+           x->err == y->err;
+}
+
+/* Reads and parses the membership file; logs why it is not usable. */
+static int read_members(const struct app *a, struct shard_members *m)
+{
+    const char *path = a->set.shard_members_file;
+    char *text = NULL, err[PATH_MAX + 512], held[512];
+    int rc = file_read_all(path, MEMBERS_FILE_MAX, &text, NULL, err, sizeof(err));
+    if (rc == 0)
+        rc = shard_parse_file(text, path, m, err, sizeof(err));
+    free(text);
+    if (rc == 0 && shard_find(m, a->set.shard_self) < 0) {
+        snprintf(err, sizeof(err), "%.400s: SHARD_SELF=%s is not one of its members", path,
+                 a->set.shard_self);
+        shard_members_release(m);
+        rc = -EINVAL;
+    }
+    if (rc < 0) {
+        shard_members_describe(&a->shard.active, held, sizeof(held));
+        log_error("SHARD_MEMBERS_FILE: %s; keeping %s", err,
+                  a->shard.has_active ? held : "no membership (none was usable yet)");
+    }
+    return rc;
+}
+
+/* SHARD_MEMBERS_FILE, re-read when its inode, size or mtime changes. */
+static void watch_members(struct app *a, double now)
+{
+    struct stat st;
+    struct file_stamp stamp = {0};
+    if (stat(a->set.shard_members_file, &st) < 0)
+        stamp.err = errno;
+    else
+        stamp = (struct file_stamp){st.st_dev, st.st_ino, st.st_size, st.st_mtim, 0};
+    if (a->members_stamped && same_stamp(&stamp, &a->members_stamp))
+        return;
+    a->members_stamp = stamp;
+    a->members_stamped = true;
+    if (stamp.err) {
+        log_error("SHARD_MEMBERS_FILE %s: %s; %s", a->set.shard_members_file, strerror(stamp.err),
+                  a->shard.has_active ? "keeping the last good membership"
+                                      : "no membership yet: nothing to run");
+        shard_settle_forget(&a->shard);
+        return;
+    }
+    struct shard_members m = SHARD_MEMBERS_INIT;
+    if (read_members(a, &m) < 0) {
+        /* The file no longer says what was settling: do not act on it. */
+        shard_settle_forget(&a->shard);
+        return;
+    }
+    if (shard_settle_see(&a->shard, &m, now) == 1) {
+        char d[1024];
+        shard_members_describe(&a->shard.active, d, sizeof(d));
+        log_info("shard membership: %zu (%s), this instance is %s", a->shard.active.n, d,
+                 a->set.shard_self);
+        a->ops.shard_members = a->shard.active.n;
+        if (!a->child)
+            a->next_start = 0; /* it may have been waiting for one */
+    }
+}
+
+static void membership_tick(struct app *a)
+{
+    double now = now_sec();
+    if (a->set.shard_members_file)
+        watch_members(a, now);
+    struct shard_members before = SHARD_MEMBERS_INIT;
+    if (shard_settle_due(&a->shard, now, (double)a->set.shard_settle_sec, &before) == 1)
+        act_on_membership(a, &before);
+    shard_members_release(&before);
+}
+
 static long next_wait_ms(const struct app *a)
 {
     double now = now_sec(), until = now + 3600;
@@ -485,6 +671,11 @@ static long next_wait_ms(const struct app *a)
         until = a->next_poll;
     if (a->http && now + 1 < until) /* the /healthz heartbeat */
         until = now + 1;
+    if (a->set.shard_members_file && now + 1 < until) /* a cheap stat(2) a second */
+        until = now + 1;
+    double due = shard_settle_next(&a->shard, (double)a->set.shard_settle_sec);
+    if (due >= 0 && due < until)
+        until = due;
     return until <= now ? 0 : (long)((until - now) * 1000) + 1;
 }
 
@@ -504,6 +695,9 @@ static void detect_conmand(struct app *a)
     settings_server_line(&a->set, server, sizeof(server), names, sizeof(names));
     if (!a->ours && names[0])
         log_warn("CONMAND is not ours: %s ignored (our conmand's SERVER keywords)", names);
+    if (!a->ours && settings_sharded(&a->set))
+        log_warn("CONMAND is not ours: the peer: consoles owned by other members will not open "
+                 "(they need our conmand)");
 }
 
 /* conmand needs about one descriptor per console, and conman since 0.2.8
@@ -546,12 +740,14 @@ static int run(struct app *a)
 {
     for (;;) {
         ops_tick(a);
+        if (settings_sharded(&a->set))
+            membership_tick(a);
         double now = now_sec();
         if (!a->child && now >= a->next_start)
             try_start(a);
         else if (a->child && a->set.hardware_update_sec > 0 && now >= a->next_poll) {
             a->next_poll = now + (double)a->set.hardware_update_sec;
-            apply_changes(a, "HARDWARE_UPDATE_SEC poll");
+            apply_changes(a, "HARDWARE_UPDATE_SEC poll", true);
         }
         int sig = supervise_wait_signal(next_wait_ms(a));
         if (sig == SIGCHLD)
@@ -559,10 +755,49 @@ static int run(struct app *a)
         else if (sig == SIGTERM || sig == SIGINT)
             return shutdown_all(a, sig);
         else if (sig == SIGHUP && a->child)
-            apply_changes(a, "SIGHUP");
+            apply_changes(a, "SIGHUP", true);
         else if (sig == SIGHUP)
             a->next_start = 0;
     }
+}
+
+/* SHARD_SELF defaults to the host name (a StatefulSet pod's name); a
+ * static SHARD_MEMBERS is acted on at once and must hold it. */
+static int init_shard(struct app *a)
+{
+    char err[1024], host[256] = "";
+    struct shard_member m;
+    if (!a->set.shard_self) {
+        if (gethostname(host, sizeof(host) - 1) < 0 ||
+            shard_parse_member(host, &m, err, sizeof(err)) < 0 || strchr(host, '=')) {
+            log_error("bad setting: SHARD_SELF is unset and the host name \"%.100s\" is not a "
+                      "member name",
+                      host);
+            return -EINVAL;
+        }
+        if (!(a->set.shard_self = strdup(host)))
+            return -ENOMEM;
+    }
+    if (settings_check_self(&a->set, err, sizeof(err)) < 0) {
+        log_error("bad setting: %s", err);
+        return -EINVAL;
+    }
+    a->ops.sharded = true;
+    if (a->set.shard_members.n) {
+        struct shard_members m0;
+        if (shard_members_copy(&m0, &a->set.shard_members) < 0)
+            return -ENOMEM;
+        shard_settle_see(&a->shard, &m0, now_sec());
+        a->ops.shard_members = a->shard.active.n;
+        char d[1024];
+        shard_members_describe(&a->shard.active, d, sizeof(d));
+        log_info("shard membership (SHARD_MEMBERS): %zu (%s), this instance is %s",
+                 a->shard.active.n, d, a->set.shard_self);
+    } else
+        log_info("shard membership from SHARD_MEMBERS_FILE %s, settling for %ld s, this instance "
+                 "is %s",
+                 a->set.shard_members_file, a->set.shard_settle_sec, a->set.shard_self);
+    return 0;
 }
 
 int main(void)
@@ -573,6 +808,10 @@ int main(void)
     char err[1024];
     if (settings_parse(&a.set, env_lookup, NULL, err, sizeof(err)) < 0) {
         log_error("bad setting: %s", err);
+        return 2;
+    }
+    if (settings_sharded(&a.set) && init_shard(&a) < 0) {
+        settings_release(&a.set);
         return 2;
     }
     if (supervise_init() < 0 || hsm_global_init() < 0) {
@@ -594,6 +833,8 @@ int main(void)
     int rc = run(&a);
     opshttp_close(a.http);
     forget_written(&a);
+    records_release(&a.recs);
+    shard_settle_release(&a.shard);
     hsm_global_cleanup();
     settings_release(&a.set);
     return rc;

@@ -151,6 +151,16 @@ static void conmand(FILE *f, const struct opsstats *s)
           s->conmand_start_unix);
 }
 
+static void shard(FILE *f, const struct opsstats *s)
+{
+    if (!s->sharded)
+        return;
+    gauge(f, "shard_members", "Members of the shard membership acted on", (double)s->shard_members);
+    gauge(f, "shard_owned_consoles", "Consoles this instance owns (the rest are peer: lines)",
+          (double)s->shard_owned);
+    counter(f, "shard_changes_total", "Shard membership changes acted on", s->shard_changes);
+}
+
 int opsstats_metrics(const struct opsstats *s, char **out, size_t *len)
 {
     FILE *f = open_memstream(out, len);
@@ -159,6 +169,7 @@ int opsstats_metrics(const struct opsstats *s, char **out, size_t *len)
     discovery(f, s);
     hsm(f, s);
     conmand(f, s);
+    shard(f, s);
     bool bad = ferror(f) != 0;
     if (fclose(f) != 0 || bad) {
         free(*out);

@@ -34,6 +34,11 @@ struct opsstats {
     unsigned long long causes_other;
     bool conmand_up;
     double conmand_start_unix;
+    /* Scale-out; the shard metrics are left out when not sharded. */
+    bool sharded;
+    unsigned long long shard_members; /* in the acted-on membership */
+    unsigned long long shard_owned;   /* consoles this instance owns in the file it wrote */
+    unsigned long long shard_changes; /* membership changes acted on */
 };
 
 /* Counts one HSM request of `seconds`, failed or not. */

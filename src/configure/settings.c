@@ -271,6 +271,58 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     }
 }
 
+/* SHARD_SRV is left alone: it is a later source (DNS), unknown here. */
+static int parse_shard(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                       size_t errlen)
+{
+    const char *list = value_or(get, ctx, "SHARD_MEMBERS", NULL);
+    const char *file = value_or(get, ctx, "SHARD_MEMBERS_FILE", NULL);
+    const char *self = value_or(get, ctx, "SHARD_SELF", NULL);
+    char why[400];
+    if (list && file) {
+        snprintf(err, errlen,
+                 "SHARD_MEMBERS_FILE=%.100s: SHARD_MEMBERS is set too; give one source of members",
+                 file);
+        return -EINVAL;
+    }
+    int rc = list ? shard_parse_list(list, &s->shard_members, why, sizeof(why)) : 0;
+    if (rc < 0) {
+        snprintf(err, errlen, "SHARD_MEMBERS=%.200s: %s", list, why);
+        return rc;
+    }
+    struct shard_member m;
+    if (self && (strchr(self, '=') || shard_parse_member(self, &m, why, sizeof(why)) < 0)) {
+        snprintf(err, errlen, "SHARD_SELF=%.100s: expected a member name, [A-Za-z0-9._-]{1,%d}",
+                 self, SHARD_NAME_MAX);
+        return -EINVAL;
+    }
+    const char *settle = value_or(get, ctx, "SHARD_SETTLE_SEC", "10");
+    if (numparse_digits(settle, 0, 3600, &s->shard_settle_sec) < 0) {
+        snprintf(err, errlen,
+                 "SHARD_SETTLE_SEC=%.100s: expected a whole number of seconds from 0 "
+                 "to 3600",
+                 settle);
+        return -EINVAL;
+    }
+    rc = copy_value(&s->shard_members_file, "SHARD_MEMBERS_FILE", file, err, errlen);
+    return rc ? rc : copy_value(&s->shard_self, "SHARD_SELF", self, err, errlen);
+}
+
+bool settings_sharded(const struct settings *s)
+{
+    return s->shard_members.n > 0 || s->shard_members_file;
+}
+
+int settings_check_self(const struct settings *s, char *err, size_t errlen)
+{
+    if (!s->shard_members.n || shard_find(&s->shard_members, s->shard_self) >= 0)
+        return 0;
+    char names[512];
+    shard_members_describe(&s->shard_members, names, sizeof(names));
+    snprintf(err, errlen, "SHARD_SELF=%.100s: not one of SHARD_MEMBERS (%s)", s->shard_self, names);
+    return -EINVAL;
+}
+
 static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
                      size_t errlen)
 {
@@ -301,6 +353,8 @@ static int parse_all(struct settings *s, settings_lookup_fn get, void *ctx, char
         rc = parse_server(s, get, ctx, err, errlen);
     if (rc == 0)
         rc = parse_http(s, get, ctx, err, errlen);
+    if (rc == 0)
+        rc = parse_shard(s, get, ctx, err, errlen);
     return rc;
 }
 
@@ -315,10 +369,12 @@ int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *
 
 void settings_release(struct settings *s)
 {
-    char **all[] = {&s->endpoint_url, &s->log_identifier,   &s->user_file,    &s->pwd_file,
-                    &s->base_conf,    &s->conman_conf,      &s->conmand,      &s->token_file,
-                    &s->ca_file,      &s->components_url,   &s->ssh_key_file, &s->ssh_known_hosts,
-                    &s->http_addr,    &s->conmand_http_addr};
+    char **all[] = {&s->endpoint_url,   &s->log_identifier,    &s->user_file,
+                    &s->pwd_file,       &s->base_conf,         &s->conman_conf,
+                    &s->conmand,        &s->token_file,        &s->ca_file,
+                    &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
+                    &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
+                    &s->shard_self};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;
@@ -327,4 +383,5 @@ void settings_release(struct settings *s)
         free(s->log_ship[i]);
         s->log_ship[i] = NULL;
     }
+    shard_members_release(&s->shard_members);
 }

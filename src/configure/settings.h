@@ -4,6 +4,9 @@
 #ifndef CONFIGURE_SETTINGS_H
 #define CONFIGURE_SETTINGS_H
 
+#include "configure/shard.h"
+
+#include <stdbool.h>
 #include <stddef.h>
 
 enum console_mode { CONSOLE_MODE_BMC, CONSOLE_MODE_NODE };
@@ -36,6 +39,11 @@ struct settings {
     long log_keep;                 /* LOG_KEEP -> logkeep= (-1: unset) */
     unsigned long long log_budget; /* LOG_BUDGET_BYTES -> logbudget= */
     char *log_ship[2];             /* LOG_SHIP items "tcp:HOST:PORT" / "file:PATH" */
+    /* Scale-out (issue 16); none set: one instance holds every console. */
+    struct shard_members shard_members; /* SHARD_MEMBERS parsed; n 0: unset */
+    char *shard_members_file;           /* SHARD_MEMBERS_FILE; NULL: unset */
+    char *shard_self;                   /* SHARD_SELF; NULL: main uses the host name */
+    long shard_settle_sec;              /* SHARD_SETTLE_SEC */
 };
 
 /* Returns the value of environment variable `name`, or NULL when unset. */
@@ -51,6 +59,13 @@ int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *
  * warning when conmand is not ours). Pure. */
 void settings_server_line(const struct settings *s, char *out, size_t outlen, char *names,
                           size_t nameslen);
+
+/* Whether SHARD_MEMBERS or SHARD_MEMBERS_FILE is set. */
+bool settings_sharded(const struct settings *s);
+
+/* With SHARD_MEMBERS, SHARD_SELF (filled by then) must be one of them:
+ * returns 0 or -EINVAL with "SHARD_SELF=<name>: ..." in `err`. */
+int settings_check_self(const struct settings *s, char *err, size_t errlen);
 
 /* Frees every string; `s` may be released twice. */
 void settings_release(struct settings *s);

@@ -57,6 +57,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(st.discovery_retry_sec >= 1 && st.hsm_timeout_sec >= 1);
         FUZZ_CHECK(st.hardware_update_sec >= 0);
         FUZZ_CHECK(st.mode == CONSOLE_MODE_BMC || st.mode == CONSOLE_MODE_NODE);
+        FUZZ_CHECK(st.shard_settle_sec >= 0 && st.shard_settle_sec <= 3600);
+        FUZZ_CHECK(!(st.shard_members.n && st.shard_members_file)); /* one source */
         settings_release(&st);
         settings_release(&st); /* promised safe */
     } else {

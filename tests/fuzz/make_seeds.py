@@ -92,6 +92,14 @@ def json_literals(files, key):
     return [s for s in literals(*files) if key.encode() in s]
 
 
+def shard_seeds():
+    """Knob byte odd: a SHARD_MEMBERS list; even: a SHARD_MEMBERS_FILE."""
+    sh = [s for s in literals("test_shard.c", "test_settings.c")
+          if re.search(rb"[a-z]", s) and b"%" not in s and len(s) < 300]
+    return ([k + s for s in sh for k in (b"\x01", b"\x00")]
+            + [b"\x00# members\n\nconman-0=127.0.0.1:7001  # a\r\nconman-1=[::1]:7002\nc-2\n"])
+
+
 def main():
     write("conf", conf_seeds())
 
@@ -131,6 +139,7 @@ def main():
     write("lognames", [bytes([k]) + f + b"\x00node-1/a\x00ssh:root@bmc1:22\x00line\r\n\x1b[0m\xff"
                        for f in fmts for k in (6, 0x83)]
           + [b"\x02console/%N.log\x00x3000c0s0b0n0\x00127.0.0.1:7001\x00a\nb\rc\r\n"])
+    write("shard", shard_seeds())
 
 
 if __name__ == "__main__":

@@ -100,9 +100,13 @@ static void test_node_consoles_render_by_transport_as_in_the_golden_file(void **
     char *base = golden("base.conf");
     char *want = golden("node_consoles.conf");
     /* hex of: pa,ss"w0rd */
-    struct confgen_creds c = {
-        "root", "70612c73732277307264", "/secrets/ssh/id_ed25519", "/secrets/ssh/known_hosts", 2200,
-        NULL};
+    struct confgen_creds c = {"root",
+                              "70612c73732277307264",
+                              "/secrets/ssh/id_ed25519",
+                              "/secrets/ssh/known_hosts",
+                              2200,
+                              NULL,
+                              NULL};
     char *out = NULL;
     size_t len = 0;
     assert_int_equal(confgen_render_creds(base, &r, &c, &out, &len), 0);
@@ -164,7 +168,7 @@ static void test_server_line_goes_between_marker_and_consoles(void **state)
     char name[] = "n0", addr[] = "10.0.0.1";
     struct record rec = {name, addr, RECORD_IPMI, 0, 0};
     assert_int_equal(records_add(&r, &rec), 0);
-    struct confgen_creds c = {"root", "00", NULL, NULL, 0, "server httpport=9100\n"};
+    struct confgen_creds c = {"root", "00", NULL, NULL, 0, "server httpport=9100\n", NULL};
     char *out = NULL;
     size_t len = 0;
     assert_int_equal(confgen_render_creds("server logdir=\"/l\"\n", &r, &c, &out, &len), 0);
@@ -176,10 +180,103 @@ static void test_server_line_goes_between_marker_and_consoles(void **state)
     records_release(&r);
 }
 
+static void add_consoles(struct records *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[32], addr[48];
+        snprintf(name, sizeof(name), "n%02zu", i);
+        snprintf(addr, sizeof(addr), "127.0.0.%zu", i + 1);
+        /* Every fifth one a Paradise (SSH with the password) console. */
+        struct record rec = {name, addr, i % 5 ? RECORD_IPMI : RECORD_SSH_PASSWORD, 0, i};
+        assert_int_equal(records_add(r, &rec), 0);
+    }
+}
+
+/* The line of console `name` in `conf` (without the newline). */
+static void line_of(const char *conf, const char *name, char *out, size_t outlen)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "console name=\"%s\" ", name);
+    const char *p = strstr(conf, key);
+    assert_non_null(p);
+    assert_null(strstr(p + 1, key)); /* listed once */
+    size_t n = strcspn(p, "\n");
+    snprintf(out, outlen, "%.*s", (int)n, p);
+}
+
+/* Each of three instances lists every console: its own with the real dev,
+ * the others as peer: lines naming the owner, with no credentials. */
+static void test_sharded_render_lists_every_console_once_with_one_owner(void **state)
+{
+    (void)state;
+    struct records r = RECORDS_INIT;
+    add_consoles(&r, 40);
+    struct shard_members m = SHARD_MEMBERS_INIT;
+    char err[128];
+    assert_int_equal(shard_parse_list("a,b=[::1]:7001,c=127.0.0.3", &m, err, sizeof(err)), 0);
+    char *out[3];
+    for (size_t k = 0; k < 3; k++) {
+        struct confgen_shard sh = {&m, m.v[k].name, 7999};
+        struct confgen_creds c = {"root", "70612c", NULL, NULL, 2200, NULL, &sh};
+        size_t len;
+        assert_int_equal(confgen_render_creds("server port=7999\n", &r, &c, &out[k], &len), 0);
+        assert_int_equal(len, strlen(out[k]));
+    }
+    const char *peer_dev[3] = {"peer:a:7999", "peer:[::1]:7001", "peer:127.0.0.3:7999"};
+    size_t owned[3] = {0};
+    for (size_t i = 0; i < r.n; i++) {
+        long owner = shard_owner(&m, r.v[i].name);
+        owned[owner]++;
+        for (size_t k = 0; k < 3; k++) {
+            char line[256], want[256];
+            line_of(out[k], r.v[i].name, line, sizeof(line));
+            if ((long)k == owner) {
+                assert_non_null(strstr(line, "P:0x70612c"));
+                assert_null(strstr(line, "peer:"));
+                continue;
+            }
+            snprintf(want, sizeof(want), "console name=\"%s\" dev=\"%s\"", r.v[i].name,
+                     peer_dev[owner]);
+            assert_string_equal(line, want);
+        }
+    }
+    for (size_t k = 0; k < 3; k++) {
+        assert_true(owned[k] > 0);
+        free(out[k]);
+    }
+    shard_members_release(&m);
+    records_release(&r);
+}
+
+/* A membership of one is the unsharded file. */
+static void test_sole_member_renders_as_unsharded(void **state)
+{
+    (void)state;
+    struct records r = RECORDS_INIT;
+    add_consoles(&r, 10);
+    struct shard_members m = SHARD_MEMBERS_INIT;
+    char err[128];
+    assert_int_equal(shard_parse_list("solo", &m, err, sizeof(err)), 0);
+    struct confgen_shard sh = {&m, "solo", 7890};
+    struct confgen_creds c = {"root", "00", NULL, NULL, 2200, NULL, &sh};
+    char *a = NULL, *b = NULL;
+    size_t alen, blen;
+    assert_int_equal(confgen_render_creds("", &r, &c, &a, &alen), 0);
+    c.shard = NULL;
+    assert_int_equal(confgen_render_creds("", &r, &c, &b, &blen), 0);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    shard_members_release(&m);
+    records_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_matches_golden_file),
+        cmocka_unit_test(test_sharded_render_lists_every_console_once_with_one_owner),
+        cmocka_unit_test(test_sole_member_renders_as_unsharded),
         cmocka_unit_test(test_equal_inventories_in_any_order_give_identical_files),
         cmocka_unit_test(test_base_without_final_newline_gets_one),
         cmocka_unit_test(test_node_consoles_render_by_transport_as_in_the_golden_file),

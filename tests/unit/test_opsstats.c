@@ -116,6 +116,23 @@ static void test_metrics_text_has_help_type_and_values(void **state)
         if (!strstr(text, want[i]))
             fail_msg("missing %s in:\n%s", want[i], text);
     assert_int_equal(text[len - 1], '\n');
+    assert_null(strstr(text, "shard")); /* not sharded: no shard families */
+    free(text);
+}
+
+static void test_shard_metrics_appear_when_sharded(void **state)
+{
+    (void)state;
+    struct opsstats s = {
+        .sharded = true, .shard_members = 3, .shard_owned = 12, .shard_changes = 2};
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(opsstats_metrics(&s, &text, &len), 0);
+    assert_non_null(strstr(text, "# TYPE conman_configure_shard_members gauge\n"
+                                 "conman_configure_shard_members 3\n"));
+    assert_non_null(strstr(text, "\nconman_configure_shard_owned_consoles 12\n"));
+    assert_non_null(strstr(text, "# TYPE conman_configure_shard_changes_total counter\n"
+                                 "conman_configure_shard_changes_total 2\n"));
     free(text);
 }
 
@@ -135,6 +152,7 @@ static void test_conf_port_is_the_last_server_port(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shard_metrics_appear_when_sharded),
         cmocka_unit_test(test_healthz_fails_when_the_loop_stops_turning),
         cmocka_unit_test(test_readyz_needs_a_configuration_and_a_running_conmand),
         cmocka_unit_test(test_exit_causes_are_named_and_bounded),

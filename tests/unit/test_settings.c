@@ -7,6 +7,7 @@
 #include "configure/settings.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A fake environment: NULL-terminated name/value pairs. */
@@ -282,6 +283,67 @@ static void test_bad_server_keywords_name_variable_and_value(void **state)
     }
 }
 
+static void test_no_shard_setting_means_no_sharding(void **state)
+{
+    (void)state;
+    const char *env[] = {NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    assert_false(settings_sharded(&s));
+    assert_int_equal(s.shard_settle_sec, 10);
+    assert_null(s.shard_self);
+    settings_release(&s);
+}
+
+static void test_shard_settings_parse_and_check_self(void **state)
+{
+    (void)state;
+    const char *env[] = {"SHARD_MEMBERS",
+                         "c-1,c-0=127.0.0.1:7001",
+                         "SHARD_SELF",
+                         "c-1",
+                         "SHARD_SETTLE_SEC",
+                         "0",
+                         NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    assert_true(settings_sharded(&s));
+    assert_int_equal(s.shard_members.n, 2);
+    assert_string_equal(s.shard_members.v[0].name, "c-0");
+    assert_int_equal(s.shard_settle_sec, 0);
+    assert_int_equal(settings_check_self(&s, err, sizeof(err)), 0);
+    free(s.shard_self);
+    s.shard_self = strdup("c-2");
+    assert_int_equal(settings_check_self(&s, err, sizeof(err)), -EINVAL);
+    assert_non_null(
+        strstr(err, "SHARD_SELF=c-2: not one of SHARD_MEMBERS (c-0=127.0.0.1:7001,c-1)"));
+    settings_release(&s);
+
+    const char *file[] = {"SHARD_MEMBERS_FILE", "/run/members", NULL};
+    assert_int_equal(settings_parse(&s, lookup, file, err, sizeof(err)), 0);
+    assert_true(settings_sharded(&s));
+    assert_string_equal(s.shard_members_file, "/run/members");
+    settings_release(&s);
+}
+
+static void test_bad_shard_settings_name_variable_and_value(void **state)
+{
+    (void)state;
+    expect_error("SHARD_MEMBERS", "a,b,a",
+                 "SHARD_MEMBERS=a,b,a: entry \"a\": member a is listed twice");
+    expect_error("SHARD_MEMBERS", "a,b=h:65536", "entry \"b=h:65536\": the port");
+    expect_error("SHARD_SELF", "a=b", "SHARD_SELF=a=b: expected a member name");
+    expect_error("SHARD_SETTLE_SEC", "3601", "SHARD_SETTLE_SEC=3601");
+    expect_error("SHARD_SETTLE_SEC", "-1", "SHARD_SETTLE_SEC=-1");
+    const char *both[] = {"SHARD_MEMBERS", "a", "SHARD_MEMBERS_FILE", "/f", NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, both, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "SHARD_MEMBERS_FILE=/f: SHARD_MEMBERS is set too"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +359,9 @@ int main(void)
         cmocka_unit_test(test_bad_mode_and_identifier_are_rejected),
         cmocka_unit_test(test_node_mode_settings_have_defaults_and_overrides),
         cmocka_unit_test(test_bad_node_mode_settings_name_the_variable),
+        cmocka_unit_test(test_no_shard_setting_means_no_sharding),
+        cmocka_unit_test(test_shard_settings_parse_and_check_self),
+        cmocka_unit_test(test_bad_shard_settings_name_variable_and_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
