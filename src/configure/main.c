@@ -600,12 +600,14 @@ static int read_members(const struct app *a, struct shard_members *m)
     if (rc == 0)
         rc = shard_parse_file(text, path, m, err, sizeof(err));
     free(text);
-    if (rc == 0 && shard_find(m, a->set.shard_self) < 0) {
-        snprintf(err, sizeof(err), "%.400s: SHARD_SELF=%s is not one of its members", path,
-                 a->set.shard_self);
-        shard_members_release(m);
-        rc = -EINVAL;
-    }
+    /* Not listed (yet): a joining instance, which answers for every
+     * console through its owner until the others list it (as a pod is in
+     * the SRV answer only once it is ready); taking consoles at once would
+     * give their BMCs two sessions. */
+    if (rc == 0 && shard_find(m, a->set.shard_self) < 0)
+        log_warn("SHARD_MEMBERS_FILE %.400s: SHARD_SELF=%s is not one of its %zu members: it "
+                 "owns no console and serves every one through its owner until it is listed",
+                 path, a->set.shard_self, m->n);
     if (rc < 0) {
         shard_members_describe(&a->shard.active, held, sizeof(held));
         log_error("SHARD_MEMBERS_FILE: %s; keeping %s", err,

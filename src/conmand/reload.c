@@ -266,10 +266,15 @@ static void change_console(struct console *c, struct reload_change *ch)
         return;
     }
     console_refresh_log(c);
-    if (was_remote)
-        mark_handover(c, "taken over from", from);
     c->failures = 0;
-    console_kick(c);
+    if (!was_remote) {
+        console_kick(c);
+        return;
+    }
+    /* Taken over: not kicked. It connects at the retry console_down()
+     * scheduled (about 1 s), so that the old owner, which applies the same
+     * membership at about the same moment, has let the BMC go first. */
+    mark_handover(c, "taken over from", from);
 }
 
 size_t reload_act(const struct reload_target *t, struct reload_prep *p)

@@ -147,12 +147,19 @@ def test_bad_member_file_keeps_last_good_conf_and_names_the_line(procs, tmp_path
     cc.wait_log(f"SHARD_MEMBERS_FILE: {members}:{len(bad)}: the port is not a number", timeout=5)
     write_members(members, entries + ["conman-0=127.0.0.1:7000"])
     cc.wait_log(f"{members}:{len(entries) + 1}: member conman-0 is listed twice", timeout=5)
-    write_members(members, [e for e in entries if not e.startswith("conman-1=")])
-    cc.wait_log(f"{members}: SHARD_SELF=conman-1 is not one of its members", timeout=5)
     cc.settle(2.5)  # past SHARD_SETTLE_SEC: nothing was acted on
     assert cc.conf_text() == good
     assert cc.count("shard membership changed") == 0
     assert "keeping conman-0=127.0.0.1:" in cc.output()
+    # Taken out of the list (a pod no longer ready): it keeps answering for
+    # every console, each through its owner, and owns none.
+    write_members(members, [e for e in entries if not e.startswith("conman-1=")])
+    cc.wait_log(f"{members}: SHARD_SELF=conman-1 is not one of its 2 members: it owns no "
+                "console", timeout=5)
+    cc.wait_log("shard membership changed from 3 (", timeout=10)
+    cc.wait(lambda: all(dev.startswith("peer:") for dev, _ in consoles(cc).values()), 10,
+            "every console a peer line")
+    assert sorted(consoles(cc)) == NAMES
 
 
 def test_self_outside_static_members_is_a_bad_setting(procs, tmp_path):
