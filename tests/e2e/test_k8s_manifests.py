@@ -46,6 +46,7 @@ KNOWN = {
     "endpoint": {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels",
                  "relabelings", "metricRelabelings"},
     "peer": {"podSelector", "namespaceSelector", "ipBlock"},
+    "pdb": {"maxUnavailable", "minAvailable", "selector", "unhealthyPodEvictionPolicy"},
 }
 
 
@@ -110,7 +111,8 @@ def unknown_fields(obj, kind):
 def test_every_manifest_parses_and_names_its_api(docs):
     assert docs, f"no manifests under {K8S_DIR}"
     for d in docs:
-        assert d.get("apiVersion") in ("apps/v1", "v1", "networking.k8s.io/v1"), d.get("kind")
+        assert d.get("apiVersion") in ("apps/v1", "v1", "networking.k8s.io/v1", "policy/v1"), \
+            d.get("kind")
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", d["metadata"]["name"])
 
 
@@ -144,16 +146,40 @@ def test_field_names_are_known_to_the_kubernetes_api(sts, pod, container, docs):
                 problems[f"NetworkPolicy peer {peer}"] = unknown_fields(peer, "peer")
     for svc in (d for d in docs if d["kind"] == "Service"):
         problems[f"Service {svc['metadata']['name']}"] = unknown_fields(svc["spec"], "service")
+    for pdb in (d for d in docs if d["kind"] == "PodDisruptionBudget"):
+        problems[f"PDB {pdb['metadata']['name']}"] = unknown_fields(pdb["spec"], "pdb")
     assert {k: v for k, v in problems.items() if v} == {}
 
 
-def test_statefulset_starts_with_one_replica_behind_a_headless_service(sts, docs):
-    assert sts["spec"]["replicas"] == 1
+def test_statefulset_scales_out_over_the_ready_pods_of_its_headless_service(sts, docs,
+                                                                            container):
+    assert sts["spec"]["replicas"] >= 2
+    # One at a time, each ready before the next: see statefulset.yaml.
+    assert sts["spec"]["podManagementPolicy"] == "OrderedReady"
     labels = sts["spec"]["template"]["metadata"]["labels"]
     assert sts["spec"]["selector"]["matchLabels"].items() <= labels.items()
     headless = [d for d in docs if d["kind"] == "Service"
                 and d["metadata"]["name"] == sts["spec"]["serviceName"]]
     assert headless and headless[0]["spec"].get("clusterIP") == "None"
+    assert headless[0]["spec"]["publishNotReadyAddresses"] is False
+    (port,) = headless[0]["spec"]["ports"]
+    env = env_of(container)
+    # The SRV name of the headless Service's port, in the pod's namespace.
+    assert env["SHARD_SRV"] == (f"_{port['name']}._tcp.{sts['spec']['serviceName']}"
+                                ".$(POD_NAMESPACE).svc.cluster.local")
+    names = [e["name"] for e in container["env"]]
+    assert names.index("POD_NAMESPACE") < names.index("SHARD_SRV")  # $(VAR) needs it first
+    (ns,) = [e for e in container["env"] if e["name"] == "POD_NAMESPACE"]
+    assert ns["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert "SHARD_SELF" not in env  # the pod's host name, the SRV target's first label
+    assert int(env["SHARD_SETTLE_SEC"]) >= 5
+
+
+def test_a_disruption_budget_takes_one_pod_at_a_time(docs, sts):
+    (pdb,) = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert pdb["spec"]["maxUnavailable"] == 1
+    labels = sts["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
 def test_configure_conman_stays_the_entrypoint_and_pid_1(pod, container):
@@ -165,7 +191,8 @@ def test_configure_conman_stays_the_entrypoint_and_pid_1(pod, container):
 
 def test_credentials_and_token_come_from_secrets_mounted_as_files(pod, container):
     env = env_of(container)
-    assert all("valueFrom" not in e for e in container.get("env", [])), \
+    # valueFrom only for the downward API (the namespace), never a Secret.
+    assert all(set(e.get("valueFrom", {})) <= {"fieldRef"} for e in container.get("env", [])), \
         "no secret may reach the environment"
     assert "envFrom" not in container
     volumes = {v["name"]: v for v in pod["volumes"]}
