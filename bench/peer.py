@@ -97,10 +97,12 @@ def join_ms(port, k):
     return 1000 * dt
 
 
-def flood(port, trigger, mb):
+def flood(port, trigger, mb, pids):
+    """MB/s, bytes missed, and CPU seconds per MB of each of `pids`."""
     s = Session(port, b"MONITOR CONSOLE='flood'")
     time.sleep(0.2)  # the session is up on the owner before the flood
     got = 0
+    cpu0 = {k: harness.cpu_seconds(p) for k, p in pids.items()}
     t0 = time.monotonic()
     open(trigger, "w").close()
     tail = b""
@@ -113,9 +115,11 @@ def flood(port, trigger, mb):
         if b"END-OF-FLOOD" in tail:
             break
     dt = time.monotonic() - t0
+    cpu = {f"cpu_s_per_mb_{k}": (harness.cpu_seconds(p) - cpu0[k]) / (got / 1e6)
+           for k, p in pids.items()}
     s.close()
     want = (int(mb * 1e6) // LINE) * LINE + len(b"END-OF-FLOOD\n")
-    return {"mb_s": got / 1e6 / dt, "missed_bytes": max(0, want - got)}
+    return {"mb_s": got / 1e6 / dt, "missed_bytes": max(0, want - got), **cpu}
 
 
 def start_pair(procs, args, run_dir):
@@ -168,7 +172,8 @@ def main():
         for k in range(args.floods):
             for how, d in (("direct", a), ("peer", b)):
                 harness.log(f"peer: flood {k + 1}/{args.floods} {how}")
-                res[how]["flood"].append(flood(d.port, trigger, args.flood_mb))
+                res[how]["flood"].append(flood(d.port, trigger, args.flood_mb,
+                                               {"owner": a.p.pid, "relay": b.p.pid}))
         for d in (a, b):
             d.check_alive("after the benchmark")
     finally:
@@ -178,14 +183,20 @@ def main():
         summary[how] = {"join_ms_median": statistics.median(r["join_ms"]),
                         "join_ms_max": max(r["join_ms"]),
                         "mb_s_median": statistics.median(f["mb_s"] for f in r["flood"]),
-                        "missed_bytes_max": max(f["missed_bytes"] for f in r["flood"])}
+                        "missed_bytes_max": max(f["missed_bytes"] for f in r["flood"]),
+                        "owner_cpu_ms_per_mb": 1000 * statistics.median(
+                            f["cpu_s_per_mb_owner"] for f in r["flood"]),
+                        "relay_cpu_ms_per_mb": 1000 * statistics.median(
+                            f["cpu_s_per_mb_relay"] for f in r["flood"])}
     d, p = summary["direct"], summary["peer"]
     text = "\n".join([
         f"bench/peer.py --joins {args.joins} --floods {args.floods} --flood-mb {args.flood_mb}",
         harness.machine(),
-        f"{'path':8} {'join ms median':>15} {'max':>8} {'MB/s median':>12} {'missed bytes max':>17}",
+        f"{'path':8} {'join ms median':>15} {'max':>8} {'MB/s median':>12} {'missed bytes max':>17}"
+        f" {'owner CPU ms/MB':>16} {'relay CPU ms/MB':>16}",
         *(f"{how:8} {s['join_ms_median']:15.2f} {s['join_ms_max']:8.2f} {s['mb_s_median']:12.1f} "
-          f"{s['missed_bytes_max']:17d}" for how, s in summary.items()),
+          f"{s['missed_bytes_max']:17d} {s['owner_cpu_ms_per_mb']:16.2f} "
+          f"{s['relay_cpu_ms_per_mb']:16.2f}" for how, s in summary.items()),
         f"peer / direct: join latency x{p['join_ms_median'] / d['join_ms_median']:.2f}, "
         f"throughput x{p['mb_s_median'] / d['mb_s_median']:.2f}"])
     print(text)

@@ -6,10 +6,11 @@ Our conmand has no peer: console type yet, so CONMAND is a stub and only
 conman.conf is checked."""
 import os
 import re
+import sys
 import urllib.request
 
 from configure_env import Configure, password_hex
-from e2e_helpers import free_port, write_script
+from e2e_helpers import SOURCE_DIR, free_port, write_script
 from hsmsim import HsmSim, endpoint
 
 CONSOLES = 200
@@ -17,26 +18,8 @@ BMCS = [endpoint(f"x3000c{i // 64}s{i % 64}b0", f"127.0.0.1:{20000 + i}") for i 
 NAMES = sorted(b["Hostname"] for b in BMCS)
 LINE = re.compile(r'^console name="([^"]+)" dev="([^"]+)"(.*)$')
 
-M64 = (1 << 64) - 1
-
-
-def _fnv1a(h, data):
-    for b in data:
-        h = ((h ^ b) * 0x100000001B3) & M64
-    return h
-
-
-def weight(member, console):
-    """shard_weight: FNV-1a of member NUL console, splitmix64 finaliser."""
-    z = _fnv1a(_fnv1a(0xCBF29CE484222325, member.encode() + b"\0"), console.encode())
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-    return z ^ (z >> 31)
-
-
-def owner(members, console):
-    """shard_owner: the highest weight, a tie to the smaller name."""
-    return min(members, key=lambda m: (-weight(m, console), m))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
+from rendezvous import owner  # noqa: E402 (the same hash as src/configure/shard.c)
 
 
 def stub_conmand(tmp_path):
