@@ -191,3 +191,34 @@ def test_the_peer_hop_benchmark_runs(procs, tmp_path):
     for how in ("direct", "peer"):
         assert summary[how]["join_ms_median"] > 0 and summary[how]["mb_s_median"] > 0
         assert summary[how]["missed_bytes_max"] >= 0, summary
+
+
+def test_force_through_a_peer_steals_the_console_on_its_owner(procs, tmp_path):
+    a, b = pair(procs, tmp_path)
+    w = b.client("-j", "b1")
+    f = a.client("-f", "b1")
+    try:
+        w.expect("Connection to console [b1] opened")
+        f.expect("Connection to console [b1] opened")
+        w.expect("stolen by")  # the owner applied the force it was relayed
+        assert w.wait() is not None
+        f.settle(0.3)
+        f.send("after-steal\r")
+        f.expect("after-steal")
+    finally:
+        w.close()
+        f.close()
+
+
+def test_an_owner_that_dies_mid_session_closes_the_relayed_client(procs, tmp_path):
+    a, b = pair(procs, tmp_path)
+    c = a.client("-j", "b1")
+    try:
+        c.expect("Connection to console [b1] opened")
+        b.proc.kill()
+        b.proc.wait(timeout=10)
+        assert c.wait(timeout=15) is not None, "the client was left hanging"
+        assert a.proc.poll() is None
+    finally:
+        c.close()
+    join_and_echo(a, "a1", "a-lives-on")

@@ -3,6 +3,8 @@
  * the reply formatters, with the invariants client.c relies on checked.
  * Input: lines as a client sends them (greeting, request); the first byte
  * also picks a reply buffer size. Build: cmake -DFUZZ=ON with CC=clang-14. */
+#include <errno.h>
+
 #include "conmand/clients/proto.h"
 #include "conmand/consoles/notice.h"
 #include "fuzz_common.h"
@@ -62,6 +64,39 @@ static void check_ok(const char *const *matched, size_t n, size_t outlen, bool r
     free(out);
 }
 
+/* What a conmand relays to a console's owner parses back, on the owner,
+ * into the same user, tty, command, options and names (peer: consoles). */
+static void check_relay(const struct proto_req *r, const char *const *matched, size_t n)
+{
+    if (r->cmd != PROTO_CMD_MONITOR && r->cmd != PROTO_CMD_CONNECT)
+        return;
+    n = n > 64 ? 64 : n;
+    char *out, msg[256];
+    size_t len;
+    int rc = proto_format_relay(r, "client.example", matched, n, &out, &len);
+    FUZZ_CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM);
+    if (rc != 0)
+        return;
+    FUZZ_CHECK(len == strlen(out) && len && out[len - 1] == '\n');
+    char *request = strchr(out, '\n');
+    FUZZ_CHECK(request != NULL);
+    *request++ = '\0';
+    FUZZ_CHECK(strchr(request, '\n') == out + len - 1);
+    out[len - 1] = '\0';
+    struct proto_req back = {0};
+    FUZZ_CHECK(proto_parse_hello(out, &back, msg, sizeof(msg)) == 0);
+    FUZZ_CHECK(!strcmp(back.user, r->user) && !strcmp(back.tty, r->tty));
+    FUZZ_CHECK(!strcmp(back.via, "client.example"));
+    FUZZ_CHECK(proto_parse_request(request, &back) == 0);
+    FUZZ_CHECK(back.cmd == r->cmd && back.join == r->join && back.force == r->force &&
+               back.broadcast == r->broadcast && back.quiet == r->quiet && !back.regex);
+    FUZZ_CHECK(back.npatterns == n);
+    for (size_t i = 0; i < n; i++)
+        FUZZ_CHECK(!strcmp(back.patterns[i], matched[i]));
+    proto_req_release(&back);
+    free(out);
+}
+
 static void run_request(const char *greeting, const char *request, uint8_t knobs)
 {
     struct proto_req r = {0};
@@ -89,6 +124,7 @@ static void run_request(const char *greeting, const char *request, uint8_t knobs
         FUZZ_CHECK(n == (size_t)count);
         check_ok(matched, n, PROTO_CLIENT_LINE_MAX + 1, knobs & 2);
         check_ok(matched, n, 16 + (size_t)(knobs >> 2) * 8, knobs & 2);
+        check_relay(&r, matched, n);
         proto_who(&r, "host.example", line, sizeof(line));
         notice_format(line, sizeof(line), line);
     }
