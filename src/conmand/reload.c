@@ -228,8 +228,8 @@ static void mark_handover(struct console *c, const char *verb, const char *peer)
 {
     char when[64], text[512];
     notice_long_time(time(NULL), when, sizeof(when));
-    snprintf(text, sizeof(text), "Console [%s] %s the conmand at %s at %s", c->cfg.name, verb,
-             peer, when);
+    snprintf(text, sizeof(text), "Console [%s] %s the conmand at %s at %s", c->cfg.name, verb, peer,
+             when);
     console_notify(c, text, NULL);
 }
 
@@ -283,7 +283,8 @@ size_t reload_act(const struct reload_target *t, struct reload_prep *p)
     for (size_t i = 0; i < p->nsteps; i++) {
         const struct reload_step *st = &p->steps[i];
         struct reload_change *ch = &p->changes[i];
-        struct console *old = st->action == RELOAD_ADD ? NULL : registry_find(t->consoles, st->name);
+        struct console *old =
+            st->action == RELOAD_ADD ? NULL : registry_find(t->consoles, st->name);
         switch (st->action) {
         case RELOAD_REMOVE:
             log_info("Console [%s] removed by reload", st->name);

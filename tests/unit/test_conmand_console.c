@@ -53,7 +53,8 @@ static void reader_gone(struct console_reader *r, struct console *c)
     console_detach(c, r);
 }
 
-static const struct console_reader_ops test_reader_ops = {reader_output, reader_notice, reader_gone};
+static const struct console_reader_ops test_reader_ops = {reader_output, reader_notice,
+                                                          reader_gone};
 
 struct fixture {
     char dir[64];
@@ -237,8 +238,8 @@ static void test_console_type_follows_the_dev_string(void **state)
     assert_int_equal(console_type_peer.check_dev("peer:127.0.0.1:7890", err, sizeof(err)), 0);
     assert_int_equal(console_type_peer.check_dev("peer:[::1]:65535", err, sizeof(err)), 0);
     assert_int_equal(console_type_peer.check_dev("peer:h:1", err, sizeof(err)), 0);
-    const char *bad[] = {"peer:127.0.0.1:65536", "peer:127.0.0.1:0", "peer:127.0.0.1",
-                         "peer::7890", "peer:::1:7890", "peer:[]:7890", "peer:h:", "peer:h:12a",
+    const char *bad[] = {"peer:127.0.0.1:65536", "peer:127.0.0.1:0", "peer:127.0.0.1", "peer::7890",
+                         "peer:::1:7890",        "peer:[]:7890",     "peer:h:",        "peer:h:12a",
                          "peer:h:000001"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
@@ -270,8 +271,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_output_reaches_the_reader_and_keystrokes_the_device,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_dropped_device_is_told_and_retried, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_dropped_device_is_told_and_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_tells_each_reader_once, setup, teardown),
         cmocka_unit_test(test_console_type_follows_the_dev_string),
         cmocka_unit_test(test_backoff_doubles_to_a_cap_with_bounded_jitter),

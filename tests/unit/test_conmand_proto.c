@@ -287,7 +287,9 @@ static void test_session_escapes_split_bytes_and_commands(void **state)
 {
     (void)state;
     struct proto_unescape st = {0};
-    unsigned char in[] = "ab\xff\xff" "c\xff" "Bd\xff";
+    unsigned char in[] = "ab\xff\xff"
+                         "c\xff"
+                         "Bd\xff";
     unsigned char out[sizeof(in)];
     size_t n;
     int cmd;
@@ -296,7 +298,10 @@ static void test_session_escapes_split_bytes_and_commands(void **state)
     assert_int_equal(used, 7);
     assert_int_equal(cmd, 'B');
     assert_int_equal(n, 4);
-    assert_memory_equal(out, "ab\xff" "c", 4);
+    assert_memory_equal(out,
+                        "ab\xff"
+                        "c",
+                        4);
     /* The rest: one byte, and an escape left pending across the read. */
     used = proto_unescape(&st, in + 7, sizeof(in) - 1 - 7, out, &n, &cmd);
     assert_int_equal(used, 2);

@@ -759,8 +759,10 @@ static void link_closed(void *ctx, struct peer_link *l, const char *why)
     remove_link(cl, l);
     if (cl->piped) {
         if (!cl->piped_answered) {
-            snprintf(text, sizeof(text), "The conmand at %s that serves the console cannot be "
-                     "reached: %s", peer_link_address(l), how);
+            snprintf(text, sizeof(text),
+                     "The conmand at %s that serves the console cannot be "
+                     "reached: %s",
+                     peer_link_address(l), how);
             reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
         }
         client_close(cl);
@@ -787,15 +789,17 @@ static const char *owner_of(const struct console *c)
 }
 
 /* A link to `owner` carrying this client's request for `names`. */
-static int open_link(struct client *cl, const char *owner, const char **names, size_t n,
-                     char *err, size_t errlen)
+static int open_link(struct client *cl, const char *owner, const char **names, size_t n, char *err,
+                     size_t errlen)
 {
     char *relay;
     size_t len;
     int rc = proto_format_relay(&cl->req, cl->host, names, n, &relay, &len);
     if (rc < 0) {
-        snprintf(err, errlen, "%s", rc == -EINVAL ? "a name holds both quote characters or a "
-                 "line break, so it cannot be relayed" : "out of memory");
+        snprintf(err, errlen, "%s",
+                 rc == -EINVAL ? "a name holds both quote characters or a "
+                                 "line break, so it cannot be relayed"
+                               : "out of memory");
         return rc;
     }
     struct peer_link **grown = realloc(cl->links, (cl->nlinks + 1) * sizeof(*grown));
@@ -815,8 +819,7 @@ static int open_link(struct client *cl, const char *owner, const char **names, s
 
 /* One link per owner, each with the names it serves, in server order.
  * Returns 0, or -errno with the reason (naming the owner) in `err`. */
-static int open_links(struct client *cl, struct console **cons, size_t n, char *err,
-                      size_t errlen)
+static int open_links(struct client *cl, struct console **cons, size_t n, char *err, size_t errlen)
 {
     const char **names = malloc(n * sizeof(*names));
     bool *done = calloc(n, sizeof(*done));
@@ -864,7 +867,8 @@ static bool relay_session(struct client *cl, struct console **cons, size_t n)
     if (cl->req.via[0]) {
         /* Relayed to us, yet not ours: the instances disagree on its owner
          * (membership is settling). Relaying again could loop. */
-        snprintf(text, sizeof(text), "Console [%s] is not served here: this conmand sees it at "
+        snprintf(text, sizeof(text),
+                 "Console [%s] is not served here: this conmand sees it at "
                  "%s too (the instances' membership is settling; try again in a few seconds)",
                  first->cfg.name, owner_of(first));
         reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
@@ -884,9 +888,10 @@ static bool relay_session(struct client *cl, struct console **cons, size_t n)
         return false; /* client_close() closes the links opened */
     }
     log_info("Client <%s@%s:%d> issued %s command (%zu console%s): %zu carried to %zu other "
-             "conmand%s", cl->req.user, cl->host, cl->port,
-             cl->req.cmd == PROTO_CMD_CONNECT ? "connect" : "monitor", n, n == 1 ? "" : "s",
-             remote, cl->nlinks, cl->nlinks == 1 ? "" : "s");
+             "conmand%s",
+             cl->req.user, cl->host, cl->port,
+             cl->req.cmd == PROTO_CMD_CONNECT ? "connect" : "monitor", n, n == 1 ? "" : "s", remote,
+             cl->nlinks, cl->nlinks == 1 ? "" : "s");
     if (!piped) {
         start_session(cl, cons, n); /* owns cons now */
         return cl->state == CLIENT_SESSION;

@@ -22,15 +22,15 @@ struct peer_link {
     uv_connect_t connect;
     uv_tcp_t tcp;
     uv_timer_t timer;
-    int handles;      /* open libuv handles: freed when 0 and not resolving */
-    bool resolving;   /* uv_getaddrinfo in flight (it holds the link) */
-    bool full;        /* told the client to stop: drained() comes next */
+    int handles;    /* open libuv handles: freed when 0 and not resolving */
+    bool resolving; /* uv_getaddrinfo in flight (it holds the link) */
+    bool full;      /* told the client to stop: drained() comes next */
     /* The owner's answer to the relayed greeting, until its '\n': the
      * client had its own "OK" from us, so an OK is dropped here. */
     char greeting[256];
     size_t greetlen;
     bool greeted;
-    char *early;      /* hello, then client bytes, until the link is up */
+    char *early; /* hello, then client bytes, until the link is up */
     size_t earlylen, earlycap;
 };
 

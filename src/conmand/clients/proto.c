@@ -411,8 +411,8 @@ static bool add_quoted(struct strbuf *b, const char *key, const char *val)
     return true;
 }
 
-int proto_format_relay(const struct proto_req *r, const char *client_host,
-                       const char *const *names, size_t n, char **out, size_t *len)
+int proto_format_relay(const struct proto_req *r, const char *client_host, const char *const *names,
+                       size_t n, char **out, size_t *len)
 {
     struct strbuf b = {0};
     strbuf_adds(&b, "HELLO");

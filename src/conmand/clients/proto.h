@@ -140,8 +140,8 @@ size_t proto_ok_size(const char *const *names, size_t n, bool reset);
  * names it matched here. Into *out (malloc'd, NUL-terminated; *len
  * without the NUL). Returns 0, -EINVAL when a name or field holds both
  * quote characters or a line break (it cannot be quoted), or -ENOMEM. */
-int proto_format_relay(const struct proto_req *r, const char *client_host,
-                       const char *const *names, size_t n, char **out, size_t *len);
+int proto_format_relay(const struct proto_req *r, const char *client_host, const char *const *names,
+                       size_t n, char **out, size_t *len);
 
 /* "ERROR CODE=n MESSAGE='text'\n". Returns the length. */
 size_t proto_format_error(char *out, size_t outlen, int code, const char *text);

@@ -652,8 +652,8 @@ static int console_options(struct parser *p, struct conf_console *c,
                 return -ENOMEM;
             continue;
         }
-        int rc = console_types[i]->opts_layer(p->g_opts[i], vals->opts[i], &layered, err,
-                                              sizeof(err));
+        int rc =
+            console_types[i]->opts_layer(p->g_opts[i], vals->opts[i], &layered, err, sizeof(err));
         if (rc == -ENOMEM)
             return rc;
         if (rc < 0 && own_type) {

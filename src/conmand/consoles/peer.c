@@ -53,8 +53,10 @@ static int peer_check_dev(const char *dev, char *err, size_t errlen)
     else if (ok)
         ok = memchr(host, ':', (size_t)(colon - host)) == NULL; /* v6 needs [] */
     if (!ok)
-        snprintf(err, errlen, "dev \"%.200s\": expected peer:HOST:PORT (an IPv6 HOST in [], "
-                 "PORT 1-65535)", dev);
+        snprintf(err, errlen,
+                 "dev \"%.200s\": expected peer:HOST:PORT (an IPv6 HOST in [], "
+                 "PORT 1-65535)",
+                 dev);
     return ok ? 0 : -EINVAL;
 }
 
