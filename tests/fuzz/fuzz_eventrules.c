@@ -35,7 +35,8 @@ static void on_event(void *arg, const struct matcher_event *ev)
     else
         FUZZ_CHECK(ev->kind == MATCHER_FOLD && ev->lines == t->last_lines[ev->rule] + 1);
     t->last_lines[ev->rule] = ev->lines;
-    uint64_t h = t->hash ^ (ev->rule * 0x9e3779b97f4a7c15ull) ^ ev->offset ^ ((uint64_t)ev->kind << 40);
+    uint64_t h =
+        t->hash ^ (ev->rule * 0x9e3779b97f4a7c15ull) ^ ev->offset ^ ((uint64_t)ev->kind << 40);
     for (size_t i = 0; i < ev->len; i++)
         h = (h ^ ev->line[i]) * 0x100000001b3ull;
     t->hash = h;

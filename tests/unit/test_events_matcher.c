@@ -136,14 +136,14 @@ static void test_escapes_and_control_characters_are_stripped(void **state)
     s.rules = r;
     assert_int_equal(matcher_init(&m, r, -1), 0);
     feed(&m,
-         "\x1b]0;title\x07one\n"               /* OSC ended by BEL */
-         "\x1b]2;title\x1b\\two\n"             /* OSC ended by ST */
-         "\x1b(Bth\x1b[?25hree\x1b[K\n"        /* charset, private CSI, erase */
-         "f\x08o\x01u\x7fr\x1b=\r\n"           /* controls, keypad mode */
-         "caf\xc3\xa9\t\xff\n"                 /* UTF-8, tab, any 8-bit byte */
-         "\x1b]0;never ended\nsix\n"           /* an LF ends a broken OSC */
-         "\x1b[31\x01seven\n"                  /* a broken CSI */
-         "\x1b[1m\x1b[0m\n",                   /* nothing left: no line */
+         "\x1b]0;title\x07one\n"        /* OSC ended by BEL */
+         "\x1b]2;title\x1b\\two\n"      /* OSC ended by ST */
+         "\x1b(Bth\x1b[?25hree\x1b[K\n" /* charset, private CSI, erase */
+         "f\x08o\x01u\x7fr\x1b=\r\n"    /* controls, keypad mode */
+         "caf\xc3\xa9\t\xff\n"          /* UTF-8, tab, any 8-bit byte */
+         "\x1b]0;never ended\nsix\n"    /* an LF ends a broken OSC */
+         "\x1b[31\x01seven\n"           /* a broken CSI */
+         "\x1b[1m\x1b[0m\n",            /* nothing left: no line */
          0, 1, &s);
     assert_int_equal(s.n, 7);
     assert_string_equal(s.ev[0].line, "one");
@@ -451,7 +451,9 @@ static double seconds(void)
 static void test_catastrophic_regex_hits_the_limit_promptly_and_is_counted(void **state)
 {
     (void)state;
-    struct rules *r = parse("fine info /^ok$/\nbad warning /(a+)+$/\n");
+    /* The same regex JIT-compiled and interpreted ((*NO_JIT)): both bounded. */
+    struct rules *r = parse("fine info /^ok$/\nbad warning /(a+)+$/\n"
+                            "interp warning /(*NO_JIT)(a+)+$/\n");
     struct matcher m;
     static struct seen s;
     s.rules = r;
@@ -466,6 +468,7 @@ static void test_catastrophic_regex_hits_the_limit_promptly_and_is_counted(void 
     double took = seconds() - t0;
     assert_int_equal(s.n, 0);
     assert_int_equal(matcher_limit_hits(&m, 1), 3);
+    assert_int_equal(matcher_limit_hits(&m, 2), 3);
     assert_int_equal(matcher_limit_hits(&m, 0), 0);
     assert_true(took < 1.0);
     /* The console goes on: the next line is matched as usual. */

@@ -54,8 +54,12 @@ static bool parse_stamp(const unsigned char *s, size_t n, int64_t *ms)
         for (int j = 0; j < width[k]; j++)
             v[k] = v[k] * 10 + (s[at[k] + j] - '0');
     }
-    struct tm tm = {.tm_year = v[0] - 1900, .tm_mon = v[1] - 1, .tm_mday = v[2],
-                    .tm_hour = v[3], .tm_min = v[4], .tm_sec = v[5]};
+    struct tm tm = {.tm_year = v[0] - 1900,
+                    .tm_mon = v[1] - 1,
+                    .tm_mday = v[2],
+                    .tm_hour = v[3],
+                    .tm_min = v[4],
+                    .tm_sec = v[5]};
     *ms = (int64_t)timegm(&tm) * 1000;
     return true;
 }

@@ -33,9 +33,9 @@ struct matcher_event {
     enum matcher_kind kind;
     size_t rule; /* index in the rule set */
     enum rules_severity severity;
-    int64_t time_ms;      /* the time passed with the bytes of the line's end */
-    uint64_t offset;      /* log offset of the line's first byte */
-    uint32_t lines;       /* lines in the event so far: 1 at MATCHER_START */
+    int64_t time_ms;           /* the time passed with the bytes of the line's end */
+    uint64_t offset;           /* log offset of the line's first byte */
+    uint32_t lines;            /* lines in the event so far: 1 at MATCHER_START */
     const unsigned char *line; /* stripped, no LF; valid during the call only */
     size_t len;                /* <= MATCHER_LINE_MAX */
 };
@@ -50,17 +50,23 @@ struct matcher_fold {
 };
 
 /* Escape-sequence state carried between reads. */
-enum matcher_esc { MATCHER_TEXT, MATCHER_ESC, MATCHER_ESC_INTER, MATCHER_CSI, MATCHER_STR,
-                   MATCHER_STR_ESC };
+enum matcher_esc {
+    MATCHER_TEXT,
+    MATCHER_ESC,
+    MATCHER_ESC_INTER,
+    MATCHER_CSI,
+    MATCHER_STR,
+    MATCHER_STR_ESC
+};
 
 /* One console's state; embed it or allocate it, then matcher_init. */
 struct matcher {
     struct rules *rules;        /* borrowed: must outlive its use here */
     struct matcher_fold *folds; /* one per rule, owned */
     int64_t quiet_ms;
-    uint64_t line_off;  /* log offset of the current line's first byte */
-    bool in_line;       /* a byte of the current line has been fed */
-    bool skipping;      /* the line passed MATCHER_LINE_MAX and was matched */
+    uint64_t line_off; /* log offset of the current line's first byte */
+    bool in_line;      /* a byte of the current line has been fed */
+    bool skipping;     /* the line passed MATCHER_LINE_MAX and was matched */
     enum matcher_esc esc;
     size_t len;
     unsigned char buf[MATCHER_LINE_MAX];

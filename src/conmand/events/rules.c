@@ -227,7 +227,8 @@ static struct rules *rules_new(void)
 static bool duplicate(const struct rules *r, const struct rule_text *t)
 {
     for (size_t i = 0; i < r->n; i++)
-        if (strlen(r->rule[i].name) == t->namelen && memcmp(r->rule[i].name, t->name, t->namelen) == 0)
+        if (strlen(r->rule[i].name) == t->namelen &&
+            memcmp(r->rule[i].name, t->name, t->namelen) == 0)
             return true;
     return false;
 }
