@@ -67,6 +67,8 @@ static bool parse_stamp(const unsigned char *s, size_t n, int64_t *ms)
 static void on_event(void *arg, const struct matcher_event *ev)
 {
     struct scan *s = arg;
+    if (s->oom)
+        return; /* the file's events are incomplete already; it is reported */
     if (ev->kind == MATCHER_FOLD) {
         s->ev[s->open[ev->rule]].lines = ev->lines;
         return;
