@@ -53,18 +53,18 @@ def literals(*files):
             yield b"".join(c_unescape(m.group(1)) for m in ONE_LITERAL.finditer(group.group(0)))
 
 
-def write(harness, seeds):
+def write(harness, seeds, max_bytes=MAX_BYTES, max_seeds=MAX_SEEDS):
     d = FUZZ / "corpus" / harness
     d.mkdir(parents=True, exist_ok=True)
     for old in d.glob("seed-*"):
         old.unlink()
     kept = {}
     for s in seeds:
-        if 0 < len(s) <= MAX_BYTES:
+        if 0 < len(s) <= max_bytes:
             kept.setdefault(hashlib.sha1(s).hexdigest()[:12], s)
-    for name, s in list(kept.items())[:MAX_SEEDS]:
+    for name, s in list(kept.items())[:max_seeds]:
         (d / f"seed-{name}").write_bytes(s)
-    print(f"{harness}: {min(len(kept), MAX_SEEDS)} seeds")
+    print(f"{harness}: {min(len(kept), max_seeds)} seeds")
 
 
 def conf_seeds():
@@ -140,6 +140,17 @@ def main():
                        for f in fmts for k in (6, 0x83)]
           + [b"\x02console/%N.log\x00x3000c0s0b0n0\x00127.0.0.1:7001\x00a\nb\rc\r\n"])
     write("shard", shard_seeds())
+
+    rules = (ROOT / "etc" / "conman-events.rules").read_bytes()
+    # The shipped rules with the matcher tests' console output (a rules file
+    # and a node's log are larger than the other harnesses' inputs), and
+    # the parser tests' small files, good and bad, with a little output.
+    logs = sorted((s for s in literals("test_events_matcher.c") if b"\n" in s), key=len,
+                  reverse=True)[:8]
+    small = [s for s in literals("test_events_rules.c") if b"/" in s and b"\n" in s]
+    write("eventrules", [k + rules + b"\x00" + log for log in logs for k in (b"\x00", b"\x10")]
+          + [b"\x05" + s + b"\x00" + logs[0][:2000] for s in small], max_bytes=32768,
+          max_seeds=40)
 
 
 if __name__ == "__main__":
