@@ -50,7 +50,7 @@ static int record_member(ns_msg *h, int i, struct shard_member *m, char *err, si
         snprintf(err, errlen, "SRV record %d: its target does not fit its data", i + 1);
         return -EINVAL;
     }
-    if (!target[0])
+    if (!target[0] || strcmp(target, ".") == 0)
         return 0;
     int rc = target_member(target, ns_get16(rd + 4), m, err, errlen);
     return rc < 0 ? rc : 1;
