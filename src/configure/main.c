@@ -703,12 +703,13 @@ static void srv_failed(struct app *a, const char *why)
 
 /* An empty answer before any membership: no instance is ready yet, and
  * none will be until one holds the consoles, so this one takes them all. */
-static int srv_self_alone(struct app *a, struct shard_members *m)
+static int srv_self_alone(struct app *a, struct shard_members *m, char *err, size_t errlen)
 {
-    char err[256];
     if (!(m->v = calloc(1, sizeof(m->v[0]))) ||
-        shard_parse_member(a->set.shard_self, &m->v[0], err, sizeof(err)) < 0)
-        return -ENOMEM; /* SHARD_SELF was checked at start */
+        shard_parse_member(a->set.shard_self, &m->v[0], err, errlen) < 0) {
+        snprintf(err, errlen, "out of memory"); /* SHARD_SELF was checked at start */
+        return -ENOMEM;
+    }
     m->n = 1;
     log_info("SHARD_SRV %s lists no member yet (no instance is ready): %s holds every console "
              "alone until others are listed",
@@ -727,8 +728,9 @@ static void poll_srv(struct app *a, double now)
     int rc = srvlookup_query(a->set.shard_srv, &m, err, sizeof(err));
     ops_busy(a, 0);
     a->next_srv = now_sec() + (double)a->set.shard_srv_poll_sec;
-    if (rc == 0 && !m.n && !a->shard.has_active)
-        rc = srv_self_alone(a, &m);
+    bool alone = rc == 0 && !m.n && !a->shard.has_active;
+    if (alone)
+        rc = srv_self_alone(a, &m, err, sizeof(err));
     else if (rc == 0 && !m.n) {
         /* Every pod unready at once is more likely a DNS hiccup than a
          * cluster gone: taking every console would double their sessions. */
@@ -736,7 +738,7 @@ static void poll_srv(struct app *a, double now)
         rc = -ENODATA;
     }
     if (rc < 0) {
-        srv_failed(a, rc == -ENOMEM ? "out of memory" : err);
+        srv_failed(a, err);
         shard_members_release(&m);
         shard_settle_forget(&a->shard); /* do not act on what it said before */
         return;
@@ -744,7 +746,11 @@ static void poll_srv(struct app *a, double now)
     if (a->srv_failure[0])
         log_info("SHARD_SRV %s answers again", a->set.shard_srv);
     a->srv_failure[0] = '\0';
-    see_srv(a, &m, now);
+    if (alone) {
+        shard_members_release(&a->srv_seen); /* not listed: the next answer is news */
+        see_membership(a, &m, now);
+    } else
+        see_srv(a, &m, now);
     shard_members_release(&m);
 }
 

@@ -271,22 +271,34 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     }
 }
 
+/* Letters, digits, '.', '_' (SRV names start "_service._proto") and '-',
+ * at most 253 of them: anything else is a typo, not a name to look up. */
+static bool dns_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("._-", v[i]))
+            return false;
+    return n > 0 && n <= 253;
+}
+
 /* SHARD_SRV: a DNS name (it is looked up, never written into a file), and
  * its poll period; one source of members only, or they could disagree. */
 static int parse_srv(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
                      size_t errlen)
 {
     const char *srv = value_or(get, ctx, "SHARD_SRV", NULL);
-    const char *other = value_or(get, ctx, "SHARD_MEMBERS", NULL) ? "SHARD_MEMBERS"
-                        : value_or(get, ctx, "SHARD_MEMBERS_FILE", NULL) ? "SHARD_MEMBERS_FILE"
-                                                                         : NULL;
+    const char *other = NULL;
+    if (value_or(get, ctx, "SHARD_MEMBERS", NULL))
+        other = "SHARD_MEMBERS";
+    else if (value_or(get, ctx, "SHARD_MEMBERS_FILE", NULL))
+        other = "SHARD_MEMBERS_FILE";
     if (srv && other) {
         snprintf(err, errlen, "SHARD_SRV=%.100s: %s is set too; give one source of members", srv,
                  other);
         return -EINVAL;
     }
-    if (srv && (strlen(srv) > 253 || strspn(srv, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                   "0123456789._-") != strlen(srv))) {
+    if (srv && !dns_name_ok(srv)) {
         snprintf(err, errlen,
                  "SHARD_SRV=%.100s: expected a DNS name like _conman._tcp.conman.svc.cluster.local",
                  srv);

@@ -43,9 +43,8 @@ static int record_member(ns_msg *h, int i, struct shard_member *m, char *err, si
     size_t rdlen = ns_rr_rdlen(rr);
     char target[MAXDNAME];
     /* priority, weight, port, then the target, which must end the data. */
-    int n = rdlen > 6 ? dn_expand(ns_msg_base(*h), ns_msg_end(*h), rd + 6, target,
-                                  sizeof(target))
-                      : -1;
+    int n =
+        rdlen > 6 ? dn_expand(ns_msg_base(*h), ns_msg_end(*h), rd + 6, target, sizeof(target)) : -1;
     if (n < 0 || (size_t)n + 6 != rdlen) {
         snprintf(err, errlen, "SRV record %d: its target does not fit its data", i + 1);
         return -EINVAL;
@@ -142,8 +141,9 @@ static int query_error(int herr, char *err, size_t errlen)
     case NO_DATA:
         return 0; /* the name exists and has no SRV record: no member */
     case TRY_AGAIN:
-        snprintf(err, errlen, "no answer from the name servers of /etc/resolv.conf "
-                              "(unreachable, timed out or SERVFAIL)");
+        snprintf(err, errlen,
+                 "no answer from the name servers of /etc/resolv.conf "
+                 "(unreachable, timed out or SERVFAIL)");
         return -EAGAIN;
     default:
         snprintf(err, errlen, "the name server refused the query or sent a bad answer");
