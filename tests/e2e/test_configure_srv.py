@@ -5,10 +5,13 @@ only name server (its own mount namespace, dns_stub.py). As in
 test_configure_shard.py, CONMAND is a stub and only conman.conf is checked."""
 import random
 import socket
+import time
+import urllib.error
+import urllib.request
 
 from configure_env import Configure, password_hex
 from dns_stub import argv_prefix_for, check_namespaces_work
-from e2e_helpers import wait_for
+from e2e_helpers import free_port, wait_for
 from hsmsim import HsmSim
 from test_configure_shard import CONSOLES, BMCS, NAMES, consoles, owner, stub_conmand
 
@@ -20,6 +23,19 @@ def host(name):
     return f"{name}.{DOMAIN}"
 
 
+def free_dns_socket():
+    """A UDP socket bound to port 53 of a 127.53.x.y nobody else uses (tests
+    running at the same time do not collide)."""
+    for _ in range(20):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind((f"127.53.{random.randint(0, 255)}.{random.randint(1, 254)}", 53))
+            return s
+        except OSError:
+            s.close()
+    raise AssertionError("no free 127.53.x.y:53")
+
+
 class Dnsmasq:
     """dnsmasq on UDP/TCP 53 of a 127.53.x.y of its own, answering for
     .test only (anything else there is NXDOMAIN, nothing goes upstream);
@@ -29,15 +45,9 @@ class Dnsmasq:
         self.procs = procs
         self.log = str(tmp_path / "dnsmasq.log")
         self.proc = None
-        for _ in range(20):
-            self.address = f"127.53.{random.randint(0, 255)}.{random.randint(1, 254)}"
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-                try:
-                    s.bind((self.address, 53))
-                    return
-                except OSError:
-                    continue
-        raise AssertionError("no free 127.53.x.y:53 for dnsmasq")
+        sock = free_dns_socket()
+        self.address = sock.getsockname()[0]
+        sock.close()
 
     def start(self, records=(), no_srv=False):
         """`records`: (pod name, port); each target also resolves to
@@ -191,3 +201,43 @@ def test_srv_with_another_member_source_is_a_bad_setting(procs, tmp_path):
         cc.start()
         assert cc.proc.wait(timeout=10) == 2
         assert f"bad setting: SHARD_SRV={SRV}: {other} is set too" in cc.output()
+
+
+def healthz(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=3) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def test_silent_name_servers_keep_healthz_200_and_are_logged_once(procs, tmp_path):
+    # Three name servers that never answer: one lookup blocks the loop for
+    # about 10 s (2 attempts of 2 s on each), past /healthz's 5 s heartbeat.
+    # That is the loop working, not hung, so /healthz stays 200.
+    silent = [free_dns_socket() for _ in range(3)]  # read nothing, answer nothing
+    try:
+        sim = HsmSim.start(procs, tmp_path, endpoints=BMCS)
+        http = free_port()
+        cc = Configure(procs, tmp_path, sim, env={
+            "CONMAND": stub_conmand(tmp_path), "SHARD_SRV": SRV, "SHARD_SELF": "conman-0",
+            "SHARD_SRV_POLL_SEC": "1", "HTTP_PORT": str(http), "HTTP_ADDR": "127.0.0.1"})
+        check_namespaces_work(cc.root)
+        servers = [s.getsockname()[0] for s in silent]
+        cc.start(argv_prefix=argv_prefix_for(servers, cc.root))
+        cc.wait(lambda: healthz(http) == 200, 10, "/healthz 200")
+        codes = []
+        deadline = time.monotonic() + 16  # more than one lookup
+        while time.monotonic() < deadline:
+            codes.append(healthz(http))
+            time.sleep(0.5)
+        assert set(codes) == {200}, codes
+        needle = f"SHARD_SRV {SRV}: no answer from the name servers"
+        cc.wait_log(needle, timeout=15)
+        assert cc.count(needle) == 1
+        assert sim.requests_served() == 0
+    finally:
+        for s in silent:
+            s.close()
