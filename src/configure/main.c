@@ -70,6 +70,7 @@ struct app {
     double next_srv;
     struct shard_members srv_seen;
     char srv_failure[768];
+    bool srv_alone; /* acting on self alone: no instance was ready at start */
 };
 
 static double now_sec(void)
@@ -701,24 +702,56 @@ static void srv_failed(struct app *a, const char *why)
               a->shard.has_active ? held : "no membership (none was usable yet)");
 }
 
-/* An empty answer before any membership: no instance is ready yet, and
- * none will be until one holds the consoles, so this one takes them all. */
-static int srv_self_alone(struct app *a, struct shard_members *m, char *err, size_t errlen)
+/* No instance is ready yet (before any membership), and none will be
+ * until one holds the consoles: this one takes them all. */
+static void srv_self_alone(struct app *a, int rc, double now)
 {
-    if (!(m->v = calloc(1, sizeof(m->v[0]))) ||
-        shard_parse_member(a->set.shard_self, &m->v[0], err, errlen) < 0) {
-        snprintf(err, errlen, "out of memory"); /* SHARD_SELF was checked at start */
-        return -ENOMEM;
+    struct shard_members m = SHARD_MEMBERS_INIT;
+    char err[256];
+    if (!(m.v = calloc(1, sizeof(m.v[0]))) ||
+        shard_parse_member(a->set.shard_self, &m.v[0], err, sizeof(err)) < 0) {
+        shard_members_release(&m); /* SHARD_SELF was checked at start */
+        srv_failed(a, "out of memory");
+        return;
     }
-    m->n = 1;
-    log_info("SHARD_SRV %s lists no member yet (no instance is ready): %s holds every console "
-             "alone until others are listed",
-             a->set.shard_srv, a->set.shard_self);
-    return 0;
+    m.n = 1;
+    if (rc == -ENOENT)
+        log_warn("SHARD_SRV %s: no such name (NXDOMAIN), as Kubernetes answers for a headless "
+                 "Service with no ready pod: %s holds every console alone until it is listed "
+                 "(if the name is misspelt, every instance will)",
+                 a->set.shard_srv, a->set.shard_self);
+    else
+        log_info("SHARD_SRV %s lists no member yet (no instance is ready): %s holds every "
+                 "console alone until others are listed",
+                 a->set.shard_srv, a->set.shard_self);
+    a->srv_alone = true;
+    a->srv_failure[0] = '\0';
+    shard_members_release(&a->srv_seen); /* not what it listed: the next answer is news */
+    see_membership(a, &m, now);
+    shard_members_release(&m);
 }
 
-/* SHARD_SRV, asked every SHARD_SRV_POLL_SEC; a failed lookup or an empty
- * answer later on changes nothing (the last good membership stays). */
+/* An answer naming no ready instance: an empty one, or NXDOMAIN, which is
+ * what Kubernetes' DNS gives for a headless Service without ready pods
+ * (its DNS spec). Returns true when handled: before any membership this
+ * one goes alone; alone, it waits quietly to be listed itself. */
+static bool srv_nobody_ready(struct app *a, int rc, const struct shard_members *m, double now)
+{
+    if (!((rc == 0 && !m->n) || rc == -ENOENT))
+        return false;
+    if (!a->shard.has_active)
+        srv_self_alone(a, rc, now);
+    else if (a->srv_alone)
+        shard_settle_forget(&a->shard); /* what was settling is gone again */
+    else
+        return false;
+    return true;
+}
+
+/* SHARD_SRV, asked every SHARD_SRV_POLL_SEC; a failed lookup, NXDOMAIN or
+ * an empty answer later on changes nothing (the last good membership
+ * stays): every pod unready at once is more likely a DNS hiccup than a
+ * cluster gone, and taking every console would double their sessions. */
 static void poll_srv(struct app *a, double now)
 {
     struct shard_members m = SHARD_MEMBERS_INIT;
@@ -728,12 +761,9 @@ static void poll_srv(struct app *a, double now)
     int rc = srvlookup_query(a->set.shard_srv, &m, err, sizeof(err));
     ops_busy(a, 0);
     a->next_srv = now_sec() + (double)a->set.shard_srv_poll_sec;
-    bool alone = rc == 0 && !m.n && !a->shard.has_active;
-    if (alone)
-        rc = srv_self_alone(a, &m, err, sizeof(err));
-    else if (rc == 0 && !m.n) {
-        /* Every pod unready at once is more likely a DNS hiccup than a
-         * cluster gone: taking every console would double their sessions. */
+    if (srv_nobody_ready(a, rc, &m, now))
+        return;
+    if (rc == 0 && !m.n) {
         snprintf(err, sizeof(err), "lists no member (no instance is ready)");
         rc = -ENODATA;
     }
@@ -746,11 +776,7 @@ static void poll_srv(struct app *a, double now)
     if (a->srv_failure[0])
         log_info("SHARD_SRV %s answers again", a->set.shard_srv);
     a->srv_failure[0] = '\0';
-    if (alone) {
-        shard_members_release(&a->srv_seen); /* not listed: the next answer is news */
-        see_membership(a, &m, now);
-    } else
-        see_srv(a, &m, now);
+    see_srv(a, &m, now);
     shard_members_release(&m);
 }
 
@@ -762,8 +788,10 @@ static void membership_tick(struct app *a)
     if (a->set.shard_srv && now >= a->next_srv)
         poll_srv(a, now);
     struct shard_members before = SHARD_MEMBERS_INIT;
-    if (shard_settle_due(&a->shard, now, (double)a->set.shard_settle_sec, &before) == 1)
+    if (shard_settle_due(&a->shard, now, (double)a->set.shard_settle_sec, &before) == 1) {
+        a->srv_alone = false; /* what a source listed runs now */
         act_on_membership(a, &before);
+    }
     shard_members_release(&before);
 }
 
