@@ -9,7 +9,7 @@ PACKAGES=(
   libipmiconsole-dev libfreeipmi-dev libssh-dev libmicrohttpd-dev
   libcmocka-dev libyajl-dev libpcre2-dev liburing-dev
   python3 python3-pytest python3-pytest-timeout python3-pytest-xdist
-  conman openipmi freeipmi-tools ipmitool
+  conman openipmi freeipmi-tools ipmitool dnsmasq-base
   openssh-server openssh-client
   procps iproute2 ca-certificates
   curl jq python3-yaml python3-prometheus-client

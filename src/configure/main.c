@@ -11,6 +11,7 @@
 #include "configure/settings.h"
 #include "configure/shard.h"
 #include "configure/shardsettle.h"
+#include "configure/srvlookup.h"
 #include "configure/supervise.h"
 
 #include <errno.h>
@@ -64,6 +65,12 @@ struct app {
     struct shard_settle shard;
     struct file_stamp members_stamp;
     bool members_stamped;
+    /* SHARD_SRV: when to ask next, the last answer (to log a change once)
+     * and the last reason it was not usable (to log a failure once). */
+    double next_srv;
+    struct shard_members srv_seen;
+    char srv_failure[768];
+    bool srv_alone; /* acting on self alone: no instance was ready at start */
 };
 
 static double now_sec(void)
@@ -386,8 +393,10 @@ static int shard_view(struct app *a, const char *base, struct confgen_shard *vie
     if (!settings_sharded(&a->set))
         return 0;
     if (!a->shard.has_active) {
-        log_error("no usable shard membership yet (SHARD_MEMBERS_FILE %s): not writing %s",
-                  a->set.shard_members_file, a->set.conman_conf);
+        log_error("no usable shard membership yet (%s %s): not writing %s",
+                  a->set.shard_srv ? "SHARD_SRV" : "SHARD_MEMBERS_FILE",
+                  a->set.shard_srv ? a->set.shard_srv : a->set.shard_members_file,
+                  a->set.conman_conf);
         return -ENOENT;
     }
     *view = (struct confgen_shard){&a->shard.active, a->set.shard_self,
@@ -591,6 +600,21 @@ static bool same_stamp(const struct file_stamp *x, const struct file_stamp *y)
            x->err == y->err;
 }
 
+/* Hands what a source says now to the settle timer; the first membership
+ * is acted on at once. Takes `m`. */
+static void see_membership(struct app *a, struct shard_members *m, double now)
+{
+    if (shard_settle_see(&a->shard, m, now) == 1) {
+        char d[1024];
+        shard_members_describe(&a->shard.active, d, sizeof(d));
+        log_info("shard membership: %zu (%s), this instance is %s", a->shard.active.n, d,
+                 a->set.shard_self);
+        a->ops.shard_members = a->shard.active.n;
+        if (!a->child)
+            a->next_start = 0; /* it may have been waiting for one */
+    }
+}
+
 /* Reads and parses the membership file; logs why it is not usable. */
 static int read_members(const struct app *a, struct shard_members *m)
 {
@@ -642,15 +666,118 @@ static void watch_members(struct app *a, double now)
         shard_settle_forget(&a->shard);
         return;
     }
-    if (shard_settle_see(&a->shard, &m, now) == 1) {
+    see_membership(a, &m, now);
+}
+
+/* Hands what the SRV answer says now to the settle timer: the first is
+ * acted on at once. Logs a change of answer once, not every poll. */
+static void see_srv(struct app *a, struct shard_members *m, double now)
+{
+    if (!a->srv_seen.n || !shard_members_equal(m, &a->srv_seen)) {
         char d[1024];
-        shard_members_describe(&a->shard.active, d, sizeof(d));
-        log_info("shard membership: %zu (%s), this instance is %s", a->shard.active.n, d,
-                 a->set.shard_self);
-        a->ops.shard_members = a->shard.active.n;
-        if (!a->child)
-            a->next_start = 0; /* it may have been waiting for one */
+        shard_members_describe(m, d, sizeof(d));
+        log_info("SHARD_SRV %s lists %zu member%s (%s)", a->set.shard_srv, m->n,
+                 m->n == 1 ? "" : "s", d);
+        /* As with the file: a pod is listed once it is ready. */
+        if (shard_find(m, a->set.shard_self) < 0)
+            log_warn("SHARD_SRV %s: SHARD_SELF=%s is not one of its %zu members: it owns no "
+                     "console and serves every one through its owner until it is listed",
+                     a->set.shard_srv, a->set.shard_self, m->n);
+        shard_members_release(&a->srv_seen);
+        if (shard_members_copy(&a->srv_seen, m) < 0)
+            log_error("SHARD_SRV: out of memory");
     }
+    see_membership(a, m, now);
+}
+
+/* One line per reason the SRV answer is not usable, not one per poll. */
+static void srv_failed(struct app *a, const char *why)
+{
+    if (strcmp(why, a->srv_failure) == 0)
+        return;
+    snprintf(a->srv_failure, sizeof(a->srv_failure), "%s", why);
+    char held[512];
+    shard_members_describe(&a->shard.active, held, sizeof(held));
+    log_error("SHARD_SRV %s: %s; keeping %s", a->set.shard_srv, why,
+              a->shard.has_active ? held : "no membership (none was usable yet)");
+}
+
+/* No instance is ready yet (before any membership), and none will be
+ * until one holds the consoles: this one takes them all. */
+static void srv_self_alone(struct app *a, int rc, double now)
+{
+    struct shard_members m = SHARD_MEMBERS_INIT;
+    char err[256];
+    if (!(m.v = calloc(1, sizeof(m.v[0]))) ||
+        shard_parse_member(a->set.shard_self, &m.v[0], err, sizeof(err)) < 0) {
+        shard_members_release(&m); /* SHARD_SELF was checked at start */
+        srv_failed(a, "out of memory");
+        return;
+    }
+    m.n = 1;
+    if (rc == -ENOENT)
+        log_warn("SHARD_SRV %s: no such name (NXDOMAIN), as Kubernetes answers for a headless "
+                 "Service with no ready pod: %s holds every console alone until it is listed "
+                 "(if the name is misspelt, every instance will)",
+                 a->set.shard_srv, a->set.shard_self);
+    else
+        log_info("SHARD_SRV %s lists no member yet (no instance is ready): %s holds every "
+                 "console alone until others are listed",
+                 a->set.shard_srv, a->set.shard_self);
+    a->srv_alone = true;
+    a->srv_failure[0] = '\0';
+    shard_members_release(&a->srv_seen); /* not what it listed: the next answer is news */
+    see_membership(a, &m, now);
+    shard_members_release(&m);
+}
+
+/* An answer naming no ready instance: an empty one, or NXDOMAIN, which is
+ * what Kubernetes' DNS gives for a headless Service without ready pods
+ * (its DNS spec). Returns true when handled: before any membership this
+ * one goes alone; alone, it waits quietly to be listed itself. */
+static bool srv_nobody_ready(struct app *a, int rc, const struct shard_members *m, double now)
+{
+    if (!((rc == 0 && !m->n) || rc == -ENOENT))
+        return false;
+    if (!a->shard.has_active)
+        srv_self_alone(a, rc, now);
+    else if (a->srv_alone)
+        shard_settle_forget(&a->shard); /* what was settling is gone again */
+    else
+        return false;
+    return true;
+}
+
+/* SHARD_SRV, asked every SHARD_SRV_POLL_SEC; a failed lookup, NXDOMAIN or
+ * an empty answer later on changes nothing (the last good membership
+ * stays): every pod unready at once is more likely a DNS hiccup than a
+ * cluster gone, and taking every console would double their sessions. */
+static void poll_srv(struct app *a, double now)
+{
+    struct shard_members m = SHARD_MEMBERS_INIT;
+    char err[600];
+    /* The lookup blocks the loop like an HSM request: /healthz stays 200. */
+    ops_busy(a, SRVLOOKUP_MAX_SEC + 1);
+    int rc = srvlookup_query(a->set.shard_srv, &m, err, sizeof(err));
+    ops_busy(a, 0);
+    a->next_srv = now_sec() + (double)a->set.shard_srv_poll_sec;
+    if (srv_nobody_ready(a, rc, &m, now))
+        return;
+    if (rc == 0 && !m.n) {
+        snprintf(err, sizeof(err), "lists no member (no instance is ready)");
+        rc = -ENODATA;
+    }
+    if (rc < 0) {
+        srv_failed(a, err);
+        shard_members_release(&m);
+        shard_settle_forget(&a->shard); /* do not act on what it said before */
+        return;
+    }
+    if (a->srv_failure[0])
+        log_info("SHARD_SRV %s answers again", a->set.shard_srv);
+    a->srv_failure[0] = '\0';
+    see_srv(a, &m, now);
+    shard_members_release(&m);
 }
 
 static void membership_tick(struct app *a)
@@ -658,9 +785,13 @@ static void membership_tick(struct app *a)
     double now = now_sec();
     if (a->set.shard_members_file)
         watch_members(a, now);
+    if (a->set.shard_srv && now >= a->next_srv)
+        poll_srv(a, now);
     struct shard_members before = SHARD_MEMBERS_INIT;
-    if (shard_settle_due(&a->shard, now, (double)a->set.shard_settle_sec, &before) == 1)
+    if (shard_settle_due(&a->shard, now, (double)a->set.shard_settle_sec, &before) == 1) {
+        a->srv_alone = false; /* what a source listed runs now */
         act_on_membership(a, &before);
+    }
     shard_members_release(&before);
 }
 
@@ -675,6 +806,8 @@ static long next_wait_ms(const struct app *a)
         until = now + 1;
     if (a->set.shard_members_file && now + 1 < until) /* a cheap stat(2) a second */
         until = now + 1;
+    if (a->set.shard_srv && a->next_srv < until)
+        until = a->next_srv;
     double due = shard_settle_next(&a->shard, (double)a->set.shard_settle_sec);
     if (due >= 0 && due < until)
         until = due;
@@ -795,7 +928,12 @@ static int init_shard(struct app *a)
         shard_members_describe(&a->shard.active, d, sizeof(d));
         log_info("shard membership (SHARD_MEMBERS): %zu (%s), this instance is %s",
                  a->shard.active.n, d, a->set.shard_self);
-    } else
+    } else if (a->set.shard_srv)
+        log_info("shard membership from SHARD_SRV %s, asked every %ld s, settling for %ld s, "
+                 "this instance is %s",
+                 a->set.shard_srv, a->set.shard_srv_poll_sec, a->set.shard_settle_sec,
+                 a->set.shard_self);
+    else
         log_info("shard membership from SHARD_MEMBERS_FILE %s, settling for %ld s, this instance "
                  "is %s",
                  a->set.shard_members_file, a->set.shard_settle_sec, a->set.shard_self);
@@ -837,6 +975,7 @@ int main(void)
     forget_written(&a);
     records_release(&a.recs);
     shard_settle_release(&a.shard);
+    shard_members_release(&a.srv_seen);
     hsm_global_cleanup();
     settings_release(&a.set);
     return rc;

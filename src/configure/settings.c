@@ -271,7 +271,49 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     }
 }
 
-/* SHARD_SRV is left alone: it is a later source (DNS), unknown here. */
+/* Letters, digits, '.', '_' (SRV names start "_service._proto") and '-',
+ * at most 253 of them: anything else is a typo, not a name to look up. */
+static bool dns_name_ok(const char *v)
+{
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)v[i]) && !strchr("._-", v[i]))
+            return false;
+    return n > 0 && n <= 253;
+}
+
+/* SHARD_SRV: a DNS name (it is looked up, never written into a file), and
+ * its poll period; one source of members only, or they could disagree. */
+static int parse_srv(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
+                     size_t errlen)
+{
+    const char *srv = value_or(get, ctx, "SHARD_SRV", NULL);
+    const char *other = NULL;
+    if (value_or(get, ctx, "SHARD_MEMBERS", NULL))
+        other = "SHARD_MEMBERS";
+    else if (value_or(get, ctx, "SHARD_MEMBERS_FILE", NULL))
+        other = "SHARD_MEMBERS_FILE";
+    if (srv && other) {
+        snprintf(err, errlen, "SHARD_SRV=%.100s: %s is set too; give one source of members", srv,
+                 other);
+        return -EINVAL;
+    }
+    if (srv && !dns_name_ok(srv)) {
+        snprintf(err, errlen,
+                 "SHARD_SRV=%.100s: expected a DNS name like _conman._tcp.conman.svc.cluster.local",
+                 srv);
+        return -EINVAL;
+    }
+    const char *poll = value_or(get, ctx, "SHARD_SRV_POLL_SEC", "5");
+    if (numparse_digits(poll, 1, 3600, &s->shard_srv_poll_sec) < 0) {
+        snprintf(err, errlen,
+                 "SHARD_SRV_POLL_SEC=%.100s: expected a whole number of seconds from 1 to 3600",
+                 poll);
+        return -EINVAL;
+    }
+    return copy_value(&s->shard_srv, "SHARD_SRV", srv, err, errlen);
+}
+
 static int parse_shard(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
                        size_t errlen)
 {
@@ -305,12 +347,14 @@ static int parse_shard(struct settings *s, settings_lookup_fn get, void *ctx, ch
         return -EINVAL;
     }
     rc = copy_value(&s->shard_members_file, "SHARD_MEMBERS_FILE", file, err, errlen);
-    return rc ? rc : copy_value(&s->shard_self, "SHARD_SELF", self, err, errlen);
+    if (rc == 0)
+        rc = copy_value(&s->shard_self, "SHARD_SELF", self, err, errlen);
+    return rc ? rc : parse_srv(s, get, ctx, err, errlen);
 }
 
 bool settings_sharded(const struct settings *s)
 {
-    return s->shard_members.n > 0 || s->shard_members_file;
+    return s->shard_members.n > 0 || s->shard_members_file || s->shard_srv;
 }
 
 int settings_check_self(const struct settings *s, char *err, size_t errlen)
@@ -374,7 +418,7 @@ void settings_release(struct settings *s)
                     &s->conmand,        &s->token_file,        &s->ca_file,
                     &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
                     &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
-                    &s->shard_self};
+                    &s->shard_self,     &s->shard_srv};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

@@ -44,6 +44,8 @@ struct settings {
     char *shard_members_file;           /* SHARD_MEMBERS_FILE; NULL: unset */
     char *shard_self;                   /* SHARD_SELF; NULL: main uses the host name */
     long shard_settle_sec;              /* SHARD_SETTLE_SEC */
+    char *shard_srv;                    /* SHARD_SRV, a DNS SRV name; NULL: unset */
+    long shard_srv_poll_sec;            /* SHARD_SRV_POLL_SEC */
 };
 
 /* Returns the value of environment variable `name`, or NULL when unset. */
@@ -60,7 +62,7 @@ int settings_parse(struct settings *s, settings_lookup_fn get, void *ctx, char *
 void settings_server_line(const struct settings *s, char *out, size_t outlen, char *names,
                           size_t nameslen);
 
-/* Whether SHARD_MEMBERS or SHARD_MEMBERS_FILE is set. */
+/* Whether SHARD_MEMBERS, SHARD_MEMBERS_FILE or SHARD_SRV is set. */
 bool settings_sharded(const struct settings *s);
 
 /* With SHARD_MEMBERS, SHARD_SELF (filled by then) must be one of them:

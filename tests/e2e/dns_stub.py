@@ -81,21 +81,35 @@ class DnsStub:
 
     def resolv_conf(self, directory):
         """A resolv.conf naming only this stub (one try, short timeout)."""
-        path = os.path.join(str(directory), "resolv.conf")
-        with open(path, "w") as f:
-            f.write(f"nameserver {self.address}\noptions timeout:2 attempts:1\n")
-        return path
+        return resolv_conf_for(self.address, directory)
 
     def argv_prefix(self, directory):
         """Runs the rest of argv with this stub as its only name server."""
-        script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
-        return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script,
-                self.resolv_conf(directory)]
+        return argv_prefix_for(self.address, directory)
 
     def close(self):
         self.stopping.set()
         self.sock.close()
         self.thread.join(timeout=5)
+
+
+def resolv_conf_for(address, directory):
+    """A resolv.conf in `directory` naming only the server on `address` (or
+    the servers, a list of addresses, up to resolv.conf's 3)."""
+    addresses = [address] if isinstance(address, str) else list(address)
+    path = os.path.join(str(directory), "resolv.conf")
+    with open(path, "w") as f:
+        f.write("".join(f"nameserver {a}\n" for a in addresses))
+        f.write("options timeout:2 attempts:1\n")
+    return path
+
+
+def argv_prefix_for(address, directory):
+    """Runs the rest of argv with the server on `address` (any loopback DNS
+    server, e.g. dnsmasq; or a list of them) as its only name server."""
+    script = 'mount --bind "$0" /etc/resolv.conf && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c", script,
+            resolv_conf_for(address, directory)]
 
 
 def check_namespaces_work(directory):

@@ -59,6 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(st.mode == CONSOLE_MODE_BMC || st.mode == CONSOLE_MODE_NODE);
         FUZZ_CHECK(st.shard_settle_sec >= 0 && st.shard_settle_sec <= 3600);
         FUZZ_CHECK(!(st.shard_members.n && st.shard_members_file)); /* one source */
+        FUZZ_CHECK(!(st.shard_srv && (st.shard_members.n || st.shard_members_file)));
+        FUZZ_CHECK(st.shard_srv_poll_sec >= 1 && st.shard_srv_poll_sec <= 3600);
         settings_release(&st);
         settings_release(&st); /* promised safe */
     } else {

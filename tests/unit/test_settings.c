@@ -344,6 +344,53 @@ static void test_bad_shard_settings_name_variable_and_value(void **state)
     assert_non_null(strstr(err, "SHARD_MEMBERS_FILE=/f: SHARD_MEMBERS is set too"));
 }
 
+static void test_srv_settings_parse_with_a_poll_default(void **state)
+{
+    (void)state;
+    const char *env[] = {"SHARD_SRV", "_conman._tcp.conman.svc.cluster.local", NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    assert_true(settings_sharded(&s));
+    assert_string_equal(s.shard_srv, "_conman._tcp.conman.svc.cluster.local");
+    assert_int_equal(s.shard_srv_poll_sec, 5);
+    settings_release(&s);
+    const char *limits[] = {"SHARD_SRV", "_c._tcp.x", "SHARD_SRV_POLL_SEC", "3600", NULL};
+    assert_int_equal(settings_parse(&s, lookup, limits, err, sizeof(err)), 0);
+    assert_int_equal(s.shard_srv_poll_sec, 3600);
+    settings_release(&s);
+}
+
+static void expect_srv_error(const char *other, const char *value, const char *needle)
+{
+    const char *env[] = {"SHARD_SRV", "_c._tcp.x", other, value, NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, needle));
+}
+
+static void test_srv_is_the_only_source_and_its_poll_is_bounded(void **state)
+{
+    (void)state;
+    expect_srv_error("SHARD_MEMBERS", "a,b", "SHARD_SRV=_c._tcp.x: SHARD_MEMBERS is set too");
+    expect_srv_error("SHARD_MEMBERS_FILE", "/f",
+                     "SHARD_SRV=_c._tcp.x: SHARD_MEMBERS_FILE is set too");
+    expect_srv_error("SHARD_SRV_POLL_SEC", "0", "SHARD_SRV_POLL_SEC=0: expected");
+    expect_srv_error("SHARD_SRV_POLL_SEC", "3601", "SHARD_SRV_POLL_SEC=3601: expected");
+    expect_error("SHARD_SRV", "a b", "SHARD_SRV=a b: expected a DNS name");
+    char name[256];
+    memset(name, 'a', 254);
+    name[254] = '\0';
+    expect_error("SHARD_SRV", name, "expected a DNS name");
+    name[253] = '\0';
+    const char *env[] = {"SHARD_SRV", name, NULL};
+    struct settings s;
+    char err[256] = "";
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    settings_release(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_no_shard_setting_means_no_sharding),
         cmocka_unit_test(test_shard_settings_parse_and_check_self),
         cmocka_unit_test(test_bad_shard_settings_name_variable_and_value),
+        cmocka_unit_test(test_srv_settings_parse_with_a_poll_default),
+        cmocka_unit_test(test_srv_is_the_only_source_and_its_poll_is_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
