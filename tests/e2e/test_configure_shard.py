@@ -65,8 +65,9 @@ def start_members(procs, tmp_path, sim, names, listed, self_names, settle="1"):
     return ccs, members, entries
 
 
-def check_assignment(ccs, selves, members):
-    """Every console once in each file, owned by exactly the expected one."""
+def check_assignment(ccs, selves, members, peer_host=lambda member: "127.0.0.1"):
+    """Every console once in each file, owned by exactly the expected one;
+    the others peer:HOST:PORT of their owner (HOST: peer_host(owner))."""
     ports = {n: ccs[n].conman_port for n in members}
     owned = {n: set() for n in members}
     for me in selves:
@@ -79,7 +80,7 @@ def check_assignment(ccs, selves, members):
                 assert f"P:0x{password_hex()}" in rest
                 owned[me].add(name)
             else:
-                assert dev == f"peer:127.0.0.1:{ports[want]}", (me, name, dev)
+                assert dev == f"peer:{peer_host(want)}:{ports[want]}", (me, name, dev)
                 assert rest == "", f"a peer line carries nothing else: {rest!r}"
     return owned
 

@@ -9,11 +9,12 @@ import time
 import urllib.error
 import urllib.request
 
-from configure_env import Configure, password_hex
+from configure_env import Configure
 from dns_stub import argv_prefix_for, check_namespaces_work
 from e2e_helpers import free_port, wait_for
 from hsmsim import HsmSim
 from test_configure_shard import CONSOLES, BMCS, NAMES, consoles, owner, stub_conmand
+from test_configure_shard import check_assignment as shard_check_assignment
 
 DOMAIN = "conman.svc.test"  # .test: reserved, never a real zone
 SRV = f"_conman._tcp.{DOMAIN}"
@@ -94,21 +95,8 @@ def run(cc, dns):
 
 
 def check_assignment(ccs, selves, members):
-    """Each file lists every console; own ones ipmi:, the others peer: on
-    the owner's SRV target and port."""
-    owned = {n: set() for n in members}
-    for me in selves:
-        got = consoles(ccs[me])
-        assert sorted(got) == NAMES
-        for name, (dev, rest) in got.items():
-            want = owner(members, name)
-            if want == me:
-                assert dev.startswith("ipmi:127.0.0.1:"), (me, name, dev)
-                assert f"P:0x{password_hex()}" in rest
-                owned[me].add(name)
-            else:
-                assert dev == f"peer:{host(want)}:{ccs[want].conman_port}", (me, name, dev)
-    return owned
+    """test_configure_shard's, with peers named by their SRV targets."""
+    return shard_check_assignment(ccs, selves, members, peer_host=host)
 
 
 def test_srv_records_assign_consoles_a_fourth_takes_a_quarter_and_dns_down_keeps_them(
