@@ -6,6 +6,8 @@ both; a diff reload that moves a console between them marks both logs;
 an owner that is down is named in the client's error."""
 import json
 import os
+import signal
+import time
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -222,3 +224,22 @@ def test_an_owner_that_dies_mid_session_closes_the_relayed_client(procs, tmp_pat
     finally:
         c.close()
     join_and_echo(a, "a1", "a-lives-on")
+
+
+def test_an_owner_that_accepts_but_never_answers_is_given_up_on(procs, tmp_path):
+    # A stopped owner: the kernel accepts the relay's connection, nobody
+    # answers. The client is told within PEER_LINK_CONNECT_SEC (10 s).
+    a, b = pair(procs, tmp_path)
+    os.kill(b.proc.pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = a.run("-j", "b1", timeout=30)
+        took = time.monotonic() - t0
+        out = (r.stdout + r.stderr).decode()
+        assert r.returncode != 0
+        assert f"The conmand at 127.0.0.1:{b.port} that serves the console cannot be reached: " \
+               "no answer within 10 s" in out, out
+        assert took < 20
+        join_and_echo(a, "a1", "not-stalled")
+    finally:
+        os.kill(b.proc.pid, signal.SIGCONT)

@@ -169,6 +169,7 @@ static size_t take_greeting(struct peer_link *l, const char *buf, size_t len)
     if (!nl && l->greetlen < sizeof(l->greeting))
         return n;
     l->greeted = true;
+    uv_timer_stop(&l->timer);
     if (l->greetlen < 3 || memcmp(l->greeting, "OK", 2) != 0 ||
         (l->greeting[2] != '\n' && l->greeting[2] != '\r'))
         l->ops->data(l->ctx, l, l->greeting, l->greetlen);
@@ -203,8 +204,7 @@ static void connected(uv_connect_t *req, int status)
         end_link(l, why, true);
         return;
     }
-    uv_timer_stop(&l->timer);
-    l->state = LINK_UP;
+    l->state = LINK_UP; /* the timer runs on until the owner answers */
     uv_tcp_nodelay(&l->tcp, 1);
     char *early = l->early;
     size_t n = l->earlylen;
@@ -243,11 +243,15 @@ static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
 }
 
+/* Neither connected nor answered in time: a host that drops packets, or
+ * an owner that accepts but is stuck (stopped, or its loop blocked). */
 static void timed_out(uv_timer_t *t)
 {
+    struct peer_link *l = t->data;
     char why[96];
-    snprintf(why, sizeof(why), "not connected within %d s", PEER_LINK_CONNECT_SEC);
-    end_link(t->data, why, true);
+    snprintf(why, sizeof(why), "%s within %d s",
+             l->state == LINK_UP ? "no answer" : "not connected", PEER_LINK_CONNECT_SEC);
+    end_link(l, why, true);
 }
 
 /* "host:port" or "[v6]:port" into its parts. */

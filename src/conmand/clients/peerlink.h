@@ -1,8 +1,8 @@
 /* A connection from this conmand to the conmand that owns a console
  * (peer:HOST:PORT, scale-out), carrying one client's session there: the
  * relayed greeting and request first, then bytes both ways. HOST is
- * resolved off the loop (uv_getaddrinfo); a connection not up within
- * PEER_LINK_CONNECT_SEC fails. */
+ * resolved off the loop (uv_getaddrinfo); a link whose owner has not
+ * answered the greeting within PEER_LINK_CONNECT_SEC of its start fails. */
 #ifndef CONMAND_CLIENTS_PEERLINK_H
 #define CONMAND_CLIENTS_PEERLINK_H
 
