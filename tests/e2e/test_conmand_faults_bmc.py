@@ -142,10 +142,12 @@ def test_a_bmc_that_resets_the_connection_is_down_at_once_and_reconnects_on_the_
     # Found at once (before, ours missed a reset: libuv's POLLERR stopped the
     # poll and the console stayed "up" for ever). A connection that ran
     # under 30 s does not start the backoff over: 1-1.25 s, then 2-2.5 s
-    # (plus scheduling). 0.2.7 retries on its own timer (15 s, then 30 s).
+    # (plus scheduling; minus up to a few ms, since the timer counts from
+    # the loop's cached time, taken before the turn that saw the reset: CI
+    # measured 0.9998 s). 0.2.7 retries on its own timer (15 s, then 30 s).
     assert "victim] disconnected" in d.output() or kind == "debian"
     if kind == "ours":
-        assert 1.0 <= gaps[0] <= 1.6 and 2.0 <= gaps[1] <= 2.9, gaps
+        assert 0.95 <= gaps[0] <= 1.6 and 1.95 <= gaps[1] <= 2.9, gaps
     assert contiguous(seqs(d, "steady"), 3)
     assert d.proc.poll() is None
 
