@@ -172,7 +172,15 @@ def test_static_members_give_peer_lines_with_the_base_port(procs, tmp_path):
         want = owner(["a", "b"], name)
         assert dev.startswith("ipmi:") if want == "a" else dev == "peer:[::1]:7001"
         mine += want == "a"
-    m = cc.wait(lambda: metrics(http), 5, "/metrics")
+    # The HTTP thread serves a copy of the counters the loop publishes
+    # each turn: under ASan the file can be written before that copy.
+    def share():
+        try:
+            return metrics(http).get("conman_configure_shard_owned_consoles") == str(mine)
+        except OSError:
+            return False  # not listening yet
+    cc.wait(share, 10, "/metrics with this instance's share")
+    m = metrics(http)
     assert m["conman_configure_shard_members"] == "2"
     assert m["conman_configure_shard_owned_consoles"] == str(mine)
     assert m["conman_configure_shard_changes_total"] == "0"

@@ -198,9 +198,11 @@ def test_the_peer_hop_benchmark_runs(procs, tmp_path):
 def test_force_through_a_peer_steals_the_console_on_its_owner(procs, tmp_path):
     a, b = pair(procs, tmp_path)
     w = b.client("-j", "b1")
-    f = a.client("-f", "b1")
+    f = None
     try:
         w.expect("Connection to console [b1] opened")
+        w.settle(0.3)  # its session is up on the owner before the force
+        f = a.client("-f", "b1")
         f.expect("Connection to console [b1] opened")
         w.expect("stolen by")  # the owner applied the force it was relayed
         assert w.wait() is not None
@@ -209,7 +211,8 @@ def test_force_through_a_peer_steals_the_console_on_its_owner(procs, tmp_path):
         f.expect("after-steal")
     finally:
         w.close()
-        f.close()
+        if f:
+            f.close()
 
 
 def test_an_owner_that_dies_mid_session_closes_the_relayed_client(procs, tmp_path):
