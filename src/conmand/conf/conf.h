@@ -62,6 +62,7 @@ struct conf_server {
     unsigned long long logbudget; /* all console logs, rotated included; 0: none */
     char *logship_tcp;  /* "HOST:PORT" of a collector (logship="tcp:..."), or NULL */
     char *logship_file; /* a file shipped lines are appended to ("file:..."), or NULL */
+    char *eventrules;   /* console event rules file (issue 17), or NULL: none */
 };
 
 struct conf {
