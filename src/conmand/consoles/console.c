@@ -526,9 +526,9 @@ static void tap_events(void *ctx, const char *buf, size_t len, uint64_t offset)
     struct console *c = ctx;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct eventhub_feed f = {c->hub->events, c->events, c->cfg.name, c->log.path,
-                              c->log.generation,
-                              (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    struct eventhub_feed f = {c->hub->events,    c->events,
+                              c->cfg.name,       c->log.path,
+                              c->log.generation, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
     eventhub_feed(&f, buf, len, offset);
 }
 

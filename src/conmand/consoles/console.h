@@ -112,8 +112,8 @@ struct console_hub {
     uv_idle_t retry_idle;               /* runs the rest of a busy turn's retries */
     uv_check_t reaper;                  /* frees destroyed consoles after the turn */
     struct console *dead;
-    struct logcache logs; /* batched console log output */
-    struct shipper *ship; /* log shipping (SERVER logship), or NULL; the server's */
+    struct logcache logs;    /* batched console log output */
+    struct shipper *ship;    /* log shipping (SERVER logship), or NULL; the server's */
     struct eventhub *events; /* console events (SERVER eventrules), or NULL; the server's */
     struct {
         const struct console_ops *ops;

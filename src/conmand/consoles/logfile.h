@@ -87,17 +87,17 @@ struct logfile {
     bool opened; /* dev/ino name the file written to (its header is in it) */
     bool active; /* logfile_open() called: output is kept (or counted lost) */
     enum logfile_line line;
-    bool failing;      /* last open or write failed; reported once */
-    int fail_err;      /* its errno, for the marker line */
-    uint64_t dropped;  /* bytes lost while failing */
-    uint64_t retry_at; /* CLOCK_MONOTONIC ms: no open attempt before */
-    uint64_t size;     /* bytes of the live file: its fstat at open plus writes */
+    bool failing;        /* last open or write failed; reported once */
+    int fail_err;        /* its errno, for the marker line */
+    uint64_t dropped;    /* bytes lost while failing */
+    uint64_t retry_at;   /* CLOCK_MONOTONIC ms: no open attempt before */
+    uint64_t size;       /* bytes of the live file: its fstat at open plus writes */
     uint64_t generation; /* rotations by conmand so far: console.<name>.<k> is the file
                           * that was live when this was k less */
-    uint64_t logged;   /* bytes written, over every file it had (/metrics) */
-    uint64_t lost;     /* bytes lost, over its life (dropped resets at a marker) */
-    bool scanned;      /* its rotated files learnt, its path live (budget) */
-    bool norotate;     /* a rotated name clashes with another live log */
+    uint64_t logged;     /* bytes written, over every file it had (/metrics) */
+    uint64_t lost;       /* bytes lost, over its life (dropped resets at a marker) */
+    bool scanned;        /* its rotated files learnt, its path live (budget) */
+    bool norotate;       /* a rotated name clashes with another live log */
 };
 
 /* Sets up the shared cache on `loop`. */

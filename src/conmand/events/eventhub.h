@@ -33,8 +33,8 @@ struct event_record {
 };
 
 struct eventhub {
-    struct rules *rules; /* in force, or NULL (no SERVER eventrules) */
-    char *path;          /* its file, for messages */
+    struct rules *rules;       /* in force, or NULL (no SERVER eventrules) */
+    char *path;                /* its file, for messages */
     struct event_record *ring; /* EVENTS_RING slots, allocated with the first event */
     size_t next;               /* the slot the next event takes */
     uint64_t seq;              /* events so far */

@@ -223,8 +223,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return hand_to_loop(h, conn, HTTPD_PAGE_CONSOLES, con_cls);
     if (strcmp(url, "/events") == 0)
         return hand_to_loop(h, conn, HTTPD_PAGE_EVENTS, con_cls);
-    return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found: this conmand serves /healthz "
-                                                 "/readyz /metrics /consoles /events\n");
+    return answer_text(conn, MHD_HTTP_NOT_FOUND,
+                       "not found: this conmand serves /healthz "
+                       "/readyz /metrics /consoles /events\n");
 }
 
 /* A request is over (answered, or its connection gone); a loop page's job

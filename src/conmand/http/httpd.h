@@ -34,9 +34,9 @@ struct httpd_filter {
 struct httpd_job {
     enum httpd_page page;
     struct strbuf body;
-    void *state;   /* the builder's cursor; the builder frees it */
-    long open_fds; /* /metrics: descriptors open, counted by the HTTP thread
-                    * (a readdir of 10,000 entries is no work for the loop); -1 */
+    void *state;                /* the builder's cursor; the builder frees it */
+    long open_fds;              /* /metrics: descriptors open, counted by the HTTP thread
+                                 * (a readdir of 10,000 entries is no work for the loop); -1 */
     struct httpd_filter filter; /* /events */
 };
 

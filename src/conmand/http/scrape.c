@@ -111,11 +111,11 @@ struct cursor {
     size_t by_type_state[NTYPES][NSTATES]; /* counted during the first part */
 };
 
-void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *console,
-                            double value)
+/* `<base>console="<escaped>"} <value>` and a LF; `base` ends in "{" or ",". */
+static void sample(struct strbuf *sb, const char *base, const char *console, const char *value)
 {
-    size_t blen = strlen(base), clen = strlen(console);
-    char *q = strbuf_room(sb, blen + TEXTENC_PROM_MAX(clen) + 48);
+    size_t blen = strlen(base), clen = strlen(console), vlen = strlen(value);
+    char *q = strbuf_room(sb, blen + TEXTENC_PROM_MAX(clen) + vlen + 16);
     if (!q)
         return;
     char *o = q;
@@ -123,24 +123,30 @@ void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *con
     o += blen;
     memcpy(o, "console=\"", 9);
     o = textenc_prom_label(o + 9, (const unsigned char *)console, clen);
-    o += snprintf(o, 40, "\"} %.17g\n", value);
+    memcpy(o, "\"} ", 3);
+    memcpy(o + 3, value, vlen);
+    o += 3 + vlen;
+    *o++ = '\n';
     strbuf_commit(sb, (size_t)(o - q));
+}
+
+void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *console, double value)
+{
+    char v[40];
+    snprintf(v, sizeof(v), "%.17g", value);
+    sample(sb, base, console, v);
 }
 
 void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
                            unsigned long long value)
 {
-    size_t nlen = strlen(name), clen = strlen(console);
-    char *q = strbuf_room(sb, nlen + TEXTENC_PROM_MAX(clen) + 40);
-    if (!q)
-        return;
-    char *o = q;
-    memcpy(o, name, nlen);
-    o += nlen;
-    memcpy(o, "{console=\"", 10);
-    o = textenc_prom_label(o + 10, (const unsigned char *)console, clen);
-    o += snprintf(o, 24, "\"} %llu\n", value);
-    strbuf_commit(sb, (size_t)(o - q));
+    char base[128], v[24];
+    size_t n = strlen(name) < sizeof(base) - 2 ? strlen(name) : sizeof(base) - 2;
+    memcpy(base, name, n); /* a family name: short, no snprintf per sample */
+    base[n] = '{';
+    base[n + 1] = '\0';
+    snprintf(v, sizeof(v), "%llu", value);
+    sample(sb, base, console, v);
 }
 
 void scrape_json_time(struct strbuf *sb, time_t t)
@@ -526,9 +532,10 @@ static bool event_file(const struct scrape_source *src, const struct event_recor
     if (!r->log)
         return false;
     const struct console *c = registry_find(src->consoles, r->console);
-    uint64_t k = c && c->log.path && !strcmp(c->log.path, r->log) && c->log.generation > r->generation
-                     ? c->log.generation - r->generation
-                     : 0;
+    uint64_t k =
+        c && c->log.path && !strcmp(c->log.path, r->log) && c->log.generation > r->generation
+            ? c->log.generation - r->generation
+            : 0;
     if (k > (uint64_t)src->hub->settings->logkeep)
         return false;
     if (k)
@@ -569,8 +576,8 @@ static void events_page(const struct scrape_source *src, struct httpd_job *job)
         scrape_json_time(sb, r->time);
         strbuf_adds(sb, ",\"log\":");
         json_string(sb, event_file(src, r, file, sizeof(file)) ? file : NULL);
-        strbuf_addf(sb, ",\"offset\":%llu,\"lines\":%u,\"line\":",
-                    (unsigned long long)r->offset, r->lines);
+        strbuf_addf(sb, ",\"offset\":%llu,\"lines\":%u,\"line\":", (unsigned long long)r->offset,
+                    r->lines);
         json_string(sb, r->line);
         strbuf_adds(sb, "}");
     }

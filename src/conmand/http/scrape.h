@@ -39,8 +39,7 @@ void scrape_release(void *ctx, struct httpd_job *job);
 
 /* Pure: appends `<base>console="<escaped>"} value` and a LF, `base` being
  * the name and the other labels: `name{rule="r",`. */
-void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *console,
-                            double value);
+void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *console, double value);
 
 /* Pure: appends one sample `name{console="<escaped>"} value` and a LF. */
 void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
