@@ -116,7 +116,8 @@ def variant_args(args, name, procs, run_dir):
         v.server = [f'server logship="file:{path}"']
         extra = {"ship_file": path}
     elif name == "events":
-        v.server = [f'server eventrules="{os.path.join(os.path.dirname(HERE), "etc", "conman-events.rules")}"']
+        rules = os.path.join(os.path.dirname(HERE), "etc", "conman-events.rules")
+        v.server = [f'server eventrules="{rules}"']
     elif name == "scrape":
         port = harness.free_port()
         v.server = [f"server httpport={port}"]
