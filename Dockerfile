@@ -39,6 +39,7 @@ RUN apt-get update \
 
 COPY --from=build /out/ /app/
 COPY etc/conman_base.conf /app/conman_base.conf
+COPY etc/conman-events.rules /app/conman-events.rules
 COPY ct-tests/ /app/ct-tests/
 # Fail the build when the runtime list lacks a library our binaries need:
 # those they link (ldd), and those conmand dlopen()s for ssh: and ipmi:
@@ -53,14 +54,16 @@ RUN test -x /app/configure_conman \
 # Our conmand is the default; Debian's stays selectable (-e CONMAND=/usr/sbin/conmand)
 # as the reference peer. configure_conman serves /healthz /readyz /metrics
 # on HTTP_PORT; our conmand serves its own (/healthz /readyz /metrics
-# /consoles) on CONMAND_HTTP_PORT, on 127.0.0.1 unless CONMAND_HTTP_ADDR says.
+# /consoles /events) on CONMAND_HTTP_PORT, on 127.0.0.1 unless CONMAND_HTTP_ADDR
+# says; console events use the shipped rules (EVENT_RULES).
 ENV CONMAND=/app/conmand \
     CONMAN_BASE_CONF=/app/conman_base.conf \
     CONMAN_CONF=/etc/conman.conf \
     USER_FILE=/secrets/user \
     PWD_FILE=/secrets/password \
     HTTP_PORT=8080 \
-    CONMAND_HTTP_PORT=8081
+    CONMAND_HTTP_PORT=8081 \
+    EVENT_RULES=/app/conman-events.rules
 
 VOLUME /var/log/conman
 EXPOSE 7890 8080 8081

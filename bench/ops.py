@@ -11,7 +11,9 @@ checked in the logs afterwards), with more SERVER lines:
   ship-tcp:  logship to a TCP collector (a separate process counting lines);
   ship-file: logship to a file;
   scrape:    httpport, /metrics fetched every --scrape-every seconds during
-             the window (latency and size reported).
+             the window (latency and size reported);
+  events:    eventrules= the shipped etc/conman-events.rules (console events:
+             every logged line matched against every rule).
 Every process it starts runs in its own session and is stopped by PID.
 """
 import argparse
@@ -113,6 +115,9 @@ def variant_args(args, name, procs, run_dir):
         path = run_dir + "-ship.jsonl"
         v.server = [f'server logship="file:{path}"']
         extra = {"ship_file": path}
+    elif name == "events":
+        rules = os.path.join(os.path.dirname(HERE), "etc", "conman-events.rules")
+        v.server = [f'server eventrules="{rules}"']
     elif name == "scrape":
         port = harness.free_port()
         v.server = [f"server httpport={port}"]
@@ -179,7 +184,7 @@ def table(results, args):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--consoles", type=int, default=10000)
-    ap.add_argument("--variants", default="base,rotate,ship-tcp,ship-file,scrape")
+    ap.add_argument("--variants", default="base,rotate,ship-tcp,ship-file,scrape,events")
     ap.add_argument("--window", type=float, default=10, help="CPU window (s)")
     ap.add_argument("--rate", type=float, default=1.0, help="lines/s per console")
     ap.add_argument("--line-len", type=int, default=64)

@@ -279,7 +279,7 @@ static int render(const struct settings *s, bool ours, const struct confgen_shar
 {
     char hex[2 * PASSWORD_MAX + 1];
     int rc = secret_hex(pwd, hex, sizeof(hex));
-    char server[1200], names[128];
+    char server[SETTINGS_SERVER_LINE_MAX], names[256];
     settings_server_line(s, server, sizeof(server), names, sizeof(names));
     struct confgen_creds c = {
         user->bytes,          hex,  s->ssh_key_file, s->ssh_known_hosts, (unsigned)s->paradise_port,
@@ -826,7 +826,7 @@ static void detect_conmand(struct app *a)
     log_info("CONMAND %s is %s", a->set.conmand,
              a->ours ? "ours: changes are applied with SIGHUP"
                      : "not ours: changes are applied by restarting it");
-    char server[1200], names[128];
+    char server[SETTINGS_SERVER_LINE_MAX], names[256];
     settings_server_line(&a->set, server, sizeof(server), names, sizeof(names));
     if (!a->ours && names[0])
         log_warn("CONMAND is not ours: %s ignored (our conmand's SERVER keywords)", names);

@@ -226,7 +226,21 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
         rc = parse_size(get, ctx, "LOG_MAX_BYTES", &s->log_max, err, errlen);
     if (rc == 0)
         rc = parse_size(get, ctx, "LOG_BUDGET_BYTES", &s->log_budget, err, errlen);
-    return rc ? rc : parse_ship(s, get, ctx, err, errlen);
+    if (rc == 0)
+        rc = parse_ship(s, get, ctx, err, errlen);
+    const char *rules = value_or(get, ctx, "EVENT_RULES", NULL);
+    if (rc == 0 && rules &&
+        (rules[0] != '/' || strpbrk(rules, "\"\\\n") || strlen(rules) > EVENT_RULES_MAX)) {
+        snprintf(err, errlen,
+                 "EVENT_RULES=%.100s: expected an absolute path without quotes, at most %d bytes",
+                 rules, EVENT_RULES_MAX);
+        rc = -EINVAL;
+    }
+    if (rc == 0 && rules && !(s->event_rules = strdup(rules))) {
+        snprintf(err, errlen, "EVENT_RULES: out of memory");
+        rc = -ENOMEM;
+    }
+    return rc;
 }
 
 static void append(char *out, size_t outlen, const char *fmt, const char *a, unsigned long long v)
@@ -264,8 +278,12 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
         append(out, outlen, " logship=\"%s\"%.0llu", s->log_ship[i], 0);
     if (s->log_ship[0])
         append(names, nameslen, "%sLOG_SHIP", names[0] ? " " : "", 0);
+    if (s->event_rules) {
+        append(out, outlen, " eventrules=\"%s\"%.0llu", s->event_rules, 0);
+        append(names, nameslen, "%sEVENT_RULES", names[0] ? " " : "", 0);
+    }
     if (out[0]) {
-        char tmp[1200];
+        char tmp[SETTINGS_SERVER_LINE_MAX];
         snprintf(tmp, sizeof(tmp), "server%s\n", out);
         snprintf(out, outlen, "%s", tmp);
     }
@@ -418,7 +436,7 @@ void settings_release(struct settings *s)
                     &s->conmand,        &s->token_file,        &s->ca_file,
                     &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
                     &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
-                    &s->shard_self,     &s->shard_srv};
+                    &s->shard_self,     &s->shard_srv,         &s->event_rules};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

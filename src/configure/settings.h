@@ -11,6 +11,11 @@
 
 enum console_mode { CONSOLE_MODE_BMC, CONSOLE_MODE_NODE };
 
+/* EVENT_RULES: the longest path taken; and the room of the one SERVER
+ * line configure_conman writes (every keyword at its longest fits). */
+#define EVENT_RULES_MAX 1024
+#define SETTINGS_SERVER_LINE_MAX 2048
+
 struct settings {
     char *endpoint_url;   /* API_GATEWAY joined with RF_ENDPOINT */
     char *log_identifier; /* RedfishEndpoint field that names a console */
@@ -38,6 +43,7 @@ struct settings {
     unsigned long long log_max;    /* LOG_MAX_BYTES -> logsize= */
     long log_keep;                 /* LOG_KEEP -> logkeep= (-1: unset) */
     unsigned long long log_budget; /* LOG_BUDGET_BYTES -> logbudget= */
+    char *event_rules;             /* EVENT_RULES -> eventrules="PATH" (absolute) */
     char *log_ship[2];             /* LOG_SHIP items "tcp:HOST:PORT" / "file:PATH" */
     /* Scale-out (issue 16); none set: one instance holds every console. */
     struct shard_members shard_members; /* SHARD_MEMBERS parsed; n 0: unset */

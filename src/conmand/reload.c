@@ -12,6 +12,7 @@
 #include "conmand/consoles/notice.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/types.h"
+#include "conmand/events/eventhub.h"
 
 struct named {
     const char *name;
@@ -257,6 +258,9 @@ static void change_console(struct console *c, struct reload_change *ch)
         c->log = ch->log; /* never opened: nothing points into it */
         ch->new_log = false;
     }
+    if (console_is_remote(c) != was_remote && c->hub->events &&
+        console_set_rules(c, c->hub->events->rules) < 0)
+        log_error("Console [%s]: out of memory for its event matcher: no events", c->cfg.name);
     if (console_is_remote(c)) {
         if (!was_remote) {
             mark_handover(c, "handed over to", c->type->dev_id(c->cfg.dev));

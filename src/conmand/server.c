@@ -30,6 +30,7 @@
 #include "conmand/consoles/notice.h"
 #include "conmand/http/httpd.h"
 #include "conmand/http/scrape.h"
+#include "conmand/events/eventhub.h"
 #include "conmand/ship/shipper.h"
 
 struct server {
@@ -50,6 +51,7 @@ struct server {
     FILE *logfp;
     uv_timer_t logcheck;        /* server log: retried while failing, reopened if deleted */
     struct shipper ship;        /* SERVER logship; hub.ship points here when on */
+    struct eventhub events;     /* SERVER eventrules; hub.events points here */
     struct httpd *http;         /* SERVER httpport, or NULL */
     struct scrape_source pages; /* what its pages read */
     struct scrape_counters counters;
@@ -179,6 +181,7 @@ static int listen_or_retry(struct server *s)
 
 static void stop_server(struct server *s);
 static int open_server_log(struct server *s);
+static void load_event_rules(struct server *s);
 static void reserve_descriptors(struct server *s);
 
 static void warn_restart_needed(struct server *s, const struct conf *nc)
@@ -249,6 +252,7 @@ static void on_signal(uv_signal_t *h, int signum)
     } else if (signum == SIGHUP) {
         log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
         reload(s);
+        load_event_rules(s);
         open_server_log(s); /* on failure the previous file stays in use */
         if (s->hub.ship)
             shipper_reopen(s->hub.ship);
@@ -569,6 +573,31 @@ static void start_logship(struct server *s)
              cs->logship_file ? cs->logship_file : "");
 }
 
+/* SERVER eventrules: read at start and with every SIGHUP. A bad file is
+ * reported (file, line, PCRE2's message) and the rules in force stay. */
+static void load_event_rules(struct server *s)
+{
+    const char *path = s->conf.server.eventrules;
+    struct rules *next = NULL;
+    char err[1024];
+    if (!path && !s->events.rules)
+        return;
+    if (path && eventhub_read_rules(path, &next, err, sizeof(err)) < 0) {
+        log_error("SERVER eventrules: %s; %s", err,
+                  s->events.rules ? "keeping the rules in force" : "no console events");
+        return;
+    }
+    for (size_t i = 0; i < s->consoles.n; i++)
+        if (console_set_rules(s->consoles.v[i], next) < 0)
+            log_error("Console [%s]: out of memory for its event matcher: no events",
+                      s->consoles.v[i]->cfg.name);
+    eventhub_adopt(&s->events, next, path);
+    if (next)
+        log_info("SERVER eventrules: %zu rules from %s", rules_count(next), path);
+    else
+        log_info("SERVER eventrules unset: no console events");
+}
+
 /* Retries a server log that failed; reopens (recreating its folder) one
  * whose file was deleted under it, as a SIGHUP would. */
 static void on_log_check(uv_timer_t *t)
@@ -658,6 +687,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     s->hub.cwd = s->cwd;
     s->hub.zero_logs = s->opts.zero_logs;
     s->hub.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    s->hub.events = &s->events;
     reset_init(&s->resets, &loop, &s->conf.server);
     s->clients = (struct client_hub){.loop = &loop,
                                      .listener = (uv_stream_t *)&s->listener,
@@ -672,6 +702,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     start_log_check(s);
     open_server_log(s); /* a failure is reported and retried, never fatal */
     start_logship(s);
+    load_event_rules(s); /* before the consoles: each is made with its matcher */
     uv_timer_init(&loop, &s->listen_retry);
     s->listen_retry.data = s;
     int status = 1;
@@ -715,6 +746,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
         fclose(s->logfp);
     }
     registry_release(&s->consoles);
+    eventhub_release(&s->events); /* after the consoles: their matchers use the rules */
     conf_release(&s->conf);
     free(s);
     return status;

@@ -59,6 +59,10 @@ def test_image_layout_is_the_one_the_readme_and_manifests_expect(dockerfile):
     assert instructions(dockerfile, "VOLUME") == ["/var/log/conman"]
     copies = instructions(dockerfile, "COPY")
     assert "etc/conman_base.conf /app/conman_base.conf" in copies
+    assert "etc/conman-events.rules /app/conman-events.rules" in copies
+    (env,) = instructions(dockerfile, "ENV")
+    assert dict(kv.split("=", 1) for kv in env.split())["EVENT_RULES"] == \
+        "/app/conman-events.rules"
     assert "ct-tests/ /app/ct-tests/" in copies
     assert "--from=build /out/ /app/" in copies
     # The packaged sample /etc/conman.conf is removed: configure_conman

@@ -186,9 +186,11 @@ static void test_server_keywords_render_one_line(void **state)
                          "1G",
                          "LOG_SHIP",
                          "tcp:vector:9000, file:/l/ship.json",
+                         "EVENT_RULES",
+                         "/app/conman-events.rules",
                          NULL};
     struct settings s;
-    char err[256] = "", line[1200], names[128];
+    char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], names[256];
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
     assert_int_equal(s.conmand_http_port, 9100);
     assert_true(s.log_max == 5ULL << 20);
@@ -196,9 +198,35 @@ static void test_server_keywords_render_one_line(void **state)
     settings_server_line(&s, line, sizeof(line), names, sizeof(names));
     assert_string_equal(line, "server httpport=9100 logsize=5242880 logkeep=2 "
                               "logbudget=1073741824 logship=\"tcp:vector:9000\" "
-                              "logship=\"file:/l/ship.json\"\n");
-    assert_string_equal(names,
-                        "CONMAND_HTTP_PORT LOG_MAX_BYTES LOG_KEEP LOG_BUDGET_BYTES LOG_SHIP");
+                              "logship=\"file:/l/ship.json\" "
+                              "eventrules=\"/app/conman-events.rules\"\n");
+    assert_string_equal(names, "CONMAND_HTTP_PORT LOG_MAX_BYTES LOG_KEEP LOG_BUDGET_BYTES "
+                               "LOG_SHIP EVENT_RULES");
+    settings_release(&s);
+}
+
+static void test_event_rules_must_be_an_absolute_quote_free_path(void **state)
+{
+    (void)state;
+    char long_path[EVENT_RULES_MAX + 2];
+    memset(long_path, 'r', sizeof(long_path) - 1);
+    long_path[0] = '/';
+    long_path[sizeof(long_path) - 1] = '\0'; /* one past the limit */
+    const char *bad[] = {"rules.txt", "/a\"b", "/a\\b", long_path};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *env[] = {"EVENT_RULES", bad[i], NULL};
+        struct settings s;
+        char err[256] = "";
+        assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "EVENT_RULES="));
+    }
+    long_path[EVENT_RULES_MAX] = '\0'; /* at the limit */
+    const char *env[] = {"EVENT_RULES", long_path, NULL};
+    struct settings s;
+    char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], names[256];
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_non_null(strstr(line, long_path));
     settings_release(&s);
 }
 
@@ -396,6 +424,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_match_the_design),
         cmocka_unit_test(test_server_keywords_render_one_line),
+        cmocka_unit_test(test_event_rules_must_be_an_absolute_quote_free_path),
         cmocka_unit_test(test_no_server_keywords_give_no_line),
         cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
         cmocka_unit_test(test_http_is_off_by_default_and_binds_every_address),

@@ -321,6 +321,8 @@ static int server_kv(struct parser *p, const char *key, const char *val)
         rc = numparse_bytes(val, 1ULL << 60, &s->logbudget);
     else if (!strcasecmp(key, "logship"))
         return parse_logship(p, val);
+    else if (!strcasecmp(key, "eventrules"))
+        return set_str(&s->eventrules, val);
     else {
         report(p, "unrecognized SERVER keyword '%s'", key);
         return -EINVAL;
@@ -845,6 +847,7 @@ void conf_release(struct conf *c)
     free(s->httpaddr);
     free(s->logship_tcp);
     free(s->logship_file);
+    free(s->eventrules);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);
     free(c->consoles);

@@ -12,7 +12,7 @@ struct console_type; /* consoles/types.h: the table of types */
 
 #define CONF_DEFAULT_PORT 7890
 #define CONF_DEFAULT_PATH "/etc/conman.conf"
-#define CONF_LOGKEEP_MAX 1000 /* rotated files per console */
+#define CONF_LOGKEEP_MAX 1000     /* rotated files per console */
 #define CONF_NOFILE_MAX (1 << 30) /* the kernel's own ceiling (fs.nr_open) */
 
 struct conf_logopts {
@@ -55,13 +55,14 @@ struct conf_server {
     bool tcpwrappers;
     int timestamp_min; /* 0: no periodic marks */
     /* Operations (issue 15). */
-    int httpport;   /* HTTP health, metrics and /consoles; 0 (default): off */
-    char *httpaddr; /* its address; NULL: 127.0.0.1 */
+    int httpport;                 /* HTTP health, metrics and /consoles; 0 (default): off */
+    char *httpaddr;               /* its address; NULL: 127.0.0.1 */
     unsigned long long logsize;   /* rotate a console log past this; 0: never */
     int logkeep;                  /* rotated files kept per console (default 2) */
     unsigned long long logbudget; /* all console logs, rotated included; 0: none */
-    char *logship_tcp;  /* "HOST:PORT" of a collector (logship="tcp:..."), or NULL */
-    char *logship_file; /* a file shipped lines are appended to ("file:..."), or NULL */
+    char *logship_tcp;            /* "HOST:PORT" of a collector (logship="tcp:..."), or NULL */
+    char *logship_file;           /* a file shipped lines are appended to ("file:..."), or NULL */
+    char *eventrules;             /* console event rules file (issue 17), or NULL: none */
 };
 
 struct conf {

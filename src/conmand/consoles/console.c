@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "conmand/consoles/types.h"
+#include "conmand/events/eventhub.h"
 #include "conmand/consoles/notice.h"
 #include "conmand/ship/shipper.h"
 
@@ -65,7 +66,18 @@ struct console *console_create(struct console_hub *hub, const struct conf_consol
     set_type(c);
     timerheap_node_init(&c->retry);
     c->stats.created = c->stats.since = time(NULL);
+    if (hub->events && console_set_rules(c, hub->events->rules) < 0)
+        log_error("Console [%s]: out of memory for its event matcher: no events", cfg->name);
     return c;
+}
+
+int console_set_rules(struct console *c, struct rules *rules)
+{
+    struct console_events *e = NULL;
+    int rc = console_is_remote(c) ? 0 : console_events_create(rules, &e);
+    console_events_free(c->events);
+    c->events = e; /* a remote console is matched by its owner */
+    return rc;
 }
 
 void console_reconfigure(struct console *c, struct conf_console *cfg)
@@ -508,12 +520,25 @@ static void finish_connect(struct console *c)
     console_up(c, c->fd);
 }
 
+/* Logged bytes to the console's event matcher (logfile_tap). */
+static void tap_events(void *ctx, const char *buf, size_t len, uint64_t offset)
+{
+    struct console *c = ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct eventhub_feed f = {c->hub->events,    c->events,
+                              c->cfg.name,       c->log.path,
+                              c->log.generation, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000};
+    eventhub_feed(&f, buf, len, offset);
+}
+
 static void deliver(struct console *c, const unsigned char *buf, size_t len)
 {
     time_t now = time(NULL);
     c->stats.bytes_read += len;
     c->stats.last_output = now;
-    logfile_write_data(&c->log, buf, len, now);
+    struct logfile_tap tap = {tap_events, c};
+    logfile_write_tapped(&c->log, buf, len, now, c->events && c->hub->events ? &tap : NULL);
     if (c->hub->ship)
         shipper_feed(c->hub->ship, &c->shipline, c->cfg.name, buf, len);
     for (size_t i = 0; i < c->nreaders; i++)
@@ -704,6 +729,7 @@ void console_child_exited(struct console *c, int status)
 static void console_free(struct console *c)
 {
     logfile_release(&c->log);
+    console_events_free(c->events);
     conf_console_release(&c->cfg);
     free(c->out);
     free(c->readers);

@@ -16,8 +16,11 @@
 #include "conmand/consoles/timerheap.h"
 
 struct console;
+struct console_events;
 struct console_hub;
+struct eventhub;
 struct logship_line;
+struct rules;
 struct shipper;
 
 enum console_state { CONSOLE_DOWN, CONSOLE_CONNECTING, CONSOLE_UP };
@@ -109,8 +112,9 @@ struct console_hub {
     uv_idle_t retry_idle;               /* runs the rest of a busy turn's retries */
     uv_check_t reaper;                  /* frees destroyed consoles after the turn */
     struct console *dead;
-    struct logcache logs; /* batched console log output */
-    struct shipper *ship; /* log shipping (SERVER logship), or NULL; the server's */
+    struct logcache logs;    /* batched console log output */
+    struct shipper *ship;    /* log shipping (SERVER logship), or NULL; the server's */
+    struct eventhub *events; /* console events (SERVER eventrules), or NULL; the server's */
     struct {
         const struct console_ops *ops;
         void *state;
@@ -174,6 +178,7 @@ struct console {
     struct console_reader **readers;
     size_t nreaders, capreaders;
     struct logship_line *shipline; /* partial line for log shipping, or NULL; ours */
+    struct console_events *events; /* its matcher and event counters, or NULL; ours */
     struct console_stats stats;
 };
 
@@ -252,6 +257,10 @@ void console_describe(const struct console *c, char *out, size_t outlen);
 /* Whether another conmand serves the console (a peer: dev): it has no
  * device or log here, and clients reach it through its owner. */
 bool console_is_remote(const struct console *c);
+
+/* Matches the console's output with `rules` from now on (NULL: none),
+ * counters starting afresh. Returns 0, or -ENOMEM with no matching. */
+int console_set_rules(struct console *c, struct rules *rules);
 
 /* Every reader leaves the console, told as when it is removed. */
 void console_drop_readers(struct console *c);

@@ -486,6 +486,7 @@ static void after_batch(struct logfile *l)
         if (logbudget_rotate(&lc->budget, l->path, s->logkeep) == -EEXIST)
             l->norotate = true; /* said once; until its path changes */
         set_size(l, 0);
+        l->generation++;
         l->retry_at = 0;
         int rc = open_file(l, false, time(NULL));
         if (rc < 0)
@@ -618,10 +619,12 @@ int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t
  * buffer; a burst bigger than that goes to the file at once, after what was
  * pending, in one write (a boot storm costs a write per read, not one per
  * LOGFILE_BUF). */
-static void emit(struct logfile *l, const char *data, size_t len)
+static void emit(struct logfile *l, const char *data, size_t len, const struct logfile_tap *tap)
 {
     if (l->buflen + len > LOGFILE_BUF)
-        logfile_flush(l);
+        logfile_flush(l); /* may rotate: the offsets below are the new file's */
+    if (tap && len)
+        tap->fn(tap->ctx, data, len, l->size + l->buflen);
     if (len <= LOGFILE_BUF) {
         append(l, data, len);
         return;
@@ -645,10 +648,16 @@ static char *scratch_of(struct logcache *lc)
 
 void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t now)
 {
+    logfile_write_tapped(l, buf, len, now, NULL);
+}
+
+void logfile_write_tapped(struct logfile *l, const void *buf, size_t len, time_t now,
+                          const struct logfile_tap *tap)
+{
     if (!writable(l) || len == 0)
         return;
     if (!l->opts.sanitize && !l->opts.timestamp) {
-        emit(l, buf, len);
+        emit(l, buf, len, tap);
         mark_dirty(l);
         return;
     }
@@ -661,7 +670,7 @@ void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t n
         while (len > 0) {
             size_t chunk = (LOGCACHE_SCRATCH - used) / LOGFILE_EXPAND;
             if (chunk == 0) {
-                emit(l, out, used);
+                emit(l, out, used, tap);
                 used = 0;
                 continue;
             }
@@ -670,7 +679,7 @@ void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t n
             p += chunk;
             len -= chunk;
         }
-        emit(l, out, used);
+        emit(l, out, used, tap);
         mark_dirty(l);
         return;
     }
@@ -679,7 +688,7 @@ void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t n
     char small[1024 * LOGFILE_EXPAND + 32];
     while (len > 0) {
         size_t chunk = len < 1024 ? len : 1024;
-        append(l, small, logfile_format(&l->line, &l->opts, p, chunk, small, now));
+        emit(l, small, logfile_format(&l->line, &l->opts, p, chunk, small, now), tap);
         p += chunk;
         len -= chunk;
     }

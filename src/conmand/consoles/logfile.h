@@ -87,15 +87,17 @@ struct logfile {
     bool opened; /* dev/ino name the file written to (its header is in it) */
     bool active; /* logfile_open() called: output is kept (or counted lost) */
     enum logfile_line line;
-    bool failing;      /* last open or write failed; reported once */
-    int fail_err;      /* its errno, for the marker line */
-    uint64_t dropped;  /* bytes lost while failing */
-    uint64_t retry_at; /* CLOCK_MONOTONIC ms: no open attempt before */
-    uint64_t size;     /* bytes of the live file: its fstat at open plus writes */
-    uint64_t logged;   /* bytes written, over every file it had (/metrics) */
-    uint64_t lost;     /* bytes lost, over its life (dropped resets at a marker) */
-    bool scanned;      /* its rotated files learnt, its path live (budget) */
-    bool norotate;     /* a rotated name clashes with another live log */
+    bool failing;        /* last open or write failed; reported once */
+    int fail_err;        /* its errno, for the marker line */
+    uint64_t dropped;    /* bytes lost while failing */
+    uint64_t retry_at;   /* CLOCK_MONOTONIC ms: no open attempt before */
+    uint64_t size;       /* bytes of the live file: its fstat at open plus writes */
+    uint64_t generation; /* rotations by conmand so far: console.<name>.<k> is the file
+                          * that was live when this was k less */
+    uint64_t logged;     /* bytes written, over every file it had (/metrics) */
+    uint64_t lost;       /* bytes lost, over its life (dropped resets at a marker) */
+    bool scanned;        /* its rotated files learnt, its path live (budget) */
+    bool norotate;       /* a rotated name clashes with another live log */
 };
 
 /* Sets up the shared cache on `loop`. */
@@ -152,6 +154,18 @@ int logfile_open(struct logfile *l, bool truncate, time_t now, char *err, size_t
 
 /* Console data, processed per opts. */
 void logfile_write_data(struct logfile *l, const void *buf, size_t len, time_t now);
+
+/* Who sees console bytes as they go into the log (after conman's line and
+ * timestamp processing), with the offset of the first of them in the live
+ * file: console events match what is logged, and point at it. */
+struct logfile_tap {
+    void (*fn)(void *ctx, const char *buf, size_t len, uint64_t offset);
+    void *ctx;
+};
+
+/* logfile_write_data(), shown to `tap` (NULL: nobody). */
+void logfile_write_tapped(struct logfile *l, const void *buf, size_t len, time_t now,
+                          const struct logfile_tap *tap);
 
 /* An informational message, written as is; resets the line state. */
 void logfile_write_msg(struct logfile *l, const char *msg, size_t len);

@@ -133,12 +133,43 @@ static long count_fds(void)
 
 /* Hands the request to the loop. Suspended before it is queued, under the
  * mutex the loop takes to resume it: a resume never comes first. */
+/* /events's query arguments; false (with a reply written) when bad. */
+static bool read_filter(struct MHD_Connection *conn, struct httpd_filter *f, char *why,
+                        size_t whylen)
+{
+    const char *console = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "console");
+    const char *rule = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "rule");
+    const char *since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+    if ((console && strlen(console) >= sizeof(f->console)) ||
+        (rule && strlen(rule) >= sizeof(f->rule))) {
+        snprintf(why, whylen, "console= or rule= too long\n");
+        return false;
+    }
+    snprintf(f->console, sizeof(f->console), "%s", console ? console : "");
+    snprintf(f->rule, sizeof(f->rule), "%s", rule ? rule : "");
+    if (since) {
+        char *end;
+        errno = 0;
+        f->since = strtoll(since, &end, 10);
+        if (errno || end == since || *end || f->since < 0) {
+            snprintf(why, whylen, "since=%.40s: expected unix seconds\n", since);
+            return false;
+        }
+    }
+    return true;
+}
+
 static enum MHD_Result hand_to_loop(struct httpd *h, struct MHD_Connection *conn,
                                     enum httpd_page page, void **con_cls)
 {
     struct job *j = calloc(1, sizeof(*j));
     if (!j)
         return answer_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+    char why[128];
+    if (page == HTTPD_PAGE_EVENTS && !read_filter(conn, &j->pub.filter, why, sizeof(why))) {
+        free(j);
+        return answer_text(conn, MHD_HTTP_BAD_REQUEST, why);
+    }
     j->pub.page = page;
     j->pub.open_fds = page == HTTPD_PAGE_METRICS ? count_fds() : -1;
     j->conn = conn;
@@ -190,8 +221,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return hand_to_loop(h, conn, HTTPD_PAGE_METRICS, con_cls);
     if (strcmp(url, "/consoles") == 0)
         return hand_to_loop(h, conn, HTTPD_PAGE_CONSOLES, con_cls);
+    if (strcmp(url, "/events") == 0)
+        return hand_to_loop(h, conn, HTTPD_PAGE_EVENTS, con_cls);
     return answer_text(conn, MHD_HTTP_NOT_FOUND,
-                       "not found: this conmand serves /healthz /readyz /metrics /consoles\n");
+                       "not found: this conmand serves /healthz "
+                       "/readyz /metrics /consoles /events\n");
 }
 
 /* A request is over (answered, or its connection gone); a loop page's job
@@ -303,7 +337,7 @@ static void try_bind(struct httpd *h)
     h->d = start_daemon(h);
     if (h->d) {
         uv_timer_stop(&h->retry);
-        log_info("Serving HTTP on %s (/healthz /readyz /metrics /consoles)%s", h->where,
+        log_info("Serving HTTP on %s (/healthz /readyz /metrics /consoles /events)%s", h->where,
                  h->bind_failing ? ": bound at last" : "");
         h->bind_failing = false;
         return;

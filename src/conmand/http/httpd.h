@@ -22,15 +22,22 @@
 #define HTTPD_HEARTBEAT_MS 1000
 #define HTTPD_RETRY_MS 2000 /* a port that could not be bound is tried again */
 
-enum httpd_page { HTTPD_PAGE_METRICS, HTTPD_PAGE_CONSOLES };
+enum httpd_page { HTTPD_PAGE_METRICS, HTTPD_PAGE_CONSOLES, HTTPD_PAGE_EVENTS };
+
+/* /events?console=NAME&rule=NAME&since=UNIX_SECONDS, each optional. */
+struct httpd_filter {
+    char console[256], rule[80]; /* "": any */
+    long long since;             /* events at or after this time; 0: any */
+};
 
 /* A page being built on the loop thread. */
 struct httpd_job {
     enum httpd_page page;
     struct strbuf body;
-    void *state;   /* the builder's cursor; the builder frees it */
-    long open_fds; /* /metrics: descriptors open, counted by the HTTP thread
-                    * (a readdir of 10,000 entries is no work for the loop); -1 */
+    void *state;                /* the builder's cursor; the builder frees it */
+    long open_fds;              /* /metrics: descriptors open, counted by the HTTP thread
+                                 * (a readdir of 10,000 entries is no work for the loop); -1 */
+    struct httpd_filter filter; /* /events */
 };
 
 /* What builds the loop's pages. step() appends to job->body until the page

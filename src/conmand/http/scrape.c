@@ -12,6 +12,7 @@
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/types.h"
+#include "conmand/events/eventhub.h"
 #include "conmand/ship/shipper.h"
 
 /* A per-console family of /metrics. */
@@ -110,20 +111,42 @@ struct cursor {
     size_t by_type_state[NTYPES][NSTATES]; /* counted during the first part */
 };
 
-void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
-                           unsigned long long value)
+/* `<base>console="<escaped>"} <value>` and a LF; `base` ends in "{" or ",". */
+static void sample(struct strbuf *sb, const char *base, const char *console, const char *value)
 {
-    size_t nlen = strlen(name), clen = strlen(console);
-    char *q = strbuf_room(sb, nlen + TEXTENC_PROM_MAX(clen) + 40);
+    size_t blen = strlen(base), clen = strlen(console), vlen = strlen(value);
+    char *q = strbuf_room(sb, blen + TEXTENC_PROM_MAX(clen) + vlen + 16);
     if (!q)
         return;
     char *o = q;
-    memcpy(o, name, nlen);
-    o += nlen;
-    memcpy(o, "{console=\"", 10);
-    o = textenc_prom_label(o + 10, (const unsigned char *)console, clen);
-    o += snprintf(o, 24, "\"} %llu\n", value);
+    memcpy(o, base, blen);
+    o += blen;
+    memcpy(o, "console=\"", 9);
+    o = textenc_prom_label(o + 9, (const unsigned char *)console, clen);
+    memcpy(o, "\"} ", 3);
+    memcpy(o + 3, value, vlen);
+    o += 3 + vlen;
+    *o++ = '\n';
     strbuf_commit(sb, (size_t)(o - q));
+}
+
+void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *console, double value)
+{
+    char v[40];
+    snprintf(v, sizeof(v), "%.17g", value);
+    sample(sb, base, console, v);
+}
+
+void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
+                           unsigned long long value)
+{
+    char base[128], v[24];
+    size_t n = strlen(name) < sizeof(base) - 2 ? strlen(name) : sizeof(base) - 2;
+    memcpy(base, name, n); /* a family name: short, no snprintf per sample */
+    base[n] = '{';
+    base[n + 1] = '\0';
+    snprintf(v, sizeof(v), "%llu", value);
+    sample(sb, base, console, v);
 }
 
 void scrape_json_time(struct strbuf *sb, time_t t)
@@ -341,6 +364,56 @@ static void http_part(struct strbuf *sb, const struct httpd_stats *h)
           (double)h->last_build_ns / 1e9);
 }
 
+/* Console events (SERVER eventrules): per console and rule, only those that
+ * happened (10,000 consoles x 17 rules of zeros would be most of the page),
+ * and per rule the matches that hit a PCRE2 limit. */
+static void events_part(struct strbuf *sb, const struct scrape_source *src)
+{
+    const struct eventhub *h = src->hub->events;
+    size_t nrules = h && h->rules ? rules_count(h->rules) : 0;
+    gauge(sb, "conman_event_rules", "Console event rules in force (SERVER eventrules)",
+          (double)nrules);
+    if (!nrules)
+        return;
+    header(sb, "conman_console_events_total", "counter",
+           "Console events by console, rule and severity (since the rules were loaded)");
+    const struct console_registry *r = src->consoles;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct console_events *e = r->v[i]->events;
+        for (size_t k = 0; e && k < e->n && k < nrules; k++) {
+            if (!e->counts[k])
+                continue;
+            char base[160];
+            snprintf(base, sizeof(base), "conman_console_events_total{rule=\"%s\",severity=\"%s\",",
+                     rules_name(h->rules, k), rules_severity_name(rules_severity(h->rules, k)));
+            scrape_labelled_sample(sb, base, r->v[i]->cfg.name, (double)e->counts[k]);
+        }
+    }
+    header(sb, "conman_console_last_event_timestamp_seconds", "gauge",
+           "When the console's last event of the rule began, unix time");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct console_events *e = r->v[i]->events;
+        for (size_t k = 0; e && k < e->n && k < nrules; k++) {
+            if (!e->last[k])
+                continue;
+            char base[160];
+            snprintf(base, sizeof(base), "conman_console_last_event_timestamp_seconds{rule=\"%s\",",
+                     rules_name(h->rules, k));
+            scrape_labelled_sample(sb, base, r->v[i]->cfg.name, (double)e->last[k]);
+        }
+    }
+    header(sb, "conman_event_limit_hits_total", "counter",
+           "Rule matches stopped by PCRE2's match limit (no event): a rule to fix");
+    for (size_t k = 0; k < nrules; k++) {
+        unsigned long long hits = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->v[i]->events && k < r->v[i]->events->n)
+                hits += matcher_limit_hits(&r->v[i]->events->m, k);
+        strbuf_addf(sb, "conman_event_limit_hits_total{rule=\"%s\"} %llu\n",
+                    rules_name(h->rules, k), hits);
+    }
+}
+
 /* Everything that is not per console: small, written in one go. */
 static void server_part(const struct scrape_source *src, struct httpd_job *job,
                         const struct cursor *k)
@@ -360,6 +433,7 @@ static void server_part(const struct scrape_source *src, struct httpd_job *job,
                 (unsigned long long)src->counters->reloads_applied,
                 (unsigned long long)src->counters->reloads_refused);
     logs_part(sb, src->hub);
+    events_part(sb, src);
     ship_part(sb, src->hub->ship);
     http_part(sb, httpd_stats(*src->http));
     process_part(sb, src, job);
@@ -382,6 +456,34 @@ static bool metrics_step(const struct scrape_source *src, struct httpd_job *job,
     return true;
 }
 
+/* /consoles: the console's last event (rule and time) and its last boot
+ * (the rule named "boot", as in etc/conman-events.rules). */
+static void console_events_fields(struct strbuf *sb, const struct scrape_source *src,
+                                  const struct console *c)
+{
+    const struct eventhub *h = src->hub->events;
+    const struct console_events *e = c->events;
+    size_t last = SIZE_MAX, boot = SIZE_MAX;
+    for (size_t k = 0; h && h->rules && e && k < e->n; k++) {
+        if (e->last[k] && (last == SIZE_MAX || e->last[k] > e->last[last]))
+            last = k;
+        if (!strcmp(rules_name(h->rules, k), "boot"))
+            boot = k;
+    }
+    strbuf_adds(sb, ",\"last_event\":");
+    if (last == SIZE_MAX) {
+        strbuf_adds(sb, "null");
+    } else {
+        strbuf_adds(sb, "{\"rule\":");
+        json_string(sb, rules_name(h->rules, last));
+        strbuf_adds(sb, ",\"time\":");
+        scrape_json_time(sb, e->last[last]);
+        strbuf_adds(sb, "}");
+    }
+    strbuf_adds(sb, ",\"last_boot\":");
+    scrape_json_time(sb, boot == SIZE_MAX ? 0 : e->last[boot]);
+}
+
 static void console_object(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
                            const struct console *c)
 {
@@ -402,8 +504,10 @@ static void console_object(const struct scrape_source *src, struct httpd_job *jo
     json_string(sb, c->log.path);
     strbuf_addf(sb, ",\"clients\":%zu,\"last_output\":", c->nreaders);
     scrape_json_time(sb, c->stats.last_output);
-    strbuf_addf(sb, ",\"connects\":%llu,\"dropped_bytes\":%llu}",
+    strbuf_addf(sb, ",\"connects\":%llu,\"dropped_bytes\":%llu",
                 (unsigned long long)c->stats.connects, (unsigned long long)c->log.lost);
+    console_events_fields(sb, src, c);
+    strbuf_adds(sb, "}");
 }
 
 static bool consoles_step(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
@@ -419,12 +523,77 @@ static bool consoles_step(const struct scrape_source *src, struct httpd_job *job
     return true;
 }
 
+/* Where an event's line is now: its log file, or the rotated file that
+ * became of it (console.<name>.<k>, k rotations later); NULL when not
+ * logged or rotated past logkeep (deleted). */
+static bool event_file(const struct scrape_source *src, const struct event_record *r, char *out,
+                       size_t outlen)
+{
+    if (!r->log)
+        return false;
+    const struct console *c = registry_find(src->consoles, r->console);
+    uint64_t k =
+        c && c->log.path && !strcmp(c->log.path, r->log) && c->log.generation > r->generation
+            ? c->log.generation - r->generation
+            : 0;
+    if (k > (uint64_t)src->hub->settings->logkeep)
+        return false;
+    if (k)
+        snprintf(out, outlen, "%s.%llu", r->log, (unsigned long long)k);
+    else
+        snprintf(out, outlen, "%s", r->log);
+    return true;
+}
+
+static bool event_wanted(const struct httpd_filter *f, const struct event_record *r)
+{
+    return (!f->console[0] || !strcmp(f->console, r->console)) &&
+           (!f->rule[0] || !strcmp(f->rule, r->rule)) && (long long)r->time >= f->since;
+}
+
+/* /events: the ring (EVENTS_RING at most, a few hundred KiB), oldest first,
+ * in one go. */
+static void events_page(const struct scrape_source *src, struct httpd_job *job)
+{
+    struct strbuf *sb = &job->body;
+    const struct eventhub *h = src->hub->events;
+    bool first = true;
+    char file[4200];
+    strbuf_adds(sb, "[");
+    for (size_t k = 0; h; k++) {
+        const struct event_record *r = eventhub_at(h, k);
+        if (!r)
+            break;
+        if (!event_wanted(&job->filter, r))
+            continue;
+        strbuf_addf(sb, "%s\n{\"seq\":%llu,\"console\":", first ? "" : ",",
+                    (unsigned long long)r->seq);
+        first = false;
+        json_string(sb, r->console);
+        strbuf_adds(sb, ",\"rule\":");
+        json_string(sb, r->rule);
+        strbuf_addf(sb, ",\"severity\":\"%s\",\"time\":", rules_severity_name(r->severity));
+        scrape_json_time(sb, r->time);
+        strbuf_adds(sb, ",\"log\":");
+        json_string(sb, event_file(src, r, file, sizeof(file)) ? file : NULL);
+        strbuf_addf(sb, ",\"offset\":%llu,\"lines\":%u,\"line\":", (unsigned long long)r->offset,
+                    r->lines);
+        json_string(sb, r->line);
+        strbuf_adds(sb, "}");
+    }
+    strbuf_adds(sb, "\n]\n");
+}
+
 bool scrape_step(void *ctx, struct httpd_job *job, uint64_t deadline_ns)
 {
     const struct scrape_source *src = ctx;
     struct cursor *k = cursor_of(job);
     if (!k) {
         job->body.failed = true;
+        return true;
+    }
+    if (job->page == HTTPD_PAGE_EVENTS) {
+        events_page(src, job);
         return true;
     }
     bool done = job->page == HTTPD_PAGE_METRICS ? metrics_step(src, job, k, deadline_ns)

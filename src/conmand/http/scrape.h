@@ -37,6 +37,10 @@ struct scrape_source {
 bool scrape_step(void *ctx, struct httpd_job *job, uint64_t deadline_ns);
 void scrape_release(void *ctx, struct httpd_job *job);
 
+/* Pure: appends `<base>console="<escaped>"} value` and a LF, `base` being
+ * the name and the other labels: `name{rule="r",`. */
+void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *console, double value);
+
 /* Pure: appends one sample `name{console="<escaped>"} value` and a LF. */
 void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
                            unsigned long long value);
