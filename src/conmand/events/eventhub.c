@@ -103,12 +103,19 @@ static void start_event(const struct eventhub_feed *f, const struct matcher_even
         log_error("Console [%s]: out of memory keeping an event", f->console);
         return;
     }
+    char *console = strdup(f->console), *log = f->log ? strdup(f->log) : NULL;
+    if (!console || (f->log && !log)) {
+        free(console);
+        free(log);
+        log_error("Console [%s]: out of memory keeping an event", f->console);
+        return;
+    }
     struct event_record *r = &h->ring[h->next];
     record_release(r);
     r->seq = ++h->seq;
     h->next = (h->next + 1) % EVENTS_RING;
-    r->console = strdup(f->console);
-    r->log = f->log ? strdup(f->log) : NULL;
+    r->console = console;
+    r->log = log;
     snprintf(r->rule, sizeof(r->rule), "%s", rules_name(h->rules, ev->rule));
     r->severity = ev->severity;
     r->time = (time_t)(ev->time_ms / 1000);
