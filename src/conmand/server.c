@@ -17,8 +17,10 @@
 #include <unistd.h>
 
 #include "common/fileutil.h"
+#include "common/childproc.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/strbuf.h"
 #include "conmand/clients/client.h"
 #include "conmand/conf/conflock.h"
 #include "conmand/consoles/console.h"
@@ -30,6 +32,7 @@
 #include "conmand/consoles/notice.h"
 #include "conmand/http/httpd.h"
 #include "conmand/http/scrape.h"
+#include "conmand/events/eventexec.h"
 #include "conmand/events/eventhub.h"
 #include "conmand/ship/shipper.h"
 
@@ -52,6 +55,8 @@ struct server {
     uv_timer_t logcheck;        /* server log: retried while failing, reopened if deleted */
     struct shipper ship;        /* SERVER logship; hub.ship points here when on */
     struct eventhub events;     /* SERVER eventrules; hub.events points here */
+    struct eventexec eventexec; /* SERVER eventexec runs */
+    struct strbuf eventjson;    /* one event's JSON, for the shipper and eventexec */
     struct httpd *http;         /* SERVER httpport, or NULL */
     struct scrape_source pages; /* what its pages read */
     struct scrape_counters counters;
@@ -182,6 +187,7 @@ static int listen_or_retry(struct server *s)
 static void stop_server(struct server *s);
 static int open_server_log(struct server *s);
 static void load_event_rules(struct server *s);
+static void check_event_exec(struct server *s);
 static void reserve_descriptors(struct server *s);
 
 static void warn_restart_needed(struct server *s, const struct conf *nc)
@@ -253,6 +259,7 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("SIGHUP: reloading %s and reopening log files", s->opts.conf_path);
         reload(s);
         load_event_rules(s);
+        check_event_exec(s);
         open_server_log(s); /* on failure the previous file stays in use */
         if (s->hub.ship)
             shipper_reopen(s->hub.ship);
@@ -264,7 +271,8 @@ static void on_signal(uv_signal_t *h, int signum)
         int status;
         pid_t pid;
         while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-            if (!reset_reaped(&s->resets, pid, status))
+            if (!reset_reaped(&s->resets, pid, status) &&
+                !eventexec_reaped(&s->eventexec, pid, status))
                 console_types_child_reaped(&s->consoles, pid, status);
     }
 }
@@ -309,13 +317,15 @@ static void start_signal(struct server *s, uv_signal_t *h, int signum)
  * consoles forget them: at exit every one of them must be gone. */
 static void note_children(struct server *s)
 {
-    size_t n = reset_pids(&s->resets, NULL, 0);
+    size_t n = reset_pids(&s->resets, NULL, 0) + eventexec_pids(&s->eventexec, NULL, 0);
     for (size_t i = 0; i < s->consoles.n; i++)
         n += s->consoles.v[i]->pid > 0;
     s->stopped_children = n ? calloc(n, sizeof(pid_t)) : NULL;
     if (!s->stopped_children)
         return;
     s->nstopped = reset_pids(&s->resets, s->stopped_children, n);
+    s->nstopped +=
+        eventexec_pids(&s->eventexec, s->stopped_children + s->nstopped, n - s->nstopped);
     for (size_t i = 0; i < s->consoles.n; i++)
         if (s->consoles.v[i]->pid > 0)
             s->stopped_children[s->nstopped++] = s->consoles.v[i]->pid;
@@ -353,6 +363,7 @@ static void stop_server(struct server *s)
     uv_close((uv_handle_t *)&s->stamp_timer, NULL);
     uv_close((uv_handle_t *)&s->logcheck, NULL);
     reset_close(&s->resets);
+    eventexec_close(&s->eventexec);
     console_hub_close(&s->hub);
     if (s->hub.ship)
         shipper_close(s->hub.ship);
@@ -598,6 +609,39 @@ static void load_event_rules(struct server *s)
         log_info("SERVER eventrules unset: no console events");
 }
 
+/* SERVER eventexec, checked at start and with every SIGHUP (it is read
+ * again at each event, so a fixed program needs no reload). */
+static void check_event_exec(struct server *s)
+{
+    const char *path = s->conf.server.eventexec;
+    int rc = path ? childproc_runnable(path) : 0;
+    if (rc < 0)
+        log_error("SERVER eventexec: %s: %s: events will not run it", path, strerror(-rc));
+    else if (path)
+        log_info("SERVER eventexec: running %s for each console event", path);
+}
+
+/* A new console event: to the log shipping stream, and to eventexec. */
+static void on_event(void *arg, const struct event_record *r)
+{
+    struct server *s = arg;
+    if (!s->hub.ship && !s->conf.server.eventexec)
+        return;
+    struct strbuf *sb = &s->eventjson;
+    strbuf_reset(sb);
+    event_record_json(sb, r, r->log);
+    strbuf_adds(sb, "\n");
+    if (sb->failed) {
+        log_error("Console [%s]: out of memory encoding event %s", r->console, r->rule);
+        sb->failed = false;
+        return;
+    }
+    if (s->hub.ship)
+        shipper_send(s->hub.ship, sb->p, sb->len);
+    eventexec_submit(&s->eventexec, r->console, r->rule, rules_severity_name(r->severity), sb->p,
+                     sb->len);
+}
+
 /* Retries a server log that failed; reopens (recreating its folder) one
  * whose file was deleted under it, as a SIGHUP would. */
 static void on_log_check(uv_timer_t *t)
@@ -633,7 +677,8 @@ static int start_http(struct server *s)
                                       .hub = &s->hub,
                                       .clients = &s->clients,
                                       .counters = &s->counters,
-                                      .http = &s->http};
+                                      .http = &s->http,
+                                      .eventexec = &s->eventexec};
     struct httpd_builder b = {.step = scrape_step, .release = scrape_release, .ctx = &s->pages};
     s->http = httpd_start(s->loop, cs->httpaddr, cs->httpport, &b);
     if (!s->http)
@@ -688,7 +733,10 @@ int server_run(struct server_opts *opts, struct conf *conf)
     s->hub.zero_logs = s->opts.zero_logs;
     s->hub.seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     s->hub.events = &s->events;
+    s->events.listener = on_event;
+    s->events.listener_arg = s;
     reset_init(&s->resets, &loop, &s->conf.server);
+    eventexec_init(&s->eventexec, &loop, &s->conf.server);
     s->clients = (struct client_hub){.loop = &loop,
                                      .listener = (uv_stream_t *)&s->listener,
                                      .settings = &s->conf.server,
@@ -703,6 +751,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     open_server_log(s); /* a failure is reported and retried, never fatal */
     start_logship(s);
     load_event_rules(s); /* before the consoles: each is made with its matcher */
+    check_event_exec(s);
     uv_timer_init(&loop, &s->listen_retry);
     s->listen_retry.data = s;
     int status = 1;
@@ -747,6 +796,7 @@ int server_run(struct server_opts *opts, struct conf *conf)
     }
     registry_release(&s->consoles);
     eventhub_release(&s->events); /* after the consoles: their matchers use the rules */
+    strbuf_release(&s->eventjson);
     conf_release(&s->conf);
     free(s);
     return status;

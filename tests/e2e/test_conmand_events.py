@@ -6,7 +6,10 @@ out, their offsets (the bytes there in the log are the matched line), the
 server log, /events with its filters, /metrics (parsed by prometheus_client),
 /consoles' last event and boot; a bad rules file on SIGHUP keeps the rules
 in force; a catastrophic regex hits the match limit, is counted, and no
-console stalls."""
+console stalls. SERVER eventexec runs a program per event with the event's
+JSON on stdin, counts how runs end (ok, failed, killed after the timeout,
+dropped when the queue is full) and never stalls a console; the log
+shipping stream carries each event after its line."""
 import json
 import os
 import signal
@@ -57,14 +60,15 @@ BENIGN = [
 ]
 
 
-def start(procs, tmp_path, consoles, rules=RULES):
+def start(procs, tmp_path, consoles, rules=RULES, server_extra="", env=None, glob=GLOBAL):
     http = free_port()
     lines = [f'console name="{n}" dev="/usr/bin/python3 {script} {args}"'
              for n, script, args in consoles]
-    d = Daemon("ours", procs, tmp_path, lines, global_extra=GLOBAL,
-               server_extra=f'server httpport={http}\nserver eventrules="{rules}"')
+    d = Daemon("ours", procs, tmp_path, lines, global_extra=glob,
+               server_extra=f'server httpport={http}\nserver eventrules="{rules}"\n' +
+               server_extra)
     d.http = http
-    return d.start()
+    return d.start(env=env)
 
 
 def console(tmp_path, name, pieces):
@@ -182,4 +186,109 @@ time.sleep(3600)
     wait_for(lambda: samples(d).get(("conman_event_limit_hits_total", (("rule", "slow"),)), 0)
              >= 20, timeout=10, what="20 limit hits counted")
     assert events(d) == []
+    assert d.proc.poll() is None
+
+
+# An eventexec program: keeps what it got (stdin, argv, environment) in
+# OUT/<seq>.json, then ends as the rule asks: oom_kill fails, ext4_error
+# hangs until killed, the rest succeed.
+HOOK = r"""#!/usr/bin/python3
+import json, os, sys, time
+data = sys.stdin.read()
+ev = json.loads(data)
+env = {k: v for k, v in os.environ.items() if k.startswith("CONMAN_EVENT_")}
+with open(os.path.join(OUT, "%d.json" % ev["seq"]), "w") as f:
+    json.dump({"stdin": data, "argv": sys.argv, "env": env}, f)
+if ev["rule"] == "oom_kill":
+    sys.exit(3)
+if ev["rule"] == "ext4_error":
+    time.sleep(60)
+"""
+
+
+def exec_totals(d):
+    m = samples(d)
+    return {r: m.get(("conman_event_exec_total", (("result", r),)), 0)
+            for r in ("ok", "failed", "timeout", "dropped")}
+
+
+def test_eventexec_gets_each_event_as_json_on_stdin_and_its_failures_are_counted(procs,
+                                                                                 tmp_path):
+    out = tmp_path / "hook-out"
+    out.mkdir()
+    hook = write_script(tmp_path, "hook.py", HOOK.replace("OUT", repr(str(out))))
+    ship = tmp_path / "ship.jsonl"
+    env = dict(os.environ, CONMAND_EVENTEXEC_TIMEOUT_SEC="1")
+    d = start(procs, tmp_path, [console(tmp_path, "crash", PANIC),
+                                console(tmp_path, "misc", OTHERS)],
+              server_extra=f'server eventexec="{hook}"\nserver logship="file:{ship}"', env=env)
+    assert f"SERVER eventexec: running {hook} for each console event" in d.output()
+    wait_for(lambda: exec_totals(d) == {"ok": 4, "failed": 1, "timeout": 1, "dropped": 0},
+             timeout=20, what="6 runs: 4 ok, oom_kill failed, ext4_error killed")
+    got = {e["seq"]: e for e in events(d)}
+    assert len(got) == 6
+    for path in out.iterdir():
+        run = json.loads(path.read_text())
+        ev = json.loads(run["stdin"])
+        assert run["stdin"].endswith("}\n") and run["stdin"].count("\n") == 1
+        assert ev["kind"] == "event"
+        want = dict(got[ev["seq"]], lines=ev["lines"])  # folding goes on after the run
+        assert ev == want
+        assert run["argv"] == [hook]  # the event never on argv
+        assert run["env"] == {"CONMAN_EVENT_CONSOLE": ev["console"],
+                              "CONMAN_EVENT_RULE": ev["rule"],
+                              "CONMAN_EVENT_SEVERITY": ev["severity"]}
+        with open(ev["log"], "rb") as f:
+            f.seek(ev["offset"])
+            assert f.read(len(ev["line"])) == ev["line"].encode()
+    assert len(list(out.iterdir())) == 6
+    text = d.output()
+    assert f"eventexec {hook}: event oom_kill on console [misc]: exited with status 3" in text
+    assert f"eventexec {hook}: event ext4_error on console [misc]: killed after 1s" in text
+
+    # The shipping stream: each event after the line it matched (lines of
+    # one read are shipped before the events in them).
+    objs = [json.loads(x) for x in ship.read_text().splitlines()]
+    evs = [i for i, o in enumerate(objs) if o.get("kind") == "event"]
+    assert sorted(objs[i]["seq"] for i in evs) == sorted(got)
+    for i in evs:
+        e = objs[i]
+        before = [o for o in objs[:i] if "kind" not in o and o["console"] == e["console"]]
+        assert any(e["line"].endswith(o["line"]) for o in before), e
+
+
+def test_eventexec_queue_full_drops_and_counts_and_no_console_stalls(procs, tmp_path):
+    n_rules = 80  # 4 run, 64 wait, 12 dropped: all arrive in one write
+    rules = tmp_path / "many.rules"
+    rules.write_text("".join(f"r{i} info /^hit {i}$/\n" for i in range(n_rules)))
+    burst = write_script(tmp_path, "burst.py", f"""import os, time
+os.write(1, b"".join(b"hit %d\\n" % i for i in range({n_rules})))
+for i in range(100):
+    os.write(1, b"tick %03d\\n" % i)
+    time.sleep(0.02)
+time.sleep(3600)
+""")
+    hook = write_script(tmp_path, "slow.sh", "#!/bin/sh\ncat >/dev/null\nsleep 0.3\n")
+    d = start(procs, tmp_path, [("burst", burst, "")], rules=str(rules),
+              server_extra=f'server eventexec="{hook}"', glob='global log="console.%N"')
+    wait_for(lambda: b"tick 099" in d.log_so_far("burst"), timeout=20,
+             what="the console to go on logging while the programs run")
+    wait_for(lambda: exec_totals(d) == {"ok": 68, "failed": 0, "timeout": 0, "dropped": 12},
+             timeout=30, what="68 runs and 12 dropped")
+    m = samples(d)
+    assert m[("conman_event_exec_running", ())] == 0
+    assert m[("conman_event_exec_waiting", ())] == 0
+    text = d.output()
+    assert "dropping events until the queue empties" in text
+    assert "12 events were dropped while it was full" in text
+
+
+def test_an_eventexec_that_cannot_run_is_named_at_start_and_counted(procs, tmp_path):
+    missing = tmp_path / "no-such-hook"
+    d = start(procs, tmp_path, [console(tmp_path, "crash", PANIC)],
+              server_extra=f'server eventexec="{missing}"')
+    assert f"SERVER eventexec: {missing}: No such file or directory" in d.output()
+    wait_for(lambda: exec_totals(d)["failed"] == 2, timeout=15,
+             what="both events counted as failed runs")
+    assert d.output().count("not run: No such file or directory") == 1  # said once
     assert d.proc.poll() is None

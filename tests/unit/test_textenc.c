@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "common/jsonbuf.h"
 #include "common/strbuf.h"
 #include "common/textenc.h"
 #include "conmand/http/scrape.h"
@@ -75,10 +76,21 @@ static void test_json_time_is_utc_or_null(void **state)
 {
     (void)state;
     struct strbuf sb = {0};
-    scrape_json_time(&sb, 0);
+    json_add_time(&sb, 0);
     strbuf_adds(&sb, " ");
-    scrape_json_time(&sb, 1796243429);
+    json_add_time(&sb, 1796243429);
     assert_string_equal(sb.p, "null \"2026-12-02T20:30:29Z\"");
+    strbuf_release(&sb);
+}
+
+static void test_json_string_escapes_any_bytes_or_is_null(void **state)
+{
+    (void)state;
+    struct strbuf sb = {0};
+    json_add_string(&sb, NULL);
+    strbuf_adds(&sb, " ");
+    json_add_string(&sb, "a\"\x01\xff");
+    assert_string_equal(sb.p, "null \"a\\\"\\u0001\\u00ff\"");
     strbuf_release(&sb);
 }
 
@@ -110,6 +122,7 @@ int main(void)
         cmocka_unit_test(test_json_escapes_controls_and_invalid_utf8),
         cmocka_unit_test(test_console_sample_escapes_the_name),
         cmocka_unit_test(test_json_time_is_utc_or_null),
+        cmocka_unit_test(test_json_string_escapes_any_bytes_or_is_null),
         cmocka_unit_test(test_strbuf_grows_past_its_first_block_and_formats_long_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -323,6 +323,8 @@ static int server_kv(struct parser *p, const char *key, const char *val)
         return parse_logship(p, val);
     else if (!strcasecmp(key, "eventrules"))
         return set_str(&s->eventrules, val);
+    else if (!strcasecmp(key, "eventexec"))
+        return set_str(&s->eventexec, val);
     else {
         report(p, "unrecognized SERVER keyword '%s'", key);
         return -EINVAL;
@@ -848,6 +850,7 @@ void conf_release(struct conf *c)
     free(s->logship_tcp);
     free(s->logship_file);
     free(s->eventrules);
+    free(s->eventexec);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);
     free(c->consoles);

@@ -63,6 +63,7 @@ struct conf_server {
     char *logship_tcp;            /* "HOST:PORT" of a collector (logship="tcp:..."), or NULL */
     char *logship_file;           /* a file shipped lines are appended to ("file:..."), or NULL */
     char *eventrules;             /* console event rules file (issue 17), or NULL: none */
+    char *eventexec;              /* a program run per event, or NULL: none */
 };
 
 struct conf {

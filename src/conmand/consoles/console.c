@@ -537,10 +537,12 @@ static void deliver(struct console *c, const unsigned char *buf, size_t len)
     time_t now = time(NULL);
     c->stats.bytes_read += len;
     c->stats.last_output = now;
-    struct logfile_tap tap = {tap_events, c};
-    logfile_write_tapped(&c->log, buf, len, now, c->events && c->hub->events ? &tap : NULL);
+    /* Shipped first: an event found in these bytes follows its line in
+     * the shipping stream. */
     if (c->hub->ship)
         shipper_feed(c->hub->ship, &c->shipline, c->cfg.name, buf, len);
+    struct logfile_tap tap = {tap_events, c};
+    logfile_write_tapped(&c->log, buf, len, now, c->events && c->hub->events ? &tap : NULL);
     for (size_t i = 0; i < c->nreaders; i++)
         c->readers[i]->ops->output(c->readers[i], buf, len);
 }

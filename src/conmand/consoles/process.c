@@ -16,6 +16,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "common/childproc.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/types.h"
@@ -34,18 +35,6 @@ static int open_pty(int *master, char *slave, size_t slavelen)
     }
     *master = m;
     return 0;
-}
-
-/* In the child: every descriptor but stdio is closed on exec, whoever
- * opened it (a library's socket, one inherited from our own parent), so
- * the console's program inherits nothing of the daemon's. */
-static void close_on_exec_all(void)
-{
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
-        return;
-    long max = sysconf(_SC_OPEN_MAX); /* kernels before 5.11 */
-    for (int fd = 3; fd < max && fd < 65536; fd++)
-        close(fd);
 }
 
 /* In the child: new session, the pty slave as controlling terminal and
@@ -67,25 +56,10 @@ static void exec_child(const char *slave, char **argv)
     dup2(fd, 2);
     if (fd > 2)
         close(fd);
-    close_on_exec_all();
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGHUP, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    childproc_close_inherited();
+    childproc_default_signals();
     execv(argv[0], argv);
     _exit(127);
-}
-
-/* An executable regular file? Returns 0 or -errno. */
-static int runnable(const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return -EACCES;
-    return access(path, X_OK) < 0 ? -errno : 0;
 }
 
 /* The first directory of the colon-separated `execpath` holding `prog`. */
@@ -94,7 +68,7 @@ static int search_execpath(const char *execpath, const char *prog, char *out, si
     for (const char *d = execpath; d && *d;) {
         size_t len = strcspn(d, ":");
         int n = snprintf(out, outlen, "%.*s/%s", (int)len, d, prog);
-        if (len && n > 0 && (size_t)n < outlen && runnable(out) == 0)
+        if (len && n > 0 && (size_t)n < outlen && childproc_runnable(out) == 0)
             return 0;
         d += len + (d[len] == ':');
     }
@@ -113,7 +87,7 @@ static int process_resolve(const char *prog, const char *execpath, const char *c
         n = snprintf(out, outlen, "%s/%s", cwd, prog);
     if (n < 0 || (size_t)n >= outlen)
         return -ENAMETOOLONG;
-    return runnable(out);
+    return childproc_runnable(out);
 }
 
 static int process_open(struct console *c, bool *connecting, char *err, size_t errlen)
@@ -127,8 +101,7 @@ static int process_open(struct console *c, bool *connecting, char *err, size_t e
         snprintf(err, errlen, "Console [%s]: dev \"%s\" names no program", c->cfg.name, c->cfg.dev);
         return -EINVAL;
     }
-    int rc =
-        process_resolve(argv[0], c->hub->settings->execpath, c->hub->cwd, prog, sizeof(prog));
+    int rc = process_resolve(argv[0], c->hub->settings->execpath, c->hub->cwd, prog, sizeof(prog));
     if (rc < 0) {
         snprintf(err, errlen, "Console [%s]: cannot execute \"%s\"%s: %s", c->cfg.name, argv[0],
                  strchr(argv[0], '/') ? "" : " (searched SERVER execpath and the start folder)",

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/childproc.h"
 #include "common/log.h"
 #include "common/numparse.h"
 #include "conmand/consoles/console.h"
@@ -82,26 +83,10 @@ bool reset_reaped(struct reset_runner *s, pid_t pid, int status)
 }
 
 /* In the child: own process group (the timeout kills all of it), stdio on
- * /dev/null, default signals, then the shell. Never returns. */
+ * /dev/null, then the shell. Never returns. */
 static void exec_reset(const char *cmd)
 {
-    setsid();
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0) {
-        dup2(null, 0);
-        dup2(null, 1);
-        dup2(null, 2);
-        if (null > 2)
-            close(null);
-    }
-    /* Nothing of the daemon's reaches the command (see consoles/process.c). */
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-        for (int fd = 3; fd < 65536; fd++)
-            close(fd);
-    signal(SIGPIPE, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    childproc_detach(-1, false);
     execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
     _exit(127);
 }
@@ -169,7 +154,8 @@ static unsigned reset_timeout_ms(void)
 
 void reset_init(struct reset_runner *r, uv_loop_t *loop, const struct conf_server *settings)
 {
-    *r = (struct reset_runner){.loop = loop, .settings = settings, .timeout_ms = reset_timeout_ms()};
+    *r =
+        (struct reset_runner){.loop = loop, .settings = settings, .timeout_ms = reset_timeout_ms()};
 }
 
 size_t reset_pids(const struct reset_runner *r, pid_t *out, size_t max)
@@ -186,4 +172,3 @@ void reset_close(struct reset_runner *r)
     while (r->runs)
         reset_forget(&r->runs); /* the commands finish on their own */
 }
-

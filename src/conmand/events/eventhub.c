@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/fileutil.h"
+#include "common/jsonbuf.h"
 #include "common/log.h"
 
 int eventhub_read_rules(const char *path, struct rules **out, char *err, size_t errlen)
@@ -130,6 +131,24 @@ static void start_event(const struct eventhub_feed *f, const struct matcher_even
     log_info("Console [%s] event %s (%s) in %s at offset %llu: %.200s", f->console, r->rule,
              rules_severity_name(r->severity), f->log ? f->log : "(not logged)",
              (unsigned long long)r->offset, r->line);
+    if (h->listener)
+        h->listener(h->listener_arg, r);
+}
+
+void event_record_json(struct strbuf *sb, const struct event_record *r, const char *file)
+{
+    strbuf_addf(sb, "{\"kind\":\"event\",\"seq\":%llu,\"console\":", (unsigned long long)r->seq);
+    json_add_string(sb, r->console);
+    strbuf_adds(sb, ",\"rule\":");
+    json_add_string(sb, r->rule);
+    strbuf_addf(sb, ",\"severity\":\"%s\",\"time\":", rules_severity_name(r->severity));
+    json_add_time(sb, r->time);
+    strbuf_adds(sb, ",\"log\":");
+    json_add_string(sb, file);
+    strbuf_addf(sb, ",\"offset\":%llu,\"lines\":%u,\"line\":", (unsigned long long)r->offset,
+                r->lines);
+    json_add_string(sb, r->line);
+    strbuf_adds(sb, "}");
 }
 
 static void on_match(void *arg, const struct matcher_event *ev)

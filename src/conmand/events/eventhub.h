@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/strbuf.h"
 #include "conmand/events/matcher.h"
 #include "conmand/events/rules.h"
 
@@ -32,7 +33,14 @@ struct event_record {
     char line[MATCHER_LINE_MAX + 1]; /* stripped, NUL-terminated */
 };
 
+struct event_record;
+
+/* Told of each new event once it is in the ring (log shipping, eventexec). */
+typedef void (*eventhub_listener)(void *arg, const struct event_record *r);
+
 struct eventhub {
+    eventhub_listener listener; /* or NULL */
+    void *listener_arg;
     struct rules *rules;       /* in force, or NULL (no SERVER eventrules) */
     char *path;                /* its file, for messages */
     struct event_record *ring; /* EVENTS_RING slots, allocated with the first event */
@@ -75,6 +83,13 @@ struct eventhub_feed {
     int64_t now_ms;
 };
 void eventhub_feed(const struct eventhub_feed *f, const char *buf, size_t len, uint64_t offset);
+
+/* Appends r as one JSON object (no LF), the form /events, the log shipping
+ * stream and eventexec all use: {"kind":"event","seq":N,"console":..,
+ * "rule":..,"severity":..,"time":..,"log":FILE,"offset":N,"lines":N,
+ * "line":..}, `file` being where the line is now (NULL: not logged, or
+ * rotated away). Pure. */
+void event_record_json(struct strbuf *sb, const struct event_record *r, const char *file);
 
 /* The k-th event still in the ring, oldest first; NULL past the last. */
 const struct event_record *eventhub_at(const struct eventhub *h, size_t k);

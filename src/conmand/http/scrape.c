@@ -7,11 +7,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "common/jsonbuf.h"
 #include "common/textenc.h"
 #include "conmand/clients/client.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/types.h"
+#include "conmand/events/eventexec.h"
 #include "conmand/events/eventhub.h"
 #include "conmand/ship/shipper.h"
 
@@ -147,30 +149,6 @@ void scrape_console_sample(struct strbuf *sb, const char *name, const char *cons
     base[n + 1] = '\0';
     snprintf(v, sizeof(v), "%llu", value);
     sample(sb, base, console, v);
-}
-
-void scrape_json_time(struct strbuf *sb, time_t t)
-{
-    struct tm tm;
-    char buf[40];
-    if (!t || !gmtime_r(&t, &tm)) {
-        strbuf_adds(sb, "null");
-        return;
-    }
-    strftime(buf, sizeof(buf), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
-    strbuf_adds(sb, buf);
-}
-
-static void json_string(struct strbuf *sb, const char *s)
-{
-    if (!s) {
-        strbuf_adds(sb, "null");
-        return;
-    }
-    size_t n = strlen(s);
-    char *q = strbuf_room(sb, TEXTENC_JSON_MAX(n));
-    if (q)
-        strbuf_commit(sb, (size_t)(textenc_json(q, (const unsigned char *)s, n) - q));
 }
 
 static size_t state_of(const struct console *c)
@@ -367,6 +345,51 @@ static void http_part(struct strbuf *sb, const struct httpd_stats *h)
 /* Console events (SERVER eventrules): per console and rule, only those that
  * happened (10,000 consoles x 17 rules of zeros would be most of the page),
  * and per rule the matches that hit a PCRE2 limit. */
+/* One sample per console and rule that has had an event: the event count
+ * (with the severity label), or the last event's time. */
+static void console_rule_samples(struct strbuf *sb, const struct scrape_source *src,
+                                 const char *family, bool counts)
+{
+    const struct rules *rules = src->hub->events->rules;
+    size_t nrules = rules_count(rules);
+    const struct console_registry *r = src->consoles;
+    for (size_t i = 0; i < r->n; i++) {
+        const struct console_events *e = r->v[i]->events;
+        for (size_t k = 0; e && k < e->n && k < nrules; k++) {
+            double v = counts ? (double)e->counts[k] : (double)e->last[k];
+            if (!v)
+                continue;
+            char base[200];
+            snprintf(base, sizeof(base), "%s{rule=\"%s\",%s%s%s", family, rules_name(rules, k),
+                     counts ? "severity=\"" : "",
+                     counts ? rules_severity_name(rules_severity(rules, k)) : "",
+                     counts ? "\"," : "");
+            scrape_labelled_sample(sb, base, r->v[i]->cfg.name, v);
+        }
+    }
+}
+
+/* SERVER eventexec: how the runs ended. */
+static void eventexec_part(struct strbuf *sb, const struct scrape_source *src)
+{
+    const struct eventexec *x = src->eventexec;
+    if (!x || !src->hub->settings->eventexec)
+        return;
+    header(sb, "conman_event_exec_total", "counter",
+           "SERVER eventexec runs by how they ended (dropped: the queue was full)");
+    strbuf_addf(sb,
+                "conman_event_exec_total{result=\"ok\"} %llu\n"
+                "conman_event_exec_total{result=\"failed\"} %llu\n"
+                "conman_event_exec_total{result=\"timeout\"} %llu\n"
+                "conman_event_exec_total{result=\"dropped\"} %llu\n",
+                (unsigned long long)x->stats.ok, (unsigned long long)x->stats.failed,
+                (unsigned long long)x->stats.timed_out, (unsigned long long)x->stats.dropped);
+    gauge(sb, "conman_event_exec_running", "SERVER eventexec programs running now",
+          (double)x->nrunning);
+    gauge(sb, "conman_event_exec_waiting", "Events waiting for a free eventexec slot",
+          (double)x->nqueued);
+}
+
 static void events_part(struct strbuf *sb, const struct scrape_source *src)
 {
     const struct eventhub *h = src->hub->events;
@@ -377,41 +400,20 @@ static void events_part(struct strbuf *sb, const struct scrape_source *src)
         return;
     header(sb, "conman_console_events_total", "counter",
            "Console events by console, rule and severity (since the rules were loaded)");
-    const struct console_registry *r = src->consoles;
-    for (size_t i = 0; i < r->n; i++) {
-        const struct console_events *e = r->v[i]->events;
-        for (size_t k = 0; e && k < e->n && k < nrules; k++) {
-            if (!e->counts[k])
-                continue;
-            char base[160];
-            snprintf(base, sizeof(base), "conman_console_events_total{rule=\"%s\",severity=\"%s\",",
-                     rules_name(h->rules, k), rules_severity_name(rules_severity(h->rules, k)));
-            scrape_labelled_sample(sb, base, r->v[i]->cfg.name, (double)e->counts[k]);
-        }
-    }
+    console_rule_samples(sb, src, "conman_console_events_total", true);
     header(sb, "conman_console_last_event_timestamp_seconds", "gauge",
            "When the console's last event of the rule began, unix time");
-    for (size_t i = 0; i < r->n; i++) {
-        const struct console_events *e = r->v[i]->events;
-        for (size_t k = 0; e && k < e->n && k < nrules; k++) {
-            if (!e->last[k])
-                continue;
-            char base[160];
-            snprintf(base, sizeof(base), "conman_console_last_event_timestamp_seconds{rule=\"%s\",",
-                     rules_name(h->rules, k));
-            scrape_labelled_sample(sb, base, r->v[i]->cfg.name, (double)e->last[k]);
-        }
-    }
+    console_rule_samples(sb, src, "conman_console_last_event_timestamp_seconds", false);
     header(sb, "conman_event_limit_hits_total", "counter",
            "Rule matches stopped by PCRE2's match limit (no event): a rule to fix");
-    for (size_t k = 0; k < nrules; k++) {
-        unsigned long long hits = 0;
-        for (size_t i = 0; i < r->n; i++)
-            if (r->v[i]->events && k < r->v[i]->events->n)
-                hits += matcher_limit_hits(&r->v[i]->events->m, k);
+    unsigned long long hits[RULES_MAX] = {0};
+    const struct console_registry *r = src->consoles;
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t k = 0; r->v[i]->events && k < r->v[i]->events->n && k < nrules; k++)
+            hits[k] += matcher_limit_hits(&r->v[i]->events->m, k);
+    for (size_t k = 0; k < nrules; k++)
         strbuf_addf(sb, "conman_event_limit_hits_total{rule=\"%s\"} %llu\n",
-                    rules_name(h->rules, k), hits);
-    }
+                    rules_name(h->rules, k), hits[k]);
 }
 
 /* Everything that is not per console: small, written in one go. */
@@ -434,6 +436,7 @@ static void server_part(const struct scrape_source *src, struct httpd_job *job,
                 (unsigned long long)src->counters->reloads_refused);
     logs_part(sb, src->hub);
     events_part(sb, src);
+    eventexec_part(sb, src);
     ship_part(sb, src->hub->ship);
     http_part(sb, httpd_stats(*src->http));
     process_part(sb, src, job);
@@ -475,13 +478,13 @@ static void console_events_fields(struct strbuf *sb, const struct scrape_source 
         strbuf_adds(sb, "null");
     } else {
         strbuf_adds(sb, "{\"rule\":");
-        json_string(sb, rules_name(h->rules, last));
+        json_add_string(sb, rules_name(h->rules, last));
         strbuf_adds(sb, ",\"time\":");
-        scrape_json_time(sb, e->last[last]);
+        json_add_time(sb, e->last[last]);
         strbuf_adds(sb, "}");
     }
     strbuf_adds(sb, ",\"last_boot\":");
-    scrape_json_time(sb, boot == SIZE_MAX ? 0 : e->last[boot]);
+    json_add_time(sb, boot == SIZE_MAX ? 0 : e->last[boot]);
 }
 
 static void console_object(const struct scrape_source *src, struct httpd_job *job, struct cursor *k,
@@ -491,19 +494,19 @@ static void console_object(const struct scrape_source *src, struct httpd_job *jo
     struct strbuf *sb = &job->body;
     strbuf_adds(sb, k->first ? "\n{\"name\":" : ",\n{\"name\":");
     k->first = false;
-    json_string(sb, c->cfg.name);
+    json_add_string(sb, c->cfg.name);
     strbuf_adds(sb, ",\"type\":");
-    json_string(sb, c->type ? c->type->name : NULL);
+    json_add_string(sb, c->type ? c->type->name : NULL);
     strbuf_addf(sb, ",\"state\":\"%s\",\"owner\":", state_names[state_of(c)]);
-    json_string(sb, console_is_remote(c) ? c->type->dev_id(c->cfg.dev) : NULL);
+    json_add_string(sb, console_is_remote(c) ? c->type->dev_id(c->cfg.dev) : NULL);
     strbuf_adds(sb, ",\"since\":");
-    scrape_json_time(sb, c->stats.since);
+    json_add_time(sb, c->stats.since);
     strbuf_adds(sb, ",\"last_error\":");
-    json_string(sb, c->stats.last_error[0] ? c->stats.last_error : NULL);
+    json_add_string(sb, c->stats.last_error[0] ? c->stats.last_error : NULL);
     strbuf_adds(sb, ",\"log\":");
-    json_string(sb, c->log.path);
+    json_add_string(sb, c->log.path);
     strbuf_addf(sb, ",\"clients\":%zu,\"last_output\":", c->nreaders);
-    scrape_json_time(sb, c->stats.last_output);
+    json_add_time(sb, c->stats.last_output);
     strbuf_addf(sb, ",\"connects\":%llu,\"dropped_bytes\":%llu",
                 (unsigned long long)c->stats.connects, (unsigned long long)c->log.lost);
     console_events_fields(sb, src, c);
@@ -566,20 +569,9 @@ static void events_page(const struct scrape_source *src, struct httpd_job *job)
             break;
         if (!event_wanted(&job->filter, r))
             continue;
-        strbuf_addf(sb, "%s\n{\"seq\":%llu,\"console\":", first ? "" : ",",
-                    (unsigned long long)r->seq);
+        strbuf_adds(sb, first ? "\n" : ",\n");
         first = false;
-        json_string(sb, r->console);
-        strbuf_adds(sb, ",\"rule\":");
-        json_string(sb, r->rule);
-        strbuf_addf(sb, ",\"severity\":\"%s\",\"time\":", rules_severity_name(r->severity));
-        scrape_json_time(sb, r->time);
-        strbuf_adds(sb, ",\"log\":");
-        json_string(sb, event_file(src, r, file, sizeof(file)) ? file : NULL);
-        strbuf_addf(sb, ",\"offset\":%llu,\"lines\":%u,\"line\":", (unsigned long long)r->offset,
-                    r->lines);
-        json_string(sb, r->line);
-        strbuf_adds(sb, "}");
+        event_record_json(sb, r, event_file(src, r, file, sizeof(file)) ? file : NULL);
     }
     strbuf_adds(sb, "\n]\n");
 }

@@ -16,6 +16,7 @@
 struct console_hub;
 struct console_registry;
 struct client_hub;
+struct eventexec;
 
 /* The daemon's own counters. */
 struct scrape_counters {
@@ -30,7 +31,8 @@ struct scrape_source {
     const struct console_hub *hub; /* logs (rotation, budget) and shipping */
     const struct client_hub *clients;
     const struct scrape_counters *counters;
-    struct httpd *const *http; /* its page-building counters */
+    struct httpd *const *http;         /* its page-building counters */
+    const struct eventexec *eventexec; /* SERVER eventexec runs */
 };
 
 /* The httpd_builder functions; ctx is a struct scrape_source. */
@@ -44,8 +46,5 @@ void scrape_labelled_sample(struct strbuf *sb, const char *base, const char *con
 /* Pure: appends one sample `name{console="<escaped>"} value` and a LF. */
 void scrape_console_sample(struct strbuf *sb, const char *name, const char *console,
                            unsigned long long value);
-
-/* Pure: "YYYY-MM-DDTHH:MM:SSZ" (UTC) as a JSON string, or null for 0. */
-void scrape_json_time(struct strbuf *sb, time_t t);
 
 #endif

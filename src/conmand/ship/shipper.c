@@ -257,6 +257,23 @@ int shipper_start(struct shipper *s, uv_loop_t *loop, const char *tcp_target, co
     return 0;
 }
 
+/* One JSON line into the batches of both targets (sent by flush_all). */
+static void queue_object(struct shipper *s, const char *obj, size_t len)
+{
+    if (s->host && buf_append(&s->pending, obj, len, SHIPPER_BUFFER_MAX) < 0)
+        s->stats.lines_dropped++;
+    if (s->path && buf_append(&s->filebuf, obj, len, SIZE_MAX) < 0)
+        s->stats.file_write_errors++;
+}
+
+static void flush_all(struct shipper *s)
+{
+    if (s->path)
+        file_flush(s);
+    if (s->host)
+        tcp_flush(s);
+}
+
 struct feed_ctx {
     struct shipper *s;
     const char *name;
@@ -279,10 +296,7 @@ static void ship_line(void *arg, const unsigned char *line, size_t len)
         s->scratch_cap = need;
     }
     size_t n = logship_encode(s->scratch, s->scratch_cap, f->name, f->namelen, &f->now, line, len);
-    if (s->host && buf_append(&s->pending, s->scratch, n, SHIPPER_BUFFER_MAX) < 0)
-        s->stats.lines_dropped++;
-    if (s->path && buf_append(&s->filebuf, s->scratch, n, SIZE_MAX) < 0)
-        s->stats.file_write_errors++;
+    queue_object(s, s->scratch, n);
 }
 
 void shipper_feed(struct shipper *s, struct logship_line **linep, const char *name,
@@ -296,10 +310,13 @@ void shipper_feed(struct shipper *s, struct logship_line **linep, const char *na
     struct feed_ctx f = {.s = s, .name = name, .namelen = strlen(name)};
     clock_gettime(CLOCK_REALTIME, &f.now);
     logship_line_feed(*linep, buf, len, ship_line, &f);
-    if (s->path)
-        file_flush(s);
-    if (s->host)
-        tcp_flush(s);
+    flush_all(s);
+}
+
+void shipper_send(struct shipper *s, const char *obj, size_t len)
+{
+    queue_object(s, obj, len);
+    flush_all(s);
 }
 
 void shipper_reopen(struct shipper *s)

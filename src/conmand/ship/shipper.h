@@ -26,7 +26,7 @@ enum shipper_tcp_state {
 
 /* Counters for /metrics (read them, never write). */
 struct shipper_stats {
-    uint64_t lines_shipped; /* tcp: lines whose write completed */
+    uint64_t lines_shipped; /* tcp: lines (and event objects) whose write completed */
     uint64_t bytes_shipped; /* tcp: JSON bytes written */
     uint64_t lines_dropped; /* tcp: buffer full, or lost with a failed write */
     uint64_t reconnects;    /* tcp: connections made after the first */
@@ -76,6 +76,10 @@ int shipper_start(struct shipper *s, uv_loop_t *loop, const char *tcp_target, co
  * it with free()). */
 void shipper_feed(struct shipper *s, struct logship_line **linep, const char *name,
                   const unsigned char *buf, size_t len);
+
+/* Ships one ready-made JSON object (a console event), `len` bytes ending in
+ * a LF, to the same targets and with the same bounds as lines. */
+void shipper_send(struct shipper *s, const char *obj, size_t len);
 
 /* SIGHUP: reopens the file target (rotation). */
 void shipper_reopen(struct shipper *s);
