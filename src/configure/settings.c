@@ -207,6 +207,27 @@ static int parse_ship(struct settings *s, settings_lookup_fn get, void *ctx, cha
     return 0;
 }
 
+/* EVENT_RULES and EVENT_EXEC: an absolute path, quoted in the SERVER
+ * line, so no quote, backslash or newline in it. */
+static int parse_event_path(settings_lookup_fn get, void *ctx, const char *name, char **out,
+                            char *err, size_t errlen)
+{
+    const char *v = value_or(get, ctx, name, NULL);
+    if (!v)
+        return 0;
+    if (v[0] != '/' || strpbrk(v, "\"\\\n") || strlen(v) > EVENT_PATH_MAX) {
+        snprintf(err, errlen,
+                 "%s=%.100s: expected an absolute path without quotes, at most %d bytes", name, v,
+                 EVENT_PATH_MAX);
+        return -EINVAL;
+    }
+    if (!(*out = strdup(v))) {
+        snprintf(err, errlen, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
                         size_t errlen)
 {
@@ -228,18 +249,10 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
         rc = parse_size(get, ctx, "LOG_BUDGET_BYTES", &s->log_budget, err, errlen);
     if (rc == 0)
         rc = parse_ship(s, get, ctx, err, errlen);
-    const char *rules = value_or(get, ctx, "EVENT_RULES", NULL);
-    if (rc == 0 && rules &&
-        (rules[0] != '/' || strpbrk(rules, "\"\\\n") || strlen(rules) > EVENT_RULES_MAX)) {
-        snprintf(err, errlen,
-                 "EVENT_RULES=%.100s: expected an absolute path without quotes, at most %d bytes",
-                 rules, EVENT_RULES_MAX);
-        rc = -EINVAL;
-    }
-    if (rc == 0 && rules && !(s->event_rules = strdup(rules))) {
-        snprintf(err, errlen, "EVENT_RULES: out of memory");
-        rc = -ENOMEM;
-    }
+    if (rc == 0)
+        rc = parse_event_path(get, ctx, "EVENT_RULES", &s->event_rules, err, errlen);
+    if (rc == 0)
+        rc = parse_event_path(get, ctx, "EVENT_EXEC", &s->event_exec, err, errlen);
     return rc;
 }
 
@@ -281,6 +294,10 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     if (s->event_rules) {
         append(out, outlen, " eventrules=\"%s\"%.0llu", s->event_rules, 0);
         append(names, nameslen, "%sEVENT_RULES", names[0] ? " " : "", 0);
+    }
+    if (s->event_exec) {
+        append(out, outlen, " eventexec=\"%s\"%.0llu", s->event_exec, 0);
+        append(names, nameslen, "%sEVENT_EXEC", names[0] ? " " : "", 0);
     }
     if (out[0]) {
         char tmp[SETTINGS_SERVER_LINE_MAX];
@@ -436,7 +453,8 @@ void settings_release(struct settings *s)
                     &s->conmand,        &s->token_file,        &s->ca_file,
                     &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
                     &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
-                    &s->shard_self,     &s->shard_srv,         &s->event_rules};
+                    &s->shard_self,     &s->shard_srv,         &s->event_rules,
+                    &s->event_exec};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

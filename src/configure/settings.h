@@ -11,10 +11,11 @@
 
 enum console_mode { CONSOLE_MODE_BMC, CONSOLE_MODE_NODE };
 
-/* EVENT_RULES: the longest path taken; and the room of the one SERVER
- * line configure_conman writes (every keyword at its longest fits). */
-#define EVENT_RULES_MAX 1024
-#define SETTINGS_SERVER_LINE_MAX 2048
+/* EVENT_RULES and EVENT_EXEC: the longest path taken; and the room of the
+ * one SERVER line configure_conman writes (every keyword at its longest
+ * fits: two such paths, LOG_SHIP's 1023 bytes, numbers and an address). */
+#define EVENT_PATH_MAX 1024
+#define SETTINGS_SERVER_LINE_MAX 4096
 
 struct settings {
     char *endpoint_url;   /* API_GATEWAY joined with RF_ENDPOINT */
@@ -44,6 +45,7 @@ struct settings {
     long log_keep;                 /* LOG_KEEP -> logkeep= (-1: unset) */
     unsigned long long log_budget; /* LOG_BUDGET_BYTES -> logbudget= */
     char *event_rules;             /* EVENT_RULES -> eventrules="PATH" (absolute) */
+    char *event_exec;              /* EVENT_EXEC -> eventexec="PATH" (absolute) */
     char *log_ship[2];             /* LOG_SHIP items "tcp:HOST:PORT" / "file:PATH" */
     /* Scale-out (issue 16); none set: one instance holds every console. */
     struct shard_members shard_members; /* SHARD_MEMBERS parsed; n 0: unset */

@@ -1,6 +1,7 @@
 /* Settings: defaults, validation errors naming the variable and value. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -188,6 +189,8 @@ static void test_server_keywords_render_one_line(void **state)
                          "tcp:vector:9000, file:/l/ship.json",
                          "EVENT_RULES",
                          "/app/conman-events.rules",
+                         "EVENT_EXEC",
+                         "/site/page-oncall",
                          NULL};
     struct settings s;
     char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], names[256];
@@ -199,34 +202,60 @@ static void test_server_keywords_render_one_line(void **state)
     assert_string_equal(line, "server httpport=9100 logsize=5242880 logkeep=2 "
                               "logbudget=1073741824 logship=\"tcp:vector:9000\" "
                               "logship=\"file:/l/ship.json\" "
-                              "eventrules=\"/app/conman-events.rules\"\n");
+                              "eventrules=\"/app/conman-events.rules\" "
+                              "eventexec=\"/site/page-oncall\"\n");
     assert_string_equal(names, "CONMAND_HTTP_PORT LOG_MAX_BYTES LOG_KEEP LOG_BUDGET_BYTES "
-                               "LOG_SHIP EVENT_RULES");
+                               "LOG_SHIP EVENT_RULES EVENT_EXEC");
     settings_release(&s);
 }
 
-static void test_event_rules_must_be_an_absolute_quote_free_path(void **state)
+static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line(void **state)
 {
     (void)state;
-    char long_path[EVENT_RULES_MAX + 2];
+    char long_path[EVENT_PATH_MAX + 2];
     memset(long_path, 'r', sizeof(long_path) - 1);
     long_path[0] = '/';
     long_path[sizeof(long_path) - 1] = '\0'; /* one past the limit */
     const char *bad[] = {"rules.txt", "/a\"b", "/a\\b", long_path};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        const char *env[] = {"EVENT_RULES", bad[i], NULL};
-        struct settings s;
-        char err[256] = "";
-        assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), -EINVAL);
-        assert_non_null(strstr(err, "EVENT_RULES="));
-    }
-    long_path[EVENT_RULES_MAX] = '\0'; /* at the limit */
-    const char *env[] = {"EVENT_RULES", long_path, NULL};
+    const char *names[] = {"EVENT_RULES", "EVENT_EXEC"};
+    for (size_t k = 0; k < 2; k++)
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+            const char *env[] = {names[k], bad[i], NULL};
+            struct settings s;
+            char err[256] = "", want[32];
+            assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), -EINVAL);
+            snprintf(want, sizeof(want), "%s=", names[k]);
+            assert_non_null(strstr(err, want));
+        }
+    /* Every keyword at its longest still fits the one SERVER line. */
+    long_path[EVENT_PATH_MAX] = '\0'; /* at the limit */
+    char ship[1024];
+    memset(ship, 's', sizeof(ship) - 1);
+    memcpy(ship, "file:/", 6);
+    ship[sizeof(ship) - 1] = '\0';
+    const char *env[] = {"EVENT_RULES",
+                         long_path,
+                         "EVENT_EXEC",
+                         long_path,
+                         "LOG_SHIP",
+                         ship,
+                         "CONMAND_HTTP_PORT",
+                         "65535",
+                         "LOG_MAX_BYTES",
+                         "1000000000000",
+                         "LOG_BUDGET_BYTES",
+                         "1000000000000",
+                         "LOG_KEEP",
+                         "1000",
+                         NULL};
     struct settings s;
-    char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], names[256];
+    char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], nm[256];
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
-    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
-    assert_non_null(strstr(line, long_path));
+    settings_server_line(&s, line, sizeof(line), nm, sizeof(nm));
+    char *tail = strstr(line, "eventexec=\"");
+    assert_non_null(tail);
+    assert_non_null(strstr(tail, long_path));
+    assert_string_equal(line + strlen(line) - 2, "\"\n");
     settings_release(&s);
 }
 
@@ -424,7 +453,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_match_the_design),
         cmocka_unit_test(test_server_keywords_render_one_line),
-        cmocka_unit_test(test_event_rules_must_be_an_absolute_quote_free_path),
+        cmocka_unit_test(test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line),
         cmocka_unit_test(test_no_server_keywords_give_no_line),
         cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
         cmocka_unit_test(test_http_is_off_by_default_and_binds_every_address),
