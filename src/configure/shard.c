@@ -171,37 +171,11 @@ static int finish(struct shard_members *out, int rc)
     return rc;
 }
 
-int shard_parse_list(const char *text, struct shard_members *out, char *err, size_t errlen)
-{
-    char *copy = strdup(text);
-    size_t cap = 0;
-    if (!copy) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int rc = 0;
-    char *p = copy;
-    for (;;) {
-        char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        char *entry = trim(p), where[96];
-        snprintf(where, sizeof(where), "entry \"%.64s\"", entry);
-        if (!*entry) {
-            snprintf(err, errlen, "an empty entry (two commas, or one at an end)");
-            rc = -EINVAL;
-        } else
-            rc = add_entry(out, &cap, entry, where, err, errlen);
-        if (rc < 0 || !comma)
-            break;
-        p = comma + 1;
-    }
-    free(copy);
-    return finish(out, rc);
-}
-
-int shard_parse_file(const char *text, const char *path, struct shard_members *out, char *err,
-                     size_t errlen)
+/* The one splitter of both forms: SHARD_MEMBERS' commas (path NULL: an
+ * empty entry is an error, each named by its text) and a members file's
+ * lines (# comments and blank lines skipped, each named PATH:LINE). */
+static int parse_entries(const char *text, const char *path, struct shard_members *out, char *err,
+                         size_t errlen)
 {
     char *copy = strdup(text);
     size_t cap = 0;
@@ -212,24 +186,42 @@ int shard_parse_file(const char *text, const char *path, struct shard_members *o
     int rc = 0;
     char *p = copy;
     for (unsigned line = 1; rc == 0 && p; line++) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        char *hash = strchr(p, '#');
+        char *end = strchr(p, path ? '\n' : ',');
+        if (end)
+            *end = '\0';
+        char *hash = path ? strchr(p, '#') : NULL;
         if (hash)
             *hash = '\0';
         char *entry = trim(p), where[300];
-        snprintf(where, sizeof(where), "%.250s:%u", path, line);
+        if (path)
+            snprintf(where, sizeof(where), "%.250s:%u", path, line);
+        else
+            snprintf(where, sizeof(where), "entry \"%.64s\"", entry);
         if (*entry)
             rc = add_entry(out, &cap, entry, where, err, errlen);
-        p = nl ? nl + 1 : NULL;
+        else if (!path) {
+            snprintf(err, errlen, "an empty entry (two commas, or one at an end)");
+            rc = -EINVAL;
+        }
+        p = end ? end + 1 : NULL;
     }
     free(copy);
-    if (rc == 0 && out->n == 0) {
+    if (rc == 0 && path && out->n == 0) {
         snprintf(err, errlen, "%.250s: lists no member", path);
         rc = -EINVAL;
     }
     return finish(out, rc);
+}
+
+int shard_parse_list(const char *text, struct shard_members *out, char *err, size_t errlen)
+{
+    return parse_entries(text, NULL, out, err, errlen);
+}
+
+int shard_parse_file(const char *text, const char *path, struct shard_members *out, char *err,
+                     size_t errlen)
+{
+    return parse_entries(text, path, out, err, errlen);
 }
 
 long shard_find(const struct shard_members *m, const char *name)
