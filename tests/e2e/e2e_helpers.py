@@ -26,11 +26,40 @@ def binary(name):
     return path
 
 
+# Ports handed out by free_port: below the kernel's ephemeral range
+# (32768 and up), which every outgoing connection draws its local port
+# from, so a port chosen now and listened on later (an HSM that comes up
+# late) cannot be taken meanwhile by some connection's local end; above the
+# ranges free_port_range() draws from. Each pytest-xdist worker has a slice
+# of its own, so two workers never hand out the same port.
+FREE_PORT_LOW, FREE_PORT_HIGH = 30000, 32768
+_next_port = {}
+
+
+def _port_slice():
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (FREE_PORT_HIGH - FREE_PORT_LOW) // max(count, 1)
+    low = FREE_PORT_LOW + (index % max(count, 1)) * size
+    return low, low + size
+
+
 def free_port(kind=socket.SOCK_STREAM):
-    """A port on 127.0.0.1 that was free a moment ago (TCP by default)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that was free a moment ago (TCP by default),
+    from this worker's slice, never the same twice in a row."""
+    low, high = _port_slice()
+    port = _next_port.get(kind, low + os.getpid() % (high - low))
+    for _ in range(high - low):
+        port = low if port + 1 >= high else port + 1
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))  # no SO_REUSEADDR: TIME_WAIT counts as taken
+            except OSError:
+                continue
+        _next_port[kind] = port
+        return port
+    raise AssertionError(f"no free port in {low}..{high - 1}")
 
 
 def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):
