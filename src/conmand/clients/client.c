@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "conmand/clients/peerlink.h"
+#include "conmand/clients/relay.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/types.h"
@@ -293,7 +293,7 @@ static void closed_cb(uv_handle_t *h)
         uv_cancel((uv_req_t *)&cl->dns->req);
     }
     unlink_client(cl);
-    free(cl->links);
+    free(cl->relay.links);
     proto_req_release(&cl->req);
     free(cl->pend);
     free(cl->cons);
@@ -327,9 +327,7 @@ void client_close(struct client *cl)
             notify_departure(cl, cl->cons[i]);
     }
     cl->ncons = 0;
-    for (size_t i = 0; i < cl->nlinks; i++)
-        peer_link_close(cl->links[i]);
-    cl->nlinks = 0;
+    relay_close(&cl->relay);
     if (cl->pend)
         flush_pending(cl); /* the last reply goes out before the FIN */
     cl->state = CLIENT_CLOSING;
@@ -626,7 +624,7 @@ static void start_session(struct client *cl, struct console **cons, size_t n)
                  cl->req.user, cl->host, cl->port, n, fitted);
     }
     attach_all(cl);
-    if (cl->ncons == 0 && cl->nlinks == 0)
+    if (cl->ncons == 0 && cl->relay.n == 0)
         client_close(cl);
 }
 
@@ -699,152 +697,53 @@ static long match_consoles(struct client *cl, struct console **cons, char *msg, 
     return rc < 0 ? rc : (long)n;
 }
 
-/* Sessions on peer: consoles, carried to the conmand that owns them. */
+/* Sessions on peer: consoles, carried to the conmand that owns them
+ * (clients/relay.c); here what the relay asks of the session. */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
-static bool links_full(const struct client *cl)
+static void relay_data(void *ctx, const char *buf, size_t len)
 {
-    for (size_t i = 0; i < cl->nlinks; i++)
-        if (peer_link_full(cl->links[i]))
-            return true;
-    return false;
+    client_send(ctx, buf, len);
 }
 
-/* The owner takes the client's bytes more slowly than it types or pastes:
- * stop reading it (TCP holds it back) rather than queue without bound. */
-static void pause_if_full(struct client *cl)
+static void relay_pause(void *ctx, bool pause)
 {
-    if (!cl->paused && cl->state == CLIENT_SESSION && links_full(cl)) {
-        cl->paused = true;
+    struct client *cl = ctx;
+    if (cl->state != CLIENT_SESSION)
+        return;
+    if (pause)
         uv_read_stop((uv_stream_t *)&cl->tcp);
-    }
-}
-
-static void link_drained(void *ctx, struct peer_link *l)
-{
-    (void)l;
-    struct client *cl = ctx;
-    if (cl->paused && cl->state == CLIENT_SESSION && !links_full(cl)) {
-        cl->paused = false;
+    else
         uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb);
-    }
 }
 
-static void link_data(void *ctx, struct peer_link *l, const char *buf, size_t len)
-{
-    (void)l;
-    struct client *cl = ctx;
-    if (!cl->piped)
-        return; /* a broadcast is write-only: the owner's answer is not the client's */
-    cl->piped_answered = true;
-    client_send(cl, buf, len);
-}
-
-static void remove_link(struct client *cl, struct peer_link *l)
-{
-    for (size_t i = 0; i < cl->nlinks; i++) {
-        if (cl->links[i] == l) {
-            cl->links[i] = cl->links[--cl->nlinks];
-            return;
-        }
-    }
-}
-
-static void link_closed(void *ctx, struct peer_link *l, const char *why)
+static void relay_ended(void *ctx, const char *owner, const char *how)
 {
     struct client *cl = ctx;
     char text[700];
-    const char *how = why[0] ? why : "it closed the connection";
-    remove_link(cl, l);
-    if (cl->piped) {
-        if (!cl->piped_answered) {
+    if (cl->relay.piped) {
+        if (!cl->relay.answered) {
             snprintf(text, sizeof(text),
-                     "The conmand at %s that serves the console cannot be "
-                     "reached: %s",
-                     peer_link_address(l), how);
+                     "The conmand at %s that serves the console cannot be reached: %s", owner, how);
             reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
         }
         client_close(cl);
         return;
     }
     snprintf(text, sizeof(text), "Broadcast to the consoles the conmand at %s serves ended: %s",
-             peer_link_address(l), how);
+             owner, how);
     client_send_msg(cl, text, false);
     log_warn("Client <%s@%s:%d>: %s", cl->req.user, cl->host, cl->port, text);
-    if (cl->nlinks == 0 && cl->ncons == 0)
+    if (cl->relay.n == 0 && cl->ncons == 0)
         client_close(cl);
 }
 
-static const struct peer_link_ops link_ops = {
-    .data = link_data,
-    .closed = link_closed,
-    .drained = link_drained,
+static const struct relay_ops relay_ops = {
+    .data = relay_data,
+    .ended = relay_ended,
+    .pause = relay_pause,
 };
-
-/* The owner's HOST:PORT of a remote console. */
-static const char *owner_of(const struct console *c)
-{
-    return c->type->dev_id(c->cfg.dev);
-}
-
-/* A link to `owner` carrying this client's request for `names`. */
-static int open_link(struct client *cl, const char *owner, const char **names, size_t n, char *err,
-                     size_t errlen)
-{
-    char *relay;
-    size_t len;
-    int rc = proto_format_relay(&cl->req, cl->host, names, n, &relay, &len);
-    if (rc < 0) {
-        snprintf(err, errlen, "%s",
-                 rc == -EINVAL ? "a name holds both quote characters or a "
-                                 "line break, so it cannot be relayed"
-                               : "out of memory");
-        return rc;
-    }
-    struct peer_link **grown = realloc(cl->links, (cl->nlinks + 1) * sizeof(*grown));
-    if (!grown) {
-        free(relay);
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    cl->links = grown;
-    struct peer_link *l;
-    rc = peer_link_open(cl->hub->loop, owner, relay, len, &link_ops, cl, &l, err, errlen);
-    free(relay);
-    if (rc == 0)
-        cl->links[cl->nlinks++] = l;
-    return rc;
-}
-
-/* One link per owner, each with the names it serves, in server order.
- * Returns 0, or -errno with the reason (naming the owner) in `err`. */
-static int open_links(struct client *cl, struct console **cons, size_t n, char *err, size_t errlen)
-{
-    const char **names = malloc(n * sizeof(*names));
-    bool *done = calloc(n, sizeof(*done));
-    int rc = names && done ? 0 : -ENOMEM;
-    if (rc < 0)
-        snprintf(err, errlen, "out of memory");
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (done[i] || !console_is_remote(cons[i]))
-            continue;
-        const char *owner = owner_of(cons[i]);
-        size_t k = 0;
-        for (size_t j = i; j < n; j++) {
-            if (!done[j] && console_is_remote(cons[j]) && !strcmp(owner_of(cons[j]), owner)) {
-                names[k++] = cons[j]->cfg.name;
-                done[j] = true;
-            }
-        }
-        char why[400];
-        if ((rc = open_link(cl, owner, names, k, why, sizeof(why))) < 0)
-            snprintf(err, errlen, "the conmand at %s: %s", owner, why);
-    }
-    free(names);
-    free(done);
-    return rc;
-}
 
 /* A request that names consoles another conmand serves. One owner and no
  * local console: the session is piped to it whole (it answers, it applies
@@ -862,7 +761,7 @@ static bool relay_session(struct client *cl, struct console **cons, size_t n)
             continue;
         first = first ? first : cons[i];
         remote++;
-        same += !strcmp(owner_of(cons[i]), owner_of(first));
+        same += !strcmp(relay_owner_of(cons[i]), relay_owner_of(first));
     }
     if (cl->req.via[0]) {
         /* Relayed to us, yet not ours: the instances disagree on its owner
@@ -870,7 +769,7 @@ static bool relay_session(struct client *cl, struct console **cons, size_t n)
         snprintf(text, sizeof(text),
                  "Console [%s] is not served here: this conmand sees it at "
                  "%s too (the instances' membership is settling; try again in a few seconds)",
-                 first->cfg.name, owner_of(first));
+                 first->cfg.name, relay_owner_of(first));
         reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
         free(cons);
         return false;
@@ -881,7 +780,7 @@ static bool relay_session(struct client *cl, struct console **cons, size_t n)
         free(cons);
         return false;
     }
-    if (open_links(cl, cons, n, err, sizeof(err)) < 0) {
+    if (relay_open(&cl->relay, cl->hub->loop, &cl->req, cl->host, cons, n, err, sizeof(err)) < 0) {
         snprintf(text, sizeof(text), "Console [%s] cannot be relayed to %s", first->cfg.name, err);
         reply_error(cl, PROTO_ERR_NO_RESOURCES, text);
         free(cons);
@@ -891,25 +790,17 @@ static bool relay_session(struct client *cl, struct console **cons, size_t n)
              "conmand%s",
              cl->req.user, cl->host, cl->port,
              cl->req.cmd == PROTO_CMD_CONNECT ? "connect" : "monitor", n, n == 1 ? "" : "s", remote,
-             cl->nlinks, cl->nlinks == 1 ? "" : "s");
+             cl->relay.n, cl->relay.n == 1 ? "" : "s");
     if (!piped) {
         start_session(cl, cons, n); /* owns cons now */
         return cl->state == CLIENT_SESSION;
     }
     free(cons);
-    cl->piped = true;
+    cl->relay.piped = true;
     cl->state = CLIENT_SESSION;
     stop_request_timer(cl);
     cl->last_input = time(NULL);
     return true;
-}
-
-static size_t count_remote(struct console *const *cons, size_t n)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-        k += console_is_remote(cons[i]);
-    return k;
 }
 
 /* Returns true when the connection stays open as a session. */
@@ -932,7 +823,7 @@ static bool handle_request(struct client *cl)
         do_query(cl, cons, n);
     else if (n > 1 && !(cl->req.cmd == PROTO_CMD_CONNECT && cl->req.broadcast))
         too_many(cl, cons, n);
-    else if (count_remote(cons, n))
+    else if (relay_count_remote(cons, n))
         return relay_session(cl, cons, n); /* owns cons */
     else if (cl->req.cmd == PROTO_CMD_CONNECT && !cl->req.join && !cl->req.force &&
              reject_busy(cl, cons, n))
@@ -1047,13 +938,8 @@ static void escape(struct client *cl, unsigned char cmd)
 static void session_input(struct client *cl, unsigned char *buf, size_t len)
 {
     cl->last_input = time(NULL);
-    /* The owners decode their copy themselves. Backwards: a link that
-     * fails is swapped out for the last one, already sent to. */
-    for (size_t i = cl->nlinks; i-- > 0;)
-        if (i < cl->nlinks)
-            peer_link_send(cl->links[i], buf, len);
-    pause_if_full(cl);
-    if (cl->piped)
+    relay_input(&cl->relay, buf, len); /* the owners decode their copy themselves */
+    if (cl->relay.piped)
         return;
     while (len && cl->state == CLIENT_SESSION) {
         size_t n, used;
@@ -1232,6 +1118,7 @@ void client_accept(struct client_hub *s)
         return;
     cl->hub = s;
     cl->reader.ops = &client_reader_ops;
+    cl->relay = (struct relay){.ops = &relay_ops, .ctx = cl};
     uv_tcp_init(s->loop, &cl->tcp);
     cl->tcp.data = cl;
     cl->handles = 1;

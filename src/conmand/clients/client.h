@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "conmand/clients/proto.h"
+#include "conmand/clients/relay.h"
 #include "conmand/conf/conf.h"
 #include "conmand/consoles/console.h"
 
@@ -82,15 +83,7 @@ struct client {
     bool writing;            /* a write is in flight */
     struct client_out *pend; /* output waiting for the write in flight */
     struct client_dns *dns;  /* pending reverse lookup of host, or NULL */
-    /* Links to the conmands that own this session's peer: consoles. When
-     * `piped`, links[0] carries the whole session (the owner answers the
-     * request); otherwise each link carries a broadcast's input to the
-     * consoles one owner serves, and what comes back is dropped. */
-    struct peer_link **links;
-    size_t nlinks;
-    bool piped;
-    bool piped_answered; /* the owner has sent something */
-    bool paused;         /* not read: a link's queue is full */
+    struct relay relay;      /* links to the owners of this session's peer: consoles */
     struct client *prev, *next;
 };
 
