@@ -26,6 +26,7 @@ import socket
 import struct
 import sys
 import time
+import zlib
 
 SLOTS = 100  # timing wheel slots per period: spreads the consoles' lines evenly
 
@@ -51,6 +52,39 @@ KERNEL_MESSAGES = [
 ]
 
 
+# Console events in the boot log (the shipped etc/conman-events.rules): line 1
+# of every console is the kernel banner at uptime 0 (a boot event), and one
+# console in CRASH_ONE_IN (by name) Oopses at lines CRASH_FIRST.. (a
+# kernel_oops, a call_trace of three frames, a kernel_panic). The rules are
+# anchored at the message, so these lines carry their SEQ tag after it.
+BOOT_BANNER = (b"Linux version 6.1.0-13-amd64 (debian-kernel@lists.debian.org) "
+               b"(gcc-12 (Debian 12.2.0-14) 12.2.0) #1 SMP PREEMPT_DYNAMIC Debian 6.1.55-1")
+CRASH_ONE_IN = 10
+CRASH_FIRST = 40
+CRASH_MESSAGES = [
+    (b"BUG: kernel NULL pointer dereference, address: 0000000000000008", "kernel_oops"),
+    (b" ? __die+0x23/0x70", "call_trace"),
+    (b" page_fault_oops+0x171/0x4e0", "call_trace"),
+    (b" exc_page_fault+0x77/0x170", "call_trace"),
+    (b"Kernel panic - not syncing: Fatal exception", "kernel_panic"),
+]
+
+
+def crashes(name):
+    """Whether console name's (bytes) boot log holds the crash."""
+    return zlib.crc32(name) % CRASH_ONE_IN == 0
+
+
+def expected_events(name, last_seq):
+    """{rule: events} the shipped rules find in name's boot log of last_seq
+    lines (the lines of one rule follow each other, so they fold into one)."""
+    out = {"boot": 1}
+    if crashes(name) and last_seq >= CRASH_FIRST + len(CRASH_MESSAGES) - 1:
+        for _, rule in CRASH_MESSAGES:
+            out[rule] = 1
+    return out
+
+
 def line_bytes(seq, name, length):
     head = b"SEQ:%010d %s " % (seq, name)
     pad = max(0, length - len(head) - 1)
@@ -62,6 +96,14 @@ def boot_line(seq, name):
     the SEQ tag the checkers find, then a kernel message. The same every time,
     so a checker can tell a garbled line from a whole one."""
     usec = seq * 1237
+    event = None
+    if seq == 1:
+        usec, event = 0, BOOT_BANNER
+    elif 0 <= seq - CRASH_FIRST < len(CRASH_MESSAGES) and crashes(name):
+        event = CRASH_MESSAGES[seq - CRASH_FIRST][0]
+    if event:
+        return b"[%5d.%06d] %s (SEQ:%010d %s )\n" % (usec // 1000000, usec % 1000000, event,
+                                                       seq, name)
     msg = KERNEL_MESSAGES[seq % len(KERNEL_MESSAGES)] % (seq % 4096)
     return b"[%5d.%06d] SEQ:%010d %s %s\n" % (usec // 1000000, usec % 1000000, seq, name, msg)
 

@@ -3,7 +3,11 @@
 (bench/consrc.py --tcp) each send B bytes of kernel-like boot log at the
 same moment, timestamps on, and one logger logs them: our conmand, Debian's
 conmand or bench/minlog.c (the reference: one read and one append per
-wake-up, no parsing, no timestamps), one after the other.
+wake-up, no parsing, no timestamps), one after the other. "ours+rules" is
+our conmand with the shipped console event rules on (SERVER eventrules=):
+every boot log starts with a kernel banner and one console in ten Oopses and
+panics in it, and the events conmand counts (/metrics) are compared with
+those expected.
 
 Per run: drain time (from the burst until every log file holds its last
 line, or for a logger that loses lines until the logs stop growing), the
@@ -26,6 +30,7 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.request
 
 import consrc
 import harness
@@ -40,6 +45,12 @@ TIMESTAMP_RE = re.compile(rb"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", re.M)
 # opened at ..." after an empty line. Not console output, so not checked.
 NOTICE_RE = re.compile(rb"^(<ConMan> .*)?$")
 SEQ_TAG_RE = re.compile(rb"SEQ:(\d{10}) (\S+) ")
+RULES = os.path.join(os.path.dirname(HERE), "etc", "conman-events.rules")
+# conmand's count of one console's events of one rule, on /metrics.
+EVENTS_RE = re.compile(r'^conman_console_events_total\{(.*)\} (\d+)$', re.M)
+LABEL_RE = re.compile(r'(\w+)="([^"]*)"')
+# conmand's log line for an event (-v): "Console [c00011] event boot (info) in ...".
+EVENT_LOG_RE = re.compile(rb"Console \[(\S+)\] event (\S+) \(")
 
 
 class MinLog(harness.Daemon):
@@ -81,7 +92,31 @@ def vm_hwm_kb(pid):
     raise BenchError(f"no VmHWM in /proc/{pid}/status")
 
 
-def wait_drained(daemon, sources, paths, payload_len, last_seq, t0, timeout, quiet):
+class BootLogs:
+    """The boot logs of the consoles: the same but for the name within each
+    class (crashing or not, consrc.crashes), all names being as long. Holds
+    one log per class, so 10,000 consoles cost two."""
+
+    def __init__(self, names, nbytes):
+        self.by_class = {}
+        for name in names:
+            raw = name.encode()
+            cls = consrc.crashes(raw)
+            if cls not in self.by_class:
+                payload, last = consrc.boot_log(raw, nbytes)
+                self.by_class[cls] = (raw, payload, last)
+
+    def of(self, name):
+        """(name's boot log, its last seq); name is bytes."""
+        raw0, payload, last = self.by_class[consrc.crashes(name)]
+        return payload.replace(b" %s " % raw0, b" %s " % name), last
+
+    def size_and_last(self, name):
+        _, payload, last = self.by_class[consrc.crashes(name.encode())]
+        return len(payload), last
+
+
+def wait_drained(daemon, sources, paths, logs, t0, timeout, quiet):
     """(Monotonic time the storm was drained, None) when every log holds its
     last line (checked once its size reaches the payload's: timestamps only
     add); or (when the logs last grew, why not complete) once every source
@@ -105,6 +140,7 @@ def wait_drained(daemon, sources, paths, payload_len, last_seq, t0, timeout, qui
                 continue
             if size != sizes[name]:
                 sizes[name], t_grew = size, now
+            payload_len, last_seq = logs.size_and_last(name)
             if size >= payload_len:
                 with open(path, "rb") as f:
                     f.seek(size - min(size, 512))
@@ -155,14 +191,13 @@ def check_log(data, name, payload, last_seq):
     return lost, out_of_order, garbled
 
 
-def check_logs(logdir, names, payload0, name0, last_seq):
+def check_logs(logdir, names, logs):
     """Totals over every console's log (see check_log)."""
     out = {"lines_lost": 0, "lines_out_of_order": 0, "lines_garbled": 0,
            "consoles_with_loss": 0, "consoles_garbled": 0, "consoles_silent": 0}
-    tag0 = b" %s " % name0
     for name in names:
         raw = name.encode()
-        payload = payload0.replace(tag0, b" %s " % raw)  # only the name differs
+        payload, last_seq = logs.of(raw)
         try:
             with open(os.path.join(logdir, f"console.{name}"), "rb") as f:
                 data = f.read()
@@ -178,6 +213,31 @@ def check_logs(logdir, names, payload0, name0, last_seq):
     return out
 
 
+def expected_events(names, logs):
+    """{rule: events} over every console (consrc.expected_events)."""
+    out = collections.Counter()
+    for name in names:
+        out.update(consrc.expected_events(name.encode(), logs.size_and_last(name)[1]))
+    return dict(out)
+
+
+def events_counted(port):
+    """{rule: events} from conmand's /metrics (conman_console_events_total)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+        text = r.read().decode()
+    out = collections.Counter()
+    for labels, value in EVENTS_RE.findall(text):
+        out[dict(LABEL_RE.findall(labels))["rule"]] += int(value)
+    return dict(out)
+
+
+def events_logged(path):
+    """{rule: events} from conmand's own log (one line an event)."""
+    with open(path, "rb") as f:
+        return dict(collections.Counter(m.group(2).decode()
+                                        for m in EVENT_LOG_RE.finditer(f.read())))
+
+
 def scenario_storm(procs, kind, binary, n, run_dir, args):
     names = harness.names_for(n)
     if os.path.exists(run_dir):
@@ -191,11 +251,15 @@ def scenario_storm(procs, kind, binary, n, run_dir, args):
     conf = os.path.join(run_dir, "conman.conf" if kind != "minlog" else "consoles.list")
     devs = [(name, sources.dev(name)) for name in names]
     port = harness.free_port()
+    http_port = harness.free_port() if kind == "ours+rules" else None
     if kind == "minlog":
         write_minlog_list(conf, devs)
         daemon = MinLog(procs, kind, binary, run_dir, port, conf)
     else:
-        harness.write_conf(conf, port, logdir, args.logopts, devs)
+        server = []
+        if http_port:
+            server = [f'server eventrules="{RULES}"', f"server httpport={http_port}"]
+        harness.write_conf(conf, port, logdir, args.logopts, devs, server)
         daemon = harness.Daemon(procs, kind, binary, run_dir, port, conf)
     t_start = daemon.start()
     connected, err = harness.wait_connected(daemon, sources, n, t_start, 60 + n / 50)
@@ -203,32 +267,38 @@ def scenario_storm(procs, kind, binary, n, run_dir, args):
         raise BenchError(f"{kind}: {err}")
     m["connected_s"] = connected
     time.sleep(1)  # start-up work (log files opened, telnet options) settles
-    # Every console's payload is the first one's with its own name (all
-    # names are as long), so one is generated here to check them all.
-    payload0, last_seq = consrc.boot_log(names[0].encode(), args.bytes)
+    logs = BootLogs(names, args.bytes)
+    total_bytes = sum(logs.size_and_last(name)[0] for name in names)
     paths = {name: os.path.join(logdir, f"console.{name}") for name in names}
     pid = daemon.p.pid
     cpu0, source_cpu0 = harness.cpu_seconds(pid), sources.cpu_seconds()
     t0 = time.monotonic()
     sources.signal_all(signal.SIGUSR2)
-    t_end, m["drain_note"] = wait_drained(daemon, sources, paths, len(payload0), last_seq,
-                                          t0, args.timeout, args.quiet)
+    t_end, m["drain_note"] = wait_drained(daemon, sources, paths, logs, t0, args.timeout,
+                                          args.quiet)
     cpu1 = harness.cpu_seconds(pid)  # after the quiet time for a lossy one: it idles then
     m["peak_rss_mb"] = vm_hwm_kb(pid) / 1024
     m["drain_s"] = t_end - t0
-    m["drain_mb_s"] = n * len(payload0) / 1e6 / m["drain_s"]
+    m["drain_mb_s"] = total_bytes / 1e6 / m["drain_s"]
     m["cpu_s"] = cpu1 - cpu0
     m["source_cpu_s"] = sources.cpu_seconds() - source_cpu0
     m["reconnects"] = sources.connects() - n  # a console that connected more than once
+    if http_port:
+        # After the CPU figure: the scrape is not the storm's cost.
+        m["events_expected"] = expected_events(names, logs)
+        m["events_counted"] = events_counted(http_port)
     report = sources.stop_and_report()
-    unsent = sum(1 for c in report.values() if c["flood_sent"] < len(payload0))
+    unsent = sum(1 for name, c in report.items()
+                 if c["flood_sent"] < logs.size_and_last(name)[0])
     if unsent:
         raise BenchError(f"{unsent} consoles did not send their whole boot log")
     procs.stop_all()  # the logger too: nothing more may reach the logs
     t_check = time.monotonic()
-    m.update(check_logs(logdir, names, payload0, names[0].encode(), last_seq))
+    m.update(check_logs(logdir, names, logs))
     log(f"{kind}: logs checked in {time.monotonic() - t_check:.1f} s")
-    m["lines_sent"] = n * last_seq
+    m["lines_sent"] = sum(logs.size_and_last(name)[1] for name in names)
+    if http_port:
+        m["events_logged"] = events_logged(daemon.log)
     return m
 
 
@@ -270,13 +340,23 @@ def table(results, args):
             f"| {r['consoles_with_loss']} | {r['consoles_garbled']} |")
         if r.get("drain_note"):
             notes.append(f"- {kind}: drained = logs stopped growing ({r['drain_note']})")
+        if "events_expected" in r:
+            notes.append(f"- {kind}: console events expected {events_text(r['events_expected'])}; "
+                         f"counted on /metrics {events_text(r['events_counted'])}; in the "
+                         f"server log {events_text(r['events_logged'])}")
     return "\n".join(out + [""] + notes) + "\n"
+
+
+def events_text(by_rule):
+    total = sum(by_rule.values())
+    return f"{total} ({', '.join(f'{k} {v}' for k, v in sorted(by_rule.items()))})"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", default="minlog:10000,ours:10000,debian:1000",
-                    help="logger:consoles, in order (loggers: ours, debian, minlog)")
+                    help="logger:consoles, in order (loggers: ours, ours+rules, debian, "
+                    "minlog)")
     ap.add_argument("--bytes", type=int, default=65536, help="boot log bytes per console")
     ap.add_argument("--dd-mb", type=int, default=512, help="dd size per run; 0: no dd")
     ap.add_argument("--logopts", default="timestamp")
@@ -292,12 +372,13 @@ def main():
     ap.add_argument("--keep-logs", action="store_true", help="keep console logs of each run")
     args = ap.parse_args()
     args.rate, args.line_len = 1.0, 64  # harness.Sources' flags; unused by a boot log flood
-    binaries = {"ours": args.ours, "debian": args.debian, "minlog": args.minlog}
+    binaries = {"ours": args.ours, "ours+rules": args.ours, "debian": args.debian,
+                "minlog": args.minlog}
     plan = []
     for item in args.runs.split(","):
         kind, _, n = item.partition(":")
         if kind not in binaries or not n.isdigit():
-            sys.exit(f"storm: bad --runs item {item!r} (want ours|debian|minlog:N)")
+            sys.exit(f"storm: bad --runs item {item!r} (want ours|ours+rules|debian|minlog:N)")
         if not os.access(binaries[kind], os.X_OK):
             sys.exit(f"storm: {kind} {binaries[kind]} is not an executable file")
         plan.append((kind, int(n)))

@@ -4,8 +4,10 @@
 # its own UDP port of 127.0.0.1, wired to that console. Runs in the
 # foreground until SIGINT/SIGTERM and stops every process it started.
 #
-# usage: scripts/bmc-sim.sh --dir DIR [--count N] [--rate LPS]
+# usage: scripts/bmc-sim.sh --dir DIR [--count N] [--rate LPS] [--panic-every N]
 #                           [--user-file F] [--password-file F] [--console-sim PATH]
+#   --panic-every N  each node crashes (kernel panic, OOM kill, ...) and reboots
+#                    after every N numbered lines (console-sim --panic-every)
 # Writes under DIR:
 #   secrets/user, secrets/password   (created when no files are given; mode 0600)
 #   bmc/<name>/{lan.conf,emu.cmd,state/,ipmi_sim.log}
@@ -16,7 +18,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-dir="" count=8 rate=2 user_file="" pwd_file=""
+dir="" count=8 rate=2 panic_every="" user_file="" pwd_file=""
 console_sim="${CONSOLE_SIM:-$here/../build/bin/console-sim}"
 
 die() { echo "bmc-sim: $*" >&2; exit 2; }
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
     --dir) dir="${2:?--dir needs a value}"; shift 2 ;;
     --count) count="${2:?--count needs a value}"; shift 2 ;;
     --rate) rate="${2:?--rate needs a value}"; shift 2 ;;
+    --panic-every) panic_every="${2:?--panic-every needs a value}"; shift 2 ;;
     --user-file) user_file="${2:?--user-file needs a value}"; shift 2 ;;
     --password-file) pwd_file="${2:?--password-file needs a value}"; shift 2 ;;
     --console-sim) console_sim="${2:?--console-sim needs a value}"; shift 2 ;;
@@ -87,7 +90,10 @@ for i in $(seq 1 "$count"); do names+=("x3000c0s${i}b0"); done
 specs=()
 for n in "${names[@]}"; do specs+=("$n=tcp:0"); done
 rm -f "$dir/ready" "$dir/console-sim.out"
-"$console_sim" --rate "$rate" "${specs[@]}" >"$dir/console-sim.out" 2>"$dir/console-sim.log" &
+crash=()
+[ -n "$panic_every" ] && crash=(--panic-every "$panic_every")
+"$console_sim" --rate "$rate" "${crash[@]}" "${specs[@]}" >"$dir/console-sim.out" \
+  2>"$dir/console-sim.log" &
 pids+=($!)
 for _ in $(seq 100); do
   grep -q '^ready ' "$dir/console-sim.out" 2>/dev/null && break

@@ -5,6 +5,9 @@
 # With our conmand it is a mixed cluster in CONSOLE_MODE=node: the River nodes
 # behind those BMCs over IPMI, plus a Mountain blade (ssh-bmc-sim) whose nodes
 # are reached over SSH with a key.
+# The nodes crash now and then (kernel panic, Oops, OOM kill, machine check,
+# soft lockup) and reboot; our conmand recognises those as console events
+# (etc/conman-events.rules) and serves them on /events and /metrics.
 # Everything lives under a scratch directory with free ports; Ctrl-C stops it all.
 #
 # usage: scripts/demo.sh [--check]
@@ -15,6 +18,8 @@
 #   DEMO_BMCS    number of simulated BMCs (default 8)
 #   DEMO_BLADE_NODES Mountain nodes on the SSH blade, with our conmand (default 2)
 #   DEMO_SECONDS non-interactive: give the check this long (default 60 with --check)
+#   DEMO_PANIC_EVERY a River node crashes and reboots after every N of its
+#                numbered lines (default 16: every 8 s at 2 lines/s; 0: never)
 #   BIN_DIR      where our programs are (default ./build/bin; built when missing)
 #   CONMAND      the conmand to supervise (default: ours; /usr/sbin/conmand for Debian's)
 set -euo pipefail
@@ -25,8 +30,9 @@ demo="${DEMO_DIR:-$root/demo-run}"
 count="${DEMO_BMCS:-8}"
 blade_nodes="${DEMO_BLADE_NODES:-2}"
 seconds="${DEMO_SECONDS:-}"
+panic_every="${DEMO_PANIC_EVERY:-16}"
 [ "${1:-}" = --check ] && seconds="${seconds:-60}"
-[ "${1:-}" = -h ] || [ "${1:-}" = --help ] && { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
+[ "${1:-}" = -h ] || [ "${1:-}" = --help ] && { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [ $# -eq 0 ] || [ "$1" = --check ] || { echo "demo: unknown argument '$1' (see --help)" >&2; exit 2; }
 
 say() { printf 'demo: %s\n' "$*"; }
@@ -57,6 +63,11 @@ timeout 5 "$CONMAND" -V 2>&1 | grep -q "conmand (conman-service)" && ours=1
 mode=bmc
 [ "$ours" = 1 ] && [ "$blade_nodes" -gt 0 ] && mode=node
 blade=x1000c0s0b0
+[[ "$panic_every" =~ ^[0-9]+$ ]] ||
+  die "DEMO_PANIC_EVERY '$panic_every': expected a whole number of lines"
+crash=()
+[ "$panic_every" -gt 0 ] && crash=(--panic-every "$panic_every")
+rules="$root/etc/conman-events.rules"
 
 # 2. A fresh scratch directory. Only a directory we made earlier is emptied.
 if [ -e "$demo" ]; then
@@ -118,7 +129,7 @@ await() {
 # 3. Simulated BMCs and their consoles.
 say "starting $count simulated BMCs (ipmi_sim + console-sim) ..."
 CONSOLE_SIM="$bin/console-sim" start "$demo/bmc-sim.log" \
-  bash "$root/scripts/bmc-sim.sh" --dir "$demo/bmc" --count "$count" --rate 2
+  bash "$root/scripts/bmc-sim.sh" --dir "$demo/bmc" --count "$count" --rate 2 "${crash[@]}"
 await "the simulated BMCs (bmc-sim)" 30 "$demo/bmc-sim.log" test -f "$demo/bmc/ready"
 
 # 3b. Node mode: a Mountain blade BMC serving its nodes' consoles over SSH
@@ -201,6 +212,9 @@ node_env=()
 if [ "$mode" = node ]; then
   node_env=(CONSOLE_MODE=node SSH_KEY_FILE="$demo/ssh/id_ed25519")
 fi
+# Our conmand recognises console events; configure_conman passes the rules
+# on as "server eventrules=". Debian's conmand has no such keyword.
+[ "$ours" = 1 ] && node_env+=(EVENT_RULES="$rules")
 say "starting configure_conman (CONSOLE_MODE=$mode) with $CONMAND ..."
 API_GATEWAY="http://127.0.0.1:$hsm_port" USER_FILE="$demo/bmc/secrets/user" \
   PWD_FILE="$demo/bmc/secrets/password" CONMAN_BASE_CONF="$demo/conman_base.conf" \
@@ -225,8 +239,20 @@ check_logs() {
   done < <(consoles)
   echo "$ok"
 }
-# What an operator's probes and Prometheus see: health, a few metrics, and
-# conmand's /consoles as a table.
+# Whether conmand's /events holds every rule named (e.g. kernel_panic boot).
+events_include() {
+  /usr/bin/python3 - "$conmand_http_port" "$@" <<'PY'
+import json, sys, urllib.request
+try:
+    with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/events", timeout=5) as r:
+        seen = {e["rule"] for e in json.load(r)}
+except (OSError, ValueError):
+    sys.exit(1)
+sys.exit(0 if set(sys.argv[2:]) <= seen else 1)
+PY
+}
+# What an operator's probes and Prometheus see: health, a few metrics,
+# conmand's /consoles and /events as tables.
 show_operations() {
   /usr/bin/python3 - "$configure_http_port" "$conmand_http_port" <<'PY' ||
 import json, sys, urllib.error, urllib.request
@@ -249,11 +275,19 @@ def samples(port, prefixes):
 samples(configure, ("conman_configure_consoles_discovered", "conman_configure_conmand_up",
                     "conman_configure_last_discovery_success"))
 if conmand:
-    samples(conmand, ("conman_console_up{", "conman_consoles{"))
+    samples(conmand, ("conman_console_up{", "conman_consoles{", "conman_console_events_total{"))
     print(f"demo: curl -s http://127.0.0.1:{conmand}/consoles (as a table):")
     for c in json.loads(get(conmand, "/consoles")[1]):
         print(f"demo:   {c['name']:<16} {c['type']:<5} {c['state']:<10} "
               f"connects={c['connects']} log={c['log']}")
+    events = json.loads(get(conmand, "/events")[1])
+    shown = events[-12:]
+    last = f", the last {len(shown)}" if len(shown) < len(events) else ""
+    print(f"demo: curl -s http://127.0.0.1:{conmand}/events ({len(events)} console events"
+          f"{last}, as a table):")
+    for e in shown:
+        print(f"demo:   {e['console']:<16} {e['rule']:<14} {e['severity']:<8} {e['time']} "
+              f"{e['log']}:{e['offset']}")
 PY
     say "the operations endpoints did not answer"
 }
@@ -262,6 +296,11 @@ if [ -n "$seconds" ]; then
   [[ "$seconds" =~ ^[0-9]+$ ]] || die "DEMO_SECONDS '$seconds': expected a whole number of seconds"
   end=$((SECONDS + seconds))
   while [ "$(check_logs)" -lt "$total" ] && [ $SECONDS -lt $end ]; do sleep 0.5; done
+  # The first crashes come after DEMO_PANIC_EVERY lines: wait for a panic
+  # and the reboot after it to be events.
+  if [ "$ours" = 1 ] && [ "$panic_every" -gt 0 ]; then
+    while ! events_include kernel_panic boot && [ $SECONDS -lt $end ]; do sleep 0.5; done
+  fi
   while read -r console tag; do
     kind=SOL
     [ "$mode" = node ] && [[ "$console" == "$blade"n* ]] && kind=SSH
@@ -273,12 +312,16 @@ if [ -n "$seconds" ]; then
   [ "$mode" = node ] &&
     what="output ($count River nodes over IPMI SOL, $blade_nodes Mountain nodes over SSH)"
   show_operations
-  if [ "$ok" -eq "$total" ]; then
-    say "PASS: all $total consoles logged $what through $CONMAND"
-    exit 0
+  if [ "$ok" -ne "$total" ]; then
+    say "FAIL: only $ok of $total consoles logged $what within ${seconds}s (see $demo)"
+    exit 1
   fi
-  say "FAIL: only $ok of $total consoles logged $what within ${seconds}s (see $demo)"
-  exit 1
+  if [ "$ours" = 1 ] && [ "$panic_every" -gt 0 ] && ! events_include kernel_panic boot; then
+    say "FAIL: no kernel_panic and boot console events on /events within ${seconds}s (see $demo)"
+    exit 1
+  fi
+  say "PASS: all $total consoles logged $what through $CONMAND"
+  exit 0
 fi
 
 # 6b. Interactive: say what to try, then wait for Ctrl-C.
@@ -313,6 +356,9 @@ if [ "$ours" = 1 ]; then
   curl -s http://127.0.0.1:$conmand_http_port/metrics
   curl -s http://127.0.0.1:$conmand_http_port/consoles
       conmand's per-console metrics, and every console's state as JSON
+  curl -s http://127.0.0.1:$conmand_http_port/events
+      console events: the nodes' kernel panics, Oopses, OOM kills, machine checks
+      and boots, found in their output by $rules
 EOF
 fi
 cat <<EOF

@@ -1,7 +1,8 @@
 """The demo (scripts/demo.sh) so it cannot rot: its check mode runs the whole
 chain (hsm-sim -> configure_conman -> conmand -> ipmi_sim BMCs -> console-sim)
-and passes only when every console's log holds SOL output; Ctrl-C in the
-interactive mode stops every process it started."""
+and passes only when every console's log holds SOL output (and, with our
+conmand, when the simulated nodes' crashes are console events); Ctrl-C in
+the interactive mode stops every process it started."""
 import os
 import re
 import signal
@@ -37,12 +38,44 @@ def test_demo_check_mode_passes_with_sol_output_in_every_console_log(procs, tmp_
                      text), text
     assert "demo:   conman_configure_consoles_discovered 3" in text, text
     assert "demo: conmand on" not in text
+    assert "console events" not in text and "eventrules" not in read_text(
+        tmp_path / "demo" / "conman.conf")
     conf = tmp_path / "demo" / "conman.conf"
     assert oct(os.stat(conf).st_mode & 0o777) == "0o600"
     password = read_text(tmp_path / "demo" / "bmc" / "secrets" / "password").strip()
     assert password not in text
     assert password not in read_text(tmp_path / "demo" / "configure_conman.log")
     assert processes_mentioning(str(tmp_path / "demo")) == []
+
+
+# What each event's line starts with, after conmand's stamp and the printk one.
+EVENT_TEXT = {"kernel_panic": "Kernel panic - not syncing: ", "boot": "Linux version 6."}
+
+
+def check_console_events(text, demo):
+    """The demo's River nodes crash and reboot (console-sim --panic-every):
+    their kernel panics and boots are in the /events table it prints, each
+    at a log offset holding that line, and counted in /metrics."""
+    assert re.search(r"demo: curl -s http://127\.0\.0\.1:\d+/events \(\d+ console events",
+                     text), text
+    rows = re.findall(r"demo:   (\S+) +(\w+) +(critical|error|warning|info) +(\S+Z) (\S+):(\d+)$",
+                      text, re.M)
+    rules = {rule for _, rule, _, _, _, _ in rows}
+    assert {"kernel_panic", "boot"} <= rules, text
+    for console, rule, severity, _, log, offset in rows:
+        assert console.startswith("x3000c0s"), console  # the SSH blade's nodes never crash
+        assert log == str(demo / "logs" / f"console.{console}")
+        with open(log, "rb") as f:
+            f.seek(int(offset))
+            line = f.readline().decode()
+        assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[ *\d+\.\d{6}\] ", line), line
+        if rule in EVENT_TEXT:
+            assert EVENT_TEXT[rule] in line, (rule, line)
+        if rule == "kernel_panic":
+            assert severity == "critical"
+    counted = re.findall(r'demo:   conman_console_events_total\{[^}]*rule="kernel_panic"[^}]*\} '
+                         r'(\d+)', text)
+    assert counted and all(int(n) >= 1 for n in counted), text
 
 
 def test_demo_check_mode_runs_a_mixed_river_and_mountain_cluster_with_our_conmand(procs,
@@ -68,7 +101,9 @@ def test_demo_check_mode_runs_a_mixed_river_and_mountain_cluster_with_our_conman
     assert sorted(name for name, _ in rows) == sorted(up), text
     assert sorted(kind for _, kind in rows) == ["ipmi", "ipmi", "ssh", "ssh"], text
     demo = tmp_path / "demo"
+    check_console_events(text, demo)
     conf = read_text(demo / "conman.conf")
+    assert f'eventrules="{SOURCE_DIR}/etc/conman-events.rules"' in conf, conf
     assert f'dev="ssh:n1@127.0.0.1:' in conf and f'sshopts="I:{demo}/ssh/id_ed25519"' in conf
     key_body = [l for l in read_text(demo / "ssh" / "id_ed25519").splitlines()
                 if not l.startswith("-----")]
@@ -95,6 +130,22 @@ def test_ctrl_c_stops_every_process_the_demo_started(procs, tmp_path):
     p.wait(timeout=60)
     assert "stopped; files are in" in read_text(out)
     wait_for(lambda: processes_mentioning(demo_dir) == [], timeout=10,
+             what="every demo process to be gone")
+
+
+def test_interactive_summary_with_our_conmand_points_at_events(procs, tmp_path):
+    out = tmp_path / "demo.out"
+    env = dict(demo_env(tmp_path, 1), DEMO_BLADE_NODES="0")
+    del env["CONMAND"]
+    p = procs.start(["bash", DEMO], log_path=str(out), env=env)
+    wait_for(lambda: p.poll() is not None or "Ctrl-C stops everything" in read_text(out),
+             timeout=90, what="the demo to print what to try")
+    assert p.poll() is None, read_text(out)
+    assert re.search(r"curl -s http://127\.0\.0\.1:\d+/events\n +console events: ",
+                     read_text(out)), read_text(out)
+    os.killpg(p.pid, signal.SIGINT)
+    p.wait(timeout=60)
+    wait_for(lambda: processes_mentioning(str(tmp_path / "demo")) == [], timeout=10,
              what="every demo process to be gone")
 
 

@@ -53,6 +53,20 @@ static void expect_error(const char *const *args, int n, const char *needle)
     simopts_release(&o);
 }
 
+static void test_panic_every_is_off_unless_given(void **state)
+{
+    (void)state;
+    struct sim_options o;
+    char err[256] = "";
+    assert_int_equal(parse(&o, (const char *[]){"a=tcp:0"}, 1, err, sizeof(err)), 0);
+    assert_int_equal(o.panic_every, 0);
+    simopts_release(&o);
+    assert_int_equal(
+        parse(&o, (const char *[]){"--panic-every", "40", "a=tcp:0"}, 3, err, sizeof(err)), 0);
+    assert_int_equal(o.panic_every, 40);
+    simopts_release(&o);
+}
+
 static void test_bad_options_are_errors_naming_the_input(void **state)
 {
     (void)state;
@@ -63,6 +77,7 @@ static void test_bad_options_are_errors_naming_the_input(void **state)
     expect_error((const char *[]){"--rate", "fast", "a=tcp:0"}, 3, "--rate 'fast'");
     expect_error((const char *[]){"--rate", "0", "a=tcp:0"}, 3, "--rate '0'");
     expect_error((const char *[]){"--lines", "-3", "a=tcp:0"}, 3, "--lines '-3'");
+    expect_error((const char *[]){"--panic-every", "0", "a=tcp:0"}, 3, "--panic-every '0'");
     expect_error((const char *[]){"--range", "n:0:tcp:1"}, 2, "n:0:tcp:1");
     expect_error((const char *[]){"--range", "n:10:tcp:65530"}, 2, "n:10:tcp:65530");
     expect_error((const char *[]){"--range", "n:3"}, 2, "n:3");
@@ -102,6 +117,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options_parse_specs_ranges_and_modes),
+        cmocka_unit_test(test_panic_every_is_off_unless_given),
         cmocka_unit_test(test_bad_options_are_errors_naming_the_input),
         cmocka_unit_test(test_duplicate_names_and_addresses_are_refused),
         cmocka_unit_test(test_pacing_owes_first_line_at_once_then_rate),

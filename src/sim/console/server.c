@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "sim/console/bootlog.h"
+#include "sim/console/crashlog.h"
 #include "sim/console/telnet.h"
 
 /* Rate mode: a client that has not read this much is not reading; later
@@ -49,6 +50,7 @@ struct console {
     uint64_t seq;           /* last line written */
     uint64_t pace_start_ms; /* rate mode: when the current pace began */
     uint64_t pace_sent;     /* lines written since pace_start_ms */
+    uint64_t boot_ns;       /* uptime 0: the server's start, or the last crash's reboot */
     int inited;             /* listener handle needs closing */
     int bound;              /* listener bound: a unix path is ours to remove */
 };
@@ -119,6 +121,21 @@ static void broadcast(struct console *con, const char *data, size_t len, int dro
     }
 }
 
+/* Writes console con's next numbered line, and after every panic_every-th
+ * a crash block, at buf; returns the length. The reboot restarts uptime. */
+static size_t format_next(struct console *con, char *buf, size_t cap, uint64_t now_ns)
+{
+    uint64_t every = con->srv->o->panic_every;
+    uint64_t up_us = (now_ns - con->boot_ns) / 1000;
+    size_t len = bootlog_format(buf, cap, con->spec->name, ++con->seq, up_us);
+    if (every == 0 || con->seq % every != 0)
+        return len;
+    enum crashlog_kind kind = crashlog_kind_for(con->spec->name, con->seq / every);
+    len += crashlog_format(buf + len, cap - len, kind, up_us);
+    con->boot_ns = now_ns;
+    return len;
+}
+
 /* Writes up to `count` more lines to every client of con; returns how many. */
 static uint64_t emit_lines(struct console *con, uint64_t count)
 {
@@ -127,14 +144,16 @@ static uint64_t emit_lines(struct console *con, uint64_t count)
         count = o->max_lines - con->seq;
     if (count == 0 || !con->clients)
         return 0;
-    size_t cap = (size_t)count * BOOTLOG_LINE_MAX;
+    uint64_t crashes =
+        o->panic_every ? (con->seq + count) / o->panic_every - con->seq / o->panic_every : 0;
+    size_t cap = (size_t)count * BOOTLOG_LINE_MAX + (size_t)crashes * CRASHLOG_BLOCK_MAX;
     char *buf = malloc(cap);
     if (!buf)
         return 0;
-    uint64_t up_us = (uv_hrtime() - con->srv->start_ns) / 1000;
+    uint64_t now_ns = uv_hrtime();
     size_t len = 0;
     for (uint64_t i = 0; i < count; i++)
-        len += bootlog_format(buf + len, cap - len, con->spec->name, ++con->seq, up_us);
+        len += format_next(con, buf + len, cap - len, now_ns);
     broadcast(con, buf, len, !o->burst);
     free(buf);
     return count;
@@ -357,6 +376,7 @@ int simserver_start(uv_loop_t *loop, const struct sim_options *o, FILE *announce
         struct console *con = &s->cons[i];
         con->srv = s;
         con->spec = &o->specs[i];
+        con->boot_ns = s->start_ns;
         uv_timer_init(loop, &con->timer);
         con->timer.data = con;
         int rc = bind_console(con, announce, err, errlen);

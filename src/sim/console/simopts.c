@@ -10,7 +10,7 @@
 #include "common/numparse.h"
 
 const char simopts_usage[] =
-    "usage: console-sim [--rate LPS] [--burst] [--no-echo] [--lines N]\n"
+    "usage: console-sim [--rate LPS] [--burst] [--no-echo] [--lines N] [--panic-every N]\n"
     "                   [--range PREFIX:COUNT:tcp:BASEPORT | --range PREFIX:COUNT:unix:DIR]...\n"
     "                   [NAME=tcp:PORT | NAME=unix:PATH]...\n"
     "Serves simulated serial consoles on 127.0.0.1 TCP ports or unix sockets.\n"
@@ -19,6 +19,10 @@ const char simopts_usage[] =
     "  --burst      write as fast as each client reads (throughput mode)\n"
     "  --no-echo    do not echo input\n"
     "  --lines N    each console goes quiet after N lines (default: never)\n"
+    "  --panic-every N  after every N numbered lines a console crashes: it prints an\n"
+    "               unnumbered kernel Oops/panic, OOM kill, machine check or soft\n"
+    "               lockup and the next boot's kernel banner, then numbering goes on\n"
+    "               (default: never)\n"
     "PORT 0 (or BASEPORT 0) lets the kernel pick; the chosen addresses are\n"
     "printed as 'console NAME tcp 127.0.0.1:PORT', then 'ready N consoles'.\n";
 
@@ -184,16 +188,16 @@ static int parse_rate(struct sim_options *o, const char *s, char *err, size_t er
     return 0;
 }
 
-static int parse_lines(struct sim_options *o, const char *s, char *err, size_t errlen)
+static int parse_count(const char *opt, const char *s, uint64_t *out, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (errno || end == s || *end != '\0' || s[0] == '-' || v == 0) {
-        snprintf(err, errlen, "--lines '%s': expected a positive whole number", s);
+        snprintf(err, errlen, "%s '%s': expected a positive whole number", opt, s);
         return -EINVAL;
     }
-    o->max_lines = (uint64_t)v;
+    *out = (uint64_t)v;
     return 0;
 }
 
@@ -208,7 +212,9 @@ static int parse_valued(struct sim_options *o, const char *opt, const char *val,
     if (strcmp(opt, "--rate") == 0)
         return parse_rate(o, val, err, errlen);
     if (strcmp(opt, "--lines") == 0)
-        return parse_lines(o, val, err, errlen);
+        return parse_count(opt, val, &o->max_lines, err, errlen);
+    if (strcmp(opt, "--panic-every") == 0)
+        return parse_count(opt, val, &o->panic_every, err, errlen);
     return simopts_add_range(o, val, err, errlen);
 }
 
@@ -223,7 +229,8 @@ int simopts_parse_args(struct sim_options *o, int argc, char **argv, char *err, 
             o->burst = 1;
         else if (strcmp(a, "--no-echo") == 0)
             o->echo = 0;
-        else if (strcmp(a, "--rate") == 0 || strcmp(a, "--lines") == 0 || strcmp(a, "--range") == 0)
+        else if (strcmp(a, "--rate") == 0 || strcmp(a, "--lines") == 0 ||
+                 strcmp(a, "--panic-every") == 0 || strcmp(a, "--range") == 0)
             rc = parse_valued(o, a, i + 1 < argc ? argv[++i] : NULL, err, errlen);
         else if (a[0] == '-') {
             snprintf(err, errlen, "unknown option '%s' (see --help)", a);

@@ -26,6 +26,7 @@ struct sim_options {
     int burst;              /* write as fast as each client reads */
     int echo;               /* echo input back to the console's clients */
     uint64_t max_lines;     /* stop talking after this many lines (0: never) */
+    uint64_t panic_every;   /* a crash block after every this many lines (0: never) */
     struct sim_spec *specs; /* owned; simopts_release frees */
     size_t nspecs;
     size_t cap;
