@@ -5,7 +5,9 @@
  * instead, so the matcher is always exercised. Checks: an error names the
  * file and a line, *out is untouched; events carry at most MATCHER_LINE_MAX
  * bytes with no LF, ESC or control byte but tabs, offsets within the input,
- * fold counts that grow by one; the same events whole and in pieces. */
+ * fold counts that grow by one; the same events whole and in pieces; and
+ * on every line, when the screen (rules_screen) says no rule it covers can
+ * match, none of them matches alone. */
 #include <errno.h>
 
 #include "conmand/events/matcher.h"
@@ -72,6 +74,22 @@ static struct rules *fallback(void)
     return r;
 }
 
+/* The screen may only skip rules that cannot match: each line of the log
+ * (LF-separated, as the matcher cuts them) against every screened rule. */
+static void check_screen(struct rules *r, const uint8_t *log, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        const uint8_t *nl = memchr(log + i, '\n', n - i);
+        size_t len = (nl ? (size_t)(nl - log) : n) - i;
+        if (len > MATCHER_LINE_MAX)
+            len = MATCHER_LINE_MAX;
+        if (rules_screen(r, log + i, len) == RULES_NOMATCH)
+            for (size_t k = 0; k < rules_count(r); k++)
+                FUZZ_CHECK(!rules_screened(r, k) || rules_match(r, k, log + i, len) != RULES_MATCH);
+        i = nl ? (size_t)(nl - log) + 1 : n;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > MAX_INPUT)
@@ -103,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run(r, log, llen, step, &pieces);
     run(r, log, llen, llen ? llen : 1, &whole);
     FUZZ_CHECK(pieces.calls == whole.calls && pieces.hash == whole.hash);
+    check_screen(r, log, llen);
     rules_free(r);
     return 0;
 }

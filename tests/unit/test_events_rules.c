@@ -216,6 +216,78 @@ static void test_the_shipped_rules_file_parses(void **state)
     rules_free(r);
 }
 
+/* Rules the screen must leave out (they mean something else as one of its
+ * alternatives), and rules it takes. */
+static void test_the_screen_takes_plain_rules_and_leaves_the_rest_out(void **state)
+{
+    (void)state;
+    struct rules *r = parse_ok("plain error /^(?:\\d+ )?Kernel panic/\n"
+                               "caseless warning /edac .*error/i\n"
+                               "options info /(?i)login: $/\n"
+                               "lookaround info /^(?<=)x(?!y)/\n"
+                               "backref error /^(ab)\\1$/\n"
+                               "named error /^(?<w>q)z/\n"
+                               "verb error /(*COMMIT)nomore|zzz/\n"
+                               "quoted error /\\Qa|b/\n"
+                               "extended error /(?x) c # d/\n"
+                               "recursion error /^(a|\\((?1)\\))$/\n");
+    bool want[] = {true, true, true, true, false, false, false, false, false, false};
+    assert_int_equal(rules_count(r), 10);
+    for (size_t i = 0; i < 10; i++)
+        if (rules_screened(r, i) != want[i])
+            fail_msg("rule %s: screened %d", rules_name(r, i), rules_screened(r, i));
+    rules_free(r);
+}
+
+/* On every line, the rules that run with the screen give exactly what
+ * every rule alone gives: the screen only ever skips rules that cannot
+ * match. */
+static void test_the_screen_skips_only_rules_that_cannot_match(void **state)
+{
+    (void)state;
+    FILE *f = fopen("../../etc/conman-events.rules", "rb");
+    assert_non_null(f);
+    static char text[64 * 1024];
+    size_t n = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    const char *extra = "backref error /^(ab)\\1$/\nslow error /(a+)+$/\n";
+    memcpy(text + n, extra, strlen(extra));
+    n += strlen(extra);
+    struct rules *r = NULL;
+    assert_int_equal(rules_parse("t", text, n, &r, msg, sizeof(msg)), 0);
+    static char aaa[3000];
+    memset(aaa, 'a', sizeof(aaa) - 2);
+    aaa[sizeof(aaa) - 2] = 'b';
+    const char *lines[] = {
+        "[  100.000001] Kernel panic - not syncing: Fatal exception",
+        "2026-12-03 10:00:00 [   50.1] BUG: unable to handle page fault for address: 10",
+        "[    0.000000] Linux version 6.1.0-13-amd64 (debian-kernel@lists.debian.org)",
+        "[  100.000003] Call Trace:",
+        "[  100.000005]  dump_stack_lvl+0x44/0x5c",
+        "EDAC MC0: 1 CE memory read error on CPU_SrcID#0",
+        "node7 login: ",
+        "abab",
+        "user@node:~$ echo Call Trace: and Kernel panic - not syncing",
+        "systemd[1]: Started Journal Service.",
+        "",
+        aaa,
+    };
+    for (size_t k = 0; k < sizeof(lines) / sizeof(lines[0]); k++) {
+        const unsigned char *line = (const unsigned char *)lines[k];
+        size_t len = strlen(lines[k]);
+        bool maybe = rules_screen(r, line, len) != RULES_NOMATCH;
+        for (size_t i = 0; i < rules_count(r); i++) {
+            enum rules_result alone = rules_match(r, i, line, len);
+            if (alone != RULES_NOMATCH && !maybe && rules_screened(r, i))
+                fail_msg("line %zu: rule %s %s, but the screen skipped it", k, rules_name(r, i),
+                         alone == RULES_MATCH ? "matches" : "hits the limit");
+        }
+        if (k == 0 || k == 8 || k == 9)
+            assert_true(maybe == (k == 0)); /* a panic passes, the rest do not */
+    }
+    rules_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -230,6 +302,8 @@ int main(void)
         cmocka_unit_test(test_longest_regex_is_allowed_and_one_more_refused),
         cmocka_unit_test(test_utf_mode_cannot_be_switched_on),
         cmocka_unit_test(test_the_shipped_rules_file_parses),
+        cmocka_unit_test(test_the_screen_takes_plain_rules_and_leaves_the_rest_out),
+        cmocka_unit_test(test_the_screen_skips_only_rules_that_cannot_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

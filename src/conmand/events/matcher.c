@@ -67,7 +67,14 @@ static void match_line(struct matcher *m, int64_t now, matcher_fn fn, void *arg)
 {
     if (!m->rules || m->len == 0)
         return;
-    for (size_t i = 0; i < rules_count(m->rules); i++) {
+    /* Most lines match nothing: the screen says so in one call, and only
+     * the rules it leaves out run. */
+    const size_t *run = NULL;
+    size_t n = rules_count(m->rules);
+    if (rules_screen(m->rules, m->buf, m->len) == RULES_NOMATCH)
+        n = rules_unscreened(m->rules, &run);
+    for (size_t k = 0; k < n; k++) {
+        size_t i = run ? run[k] : k;
         enum rules_result r = rules_match(m->rules, i, m->buf, m->len);
         if (r == RULES_MATCH)
             matched(m, i, now, fn, arg);
@@ -153,15 +160,45 @@ static bool unescape(struct matcher *m, unsigned char c)
     return false;
 }
 
+/* Bytes the escape filter must see: ESC and the other control characters
+ * but tab, DEL, and the LF that ends a line. The rest is plain text. */
+static const bool special[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1, [0x07] = 1,
+    [0x08] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1,
+    [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1,
+    [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, [0x7f] = 1,
+};
+
 void matcher_feed(struct matcher *m, const unsigned char *buf, size_t len, uint64_t offset,
                   int64_t now_ms, matcher_fn fn, void *arg)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = buf[i];
+    for (size_t i = 0; i < len;) {
         if (!m->in_line) {
             m->in_line = true;
             m->line_off = offset + i;
         }
+        if (m->skipping) {
+            /* Matched already: nothing of it counts up to its LF. */
+            const unsigned char *nl = memchr(buf + i, '\n', len - i);
+            if (!nl)
+                return;
+            i = (size_t)(nl - buf);
+        } else if (m->esc == MATCHER_TEXT) {
+            /* The bulk of a line, copied in one go up to the first byte the
+             * filter must see (ESC, a control character, the LF) or the
+             * limit, where put_text takes over. */
+            size_t j = i,
+                   end = len - i < MATCHER_LINE_MAX - m->len ? len : i + MATCHER_LINE_MAX - m->len;
+            while (j < end && !special[buf[j]])
+                j++;
+            memcpy(m->buf + m->len, buf + i, j - i);
+            m->len += j - i;
+            if (j > i) {
+                i = j;
+                continue;
+            }
+        }
+        unsigned char c = buf[i++];
         if (c == '\n') {
             /* An LF ends the line whatever the escape state, so a broken
              * sequence never eats the lines after it. */

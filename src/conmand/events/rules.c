@@ -2,9 +2,12 @@
 #include "conmand/events/rules.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "conmand/events/screen.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -13,12 +16,19 @@ struct rule {
     char name[RULES_NAME_MAX + 1];
     enum rules_severity severity;
     bool jit;
+    bool screened; /* part of the screen below */
     pcre2_code *code;
 };
 
 struct rules {
     size_t n;
     struct rule *rule;
+    /* The screen: the screened rules as one alternation, "(?:RE0)|(?i:RE1)
+     * |...". Most lines match no rule; one match call on the screen tells
+     * so, instead of one per rule. NULL: no rule screened. */
+    pcre2_code *screen;
+    size_t *unscreened; /* the other rules' indices */
+    size_t nunscreened;
     /* One context and one match data for all rules and consoles: matching
      * runs on one thread, and a rule needs only to know whether it hit. */
     pcre2_match_context *mctx;
@@ -39,6 +49,8 @@ void rules_free(struct rules *r)
         return;
     for (size_t i = 0; i < r->n; i++)
         pcre2_code_free(r->rule[i].code);
+    pcre2_code_free(r->screen);
+    free(r->unscreened);
     free(r->rule);
     pcre2_match_data_free(r->md);
     pcre2_match_context_free(r->mctx);
@@ -68,6 +80,27 @@ bool rules_jit(const struct rules *r, size_t i)
 enum rules_result rules_match(struct rules *r, size_t i, const unsigned char *line, size_t len)
 {
     int rc = pcre2_match(r->rule[i].code, line, len, 0, 0, r->md, r->mctx);
+    if (rc >= 0)
+        return RULES_MATCH;
+    return rc == PCRE2_ERROR_NOMATCH ? RULES_NOMATCH : RULES_LIMIT;
+}
+
+bool rules_screened(const struct rules *r, size_t i)
+{
+    return r->rule[i].screened;
+}
+
+size_t rules_unscreened(const struct rules *r, const size_t **idx)
+{
+    *idx = r->unscreened;
+    return r->nunscreened;
+}
+
+enum rules_result rules_screen(struct rules *r, const unsigned char *line, size_t len)
+{
+    if (!r->screen)
+        return RULES_MATCH;
+    int rc = pcre2_match(r->screen, line, len, 0, 0, r->md, r->mctx);
     if (rc >= 0)
         return RULES_MATCH;
     return rc == PCRE2_ERROR_NOMATCH ? RULES_NOMATCH : RULES_LIMIT;
@@ -206,6 +239,80 @@ static int compile_rule(const struct rule_text *t, struct rule *r, pcre2_compile
     return 0;
 }
 
+/* Whether a rule means the same as one alternative of the screen. Not
+ * when it refers to groups by number or name (they shift, or clash), has
+ * verbs that cut other alternatives short ((*COMMIT), (*ACCEPT)...), a \Q
+ * without its \E reaching past it, or extended mode, where a '#' comment
+ * would run on over the alternatives after it. Such a rule runs on every
+ * line, as without a screen. */
+static bool screenable(const char *re, size_t len, const pcre2_code *code)
+{
+    uint32_t backrefs = 1, names = 1;
+    if (pcre2_pattern_info(code, PCRE2_INFO_BACKREFMAX, &backrefs) != 0 ||
+        pcre2_pattern_info(code, PCRE2_INFO_NAMECOUNT, &names) != 0 || backrefs || names)
+        return false;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (re[i] == '\\') {
+            char e = re[i + 1];
+            if (e == 'Q' || e == 'E' || e == 'g' || e == 'k')
+                return false;
+            i++;
+            continue;
+        }
+        if (re[i] != '(')
+            continue;
+        if (re[i + 1] == '*')
+            return false;
+        if (re[i + 1] != '?')
+            continue;
+        /* (?: (?= (?! (?<= (?<! (?> (?| (?# and option letters without x
+         * are fine; anything else (recursion, conditions, calls) is not. */
+        size_t j = i + 2;
+        while (j < len && ((re[j] >= 'a' && re[j] <= 'z') || re[j] == '^' || re[j] == '-')) {
+            if (re[j] == 'x')
+                return false;
+            j++;
+        }
+        if (j > i + 2)
+            continue; /* options: "(?i)", "(?i:", "(?-i)" */
+        if (j < len && !strchr(":=!<>|#", re[j]))
+            return false;
+        if (j + 1 < len && re[j] == '<' && re[j + 1] != '=' && re[j + 1] != '!')
+            return false; /* (?<name> */
+    }
+    return true;
+}
+
+/* Compiles the screen of the screened rules (events/screen.c); without
+ * one (none screenable, or it would not compile) every rule runs on every
+ * line, which is only slower. */
+static void screen_compile(struct rules *r, const struct screen_rule *sr, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (n && screen_pattern(sr, n, &text, &len) == 0) {
+        int code = 0;
+        PCRE2_SIZE off = 0;
+        r->screen = pcre2_compile((PCRE2_SPTR)text, len, PCRE2_NEVER_UTF | PCRE2_NEVER_UCP, &code,
+                                  &off, NULL);
+    }
+    free(text);
+    if (!r->screen)
+        for (size_t i = 0; i < r->n; i++)
+            r->rule[i].screened = false;
+    else
+        pcre2_jit_compile(r->screen, PCRE2_JIT_COMPLETE);
+    r->unscreened = calloc(r->n ? r->n : 1, sizeof(*r->unscreened));
+    for (size_t i = 0; r->unscreened && i < r->n; i++)
+        if (!r->rule[i].screened)
+            r->unscreened[r->nunscreened++] = i;
+    if (!r->unscreened && r->screen) {
+        /* Without the list the screen cannot be used: every rule runs. */
+        pcre2_code_free(r->screen);
+        r->screen = NULL;
+    }
+}
+
 static struct rules *rules_new(void)
 {
     struct rules *r = calloc(1, sizeof(*r));
@@ -235,7 +342,7 @@ static bool duplicate(const struct rules *r, const struct rule_text *t)
 
 /* One line of the file into r: a comment, a blank line or a rule. */
 static int add_line(struct rules *r, const char *line, size_t len, pcre2_compile_context *cc,
-                    char *err, size_t errlen)
+                    struct screen_rule *screen, char *err, size_t errlen)
 {
     if (len > 0 && line[len - 1] == '\r')
         len--;
@@ -256,7 +363,11 @@ static int add_line(struct rules *r, const char *line, size_t len, pcre2_compile
     rc = compile_rule(&t, &r->rule[r->n], cc, err, errlen);
     if (rc < 0)
         return rc;
-    r->n++;
+    struct rule *added = &r->rule[r->n++];
+    if (screenable(t.re, t.relen, added->code)) {
+        screen[r->n - 1] = (struct screen_rule){t.re, t.relen, t.caseless};
+        added->screened = true;
+    }
     return 0;
 }
 
@@ -273,16 +384,28 @@ int rules_parse(const char *path, const char *text, size_t len, struct rules **o
     }
     pcre2_set_max_pattern_length(cc, RULES_REGEX_MAX_LEN);
     char err[400];
-    int rc = 0;
+    /* The screened rules' texts (pointing into `text`), in file order. */
+    struct screen_rule *screen = calloc(RULES_MAX, sizeof(*screen));
+    int rc = screen ? 0 : -ENOMEM;
+    if (!screen)
+        snprintf(err, sizeof(err), "out of memory");
     size_t lineno = 0;
     for (size_t start = 0; start < len && rc == 0;) {
         const char *nl = memchr(text + start, '\n', len - start);
         size_t end = nl ? (size_t)(nl - text) : len;
         lineno++;
-        rc = add_line(r, text + start, end - start, cc, err, sizeof(err));
+        rc = add_line(r, text + start, end - start, cc, screen, err, sizeof(err));
         start = end + 1;
     }
     pcre2_compile_context_free(cc);
+    if (rc == 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->rule[i].screened)
+                screen[k++] = screen[i];
+        screen_compile(r, screen, k);
+    }
+    free(screen);
     if (rc < 0) {
         snprintf(msg, msglen, "%s:%zu: %s", path, lineno, err);
         rules_free(r);

@@ -64,4 +64,16 @@ enum rules_result {
 /* Matches rule i against line[0..len). No allocation. */
 enum rules_result rules_match(struct rules *r, size_t i, const unsigned char *line, size_t len);
 
+/* The screen: one match call that says whether any screened rule can
+ * match the line. RULES_NOMATCH: none can (skip them); RULES_MATCH or
+ * RULES_LIMIT: run them one by one (also when the set has no screen). A
+ * rule is screened unless it refers to groups, uses verbs, \Q or extended
+ * mode (rules.c, screenable()); unscreened rules run on every line. */
+enum rules_result rules_screen(struct rules *r, const unsigned char *line, size_t len);
+bool rules_screened(const struct rules *r, size_t i);
+
+/* The indices of the rules the screen leaves out, in file order, into
+ * *idx; returns how many. */
+size_t rules_unscreened(const struct rules *r, const size_t **idx);
+
 #endif
