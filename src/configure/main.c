@@ -950,6 +950,11 @@ int main(void)
         log_error("bad setting: %s", err);
         return 2;
     }
+    if (a.set.event_rules_default && access(a.set.event_rules, R_OK) != 0) {
+        log_info("EVENT_RULES unset and %s absent: no console events", a.set.event_rules);
+        free(a.set.event_rules);
+        a.set.event_rules = NULL;
+    }
     if (settings_sharded(&a.set) && init_shard(&a) < 0) {
         settings_release(&a.set);
         return 2;

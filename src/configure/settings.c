@@ -251,6 +251,15 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
         rc = parse_ship(s, get, ctx, err, errlen);
     if (rc == 0)
         rc = parse_event_path(get, ctx, "EVENT_RULES", &s->event_rules, err, errlen);
+    if (rc == 0 && !get("EVENT_RULES", ctx)) {
+        /* Unset: the shipped rules, where the image puts them (main.c
+         * drops them when the file is not there). Set but empty: none. */
+        s->event_rules_default = true;
+        if (!(s->event_rules = strdup(SETTINGS_EVENT_RULES_DEFAULT))) {
+            snprintf(err, errlen, "EVENT_RULES: out of memory");
+            rc = -ENOMEM;
+        }
+    }
     if (rc == 0)
         rc = parse_event_path(get, ctx, "EVENT_EXEC", &s->event_exec, err, errlen);
     return rc;
@@ -293,7 +302,8 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
         append(names, nameslen, "%sLOG_SHIP", names[0] ? " " : "", 0);
     if (s->event_rules) {
         append(out, outlen, " eventrules=\"%s\"%.0llu", s->event_rules, 0);
-        append(names, nameslen, "%sEVENT_RULES", names[0] ? " " : "", 0);
+        if (!s->event_rules_default)
+            append(names, nameslen, "%sEVENT_RULES", names[0] ? " " : "", 0);
     }
     if (s->event_exec) {
         append(out, outlen, " eventexec=\"%s\"%.0llu", s->event_exec, 0);

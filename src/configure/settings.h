@@ -15,6 +15,8 @@ enum console_mode { CONSOLE_MODE_BMC, CONSOLE_MODE_NODE };
  * one SERVER line configure_conman writes (every keyword at its longest
  * fits: two such paths, LOG_SHIP's 1023 bytes, numbers and an address). */
 #define EVENT_PATH_MAX 1024
+/* EVENT_RULES unset: the shipped rules file, where the image has it. */
+#define SETTINGS_EVENT_RULES_DEFAULT "/app/conman-events.rules"
 #define SETTINGS_SERVER_LINE_MAX 4096
 
 struct settings {
@@ -45,6 +47,7 @@ struct settings {
     long log_keep;                 /* LOG_KEEP -> logkeep= (-1: unset) */
     unsigned long long log_budget; /* LOG_BUDGET_BYTES -> logbudget= */
     char *event_rules;             /* EVENT_RULES -> eventrules="PATH" (absolute) */
+    bool event_rules_default;      /* EVENT_RULES unset: event_rules is the default */
     char *event_exec;              /* EVENT_EXEC -> eventexec="PATH" (absolute) */
     char *log_ship[2];             /* LOG_SHIP items "tcp:HOST:PORT" / "file:PATH" */
     /* Scale-out (issue 16); none set: one instance holds every console. */

@@ -209,6 +209,26 @@ static void test_server_keywords_render_one_line(void **state)
     settings_release(&s);
 }
 
+static void test_event_rules_default_to_the_shipped_file_and_empty_turns_them_off(void **state)
+{
+    (void)state;
+    const char *none[] = {NULL};
+    struct settings s;
+    char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], names[256];
+    assert_int_equal(settings_parse(&s, lookup, none, err, sizeof(err)), 0);
+    assert_true(s.event_rules_default);
+    assert_string_equal(s.event_rules, SETTINGS_EVENT_RULES_DEFAULT);
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_string_equal(line, "server eventrules=\"" SETTINGS_EVENT_RULES_DEFAULT "\"\n");
+    assert_string_equal(names, ""); /* a default is nothing to warn about */
+    settings_release(&s);
+    const char *empty[] = {"EVENT_RULES", "", NULL};
+    assert_int_equal(settings_parse(&s, lookup, empty, err, sizeof(err)), 0);
+    assert_false(s.event_rules_default);
+    assert_null(s.event_rules);
+    settings_release(&s);
+}
+
 static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line(void **state)
 {
     (void)state;
@@ -262,7 +282,7 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
 static void test_no_server_keywords_give_no_line(void **state)
 {
     (void)state;
-    const char *env[] = {"LOG_KEEP", "", NULL};
+    const char *env[] = {"LOG_KEEP", "", "EVENT_RULES", "", NULL};
     struct settings s;
     char err[256] = "", line[1200], names[128];
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
@@ -271,7 +291,7 @@ static void test_no_server_keywords_give_no_line(void **state)
     assert_string_equal(names, "");
     settings_release(&s);
     /* LOG_KEEP=0 is a real value: keep no old file. */
-    const char *zero[] = {"LOG_KEEP", "0", NULL};
+    const char *zero[] = {"LOG_KEEP", "0", "EVENT_RULES", "", NULL};
     assert_int_equal(settings_parse(&s, lookup, zero, err, sizeof(err)), 0);
     settings_server_line(&s, line, sizeof(line), names, sizeof(names));
     assert_string_equal(line, "server logkeep=0\n");
@@ -299,7 +319,8 @@ static void test_http_is_off_by_default_and_binds_every_address(void **state)
 static void test_conmand_http_addr_goes_next_to_httpport(void **state)
 {
     (void)state;
-    const char *env[] = {"CONMAND_HTTP_PORT", "8081", "CONMAND_HTTP_ADDR", "0.0.0.0", NULL};
+    const char *env[] = {
+        "CONMAND_HTTP_PORT", "8081", "CONMAND_HTTP_ADDR", "0.0.0.0", "EVENT_RULES", "", NULL};
     struct settings s;
     char err[256] = "", line[1200], names[128];
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
@@ -454,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_defaults_match_the_design),
         cmocka_unit_test(test_server_keywords_render_one_line),
         cmocka_unit_test(test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line),
+        cmocka_unit_test(test_event_rules_default_to_the_shipped_file_and_empty_turns_them_off),
         cmocka_unit_test(test_no_server_keywords_give_no_line),
         cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
         cmocka_unit_test(test_http_is_off_by_default_and_binds_every_address),
