@@ -59,3 +59,10 @@ int numparse_bytes(const char *text, unsigned long long max, unsigned long long 
     *out = v << shift;
     return 0;
 }
+
+int numparse_env_int(const char *name, int min, int max, int dflt)
+{
+    int v;
+    const char *env = getenv(name);
+    return env && numparse_int(env, min, max, &v) == 0 ? v : dflt;
+}

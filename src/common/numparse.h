@@ -19,6 +19,10 @@ int numparse_digits(const char *text, long min, long max, long *out);
 /* numparse_long() for an int; `min` and `max` bound the result. */
 int numparse_int(const char *text, int min, int max, int *out);
 
+/* The environment variable `name` as a whole number in min..max, or
+ * `dflt` when it is unset or not one (knobs for the tests). */
+int numparse_env_int(const char *name, int min, int max, int dflt);
+
 /* A byte count: decimal digits with an optional K, M, G or T suffix
  * (powers of 1024, either case), at least 1 and at most `max`. Returns 0
  * or -EINVAL (`out` untouched). */

@@ -41,6 +41,16 @@ static bool matches(struct rules *r, size_t i, const char *line)
     return rules_match(r, i, (const unsigned char *)line, strlen(line)) == RULES_MATCH;
 }
 
+/* etc/conman-events.rules into text (up to cap bytes); its length. */
+static size_t read_shipped(char *text, size_t cap)
+{
+    FILE *f = fopen("../../etc/conman-events.rules", "rb");
+    assert_non_null(f);
+    size_t n = fread(text, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
 static void test_good_file_with_comments_blank_lines_and_crlf(void **state)
 {
     (void)state;
@@ -203,11 +213,8 @@ static void test_utf_mode_cannot_be_switched_on(void **state)
 static void test_the_shipped_rules_file_parses(void **state)
 {
     (void)state;
-    FILE *f = fopen("../../etc/conman-events.rules", "rb");
-    assert_non_null(f);
     static char text[64 * 1024];
-    size_t n = fread(text, 1, sizeof(text), f);
-    fclose(f);
+    size_t n = read_shipped(text, sizeof(text) - 4096);
     struct rules *r = NULL;
     int rc = rules_parse("conman-events.rules", text, n, &r, msg, sizeof(msg));
     if (rc != 0)
@@ -245,11 +252,8 @@ static void test_the_screen_takes_plain_rules_and_leaves_the_rest_out(void **sta
 static void test_the_screen_skips_only_rules_that_cannot_match(void **state)
 {
     (void)state;
-    FILE *f = fopen("../../etc/conman-events.rules", "rb");
-    assert_non_null(f);
     static char text[64 * 1024];
-    size_t n = fread(text, 1, sizeof(text), f);
-    fclose(f);
+    size_t n = read_shipped(text, sizeof(text) - 4096);
     const char *extra = "backref error /^(ab)\\1$/\nslow error /(a+)+$/\n";
     memcpy(text + n, extra, strlen(extra));
     n += strlen(extra);

@@ -141,21 +141,13 @@ pid_t reset_console(struct reset_runner *s, struct console *c)
     return pid;
 }
 
-/* RESET_TIMEOUT_SEC, or CONMAND_RESETCMD_TIMEOUT_SEC (1..3600): an
- * undocumented knob for the tests, which cannot wait a minute a case. */
-static unsigned reset_timeout_ms(void)
-{
-    int sec;
-    const char *env = getenv("CONMAND_RESETCMD_TIMEOUT_SEC");
-    if (!env || numparse_int(env, 1, 3600, &sec) < 0)
-        sec = RESET_TIMEOUT_SEC;
-    return (unsigned)sec * 1000;
-}
-
 void reset_init(struct reset_runner *r, uv_loop_t *loop, const struct conf_server *settings)
 {
-    *r =
-        (struct reset_runner){.loop = loop, .settings = settings, .timeout_ms = reset_timeout_ms()};
+    *r = (struct reset_runner){
+        .loop = loop,
+        .settings = settings,
+        .timeout_ms = 1000u * (unsigned)numparse_env_int("CONMAND_RESETCMD_TIMEOUT_SEC", 1, 3600,
+                                                         RESET_TIMEOUT_SEC)};
 }
 
 size_t reset_pids(const struct reset_runner *r, pid_t *out, size_t max)

@@ -267,18 +267,13 @@ size_t eventexec_pids(const struct eventexec *x, pid_t *out, size_t max)
     return n;
 }
 
-static unsigned timeout_ms(void)
-{
-    int sec;
-    const char *env = getenv("CONMAND_EVENTEXEC_TIMEOUT_SEC");
-    if (!env || numparse_int(env, 1, 3600, &sec) < 0)
-        sec = EVENTEXEC_TIMEOUT_SEC;
-    return (unsigned)sec * 1000;
-}
-
 void eventexec_init(struct eventexec *x, uv_loop_t *loop, const struct conf_server *settings)
 {
-    *x = (struct eventexec){.loop = loop, .settings = settings, .timeout_ms = timeout_ms()};
+    *x = (struct eventexec){.loop = loop,
+                            .settings = settings,
+                            .timeout_ms =
+                                1000u * (unsigned)numparse_env_int("CONMAND_EVENTEXEC_TIMEOUT_SEC",
+                                                                   1, 3600, EVENTEXEC_TIMEOUT_SEC)};
 }
 
 void eventexec_close(struct eventexec *x)
