@@ -162,6 +162,29 @@ def test_log_folders_deleted_while_running_come_back_within_seconds(procs, tmp_p
     assert d.proc.poll() is None
 
 
+def test_a_deleted_log_is_seen_by_its_folders_watch_and_recreated(procs, tmp_path):
+    # The folder's inotify watch tells of the deletion: the quiet console's
+    # log comes back with no output and no periodic check.
+    chat = write_script(tmp_path, "chat.sh", CHAT_SCRIPT)
+    d = Daemon("ours", procs, tmp_path,
+               [f'console name="c0" dev="{chat}"', 'console name="quiet" dev="/bin/cat"'],
+               global_extra='global log="logs/%N"').start()
+    logs = tmp_path / "logs"
+    wait_for(lambda: "chat-line 2" in read_text(logs / "c0") and (logs / "quiet").exists(),
+             what="the logs written")
+    for name in ("quiet", "c0"):
+        os.unlink(logs / name)
+    wait_for(lambda: all((logs / n).exists() and "log opened" in read_text(logs / n)
+                         for n in ("c0", "quiet")),
+             timeout=6, interval=0.05, what="both logs recreated")
+    out = d.output()
+    for name in ("quiet", "c0"):
+        assert f"reopened console log {logs}/{name}: its file was deleted" in out, out
+    wait_for(lambda: "chat-line" in read_text(logs / "c0").split("log opened")[-1],
+             what="output continuing in the new file")
+    assert mode(logs / "quiet") == 0o600
+
+
 def test_symlink_planted_at_a_console_log_path_is_refused_and_reported(procs, tmp_path):
     victim = tmp_path / "victim"
     victim.write_text("")

@@ -421,6 +421,8 @@ static int open_file(struct logfile *l, bool truncate, time_t when)
         return rc;
     }
     l->fd = fd;
+    if (l->cache)
+        logwatch_add(&l->cache->watch, l->path);
     l->held = !l->cache;
     if (!l->held)
         cache_add(l);
@@ -750,32 +752,56 @@ void logfile_release(struct logfile *l)
     l->path = l->console = NULL;
 }
 
+/* A cached descriptor whose file was deleted: reopened by path (a new
+ * file, with its header). Returns true when it was. */
+static bool reopen_if_deleted(struct logfile *l)
+{
+    struct stat st;
+    if (fstat(l->fd, &st) == 0 && st.st_nlink > 0)
+        return false;
+    drop_fd(l);
+    l->retry_at = 0;
+    int rc = open_file(l, false, time(NULL));
+    if (rc < 0)
+        report_failure(l, -rc);
+    return true;
+}
+
 size_t logcache_check(struct logcache *lc)
 {
     size_t reopened = 0;
-    struct stat st;
     /* Downwards: a reopened log goes to the end, among those seen. */
-    for (size_t i = lc->nopen; i-- > 0;) {
-        if (i >= lc->nopen)
-            continue;
-        struct logfile *l = lc->open[i];
-        if (fstat(l->fd, &st) == 0 && st.st_nlink > 0)
-            continue;
-        drop_fd(l);
-        l->retry_at = 0;
-        int rc = open_file(l, false, time(NULL));
-        if (rc < 0)
-            report_failure(l, -rc);
-        reopened++;
-    }
+    for (size_t i = lc->nopen; i-- > 0;)
+        if (i < lc->nopen)
+            reopened += reopen_if_deleted(lc->open[i]);
     return reopened;
 }
 
+/* The watch of the log's folder saw `path` deleted. */
+static void on_deleted(void *ctx, const char *path)
+{
+    struct logcache *lc = ctx;
+    for (size_t i = lc->nopen; i-- > 0;) {
+        if (i >= lc->nopen || strcmp(lc->open[i]->path, path))
+            continue;
+        if (reopen_if_deleted(lc->open[i]))
+            log_info("reopened console log %s: its file was deleted", path);
+    }
+}
+
+/* Without a complete watch, every open log is looked at; then their
+ * folders are watched again (one that still cannot be keeps it so). */
 static void on_check(uv_timer_t *t)
 {
-    size_t n = logcache_check(t->data);
+    struct logcache *lc = t->data;
+    if (logwatch_complete(&lc->watch))
+        return;
+    size_t n = logcache_check(lc);
     if (n)
         log_info("reopened %zu console log%s whose file was deleted", n, n == 1 ? "" : "s");
+    logwatch_settle(&lc->watch);
+    for (size_t i = 0; i < lc->nopen; i++)
+        logwatch_add(&lc->watch, lc->open[i]->path);
 }
 
 void logcache_init(struct logcache *lc, uv_loop_t *loop)
@@ -788,6 +814,7 @@ void logcache_init(struct logcache *lc, uv_loop_t *loop)
     lc->check.data = lc;
     uv_timer_start(&lc->check, on_check, LOGCACHE_CHECK_MS, LOGCACHE_CHECK_MS);
     uv_unref((uv_handle_t *)&lc->check); /* never what keeps the loop running */
+    logwatch_init(&lc->watch, loop, on_deleted, lc);
 }
 
 void logcache_set_capacity(struct logcache *lc, size_t n)
@@ -809,6 +836,7 @@ void logcache_stop(struct logcache *lc)
     lc->stopped = true;
     uv_close((uv_handle_t *)&lc->timer, NULL);
     uv_close((uv_handle_t *)&lc->check, NULL);
+    logwatch_close(&lc->watch);
 }
 
 void logcache_release(struct logcache *lc)
@@ -824,6 +852,7 @@ void logcache_release(struct logcache *lc)
     free(lc->scratch);
     lc->scratch = NULL;
     logbudget_release(&lc->budget);
+    logwatch_release(&lc->watch);
 }
 
 int logfile_resolve(const char *logdir, const char *cwd, const char *name, char *out, size_t outlen)

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <uv.h>
 
+#include "conmand/consoles/logwatch.h"
+
 #include "conmand/conf/conf.h"
 #include "conmand/consoles/logbudget.h"
 
@@ -51,7 +53,9 @@ struct logfile;
 /* Shared by every log of a server. */
 struct logcache {
     uv_timer_t timer;
-    uv_timer_t check; /* LOGCACHE_CHECK_MS: cached descriptors of deleted files */
+    uv_timer_t check;      /* LOGCACHE_CHECK_MS: cached descriptors of deleted files,
+                            * while `watch` is incomplete */
+    struct logwatch watch; /* folders of open logs, for deletions */
     bool armed;
     struct logfile *dirty; /* doubly linked list of logs with pending output */
     struct logfile **open; /* logs whose descriptor is kept, in no order */

@@ -17,6 +17,8 @@
 #include "common/numparse.h"
 #include "conmand/consoles/console.h"
 
+extern char **environ;
+
 /* A running resetcmd: conman allows one per console and kills its process
  * group after RESET_TIMEOUT_SEC. Freed by the timer's close callback. */
 struct reset_run {
@@ -82,15 +84,6 @@ bool reset_reaped(struct reset_runner *s, pid_t pid, int status)
     return true;
 }
 
-/* In the child: own process group (the timeout kills all of it), stdio on
- * /dev/null, then the shell. Never returns. */
-static void exec_reset(const char *cmd)
-{
-    childproc_detach(-1, false);
-    execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-    _exit(127);
-}
-
 static int reset_command(const struct reset_runner *s, struct console *c, char *cmd, size_t len)
 {
     char devid[4096];
@@ -119,16 +112,16 @@ pid_t reset_console(struct reset_runner *s, struct console *c)
     struct reset_run *r = calloc(1, sizeof(*r) + nlen);
     if (!r)
         return -ENOMEM;
-    pid_t pid = fork();
-    if (pid == 0)
-        exec_reset(cmd);
-    if (pid < 0) {
-        int e = errno;
+    /* Under /bin/sh -c, in a process group of its own (the timeout kills
+     * all of it), stdio on /dev/null. */
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    pid_t pid;
+    int rc = childproc_spawn("/bin/sh", argv, environ, -1, false, &pid);
+    if (rc != 0) {
         free(r);
-        log_warn("Unable to reset console [%s]: fork failed: %s", c->cfg.name, strerror(e));
-        return -e;
+        log_warn("Unable to reset console [%s]: %s", c->cfg.name, strerror(rc));
+        return -rc;
     }
-    setpgid(pid, pid); /* the child does it too: whichever runs first */
     r->runner = s;
     r->pid = pid;
     memcpy(r->name, c->cfg.name, nlen);

@@ -71,8 +71,7 @@ static struct eventexec_job *job_new(const char *console, const char *rule, cons
 }
 
 /* The program's environment: ours first (they win over inherited ones of
- * the same name), then the daemon's. Built before fork: the child may not
- * allocate. */
+ * the same name), then the daemon's. */
 #define VAR_MAX 320
 
 static char **child_env(const struct eventexec_job *j, char (*vars)[VAR_MAX])
@@ -145,20 +144,15 @@ static void start_run(struct eventexec *x, struct eventexec_job *j)
     x->warned_unrunnable = false;
     snprintf(r->what, sizeof(r->what), "event %s on console [%.200s]", job_rule(j), job_console(j));
     char *argv[] = {(char *)path, NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        childproc_detach(p[0], true);
-        execve(path, argv, env);
-        _exit(127);
-    }
+    pid_t pid;
+    int rc = childproc_spawn(path, argv, env, p[0], true, &pid);
     close(p[0]);
-    if (pid < 0) {
+    if (rc != 0) {
         x->stats.failed++;
-        log_warn("eventexec %s: %s: fork failed: %s", path, r->what, strerror(errno));
+        log_warn("eventexec %s: %s: not started: %s", path, r->what, strerror(rc));
         close(p[1]);
         goto out;
     }
-    setpgid(pid, pid); /* the child does it too (setsid): whichever runs first */
     feed_stdin(p[1], j, r->what);
     r->x = x;
     r->pid = pid;
