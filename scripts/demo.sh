@@ -353,6 +353,8 @@ cat <<EOF
 EOF
 if [ "$ours" = 1 ]; then
   cat <<EOF
+  http://127.0.0.1:$conmand_http_port/
+      every console in a browser: state, last output, last event; filter and sort
   curl -s http://127.0.0.1:$conmand_http_port/metrics
   curl -s http://127.0.0.1:$conmand_http_port/consoles
       conmand's per-console metrics, and every console's state as JSON

@@ -13,6 +13,7 @@ PACKAGES=(
   openssh-server openssh-client
   procps iproute2 ca-certificates
   curl jq python3-yaml python3-prometheus-client
+  chromium chromium-driver python3-selenium
 )
 # Extra groups, selected by the caller: `deps.sh container` adds what
 # scripts/container-test.sh needs.

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "conmand/http/webpage.h"
 
 #define HTTPD_CONNECTIONS 64 /* at once; more wait in the listen queue */
 #define HTTPD_TIMEOUT_SEC 10 /* an idle or silent connection is closed */
@@ -81,6 +82,24 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, cons
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     enum MHD_Result rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* A file of the web page: built in, never changing while we run. */
+static enum MHD_Result answer_asset(struct MHD_Connection *conn, const struct web_asset *a)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
+    MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -223,8 +242,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return hand_to_loop(h, conn, HTTPD_PAGE_CONSOLES, con_cls);
     if (strcmp(url, "/events") == 0)
         return hand_to_loop(h, conn, HTTPD_PAGE_EVENTS, con_cls);
+    const struct web_asset *a = web_asset_find(url);
+    if (a)
+        return answer_asset(conn, a);
     return answer_text(conn, MHD_HTTP_NOT_FOUND,
-                       "not found: this conmand serves /healthz "
+                       "not found: this conmand serves / (the console list) /healthz "
                        "/readyz /metrics /consoles /events\n");
 }
 
