@@ -101,15 +101,17 @@ def wait_for_grown_backoff(d, name, ms, since=0):
              what=f"a reconnect backoff over {ms} ms")
 
 
-def inotify_watches(pid):
-    """Watches held by the process's inotify instances (from fdinfo)."""
+def inotify_watches(pid, folder=None):
+    """Watches held by the process's inotify instances (from fdinfo); with
+    `folder`, only those on it (conmand also watches its log folders)."""
+    ino = f" ino:{os.stat(folder).st_ino:x} " if folder else " "
     n = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
             if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
                 continue
             with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                n += sum(1 for l in f if l.startswith("inotify wd:"))
+                n += sum(1 for l in f if l.startswith("inotify wd:") and ino in l)
         except OSError:
             continue
     return n
@@ -198,7 +200,7 @@ def test_many_consoles_in_one_folder_share_one_watch_dropped_when_all_connect(pr
     d.start()
     wait_for(lambda: all(reconnect_waits(d, f"c{i}") for i in (0, n // 2, n - 1)),
              what="every console waiting")
-    assert inotify_watches(d.proc.pid) == 1
+    assert inotify_watches(d.proc.pid, folder) == 1
     servers = [LateServer(str(folder / f"c{i}.sock"), f"hello c{i}\r\n".encode())
                for i in range(n)]
     try:
@@ -210,7 +212,8 @@ def test_many_consoles_in_one_folder_share_one_watch_dropped_when_all_connect(pr
                      what=f"console c{i}'s first line")
         elapsed = time.monotonic() - start
         assert elapsed < 5, elapsed
-        wait_for(lambda: inotify_watches(d.proc.pid) == 0, what="the watch to be dropped")
+        wait_for(lambda: inotify_watches(d.proc.pid, folder) == 0,
+                 what="the watch to be dropped")
         assert d.run("-q").returncode == 0
     finally:
         for s in servers:
