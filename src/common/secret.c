@@ -123,3 +123,15 @@ int secret_hex_decode(const char *hex, unsigned char *out, size_t outlen, size_t
     *n = bytes;
     return 0;
 }
+
+int secret_equal(const struct secret *s, const char *p, size_t len)
+{
+    if (!s->bytes || !p)
+        return 0;
+    /* Every byte of the presented text is compared, against the secret's
+     * bytes cycled, and the length difference folded in. */
+    volatile unsigned char diff = (unsigned char)(s->len != len);
+    for (size_t i = 0; i < len; i++)
+        diff |= (unsigned char)p[i] ^ (unsigned char)s->bytes[s->len ? i % s->len : 0];
+    return s->len > 0 && diff == 0;
+}

@@ -10,7 +10,10 @@ struct secret {
     size_t len;
 };
 
-#define SECRET_INIT {NULL, 0}
+#define SECRET_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0                                                                                    \
+    }
 
 /* Reads the first line of `path` (trailing CR/LF stripped) into `out`.
  * Returns 0, or -errno / -EINVAL with a message naming the file in `err`:
@@ -39,6 +42,10 @@ int secret_hex_decode(const char *hex, unsigned char *out, size_t outlen, size_t
  * strings that hold secrets. Returns that call's value, 0, or -ENOMEM. */
 typedef int (*secret_piece_fn)(char *piece, void *ctx);
 int secret_each_piece(const char *s, const char *delims, secret_piece_fn fn, void *ctx);
+
+/* Whether `len` bytes at `p` are the secret, in time that depends on the
+ * lengths only (no early exit on the first differing byte). */
+int secret_equal(const struct secret *s, const char *p, size_t len);
 
 /* Zeroes and frees; leaves `s` empty and reusable. */
 void secret_release(struct secret *s);

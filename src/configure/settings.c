@@ -207,10 +207,10 @@ static int parse_ship(struct settings *s, settings_lookup_fn get, void *ctx, cha
     return 0;
 }
 
-/* EVENT_RULES and EVENT_EXEC: an absolute path, quoted in the SERVER
- * line, so no quote, backslash or newline in it. */
-static int parse_event_path(settings_lookup_fn get, void *ctx, const char *name, char **out,
-                            char *err, size_t errlen)
+/* EVENT_RULES, EVENT_EXEC and HTTP_TOKEN_FILE: an absolute path, quoted
+ * in the SERVER line, so no quote, backslash or newline in it. */
+static int parse_abs_path(settings_lookup_fn get, void *ctx, const char *name, char **out,
+                          char *err, size_t errlen)
 {
     const char *v = value_or(get, ctx, name, NULL);
     if (!v)
@@ -250,7 +250,7 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
     if (rc == 0)
         rc = parse_ship(s, get, ctx, err, errlen);
     if (rc == 0)
-        rc = parse_event_path(get, ctx, "EVENT_RULES", &s->event_rules, err, errlen);
+        rc = parse_abs_path(get, ctx, "EVENT_RULES", &s->event_rules, err, errlen);
     if (rc == 0 && !get("EVENT_RULES", ctx)) {
         /* Unset: the shipped rules, where the image puts them (main.c
          * drops them when the file is not there). Set but empty: none. */
@@ -261,7 +261,9 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
         }
     }
     if (rc == 0)
-        rc = parse_event_path(get, ctx, "EVENT_EXEC", &s->event_exec, err, errlen);
+        rc = parse_abs_path(get, ctx, "EVENT_EXEC", &s->event_exec, err, errlen);
+    if (rc == 0)
+        rc = parse_abs_path(get, ctx, "HTTP_TOKEN_FILE", &s->http_token_file, err, errlen);
     return rc;
 }
 
@@ -308,6 +310,10 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     if (s->event_exec) {
         append(out, outlen, " eventexec=\"%s\"%.0llu", s->event_exec, 0);
         append(names, nameslen, "%sEVENT_EXEC", names[0] ? " " : "", 0);
+    }
+    if (s->http_token_file) {
+        append(out, outlen, " httptokenfile=\"%s\"%.0llu", s->http_token_file, 0);
+        append(names, nameslen, "%sHTTP_TOKEN_FILE", names[0] ? " " : "", 0);
     }
     if (out[0]) {
         char tmp[SETTINGS_SERVER_LINE_MAX];
@@ -464,7 +470,7 @@ void settings_release(struct settings *s)
                     &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
                     &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
                     &s->shard_self,     &s->shard_srv,         &s->event_rules,
-                    &s->event_exec};
+                    &s->event_exec,     &s->http_token_file};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

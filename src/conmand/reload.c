@@ -104,7 +104,9 @@ void reload_restart_needed(const struct conf_server *o, const struct conf_server
     NOTE(o->nofile != n->nofile, "nofile");
     NOTE(differs(o->syslog, n->syslog), "syslog");
     NOTE(o->tcpwrappers != n->tcpwrappers, "tcpwrappers");
-    NOTE(o->httpport != n->httpport || differs(o->httpaddr, n->httpaddr), "httpport");
+    NOTE(o->httpport != n->httpport || differs(o->httpaddr, n->httpaddr) ||
+             differs(o->httptokenfile, n->httptokenfile),
+         "httpport");
     NOTE(differs(o->logship_tcp, n->logship_tcp) || differs(o->logship_file, n->logship_file),
          "logship");
 #undef NOTE
@@ -147,6 +149,7 @@ void reload_keep_running_server(struct conf_server *applied, struct conf_server 
     } while (0)
     KEEP_STR(pidfile);
     KEEP_STR(httpaddr);
+    KEEP_STR(httptokenfile);
     KEEP_STR(logship_tcp);
     KEEP_STR(logship_file);
 #undef KEEP_STR

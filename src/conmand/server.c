@@ -680,7 +680,7 @@ static int start_http(struct server *s)
                                       .http = &s->http,
                                       .eventexec = &s->eventexec};
     struct httpd_builder b = {.step = scrape_step, .release = scrape_release, .ctx = &s->pages};
-    s->http = httpd_start(s->loop, cs->httpaddr, cs->httpport, &b);
+    s->http = httpd_start(s->loop, cs->httpaddr, cs->httpport, cs->httptokenfile, &b);
     if (!s->http)
         log_error("out of memory starting HTTP on port %d", cs->httpport);
     return s->http ? 0 : -ENOMEM;

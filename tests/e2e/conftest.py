@@ -67,3 +67,26 @@ def procs():
     group = Processes()
     yield group
     group.stop_all()
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """Debian's chromium, headless, through chromedriver (selenium)."""
+    for tool in (CHROMIUM, CHROMEDRIVER):
+        assert os.access(tool, os.X_OK), f"{tool} missing: scripts/deps.sh installs it"
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1200,800", f"--user-data-dir={tmp_path / 'chromium'}"):
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "driver.log")),
+                           options=opts)
+    drv.set_page_load_timeout(20)
+    yield drv
+    drv.quit()

@@ -10,10 +10,11 @@ from hsmsim import HsmSim, endpoint
 SERVER_ENV = {"CONMAND_HTTP_PORT": "9100", "LOG_MAX_BYTES": "5M", "LOG_KEEP": "2",
               "LOG_BUDGET_BYTES": "1G", "LOG_SHIP": "file:/tmp/never-written.json",
               "EVENT_RULES": os.path.join(SOURCE_DIR, "etc", "conman-events.rules"),
-              "EVENT_EXEC": "/bin/true"}
+              "EVENT_EXEC": "/bin/true", "HTTP_TOKEN_FILE": "/run/secrets/http-token"}
 LINE = ('server httpport=9100 logsize=5242880 logkeep=2 logbudget=1073741824 '
         'logship="file:/tmp/never-written.json" '
-        f'eventrules="{SERVER_ENV["EVENT_RULES"]}" eventexec="/bin/true"')
+        f'eventrules="{SERVER_ENV["EVENT_RULES"]}" eventexec="/bin/true" '
+        'httptokenfile="/run/secrets/http-token"')
 
 
 def test_our_conmand_gets_the_server_keywords_before_the_consoles(procs, tmp_path):
@@ -40,7 +41,7 @@ def test_another_conmand_gets_none_of_them_and_one_warning(procs, tmp_path):
     cc.wait_names(["x3000c0s1b0"])
     text = cc.conf_text()
     assert "httpport" not in text and "logship" not in text and "logsize" not in text
-    assert "eventrules" not in text and "eventexec" not in text
+    assert "eventrules" not in text and "eventexec" not in text and "httptoken" not in text
     warning = ("CONMAND is not ours: CONMAND_HTTP_PORT LOG_MAX_BYTES LOG_KEEP "
-               "LOG_BUDGET_BYTES LOG_SHIP EVENT_RULES EVENT_EXEC ignored")
+               "LOG_BUDGET_BYTES LOG_SHIP EVENT_RULES EVENT_EXEC HTTP_TOKEN_FILE ignored")
     assert cc.output().count(warning) == 1

@@ -10,13 +10,8 @@ import signal
 import urllib.error
 import urllib.request
 
-import pytest
-
 from conmand_util import Daemon
 from e2e_helpers import free_port, wait_for
-
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
 
 def start(procs, tmp_path, n_up):
     http = free_port()
@@ -53,28 +48,18 @@ def test_the_page_and_its_files_carry_a_strict_policy_and_their_types(procs, tmp
         assert e.code == 404
 
 
-@pytest.fixture
-def browser(tmp_path):
-    for tool in (CHROMIUM, CHROMEDRIVER):
-        assert os.access(tool, os.X_OK), f"{tool} missing: scripts/deps.sh installs it"
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-              "--window-size=1200,800", f"--user-data-dir={tmp_path / 'chromium'}"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "driver.log")),
-                           options=opts)
-    drv.set_page_load_timeout(20)
-    yield drv
-    drv.quit()
-
-
 def rows(drv):
-    return {r.get_attribute("data-name"): [s.text for s in r.find_elements("css selector", "span")]
-            for r in drv.find_elements("css selector", "#rows .row")}
+    """The rows in the page, name -> cell texts, read in one script call (the
+    page re-renders them at every poll)."""
+    got = drv.execute_script(
+        "return [...document.querySelectorAll('#rows .row')].map("
+        "r => [r.dataset.name, [...r.children].map(s => s.textContent)])")
+    return dict((name, cells) for name, cells in got)
+
+
+def first_row(drv):
+    return drv.execute_script(
+        "const r = document.querySelector('#rows .row'); return r && r.dataset.name")
 
 
 def test_a_browser_lists_filters_and_sorts_every_console(procs, tmp_path, browser):
@@ -104,8 +89,8 @@ def test_a_browser_lists_filters_and_sorts_every_console(procs, tmp_path, browse
     box.clear()
     box.send_keys(" ")  # blank: everything again
     browser.find_element(By.CSS_SELECTOR, '#head span[data-key="name"]').click()  # descending
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#rows .row")[0]
-             .get_attribute("data-name") == "x9000c0s0b0n0", timeout=5, what="sorted descending")
+    wait_for(lambda: first_row(browser) == "x9000c0s0b0n0", timeout=5,
+             what="sorted descending")
 
     # It updates itself: a console added by a reload is there at the next
     # poll, with no reload of the page.

@@ -237,8 +237,8 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
     long_path[0] = '/';
     long_path[sizeof(long_path) - 1] = '\0'; /* one past the limit */
     const char *bad[] = {"rules.txt", "/a\"b", "/a\\b", long_path};
-    const char *names[] = {"EVENT_RULES", "EVENT_EXEC"};
-    for (size_t k = 0; k < 2; k++)
+    const char *names[] = {"EVENT_RULES", "EVENT_EXEC", "HTTP_TOKEN_FILE"};
+    for (size_t k = 0; k < 3; k++)
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             const char *env[] = {names[k], bad[i], NULL};
             struct settings s;
@@ -257,6 +257,8 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
                          long_path,
                          "EVENT_EXEC",
                          long_path,
+                         "HTTP_TOKEN_FILE",
+                         long_path,
                          "LOG_SHIP",
                          ship,
                          "CONMAND_HTTP_PORT",
@@ -272,7 +274,7 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
     char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], nm[256];
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
     settings_server_line(&s, line, sizeof(line), nm, sizeof(nm));
-    char *tail = strstr(line, "eventexec=\"");
+    char *tail = strstr(line, "httptokenfile=\"");
     assert_non_null(tail);
     assert_non_null(strstr(tail, long_path));
     assert_string_equal(line + strlen(line) - 2, "\"\n");

@@ -325,6 +325,8 @@ static int server_kv(struct parser *p, const char *key, const char *val)
         return set_str(&s->eventrules, val);
     else if (!strcasecmp(key, "eventexec"))
         return set_str(&s->eventexec, val);
+    else if (!strcasecmp(key, "httptokenfile"))
+        return set_str(&s->httptokenfile, val);
     else {
         report(p, "unrecognized SERVER keyword '%s'", key);
         return -EINVAL;
@@ -851,6 +853,7 @@ void conf_release(struct conf *c)
     free(s->logship_file);
     free(s->eventrules);
     free(s->eventexec);
+    free(s->httptokenfile);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);
     free(c->consoles);

@@ -64,6 +64,7 @@ struct conf_server {
     char *logship_file;           /* a file shipped lines are appended to ("file:..."), or NULL */
     char *eventrules;             /* console event rules file (issue 17), or NULL: none */
     char *eventexec;              /* a program run per event, or NULL: none */
+    char *httptokenfile;          /* the HTTP port's token (issue 18), or NULL: none */
 };
 
 struct conf {

@@ -19,12 +19,18 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/secret.h"
+#include "conmand/http/httptoken.h"
 #include "conmand/http/webpage.h"
 
 #define HTTPD_CONNECTIONS 64 /* at once; more wait in the listen queue */
 #define HTTPD_TIMEOUT_SEC 10 /* an idle or silent connection is closed */
 
+/* What con_cls points at: a loop page's job or a login in progress. */
+enum req_kind { REQ_PAGE, REQ_LOGIN };
+
 struct job {
+    enum req_kind kind; /* REQ_PAGE */
     struct httpd_job pub;
     struct MHD_Connection *conn;
     struct job *next;
@@ -33,8 +39,21 @@ struct job {
     uint64_t started_ns;
 };
 
+/* POST /login: the form's token, collected by libmicrohttpd's post
+ * processor. */
+struct login {
+    enum req_kind kind; /* REQ_LOGIN */
+    struct MHD_PostProcessor *pp;
+    size_t len;
+    bool too_long;
+    char token[HTTPTOKEN_MAX];
+};
+
+#define TOKEN_COOKIE "conman_token"
+
 struct httpd {
     uv_loop_t *loop;
+    struct httptoken *token; /* SERVER httptokenfile, or NULL: no token needed */
     struct httpd_builder b;
     struct sockaddr_in sa;
     char where[64]; /* "ADDR:PORT", for messages */
@@ -87,7 +106,8 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, cons
 }
 
 /* A file of the web page: built in, never changing while we run. */
-static enum MHD_Result answer_asset(struct MHD_Connection *conn, const struct web_asset *a)
+static enum MHD_Result answer_asset(struct MHD_Connection *conn, unsigned status,
+                                    const struct web_asset *a)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
@@ -99,7 +119,7 @@ static enum MHD_Result answer_asset(struct MHD_Connection *conn, const struct we
     MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    enum MHD_Result rc = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -189,6 +209,7 @@ static enum MHD_Result hand_to_loop(struct httpd *h, struct MHD_Connection *conn
         free(j);
         return answer_text(conn, MHD_HTTP_BAD_REQUEST, why);
     }
+    j->kind = REQ_PAGE;
     j->pub.page = page;
     j->pub.open_fds = page == HTTPD_PAGE_METRICS ? count_fds() : -1;
     j->conn = conn;
@@ -220,22 +241,143 @@ static enum MHD_Result answer_job(struct MHD_Connection *conn, struct job *j)
     return answer(conn, MHD_HTTP_OK, page_type(j->pub.page), body, len, true);
 }
 
+/* The token presented: "Authorization: Bearer TOKEN", or the login's
+ * cookie (the token in hex, so any byte fits in a cookie). */
+static bool authorized(struct httpd *h, struct MHD_Connection *conn)
+{
+    const char *auth =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && !strncmp(auth, "Bearer ", 7))
+        return httptoken_check(h->token, auth + 7, strlen(auth + 7));
+    const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, TOKEN_COOKIE);
+    unsigned char raw[HTTPTOKEN_MAX];
+    size_t n = 0;
+    bool ok = cookie && strlen(cookie) % 2 == 0 &&
+              secret_hex_decode(cookie, raw, sizeof(raw), &n) == 0 &&
+              httptoken_check(h->token, (const char *)raw, n);
+    secret_wipe(raw, sizeof(raw));
+    return ok;
+}
+
+/* Without the token: the page asks for it, the rest is refused. */
+static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url)
+{
+    if (!strcmp(url, "/"))
+        return answer_asset(conn, MHD_HTTP_UNAUTHORIZED, web_asset_find("/login"));
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        strlen("this page needs the token: send \"Authorization: Bearer TOKEN\", or log in at "
+               "/login\n"),
+        (void *)"this page needs the token: send \"Authorization: Bearer TOKEN\", or log in at "
+                "/login\n",
+        MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"conmand\"");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static enum MHD_Result login_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *filename, const char *type, const char *encoding,
+                                   const char *data, uint64_t off, size_t size)
+{
+    (void)kind;
+    (void)filename;
+    (void)type;
+    (void)encoding;
+    struct login *l = cls;
+    if (strcmp(key, "token"))
+        return MHD_YES;
+    if (off + size > sizeof(l->token)) {
+        l->too_long = true;
+        return MHD_YES;
+    }
+    memcpy(l->token + off, data, size);
+    if (off + size > l->len)
+        l->len = (size_t)(off + size);
+    return MHD_YES;
+}
+
+/* The form's token checked: the cookie and back to the list, or the form
+ * again. */
+static enum MHD_Result login_done(struct httpd *h, struct MHD_Connection *conn, struct login *l)
+{
+    if (l->too_long || !httptoken_check(h->token, l->token, l->len))
+        return answer_asset(conn, MHD_HTTP_UNAUTHORIZED, web_asset_find("/login"));
+    char cookie[sizeof(TOKEN_COOKIE) + 2 * HTTPTOKEN_MAX + 64];
+    struct secret t = {l->token, l->len};
+    char hex[2 * HTTPTOKEN_MAX + 1];
+    secret_hex(&t, hex, sizeof(hex));
+    snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", hex);
+    secret_wipe(hex, sizeof(hex));
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_NO;
+    if (r) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        rc = MHD_queue_response(conn, MHD_HTTP_SEE_OTHER, r);
+        MHD_destroy_response(r);
+    }
+    secret_wipe(cookie, sizeof(cookie));
+    return rc;
+}
+
+/* POST /login, over several calls: the first makes the state, the next
+ * ones feed the body, the last (no data) answers. */
+static enum MHD_Result login(struct httpd *h, struct MHD_Connection *conn, const char *upload,
+                             size_t *upload_size, void **con_cls)
+{
+    struct login *l = *con_cls;
+    if (!l) {
+        l = calloc(1, sizeof(*l));
+        if (!l)
+            return MHD_NO;
+        l->kind = REQ_LOGIN;
+        l->pp = MHD_create_post_processor(conn, 4096, login_field, l);
+        if (!l->pp) {
+            free(l);
+            return answer_text(conn, MHD_HTTP_BAD_REQUEST,
+                               "log in with the form: application/x-www-form-urlencoded\n");
+        }
+        *con_cls = l;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        MHD_post_process(l->pp, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    return login_done(h, conn, l);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
 {
     struct httpd *h = cls;
     (void)version;
-    (void)upload;
-    (void)upload_size;
+    bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    if (*con_cls && ((struct job *)*con_cls)->kind == REQ_LOGIN)
+        return login(h, conn, upload, upload_size, con_cls);
     if (*con_cls)
         return answer_job(conn, *con_cls); /* resumed: the loop is done with it */
+    if (h->token && post && strcmp(url, "/login") == 0)
+        return login(h, conn, upload, upload_size, con_cls);
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return answer_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
     if (strcmp(url, "/healthz") == 0)
         return answer_health(h, conn);
     if (strcmp(url, "/readyz") == 0)
         return answer_ready(h, conn);
+    /* The page's style and icon serve the login form too. */
+    bool open = !strcmp(url, "/app.css") || !strcmp(url, "/favicon.svg") ||
+                (h->token && !strcmp(url, "/login"));
+    if (h->token && !open && !authorized(h, conn))
+        return refuse(conn, url);
     if (strcmp(url, "/metrics") == 0)
         return hand_to_loop(h, conn, HTTPD_PAGE_METRICS, con_cls);
     if (strcmp(url, "/consoles") == 0)
@@ -243,8 +385,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(url, "/events") == 0)
         return hand_to_loop(h, conn, HTTPD_PAGE_EVENTS, con_cls);
     const struct web_asset *a = web_asset_find(url);
-    if (a)
-        return answer_asset(conn, a);
+    if (a && (h->token || strcmp(url, "/login")))
+        return answer_asset(conn, MHD_HTTP_OK, a);
     return answer_text(conn, MHD_HTTP_NOT_FOUND,
                        "not found: this conmand serves / (the console list) /healthz "
                        "/readyz /metrics /consoles /events\n");
@@ -259,11 +401,16 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)conn;
     (void)toe;
     struct job *j = *con_cls;
-    if (j) {
+    if (j && j->kind == REQ_LOGIN) {
+        struct login *l = *con_cls;
+        MHD_destroy_post_processor(l->pp);
+        secret_wipe(l->token, sizeof(l->token));
+        free(l);
+    } else if (j) {
         strbuf_release(&j->pub.body);
         free(j);
-        *con_cls = NULL;
     }
+    *con_cls = NULL;
 }
 
 /* --- the loop thread ------------------------------------------------- */
@@ -376,12 +523,16 @@ static void on_retry(uv_timer_t *t)
     try_bind(t->data);
 }
 
-struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port,
+struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port, const char *tokenfile,
                           const struct httpd_builder *b)
 {
     struct httpd *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
+    if (tokenfile && !(h->token = httptoken_new(tokenfile))) {
+        free(h);
+        return NULL;
+    }
     h->loop = loop;
     h->b = *b;
     h->sa.sin_family = AF_INET;
@@ -428,6 +579,7 @@ static void on_handle_closed(uv_handle_t *handle)
     struct httpd *h = handle->data;
     if (--h->open_handles == 0) {
         pthread_mutex_destroy(&h->mu);
+        httptoken_free(h->token);
         free(h);
     }
 }

@@ -63,7 +63,7 @@ struct httpd;
 /* Starts serving `addr` (IPv4; NULL: 127.0.0.1) port `port` with `b`
  * building the loop's pages. Returns NULL only when out of memory; a port
  * that cannot be bound is logged and retried every HTTPD_RETRY_MS. */
-struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port,
+struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port, const char *tokenfile,
                           const struct httpd_builder *b);
 
 /* /readyz: ready or not, and why not (copied; shown in the 503 body). */
