@@ -211,6 +211,24 @@ static void test_wipe_zeroes_every_byte(void **state)
     assert_int_equal(buf[sizeof(buf) - 1], 'x');
 }
 
+static void test_equal_needs_every_byte_and_the_length(void **state)
+{
+    (void)state;
+    struct secret t = SECRET_INIT;
+    assert_int_equal(secret_set(&t, "tok;en", 6), 0);
+    assert_true(secret_equal(&t, "tok;en", 6));
+    assert_false(secret_equal(&t, "tok;e", 5));   /* a prefix */
+    assert_false(secret_equal(&t, "tok;enX", 7)); /* longer */
+    assert_false(secret_equal(&t,
+                              "tok;en"
+                              "tok;en",
+                              12)); /* the secret twice */
+    assert_false(secret_equal(&t, "Tok;en", 6));
+    assert_false(secret_equal(&t, NULL, 0));
+    secret_release(&t);
+    assert_false(secret_equal(&t, "", 0)); /* no secret: nothing matches */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_each_piece_skips_empty_pieces_in_order),
         cmocka_unit_test(test_each_piece_stops_at_the_first_failure),
         cmocka_unit_test(test_wipe_zeroes_every_byte),
+        cmocka_unit_test(test_equal_needs_every_byte_and_the_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
