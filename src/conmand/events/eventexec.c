@@ -28,7 +28,6 @@ struct eventexec_job {
 /* A running program; freed by its timer's close callback. */
 struct eventexec_run {
     uv_timer_t timer;
-    struct eventexec *x;
     pid_t pid;
     bool timed_out;
     struct eventexec_run *next;
@@ -121,7 +120,9 @@ static void feed_stdin(int w, const struct eventexec_job *j, const char *what)
     close(w);
 }
 
-/* Starts the program for `j` (freed here). */
+/* Starts the program for `j` (freed here). A program that cannot start
+ * (missing, not executable, out of resources) is said once until one
+ * starts again: a storm of events would otherwise be a storm of lines. */
 static void start_run(struct eventexec *x, struct eventexec_job *j)
 {
     const char *path = x->settings->eventexec;
@@ -129,9 +130,17 @@ static void start_run(struct eventexec *x, struct eventexec_job *j)
     char vars[3][VAR_MAX];
     char **env = r ? child_env(j, vars) : NULL;
     int p[2] = {-1, -1};
-    int err = !path ? ENOENT : !r || !env ? ENOMEM : -childproc_runnable(path);
+    pid_t pid = 0;
+    int err = !path ? ENOENT : !r || !env ? ENOMEM : 0;
     if (!err && pipe2(p, O_CLOEXEC) < 0)
         err = errno;
+    if (!err) {
+        char *argv[] = {(char *)path, NULL};
+        err = childproc_spawn(path, argv, env, p[0], true, &pid);
+        close(p[0]);
+        if (err)
+            close(p[1]);
+    }
     if (err) {
         x->stats.failed++;
         if (!x->warned_unrunnable)
@@ -143,18 +152,7 @@ static void start_run(struct eventexec *x, struct eventexec_job *j)
     }
     x->warned_unrunnable = false;
     snprintf(r->what, sizeof(r->what), "event %s on console [%.200s]", job_rule(j), job_console(j));
-    char *argv[] = {(char *)path, NULL};
-    pid_t pid;
-    int rc = childproc_spawn(path, argv, env, p[0], true, &pid);
-    close(p[0]);
-    if (rc != 0) {
-        x->stats.failed++;
-        log_warn("eventexec %s: %s: not started: %s", path, r->what, strerror(rc));
-        close(p[1]);
-        goto out;
-    }
     feed_stdin(p[1], j, r->what);
-    r->x = x;
     r->pid = pid;
     uv_timer_init(x->loop, &r->timer);
     r->timer.data = r;

@@ -83,6 +83,24 @@ static uint64_t mono_ms(void)
 
 /* --- the HTTP thread ------------------------------------------------- */
 
+/* Queues `r` (NULL: out of memory) with the headers every answer carries
+ * (type, cache, nosniff) and `extra` (name, value, ..., NULL), then lets
+ * go of it. */
+static enum MHD_Result queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r,
+                             const char *type, const char *cache, const char *const *extra)
+{
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        MHD_add_response_header(r, extra[i], extra[i + 1]);
+    enum MHD_Result rc = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
 static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *type,
                               char *body, size_t len, bool owned)
 {
@@ -90,38 +108,27 @@ static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, cons
         body ? MHD_create_response_from_buffer(
                    len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY)
              : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!r) {
-        if (owned)
-            free(body);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-    enum MHD_Result rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return rc;
+    if (!r && owned)
+        free(body);
+    static const char *const allow[] = {MHD_HTTP_HEADER_ALLOW, "GET, HEAD", NULL};
+    return queue(conn, status, r, type, "no-store",
+                 status == MHD_HTTP_METHOD_NOT_ALLOWED ? allow : NULL);
 }
 
 /* A file of the web page: built in, never changing while we run. */
 static enum MHD_Result answer_asset(struct MHD_Connection *conn, unsigned status,
                                     const struct web_asset *a)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
-    MHD_add_response_header(r, "X-Frame-Options", "DENY");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-    enum MHD_Result rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
-    return rc;
+    static const char *const page[] = {"Content-Security-Policy",
+                                       WEB_CSP,
+                                       "X-Frame-Options",
+                                       "DENY",
+                                       "Referrer-Policy",
+                                       "no-referrer",
+                                       NULL};
+    return queue(conn, status,
+                 MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT),
+                 a->type, "no-cache", page);
 }
 
 static enum MHD_Result answer_text(struct MHD_Connection *conn, unsigned status, const char *text)
@@ -170,9 +177,7 @@ static long count_fds(void)
     return n - 1; /* the directory's own descriptor */
 }
 
-/* Hands the request to the loop. Suspended before it is queued, under the
- * mutex the loop takes to resume it: a resume never comes first. */
-/* /events's query arguments; false (with a reply written) when bad. */
+/* /events's query arguments; false (with the reason in `why`) when bad. */
 static bool read_filter(struct MHD_Connection *conn, struct httpd_filter *f, char *why,
                         size_t whylen)
 {
@@ -198,6 +203,8 @@ static bool read_filter(struct MHD_Connection *conn, struct httpd_filter *f, cha
     return true;
 }
 
+/* Hands the request to the loop. Suspended before it is queued, under the
+ * mutex the loop takes to resume it: a resume never comes first. */
 static enum MHD_Result hand_to_loop(struct httpd *h, struct MHD_Connection *conn,
                                     enum httpd_page page, void **con_cls)
 {
@@ -262,22 +269,16 @@ static bool authorized(struct httpd *h, struct MHD_Connection *conn)
 /* Without the token: the page asks for it, the rest is refused. */
 static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url)
 {
+    static const char text[] = "this page needs the token: send \"Authorization: Bearer TOKEN\", "
+                               "or log in at /login\n";
+    static const char *const challenge[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                            "Bearer realm=\"conmand\"", NULL};
     if (!strcmp(url, "/"))
         return answer_asset(conn, MHD_HTTP_UNAUTHORIZED, web_asset_find("/login"));
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        strlen("this page needs the token: send \"Authorization: Bearer TOKEN\", or log in at "
-               "/login\n"),
-        (void *)"this page needs the token: send \"Authorization: Bearer TOKEN\", or log in at "
-                "/login\n",
-        MHD_RESPMEM_PERSISTENT);
-    if (!r)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"conmand\"");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, r);
-    MHD_destroy_response(r);
-    return rc;
+    return queue(
+        conn, MHD_HTTP_UNAUTHORIZED,
+        MHD_create_response_from_buffer(sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT),
+        "text/plain; charset=utf-8", "no-store", challenge);
 }
 
 static enum MHD_Result login_field(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -313,15 +314,12 @@ static enum MHD_Result login_done(struct httpd *h, struct MHD_Connection *conn, 
     secret_hex(&t, hex, sizeof(hex));
     snprintf(cookie, sizeof(cookie), TOKEN_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict", hex);
     secret_wipe(hex, sizeof(hex));
-    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result rc = MHD_NO;
-    if (r) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, "/");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-        rc = MHD_queue_response(conn, MHD_HTTP_SEE_OTHER, r);
-        MHD_destroy_response(r);
-    }
+    const char *const to_list[] = {MHD_HTTP_HEADER_SET_COOKIE, cookie, MHD_HTTP_HEADER_LOCATION,
+                                   "/", NULL};
+    enum MHD_Result rc =
+        queue(conn, MHD_HTTP_SEE_OTHER,
+              MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT),
+              "text/plain; charset=utf-8", "no-store", to_list);
     secret_wipe(cookie, sizeof(cookie));
     return rc;
 }
