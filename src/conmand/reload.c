@@ -105,7 +105,8 @@ void reload_restart_needed(const struct conf_server *o, const struct conf_server
     NOTE(differs(o->syslog, n->syslog), "syslog");
     NOTE(o->tcpwrappers != n->tcpwrappers, "tcpwrappers");
     NOTE(o->httpport != n->httpport || differs(o->httpaddr, n->httpaddr) ||
-             differs(o->httptokenfile, n->httptokenfile),
+             differs(o->httptokenfile, n->httptokenfile) || differs(o->httpcert, n->httpcert) ||
+             differs(o->httpkey, n->httpkey),
          "httpport");
     NOTE(differs(o->logship_tcp, n->logship_tcp) || differs(o->logship_file, n->logship_file),
          "logship");
@@ -150,6 +151,8 @@ void reload_keep_running_server(struct conf_server *applied, struct conf_server 
     KEEP_STR(pidfile);
     KEEP_STR(httpaddr);
     KEEP_STR(httptokenfile);
+    KEEP_STR(httpcert);
+    KEEP_STR(httpkey);
     KEEP_STR(logship_tcp);
     KEEP_STR(logship_file);
 #undef KEEP_STR

@@ -30,6 +30,7 @@
 #include "conmand/consoles/types.h"
 #include "conmand/reload.h"
 #include "conmand/consoles/notice.h"
+#include "conmand/clients/webclient.h"
 #include "conmand/http/httpd.h"
 #include "conmand/http/scrape.h"
 #include "conmand/events/eventexec.h"
@@ -50,6 +51,7 @@ struct server {
     struct console_hub hub;           /* what the consoles share */
     struct console_registry consoles; /* by name */
     struct client_hub clients;        /* what the client sessions share */
+    struct web_hub web;               /* the web viewers (on the HTTP port) */
     struct reset_runner resets;       /* SERVER resetcmd runs */
     FILE *logfp;
     uv_timer_t logcheck;        /* server log: retried while failing, reopened if deleted */
@@ -240,6 +242,8 @@ static int reload(struct server *s)
     struct conf old = s->conf;
     s->conf = nc;
     reload_keep_running_server(&s->conf.server, &old.server);
+    if (s->http)
+        httpd_set_join(s->http, s->conf.server.httpjoin);
     t.conf = &old;
     size_t n = reload_act(&t, &prep);
     conf_release(&old);
@@ -343,7 +347,8 @@ static void stop_server(struct server *s)
     if (s->stopping)
         return;
     s->stopping = true;
-    s->hub.stopping = true; /* no console reconnects from here on */
+    s->hub.stopping = true;       /* no console reconnects from here on */
+    webclient_close_all(&s->web); /* their sockets are the HTTP port's */
     if (s->http)
         httpd_stop(s->http); /* first: no page is built from what goes next */
     s->http = NULL;
@@ -665,6 +670,13 @@ static void start_log_check(struct server *s)
     uv_unref((uv_handle_t *)&s->logcheck);
 }
 
+/* A WebSocket from the HTTP port: a web viewer. */
+static void open_viewer(void *ctx, struct httpd_upgrade *up)
+{
+    struct scrape_source *pages = ctx;
+    webclient_open(pages->web, up);
+}
+
 /* SERVER httpport: before the client listener, so /readyz answers "not
  * ready" while conmand starts. Returns 0 or -ENOMEM. */
 static int start_http(struct server *s)
@@ -678,9 +690,11 @@ static int start_http(struct server *s)
                                       .clients = &s->clients,
                                       .counters = &s->counters,
                                       .http = &s->http,
+                                      .web = &s->web,
                                       .eventexec = &s->eventexec};
-    struct httpd_builder b = {.step = scrape_step, .release = scrape_release, .ctx = &s->pages};
-    s->http = httpd_start(s->loop, cs->httpaddr, cs->httpport, cs->httptokenfile, &b);
+    struct httpd_builder b = {
+        .step = scrape_step, .release = scrape_release, .upgrade = open_viewer, .ctx = &s->pages};
+    s->http = httpd_start(s->loop, cs, &b);
     if (!s->http)
         log_error("out of memory starting HTTP on port %d", cs->httpport);
     return s->http ? 0 : -ENOMEM;
@@ -742,6 +756,8 @@ int server_run(struct server_opts *opts, struct conf *conf)
                                      .settings = &s->conf.server,
                                      .consoles = &s->consoles,
                                      .resets = &s->resets};
+    memset(&s->web, 0, sizeof(s->web));
+    s->web.clients = &s->clients;
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file size limit fails the write (EFBIG), never the daemon */
     /* Orphaned grandchildren of process consoles become ours: reaped while

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "conmand/clients/relay.h"
@@ -1111,6 +1112,55 @@ static void request_timeout(uv_timer_t *t)
     client_close(cl);
 }
 
+/* Puts a new client on the hub's list and counts it. */
+static void add_client(struct client_hub *s, struct client *cl)
+{
+    cl->next = s->clients;
+    if (s->clients)
+        s->clients->prev = cl;
+    s->clients = cl;
+    s->stats.connected++;
+    s->stats.accepted++;
+}
+
+int client_adopt(struct client_hub *s, int fd, const char *host, int port, const char *lines,
+                 size_t len)
+{
+    struct client *cl = calloc(1, sizeof(*cl));
+    char *in = malloc(len ? len : 1);
+    if (!cl || !in || len > PROTO_MAX_LINE) {
+        free(cl);
+        free(in);
+        close(fd);
+        return -ENOMEM;
+    }
+    cl->hub = s;
+    cl->reader.ops = &client_reader_ops;
+    cl->relay = (struct relay){.ops = &relay_ops, .ctx = cl};
+    uv_tcp_init(s->loop, &cl->tcp); /* a stream socket of any family */
+    cl->tcp.data = cl;
+    cl->handles = 1;
+    memcpy(in, lines, len);
+    cl->in = in;
+    cl->incap = len;
+    add_client(s, cl);
+    int rc = uv_tcp_open(&cl->tcp, fd);
+    if (rc < 0) {
+        close(fd);
+        uv_close((uv_handle_t *)&cl->tcp, closed_cb);
+        return rc;
+    }
+    uv_timer_init(s->loop, &cl->request_timer);
+    cl->request_timer.data = cl;
+    cl->handles = 2;
+    snprintf(cl->host, sizeof(cl->host), "%s", host);
+    cl->port = port;
+    lines_in(cl, len);
+    if (cl->state != CLIENT_CLOSING)
+        uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb);
+    return 0;
+}
+
 void client_accept(struct client_hub *s)
 {
     struct client *cl = calloc(1, sizeof(*cl));
@@ -1140,11 +1190,6 @@ void client_accept(struct client_hub *s)
     if (s->settings->keepalive)
         uv_tcp_keepalive(&cl->tcp, 1, 60);
     uv_tcp_nodelay(&cl->tcp, 1);
-    cl->next = s->clients;
-    if (s->clients)
-        s->clients->prev = cl;
-    s->clients = cl;
-    s->stats.connected++;
-    s->stats.accepted++;
+    add_client(s, cl);
     uv_read_start((uv_stream_t *)&cl->tcp, alloc_cb, read_cb);
 }

@@ -90,6 +90,16 @@ struct client {
 /* Accepts a pending connection on the listener. */
 void client_accept(struct client_hub *hub);
 
+/* A session over `fd` (a stream socket, owned from here on: one end of a
+ * socketpair whose other end is a web viewer's) for a client at host:port
+ * whose greeting and request are `lines` (at most PROTO_MAX_LINE bytes).
+ * They are handled before this returns, as if read: a caller that read
+ * the console's log just before misses and repeats no byte of its output.
+ * The replies are the stock client's (two lines, then the session).
+ * Returns 0, or -errno (fd then closed). */
+int client_adopt(struct client_hub *hub, int fd, const char *host, int port, const char *lines,
+                 size_t len);
+
 /* Queues bytes to the client; drops (and counts) when its queue is full. */
 void client_send(struct client *cl, const void *buf, size_t len);
 

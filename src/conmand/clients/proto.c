@@ -417,7 +417,7 @@ int proto_format_relay(const struct proto_req *r, const char *client_host, const
     struct strbuf b = {0};
     strbuf_adds(&b, "HELLO");
     bool ok = add_quoted(&b, "USER", r->user) && (!r->tty[0] || add_quoted(&b, "TTY", r->tty)) &&
-              add_quoted(&b, "VIA", client_host);
+              (!client_host || add_quoted(&b, "VIA", client_host));
     strbuf_adds(&b, r->cmd == PROTO_CMD_CONNECT ? "\nCONNECT" : "\nMONITOR");
     if (r->join)
         strbuf_adds(&b, " OPTION=JOIN");

@@ -137,7 +137,8 @@ size_t proto_ok_size(const char *const *names, size_t n, bool reset);
  * client's session there: "HELLO USER='u' [TTY='t'] VIA='host'\n" then
  * "CONNECT|MONITOR [OPTION=JOIN|FORCE|BROADCAST|QUIET ...] CONSOLE='a'
  * ...\n", the client's own request with its patterns replaced by the
- * names it matched here. Into *out (malloc'd, NUL-terminated; *len
+ * names it matched here; without VIA when `client_host` is NULL (a
+ * session of this conmand's own: the web viewer's). Into *out (malloc'd, NUL-terminated; *len
  * without the NUL). Returns 0, -EINVAL when a name or field holds both
  * quote characters or a line break (it cannot be quoted), or -ENOMEM. */
 int proto_format_relay(const struct proto_req *r, const char *client_host, const char *const *names,

@@ -327,6 +327,12 @@ static int server_kv(struct parser *p, const char *key, const char *val)
         return set_str(&s->eventexec, val);
     else if (!strcasecmp(key, "httptokenfile"))
         return set_str(&s->httptokenfile, val);
+    else if (!strcasecmp(key, "httpjoin"))
+        rc = conf_parse_bool(val, &s->httpjoin);
+    else if (!strcasecmp(key, "httpcert"))
+        return set_str(&s->httpcert, val);
+    else if (!strcasecmp(key, "httpkey"))
+        return set_str(&s->httpkey, val);
     else {
         report(p, "unrecognized SERVER keyword '%s'", key);
         return -EINVAL;
@@ -828,6 +834,12 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
         s += len;
     }
     explicit_bzero(line, sizeof(line)); /* the last line may hold a password */
+    if (rc == 0 && !out->server.httpcert != !out->server.httpkey) {
+        report(&p, "SERVER %s is set without %s: HTTPS needs both the certificate and the key",
+               out->server.httpcert ? "httpcert" : "httpkey",
+               out->server.httpcert ? "httpkey" : "httpcert");
+        rc = -EINVAL;
+    }
     free(p.g_log);
     for (size_t i = 0; i < CONSOLE_TYPES_MAX; i++)
         secret_free(p.g_opts[i]);
@@ -854,6 +866,8 @@ void conf_release(struct conf *c)
     free(s->eventrules);
     free(s->eventexec);
     free(s->httptokenfile);
+    free(s->httpcert);
+    free(s->httpkey);
     for (size_t i = 0; i < c->nconsoles; i++)
         conf_console_release(&c->consoles[i]);
     free(c->consoles);

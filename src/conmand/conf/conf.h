@@ -65,6 +65,8 @@ struct conf_server {
     char *eventrules;             /* console event rules file (issue 17), or NULL: none */
     char *eventexec;              /* a program run per event, or NULL: none */
     char *httptokenfile;          /* the HTTP port's token (issue 18), or NULL: none */
+    bool httpjoin;                /* the browser may join and force consoles */
+    char *httpcert, *httpkey;     /* PEM files: HTTPS on the HTTP port; NULL: HTTP */
 };
 
 struct conf {

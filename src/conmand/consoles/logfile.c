@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -706,6 +707,26 @@ void logfile_write_msg(struct logfile *l, const char *msg, size_t len)
     mark_dirty(l);
 }
 
+/* The end of the file rotated last (console.<name>.1), up to `len` bytes
+ * into `buf`: a tail asked for just after a rotation reaches into it.
+ * Returns the count (0 when there is none). */
+static size_t rotated_tail(const char *path, char *buf, size_t len)
+{
+    char older[PATH_MAX];
+    if (!len || logbudget_name(path, 1, older, sizeof(older)) < 0)
+        return 0;
+    int fd = open(older, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    ssize_t n = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        off_t start = st.st_size > (off_t)len ? st.st_size - (off_t)len : 0;
+        n = pread(fd, buf, (size_t)(st.st_size - start), start);
+    }
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? (size_t)n : 0;
+}
+
 long logfile_tail(struct logfile *l, char *buf, size_t len)
 {
     if (!l->path)
@@ -720,8 +741,9 @@ long logfile_tail(struct logfile *l, char *buf, size_t len)
     if (fstat(l->fd, &st) < 0)
         return -errno;
     off_t start = st.st_size > (off_t)len ? st.st_size - (off_t)len : 0;
-    ssize_t n = pread(l->fd, buf, (size_t)(st.st_size - start), start);
-    return n < 0 ? -errno : (long)n;
+    size_t older = start ? 0 : rotated_tail(l->path, buf, len - (size_t)st.st_size);
+    ssize_t n = pread(l->fd, buf + older, (size_t)(st.st_size - start), start);
+    return n < 0 ? -errno : (long)(older + (size_t)n);
 }
 
 bool logfile_moved(const struct logfile *l)

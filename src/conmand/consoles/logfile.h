@@ -177,8 +177,9 @@ void logfile_write_msg(struct logfile *l, const char *msg, size_t len);
 /* Writes this log's pending output now. */
 void logfile_flush(struct logfile *l);
 
-/* Flushes, then copies up to `len` bytes from the end of the file into
- * `buf`. Returns the count or -errno. */
+/* Flushes, then copies up to `len` bytes from the end of the log into
+ * `buf`: the live file's, after the end of the one rotated last when the
+ * live file holds fewer. Returns the count or -errno. */
 long logfile_tail(struct logfile *l, char *buf, size_t len);
 
 /* True when the path no longer names the file logfile_open() opened

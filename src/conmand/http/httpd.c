@@ -20,14 +20,19 @@
 
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/fileutil.h"
 #include "conmand/http/httptoken.h"
+#include "conmand/http/websocket.h"
 #include "conmand/http/webpage.h"
 
-#define HTTPD_CONNECTIONS 64 /* at once; more wait in the listen queue */
-#define HTTPD_TIMEOUT_SEC 10 /* an idle or silent connection is closed */
+/* At once, WebSocket viewers included; more wait in the listen queue. */
+#define HTTPD_CONNECTIONS 1024
+#define HTTPD_PEM_MAX (1024 * 1024) /* longest httpcert or httpkey file */
+#define HTTPD_TIMEOUT_SEC 10        /* an idle or silent connection is closed */
 
-/* What con_cls points at: a loop page's job or a login in progress. */
-enum req_kind { REQ_PAGE, REQ_LOGIN };
+/* What con_cls points at: a loop page's job, a login in progress or a
+ * WebSocket handshake. */
+enum req_kind { REQ_PAGE, REQ_LOGIN, REQ_UPGRADE };
 
 struct job {
     enum req_kind kind; /* REQ_PAGE */
@@ -49,6 +54,14 @@ struct login {
     char token[HTTPTOKEN_MAX];
 };
 
+/* A WebSocket handshake answered, until its socket is handed over. */
+struct upgrade {
+    enum req_kind kind; /* REQ_UPGRADE */
+    struct httpd *h;
+    char console[256];
+    enum httpd_ws_mode mode;
+};
+
 #define TOKEN_COOKIE "conman_token"
 
 struct httpd {
@@ -56,7 +69,9 @@ struct httpd {
     struct httptoken *token; /* SERVER httptokenfile, or NULL: no token needed */
     struct httpd_builder b;
     struct sockaddr_in sa;
-    char where[64]; /* "ADDR:PORT", for messages */
+    char where[64];           /* "ADDR:PORT", for messages */
+    char *certfile, *keyfile; /* SERVER httpcert, httpkey: HTTPS; NULL: HTTP */
+    bool pem_failing;         /* one of them could not be read: said once */
     struct MHD_Daemon *d;
     uv_async_t wake;
     uv_idle_t idle;
@@ -65,13 +80,15 @@ struct httpd {
     bool bind_failing;
     struct job *active; /* being built (loop thread only) */
     struct httpd_stats stats;
-    pthread_mutex_t mu; /* guards what follows */
-    struct job *queued; /* handed over by the HTTP thread */
+    pthread_mutex_t mu;             /* guards what follows */
+    struct job *queued;             /* handed over by the HTTP thread */
+    struct httpd_upgrade *upgrades; /* the same, WebSocket sockets */
     bool stopping;
     char why[160]; /* why not ready */
     /* Shared without the mutex. */
     atomic_uint_fast64_t heartbeat_ms; /* CLOCK_MONOTONIC, the loop's last turn */
     atomic_bool ready;
+    atomic_bool join; /* SERVER httpjoin */
 };
 
 static uint64_t mono_ms(void)
@@ -352,6 +369,142 @@ static enum MHD_Result login(struct httpd *h, struct MHD_Connection *conn, const
     return login_done(h, conn, l);
 }
 
+/* --- WebSocket: the handshake here, the connection on the loop ------- */
+
+/* The socket is the loop's now (HTTP thread; nothing here may block). */
+static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+                        size_t extralen, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+    struct httpd *h = cls;
+    struct upgrade *u = con_cls;
+    struct httpd_upgrade *up = calloc(1, sizeof(*up));
+    if (up && extralen && !(up->extra = malloc(extralen))) {
+        free(up);
+        up = NULL;
+    }
+    if (!up) {
+        MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+        return;
+    }
+    if (extralen)
+        memcpy(up->extra, extra, extralen);
+    up->extralen = extralen;
+    up->fd = sock;
+    up->urh = urh;
+    up->mode = u->mode;
+    snprintf(up->console, sizeof(up->console), "%s", u->console);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr_in *sa = ci ? (const struct sockaddr_in *)ci->client_addr : NULL;
+    if (sa && sa->sin_family == AF_INET) {
+        inet_ntop(AF_INET, &sa->sin_addr, up->host, sizeof(up->host));
+        up->port = ntohs(sa->sin_port);
+    } else
+        snprintf(up->host, sizeof(up->host), "unknown");
+    pthread_mutex_lock(&h->mu);
+    bool stopping = h->stopping;
+    if (!stopping) {
+        up->next = h->upgrades;
+        h->upgrades = up;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (stopping)
+        httpd_upgrade_release(up);
+    else
+        uv_async_send(&h->wake);
+}
+
+void httpd_upgrade_release(void *arg)
+{
+    struct httpd_upgrade *up = arg;
+    MHD_upgrade_action(up->urh, MHD_UPGRADE_ACTION_CLOSE);
+    free(up->extra);
+    free(up);
+}
+
+/* A header's comma-separated tokens hold `token` (any case). */
+static bool header_has(struct MHD_Connection *conn, const char *name, const char *token)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+    size_t n = strlen(token);
+    for (const char *p = v; p && *p;) {
+        p += strspn(p, " \t,");
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == n && !strncasecmp(p, token, n))
+            return true;
+        p += len;
+    }
+    return false;
+}
+
+static bool read_mode(struct MHD_Connection *conn, enum httpd_ws_mode *mode)
+{
+    const char *m = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "mode");
+    *mode = !m || !strcmp(m, "monitor") ? HTTPD_WS_MONITOR
+            : !strcmp(m, "join")        ? HTTPD_WS_JOIN
+            : !strcmp(m, "force")       ? HTTPD_WS_FORCE
+                                        : (enum httpd_ws_mode) - 1;
+    return (int)*mode >= 0;
+}
+
+/* GET /consoles/NAME/ws: RFC 6455's checks, the Origin (no other site's
+ * page may open it with the browser's cookie), the mode and httpjoin,
+ * then 101 and the socket to the loop (on_upgraded). */
+static enum MHD_Result upgrade(struct httpd *h, struct MHD_Connection *conn, const char *url,
+                               void **con_cls)
+{
+    struct upgrade u = {.kind = REQ_UPGRADE, .h = h};
+    char accept[29], text[512];
+    const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+    const char *version =
+        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (ws_console_path(url, u.console, sizeof(u.console)) < 0)
+        return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found: /consoles/NAME/ws\n");
+    if (!header_has(conn, MHD_HTTP_HEADER_UPGRADE, "websocket") ||
+        !header_has(conn, MHD_HTTP_HEADER_CONNECTION, "upgrade") || !key ||
+        ws_accept_key(key, accept) < 0)
+        return answer_text(conn, MHD_HTTP_BAD_REQUEST,
+                           "this is a WebSocket: send the RFC 6455 handshake (Upgrade: websocket, "
+                           "Connection: Upgrade, a Sec-WebSocket-Key)\n");
+    if (!version || strcmp(version, "13")) {
+        static const char *const v13[] = {"Sec-WebSocket-Version", "13", NULL};
+        static const char t[] = "only WebSocket version 13\n";
+        return queue(
+            conn, MHD_HTTP_UPGRADE_REQUIRED,
+            MHD_create_response_from_buffer(sizeof(t) - 1, (void *)t, MHD_RESPMEM_PERSISTENT),
+            "text/plain; charset=utf-8", "no-store", v13);
+    }
+    if (!ws_origin_ok(origin, host, h->certfile != NULL)) {
+        snprintf(text, sizeof(text),
+                 "refused: a page from %.200s may not open this WebSocket (only pages from "
+                 "this server may)\n",
+                 origin);
+        return answer_text(conn, MHD_HTTP_FORBIDDEN, text);
+    }
+    if (!read_mode(conn, &u.mode))
+        return answer_text(conn, MHD_HTTP_BAD_REQUEST, "mode= is monitor, join or force\n");
+    if (u.mode != HTTPD_WS_MONITOR && !atomic_load(&h->join))
+        return answer_text(conn, MHD_HTTP_FORBIDDEN,
+                           "refused: joining a console from the browser is off here "
+                           "(SERVER httpjoin=ON allows it); mode=monitor watches\n");
+    struct upgrade *kept = malloc(sizeof(*kept));
+    if (!kept)
+        return MHD_NO;
+    *kept = u;
+    *con_cls = kept;
+    static const char *const headers[] = {MHD_HTTP_HEADER_UPGRADE, "websocket", NULL};
+    const char *const with_accept[] = {headers[0], headers[1], "Sec-WebSocket-Accept", accept,
+                                       NULL};
+    return queue(conn, MHD_HTTP_SWITCHING_PROTOCOLS,
+                 MHD_create_response_for_upgrade(on_upgraded, h), "application/octet-stream",
+                 "no-store", with_accept);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -361,6 +514,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     bool post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
     if (*con_cls && ((struct job *)*con_cls)->kind == REQ_LOGIN)
         return login(h, conn, upload, upload_size, con_cls);
+    if (*con_cls && ((struct job *)*con_cls)->kind == REQ_UPGRADE)
+        return MHD_YES; /* answered already */
     if (*con_cls)
         return answer_job(conn, *con_cls); /* resumed: the loop is done with it */
     if (h->token && post && strcmp(url, "/login") == 0)
@@ -382,6 +537,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return hand_to_loop(h, conn, HTTPD_PAGE_CONSOLES, con_cls);
     if (strcmp(url, "/events") == 0)
         return hand_to_loop(h, conn, HTTPD_PAGE_EVENTS, con_cls);
+    if (!strncmp(url, "/consoles/", 10))
+        return upgrade(h, conn, url, con_cls);
     const struct web_asset *a = web_asset_find(url);
     if (a && (h->token || strcmp(url, "/login")))
         return answer_asset(conn, MHD_HTTP_OK, a);
@@ -404,6 +561,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         MHD_destroy_post_processor(l->pp);
         secret_wipe(l->token, sizeof(l->token));
         free(l);
+    } else if (j && j->kind == REQ_UPGRADE) {
+        free(*con_cls);
     } else if (j) {
         strbuf_release(&j->pub.body);
         free(j);
@@ -456,7 +615,15 @@ static void on_wake(uv_async_t *a)
     pthread_mutex_lock(&h->mu);
     struct job *q = h->queued;
     h->queued = NULL;
+    struct httpd_upgrade *ups = h->upgrades;
+    h->upgrades = NULL;
     pthread_mutex_unlock(&h->mu);
+    while (ups) {
+        struct httpd_upgrade *up = ups;
+        ups = up->next;
+        up->next = NULL;
+        h->b.upgrade(h->b.ctx, up);
+    }
     struct job **tail = &h->active;
     while (*tail)
         tail = &(*tail)->next;
@@ -478,37 +645,95 @@ static void on_beat(uv_timer_t *t)
     atomic_store(&h->heartbeat_ms, mono_ms());
 }
 
+/* SERVER httpcert and httpkey, read at each start (a renewed certificate
+ * is served from the next restart of the port). Returns 0, or -errno with
+ * the file named in `err`. The key is wiped once libmicrohttpd has it. */
+static int read_pem(const char *path, const char *what, struct secret *out, char *err,
+                    size_t errlen)
+{
+    char *data = NULL, why[256];
+    size_t len = 0;
+    int rc = file_read_all(path, HTTPD_PEM_MAX, &data, &len, why, sizeof(why));
+    if (rc == 0 && !len)
+        rc = -EINVAL, snprintf(why, sizeof(why), "%s: empty", path);
+    if (rc < 0) {
+        snprintf(err, errlen, "SERVER %s: %s", what, why);
+        return rc;
+    }
+    *out = (struct secret){data, len};
+    return 0;
+}
+
 /* The HTTP thread takes no signals: they are the loop's (libuv's signal
  * handles) and configure_conman's. */
-static struct MHD_Daemon *start_daemon(struct httpd *h)
+static struct MHD_Daemon *start_daemon(struct httpd *h, const struct secret *cert,
+                                       const struct secret *key)
 {
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
     /* epoll: conmand's descriptors run past select()'s 1,024. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_ALLOW_UPGRADE | (cert ? MHD_USE_TLS : 0);
+    struct MHD_OptionItem tls[] = {
+        {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert ? cert->bytes : NULL},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, key ? key->bytes : NULL},
+        {MHD_OPTION_END, 0, NULL}};
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-        ntohs(h->sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->sa,
+        flags, ntohs(h->sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)HTTPD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_SEC,
-        MHD_OPTION_END);
+        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = e;
     return d;
 }
 
+/* Starts the daemon with the certificate and key when HTTPS is asked for;
+ * a file that cannot be read starts nothing (never plain HTTP instead). */
+static struct MHD_Daemon *start_http_or_https(struct httpd *h)
+{
+    if (!h->certfile)
+        return start_daemon(h, NULL, NULL);
+    struct secret cert = {0}, key = {0};
+    char err[400];
+    int rc = read_pem(h->certfile, "httpcert", &cert, err, sizeof(err));
+    if (rc == 0)
+        rc = read_pem(h->keyfile, "httpkey", &key, err, sizeof(err));
+    struct MHD_Daemon *d = NULL;
+    if (rc == 0) {
+        h->pem_failing = false;
+        errno = 0;
+        d = start_daemon(h, &cert, &key);
+        if (!d && !errno)
+            errno = EPROTO; /* told below as "libmicrohttpd refused to start" */
+    } else if (!h->pem_failing) {
+        log_error("cannot serve HTTPS on %s: %s (retrying every %d s)", h->where, err,
+                  HTTPD_RETRY_MS / 1000);
+        h->pem_failing = true;
+    }
+    secret_release(&cert);
+    secret_release(&key);
+    if (rc < 0)
+        errno = 0;
+    return d;
+}
+
 static void try_bind(struct httpd *h)
 {
     errno = 0;
-    h->d = start_daemon(h);
+    h->d = start_http_or_https(h);
     if (h->d) {
         uv_timer_stop(&h->retry);
-        log_info("Serving HTTP on %s (/healthz /readyz /metrics /consoles /events)%s", h->where,
+        log_info("Serving %s on %s (/ /healthz /readyz /metrics /consoles /events)%s",
+                 h->certfile ? "HTTPS" : "HTTP", h->where,
                  h->bind_failing ? ": bound at last" : "");
         h->bind_failing = false;
         return;
     }
+    if (h->pem_failing)
+        return; /* said once by start_http_or_https() */
     if (!h->bind_failing)
         log_error("cannot serve HTTP on %s: %s (SERVER httpport; retrying every %d s)", h->where,
                   errno ? strerror(errno) : "libmicrohttpd refused to start",
@@ -521,16 +746,24 @@ static void on_retry(uv_timer_t *t)
     try_bind(t->data);
 }
 
-struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port, const char *tokenfile,
+struct httpd *httpd_start(uv_loop_t *loop, const struct conf_server *cs,
                           const struct httpd_builder *b)
 {
+    const char *addr = cs->httpaddr;
+    int port = cs->httpport;
     struct httpd *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
-    if (tokenfile && !(h->token = httptoken_new(tokenfile))) {
+    if ((cs->httptokenfile && !(h->token = httptoken_new(cs->httptokenfile))) ||
+        (cs->httpcert &&
+         (!(h->certfile = strdup(cs->httpcert)) || !(h->keyfile = strdup(cs->httpkey))))) {
+        httptoken_free(h->token);
+        free(h->certfile);
+        free(h->keyfile);
         free(h);
         return NULL;
     }
+    atomic_store(&h->join, cs->httpjoin);
     h->loop = loop;
     h->b = *b;
     h->sa.sin_family = AF_INET;
@@ -559,6 +792,11 @@ struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port, const cha
     return h;
 }
 
+void httpd_set_join(struct httpd *h, bool join)
+{
+    atomic_store(&h->join, join);
+}
+
 void httpd_set_ready(struct httpd *h, bool ready, const char *why)
 {
     pthread_mutex_lock(&h->mu);
@@ -578,6 +816,8 @@ static void on_handle_closed(uv_handle_t *handle)
     if (--h->open_handles == 0) {
         pthread_mutex_destroy(&h->mu);
         httptoken_free(h->token);
+        free(h->certfile);
+        free(h->keyfile);
         free(h);
     }
 }
@@ -588,7 +828,14 @@ void httpd_stop(struct httpd *h)
     h->stopping = true; /* no more jobs from here on */
     struct job *q = h->queued;
     h->queued = NULL;
+    struct httpd_upgrade *ups = h->upgrades;
+    h->upgrades = NULL;
     pthread_mutex_unlock(&h->mu);
+    while (ups) { /* WebSockets the loop never took */
+        struct httpd_upgrade *up = ups;
+        ups = up->next;
+        httpd_upgrade_release(up);
+    }
     while (q) { /* queued, never started */
         struct job *j = q;
         q = q->next;

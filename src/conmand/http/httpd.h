@@ -14,6 +14,9 @@
 #include <uv.h>
 
 #include "common/strbuf.h"
+#include "conmand/conf/conf.h"
+
+struct MHD_UpgradeResponseHandle;
 
 /* Longest the loop spends building pages in one turn. */
 #define HTTPD_SLICE_NS 1000000
@@ -40,6 +43,25 @@ struct httpd_job {
     struct httpd_filter filter; /* /events */
 };
 
+/* A WebSocket handshake answered (GET /consoles/NAME/ws): the socket,
+ * for the loop. Whoever gets it calls httpd_upgrade_release() once. */
+enum httpd_ws_mode { HTTPD_WS_MONITOR, HTTPD_WS_JOIN, HTTPD_WS_FORCE };
+struct httpd_upgrade {
+    int fd;      /* not to be closed: httpd_upgrade_release() does */
+    char *extra; /* bytes read past the handshake */
+    size_t extralen;
+    char console[256];
+    enum httpd_ws_mode mode;
+    char host[64]; /* the browser's address and port */
+    int port;
+    struct MHD_UpgradeResponseHandle *urh;
+    struct httpd_upgrade *next;
+};
+
+/* Lets go of an upgraded socket (libmicrohttpd closes it) and frees `up`
+ * (a struct httpd_upgrade *; void for use as a callback). */
+void httpd_upgrade_release(void *up);
+
 /* What builds the loop's pages. step() appends to job->body until the page
  * is complete (returns true) or uv_hrtime() passes `deadline_ns` (returns
  * false: called again next turn, after the loop's other work; the data may
@@ -48,6 +70,8 @@ struct httpd_job {
 struct httpd_builder {
     bool (*step)(void *ctx, struct httpd_job *job, uint64_t deadline_ns);
     void (*release)(void *ctx, struct httpd_job *job);
+    /* A WebSocket for the loop: it owns `up` from here on. */
+    void (*upgrade)(void *ctx, struct httpd_upgrade *up);
     void *ctx;
 };
 
@@ -60,11 +84,17 @@ struct httpd_stats {
 
 struct httpd;
 
-/* Starts serving `addr` (IPv4; NULL: 127.0.0.1) port `port` with `b`
- * building the loop's pages. Returns NULL only when out of memory; a port
- * that cannot be bound is logged and retried every HTTPD_RETRY_MS. */
-struct httpd *httpd_start(uv_loop_t *loop, const char *addr, int port, const char *tokenfile,
+/* Starts serving SERVER httpport on httpaddr (IPv4; NULL: 127.0.0.1),
+ * with httptokenfile, and HTTPS with httpcert and httpkey, `b` building
+ * the loop's pages. Returns NULL only when out of memory; a port that
+ * cannot be bound, or a certificate that cannot be read, is logged and
+ * tried again every HTTPD_RETRY_MS. */
+struct httpd *httpd_start(uv_loop_t *loop, const struct conf_server *cs,
                           const struct httpd_builder *b);
+
+/* SERVER httpjoin: whether /consoles/NAME/ws?mode=join|force is allowed
+ * (live: a reload changes it). */
+void httpd_set_join(struct httpd *h, bool join);
 
 /* /readyz: ready or not, and why not (copied; shown in the 503 body). */
 void httpd_set_ready(struct httpd *h, bool ready, const char *why);

@@ -10,6 +10,7 @@
 #include "common/jsonbuf.h"
 #include "common/textenc.h"
 #include "conmand/clients/client.h"
+#include "conmand/clients/webclient.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/consoles/types.h"
@@ -428,6 +429,13 @@ static void server_part(const struct scrape_source *src, struct httpd_job *job,
     counter(sb, "conman_client_dropped_bytes_total",
             "Console output dropped for clients too slow to read it",
             (unsigned long long)src->clients->stats.dropped_bytes);
+    gauge(sb, "conman_web_viewers", "Web console viewers (WebSockets) open",
+          (double)src->web->stats.viewers);
+    counter(sb, "conman_web_viewers_total", "Web console viewers opened",
+            (unsigned long long)src->web->stats.opened);
+    counter(sb, "conman_web_viewers_dropped_total",
+            "Web console viewers dropped for not reading their output",
+            (unsigned long long)src->web->stats.dropped_slow);
     header(sb, "conman_reloads_total", "counter", "Configuration reloads (SIGHUP) by result");
     strbuf_addf(sb,
                 "conman_reloads_total{result=\"applied\"} %llu\n"

@@ -26,6 +26,8 @@ struct scrape_counters {
 
 /* Where the pages read from; all owned by the daemon and read on the loop
  * thread only. */
+struct web_hub;
+
 struct scrape_source {
     const struct console_registry *consoles;
     const struct console_hub *hub; /* logs (rotation, budget) and shipping */
@@ -33,6 +35,7 @@ struct scrape_source {
     const struct scrape_counters *counters;
     struct httpd *const *http;         /* its page-building counters */
     const struct eventexec *eventexec; /* SERVER eventexec runs */
+    struct web_hub *web;               /* web viewers (its hub takes new ones) */
 };
 
 /* The httpd_builder functions; ctx is a struct scrape_source. */

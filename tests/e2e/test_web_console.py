@@ -1,0 +1,227 @@
+"""The web console's WebSocket (issue 18 items 2-5), without a browser:
+python3-websockets against our conmand's /consoles/NAME/ws. A numbered
+console-sim stream arrives whole and in order through the log's replayed
+tail and the live output; mode=join types into the console (console-sim
+echoes it) and is 403 without httpjoin; mode=force steals from another
+viewer; the Origin and the token are checked; 100 viewers that never read
+are dropped with bounded memory while the console, its log and a viewer
+that reads go on."""
+import asyncio
+import os
+import re
+import socket
+import time
+
+import pytest
+import websockets
+
+from bmcsim import ConsoleSim, contiguous, seqs_by_console
+from conmand_util import Daemon
+from e2e_helpers import free_port, wait_for
+
+MAX = 256 * 1024  # WS_OUT_MAX
+REPLAY = 64 * 1024
+
+
+def start(procs, tmp_path, rate=50, server_extra="", names=("n1",), extra_consoles=()):
+    cons = ConsoleSim.start(procs, tmp_path, [f"{n}=tcp:0" for n in names], rate=rate)
+    http = free_port()
+    lines = [f'console name="{n}" dev="127.0.0.1:{cons.port(n)}"' for n in names]
+    lines += list(extra_consoles)
+    d = Daemon("ours", procs, tmp_path, lines,
+               server_extra=f"server httpport={http}\n{server_extra}",
+               global_extra='global log="console.%N"')
+    d.http, d.cons = http, cons
+    return d.start()
+
+
+def url(d, name="n1", mode=None):
+    return f"ws://127.0.0.1:{d.http}/consoles/{name}/ws" + (f"?mode={mode}" if mode else "")
+
+
+async def collect(uri, seconds, send=None, **kw):
+    """Every binary message for `seconds` (bytes joined), sending `send`
+    (a list of (delay s, bytes)) meanwhile."""
+    out = bytearray()
+    async with websockets.connect(uri, max_size=None, open_timeout=10, **kw) as ws:
+        t0 = time.monotonic()
+        pending = list(send or [])
+        while time.monotonic() - t0 < seconds:
+            if pending and time.monotonic() - t0 >= pending[0][0]:
+                await ws.send(pending.pop(0)[1])
+            try:
+                msg = await asyncio.wait_for(ws.recv(), timeout=0.1)
+            except asyncio.TimeoutError:
+                continue
+            assert isinstance(msg, bytes), "console bytes come as binary messages"
+            out += msg
+    return bytes(out)
+
+
+def refused(uri, **kw):
+    """The HTTP status and body the upgrade is answered with."""
+    async def go():
+        try:
+            async with websockets.connect(uri, open_timeout=10, **kw):
+                return 101, b""
+        except websockets.exceptions.InvalidStatusCode as e:
+            return e.status_code, b""
+    return asyncio.run(go())
+
+
+def wait_log(d, size, name="n1"):
+    path = os.path.join(d.dir, f"console.{name}")
+    wait_for(lambda: os.path.exists(path) and os.path.getsize(path) > size, timeout=30,
+             what=f"console.{name} past {size} bytes")
+
+
+def test_replay_then_live_output_is_every_line_once_in_order(procs, tmp_path):
+    d = start(procs, tmp_path, rate=400)
+    wait_log(d, REPLAY * 2)  # the log holds more than the replayed tail
+    got = asyncio.run(collect(url(d), 4))
+    seqs = seqs_by_console(got.decode(errors="replace"))["n1"]
+    # Lines of the tail, then a second of live lines at 400 a second.
+    assert contiguous(seqs, 900 + 400), (seqs[:5], len(seqs))
+    log = open(os.path.join(d.dir, "console.n1"), "rb").read()
+    first = got.index(b"#%08d" % seqs[0])
+    assert log.find(got[first:first + 4096]) > 0, "the replay is the log's own bytes"
+    assert len(log) - log.find(got[:200]) < len(got) + 4096  # the tail: the last 64 KiB
+    assert "Web viewer <127.0.0.1:" in d.output()
+
+
+def test_replay_reaches_into_the_rotated_log(procs, tmp_path):
+    d = start(procs, tmp_path, rate=400, server_extra="server logsize=100K logkeep=2")
+    rotated = os.path.join(d.dir, "console.n1.1")
+    wait_for(lambda: os.path.exists(rotated), timeout=30, what="a rotation")
+    live = os.path.join(d.dir, "console.n1")
+    # Just after a rotation the live file is short: the tail continues the old one.
+    for _ in range(200):
+        if os.path.getsize(live) < REPLAY // 2:
+            break
+        time.sleep(0.05)
+    got = asyncio.run(collect(url(d), 1.5))
+    seqs = seqs_by_console(got.decode(errors="replace"))["n1"]
+    assert contiguous(seqs, 600), (seqs[:5], len(seqs))
+    assert len(got) > REPLAY - 200
+
+
+def test_join_types_into_the_console_and_needs_httpjoin(procs, tmp_path):
+    d = start(procs, tmp_path, rate=2)
+    status, _ = refused(url(d, mode="join"))
+    assert status == 403
+    status, _ = refused(url(d, mode="force"))
+    assert status == 403
+    assert refused(url(d, mode="nonsense"))[0] == 400
+    got = asyncio.run(collect(url(d), 1.5, send=[(0.5, b"typed-by-a-monitor\r")]))
+    assert b"typed-by-a-monitor" not in got  # read-only by default
+
+    (tmp_path / "join").mkdir()
+    d2 = start(procs, tmp_path / "join", rate=2, server_extra="server httpjoin=ON")
+    got = asyncio.run(collect(url(d2, mode="join"), 3,
+                              send=[(0.5, b"hello-from-the-browser\r"), (0.7, "text frame\r")]))
+    assert b"hello-from-the-browser" in got and b"text frame" in got  # echoed by the console
+    assert "joined by <web@127.0.0.1> on browser" not in got.decode(errors="replace")
+
+
+def test_force_steals_from_a_joined_viewer_with_the_stock_notices(procs, tmp_path):
+    d = start(procs, tmp_path, rate=2, server_extra="server httpjoin=ON")
+
+    async def both():
+        async with websockets.connect(url(d, mode="join"), max_size=None) as first:
+            await asyncio.sleep(0.5)
+            second = await asyncio.wait_for(collect(url(d, mode="force"), 1.5), 10)
+            seen = bytearray()
+            try:
+                while True:
+                    seen += await asyncio.wait_for(first.recv(), timeout=0.5)
+            except (asyncio.TimeoutError, websockets.exceptions.ConnectionClosed):
+                pass
+            return bytes(seen), second
+
+    seen, second = asyncio.run(both())
+    assert re.search(rb"Console \[n1\] stolen by <web@127\.0\.0\.1> on browser", seen), seen[-500:]
+    assert re.search(rb"Console \[n1\] stolen from <web@127\.0\.0\.1> on browser", second)
+
+
+def test_a_missing_console_is_closed_with_its_name(procs, tmp_path):
+    d = start(procs, tmp_path, rate=2)
+
+    async def go():
+        async with websockets.connect(url(d, name="nope"), max_size=None) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), timeout=5)
+            except websockets.exceptions.ConnectionClosed as e:
+                return e.code, e.reason
+        return None
+
+    assert asyncio.run(go()) == (4404, "no console named nope")
+
+
+def test_origin_must_be_the_pages_own(procs, tmp_path):
+    d = start(procs, tmp_path, rate=2)
+    assert refused(url(d), origin="http://evil.example")[0] == 403
+    assert refused(url(d), origin=f"http://127.0.0.1:{d.http + 1}")[0] == 403
+    assert refused(url(d), origin=f"http://127.0.0.1:{d.http}")[0] == 101
+
+
+def test_the_websocket_needs_the_token(procs, tmp_path):
+    tfile = tmp_path / "token"
+    tfile.write_text("web-token\n")
+    d = start(procs, tmp_path, rate=2, server_extra=f'server httptokenfile="{tfile}"')
+    assert refused(url(d))[0] == 401
+    assert refused(url(d), extra_headers={"Authorization": "Bearer wrong"})[0] == 401
+    assert refused(url(d), extra_headers={"Authorization": "Bearer web-token"})[0] == 101
+    cookie = "conman_token=" + b"web-token".hex()
+    assert refused(url(d), extra_headers={"Cookie": cookie})[0] == 101
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def handshake(port, path):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)  # one byte at a time: nothing past the head is read
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def metric(d, name):
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{d.http}/metrics", timeout=5) as r:
+        m = re.search(rf"^{name} (\S+)$", r.read().decode(), re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_100_viewers_that_never_read_cost_bounded_memory_and_are_dropped(procs, tmp_path):
+    d = start(procs, tmp_path, rate=5000)
+    wait_log(d, REPLAY)
+    before = rss_kib(d.proc.pid)
+    socks = [handshake(d.http, "/consoles/n1/ws") for _ in range(100)]
+    reader = asyncio.run(collect(url(d), 1))  # another viewer still gets its output
+    assert len(reader) > REPLAY
+    peak = before
+    size0 = os.path.getsize(os.path.join(d.dir, "console.n1"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (metric(d, "conman_web_viewers_dropped_total") or 0) < 100:
+        peak = max(peak, rss_kib(d.proc.pid))
+        time.sleep(0.2)
+    assert metric(d, "conman_web_viewers_dropped_total") == 100
+    # Each costs at most its 256 KiB queue, its session's 64 KiB and
+    # bookkeeping: well under 1 MiB.
+    assert peak - before < 100 * 1024, (before, peak)
+    assert os.path.getsize(os.path.join(d.dir, "console.n1")) > size0 + 100000  # still logging
+    assert "too slow: 256 KiB of output unsent; dropped" in d.output()
+    for s in socks:
+        s.close()
+    wait_for(lambda: metric(d, "conman_web_viewers") == 0, timeout=20, what="viewers gone")
+    assert len(asyncio.run(collect(url(d), 1))) > REPLAY
