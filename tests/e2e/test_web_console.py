@@ -225,3 +225,60 @@ def test_100_viewers_that_never_read_cost_bounded_memory_and_are_dropped(procs, 
         s.close()
     wait_for(lambda: metric(d, "conman_web_viewers") == 0, timeout=20, what="viewers gone")
     assert len(asyncio.run(collect(url(d), 1))) > REPLAY
+
+
+# --- in a real browser ----------------------------------------------------
+
+def term_text(drv):
+    """The terminal's buffer as text, wrapped rows joined (xterm.js 3.8's core
+    buffer: the canvas renderer draws no text into the document)."""
+    return drv.execute_script(
+        "const t = window.conmanTerm; if (!t) return ''; const b = t._core.buffer; const out = [];"
+        "for (let i = 0; i < b.lines.length; i++) {"
+        "  const s = b.translateBufferLineToString(i, true);"
+        "  if (i && b.lines.get(i).isWrapped) out[out.length - 1] += s; else out.push(s); }"
+        "return out.join('\\n');")
+
+
+def test_a_browser_opens_a_console_and_joins_it_with_the_token(procs, tmp_path, browser):
+    from selenium.webdriver.common.by import By
+    tfile = tmp_path / "token"
+    tfile.write_text("browser-token\n")
+    d = start(procs, tmp_path, rate=5, names=("x1000c0s0b0n0", "x1000c0s1b0n0"),
+              server_extra=f'server httptokenfile="{tfile}"\nserver httpjoin=ON')
+    base = f"http://127.0.0.1:{d.http}"
+    # Without the token the console page is the login form, and nothing streams.
+    browser.get(f"{base}/console.html?name=x1000c0s0b0n0&mode=join")
+    assert browser.find_elements(By.ID, "token") and term_text(browser) == ""
+    browser.find_element(By.ID, "token").send_keys("browser-token\n")
+    status = browser.find_element(By.ID, "status")
+    wait_for(lambda: status.text.startswith("2 consoles"), timeout=15, what="the list")
+    browser.find_element(By.ID, "filter").send_keys("s1b0")
+    wait_for(lambda: [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#rows a")]
+             == ["x1000c0s1b0n0"], timeout=5, what="one console left")
+    browser.find_element(By.CSS_SELECTOR, "#rows a").click()
+    wait_for(lambda: "#0000000" in term_text(browser), timeout=15, what="boot output in the terminal")
+    assert "x1000c0s1b0n0" in term_text(browser)
+    assert browser.find_element(By.ID, "status").text == "monitoring (read-only)"
+    browser.find_element(By.ID, "join").click()
+    wait_for(lambda: browser.find_element(By.ID, "status").text.startswith("joined"), timeout=15,
+             what="joined")
+    browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("echo-me-42")
+    wait_for(lambda: "echo-me-42" in term_text(browser), timeout=10,
+             what="typed characters echoed by the console")
+    log = os.path.join(d.dir, "console.x1000c0s1b0n0")
+    wait_for(lambda: b"echo-me-42" in open(log, "rb").read(), timeout=5, what="the echo logged")
+    browser.save_screenshot(str(tmp_path / "web-console.png"))
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
+              and "/login" not in e["message"] and "401" not in e["message"]]
+    assert errors == [], errors  # no CSP violation, no script error
+
+
+def test_a_browser_is_told_why_joining_is_refused(procs, tmp_path, browser):
+    d = start(procs, tmp_path, rate=5)
+    browser.get(f"http://127.0.0.1:{d.http}/console.html?name=n1&mode=join")
+    from selenium.webdriver.common.by import By
+    status = browser.find_element(By.ID, "status")
+    wait_for(lambda: status.text.startswith("refused"), timeout=15, what="the refusal")
+    assert "SERVER httpjoin=ON" in status.text
+    assert "echo" not in term_text(browser)

@@ -283,14 +283,14 @@ static bool authorized(struct httpd *h, struct MHD_Connection *conn)
     return ok;
 }
 
-/* Without the token: the page asks for it, the rest is refused. */
+/* Without the token: the pages ask for it, the rest is refused. */
 static enum MHD_Result refuse(struct MHD_Connection *conn, const char *url)
 {
     static const char text[] = "this page needs the token: send \"Authorization: Bearer TOKEN\", "
                                "or log in at /login\n";
     static const char *const challenge[] = {MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                             "Bearer realm=\"conmand\"", NULL};
-    if (!strcmp(url, "/"))
+    if (!strcmp(url, "/") || !strcmp(url, "/console.html"))
         return answer_asset(conn, MHD_HTTP_UNAUTHORIZED, web_asset_find("/login"));
     return queue(
         conn, MHD_HTTP_UNAUTHORIZED,
@@ -450,8 +450,8 @@ static bool read_mode(struct MHD_Connection *conn, enum httpd_ws_mode *mode)
     return (int)*mode >= 0;
 }
 
-/* GET /consoles/NAME/ws: RFC 6455's checks, the Origin (no other site's
- * page may open it with the browser's cookie), the mode and httpjoin,
+/* GET /consoles/NAME/ws: the mode and httpjoin, RFC 6455's checks, the
+ * Origin (no other site's page may open it with the browser's cookie),
  * then 101 and the socket to the loop (on_upgraded). */
 static enum MHD_Result upgrade(struct httpd *h, struct MHD_Connection *conn, const char *url,
                                void **con_cls)
@@ -465,6 +465,14 @@ static enum MHD_Result upgrade(struct httpd *h, struct MHD_Connection *conn, con
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     if (ws_console_path(url, u.console, sizeof(u.console)) < 0)
         return answer_text(conn, MHD_HTTP_NOT_FOUND, "not found: /consoles/NAME/ws\n");
+    /* Before the handshake's checks: the page fetches the same URL to learn
+     * why its WebSocket was refused. */
+    if (!read_mode(conn, &u.mode))
+        return answer_text(conn, MHD_HTTP_BAD_REQUEST, "mode= is monitor, join or force\n");
+    if (u.mode != HTTPD_WS_MONITOR && !atomic_load(&h->join))
+        return answer_text(conn, MHD_HTTP_FORBIDDEN,
+                           "refused: joining a console from the browser is off here "
+                           "(SERVER httpjoin=ON allows it); mode=monitor watches\n");
     if (!header_has(conn, MHD_HTTP_HEADER_UPGRADE, "websocket") ||
         !header_has(conn, MHD_HTTP_HEADER_CONNECTION, "upgrade") || !key ||
         ws_accept_key(key, accept) < 0)
@@ -486,12 +494,6 @@ static enum MHD_Result upgrade(struct httpd *h, struct MHD_Connection *conn, con
                  origin);
         return answer_text(conn, MHD_HTTP_FORBIDDEN, text);
     }
-    if (!read_mode(conn, &u.mode))
-        return answer_text(conn, MHD_HTTP_BAD_REQUEST, "mode= is monitor, join or force\n");
-    if (u.mode != HTTPD_WS_MONITOR && !atomic_load(&h->join))
-        return answer_text(conn, MHD_HTTP_FORBIDDEN,
-                           "refused: joining a console from the browser is off here "
-                           "(SERVER httpjoin=ON allows it); mode=monitor watches\n");
     struct upgrade *kept = malloc(sizeof(*kept));
     if (!kept)
         return MHD_NO;

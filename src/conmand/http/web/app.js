@@ -122,7 +122,10 @@ function render() {
     row.setAttribute("role", "row");
     row.dataset.name = c.name;
     row.style.top = i * ROW_PX + "px";
-    cell(row, c.name);
+    const link = document.createElement("a");
+    link.href = "/console.html?name=" + encodeURIComponent(c.name);
+    link.textContent = c.name;
+    cell(row, "").appendChild(link);
     const st = cell(row, stateText(c, now), c.state);
     if (c.last_error) st.title = c.last_error;
     cell(row, c.type || "");
