@@ -207,7 +207,8 @@ static int parse_ship(struct settings *s, settings_lookup_fn get, void *ctx, cha
     return 0;
 }
 
-/* EVENT_RULES, EVENT_EXEC and HTTP_TOKEN_FILE: an absolute path, quoted
+/* EVENT_RULES, EVENT_EXEC, HTTP_TOKEN_FILE, HTTP_CERT_FILE and
+ * HTTP_KEY_FILE: an absolute path, quoted
  * in the SERVER line, so no quote, backslash or newline in it. */
 static int parse_abs_path(settings_lookup_fn get, void *ctx, const char *name, char **out,
                           char *err, size_t errlen)
@@ -226,6 +227,27 @@ static int parse_abs_path(settings_lookup_fn get, void *ctx, const char *name, c
         return -ENOMEM;
     }
     return 0;
+}
+
+/* HTTP_JOIN: ON or OFF (conman.conf's words; also yes/no, true/false,
+ * 1/0), any case; unset or empty: OFF. */
+static int parse_on_off(settings_lookup_fn get, void *ctx, const char *name, bool *out, char *err,
+                        size_t errlen)
+{
+    const char *v = value_or(get, ctx, name, NULL);
+    static const char *const on[] = {"on", "yes", "true", "1"}, *const off[] = {"off", "no",
+                                                                                "false", "0"};
+    *out = false;
+    for (size_t i = 0; v && i < 4; i++) {
+        if (!strcasecmp(v, on[i]))
+            *out = true;
+        if (!strcasecmp(v, on[i]) || !strcasecmp(v, off[i]))
+            return 0;
+    }
+    if (!v)
+        return 0;
+    snprintf(err, errlen, "%s=%.100s: expected ON or OFF", name, v);
+    return -EINVAL;
 }
 
 static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, char *err,
@@ -264,6 +286,18 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
         rc = parse_abs_path(get, ctx, "EVENT_EXEC", &s->event_exec, err, errlen);
     if (rc == 0)
         rc = parse_abs_path(get, ctx, "HTTP_TOKEN_FILE", &s->http_token_file, err, errlen);
+    if (rc == 0)
+        rc = parse_abs_path(get, ctx, "HTTP_CERT_FILE", &s->http_cert_file, err, errlen);
+    if (rc == 0)
+        rc = parse_abs_path(get, ctx, "HTTP_KEY_FILE", &s->http_key_file, err, errlen);
+    if (rc == 0 && !s->http_cert_file != !s->http_key_file) {
+        snprintf(err, errlen, "%s is set without %s: HTTPS needs the certificate and its key",
+                 s->http_cert_file ? "HTTP_CERT_FILE" : "HTTP_KEY_FILE",
+                 s->http_cert_file ? "HTTP_KEY_FILE" : "HTTP_CERT_FILE");
+        rc = -EINVAL;
+    }
+    if (rc == 0)
+        rc = parse_on_off(get, ctx, "HTTP_JOIN", &s->http_join, err, errlen);
     return rc;
 }
 
@@ -314,6 +348,15 @@ void settings_server_line(const struct settings *s, char *out, size_t outlen, ch
     if (s->http_token_file) {
         append(out, outlen, " httptokenfile=\"%s\"%.0llu", s->http_token_file, 0);
         append(names, nameslen, "%sHTTP_TOKEN_FILE", names[0] ? " " : "", 0);
+    }
+    if (s->http_cert_file) {
+        append(out, outlen, " httpcert=\"%s\"%.0llu", s->http_cert_file, 0);
+        append(out, outlen, " httpkey=\"%s\"%.0llu", s->http_key_file, 0);
+        append(names, nameslen, "%sHTTP_CERT_FILE HTTP_KEY_FILE", names[0] ? " " : "", 0);
+    }
+    if (s->http_join) {
+        append(out, outlen, " httpjoin=ON%s%.0llu", "", 0);
+        append(names, nameslen, "%sHTTP_JOIN", names[0] ? " " : "", 0);
     }
     if (out[0]) {
         char tmp[SETTINGS_SERVER_LINE_MAX];
@@ -470,7 +513,8 @@ void settings_release(struct settings *s)
                     &s->components_url, &s->ssh_key_file,      &s->ssh_known_hosts,
                     &s->http_addr,      &s->conmand_http_addr, &s->shard_members_file,
                     &s->shard_self,     &s->shard_srv,         &s->event_rules,
-                    &s->event_exec,     &s->http_token_file};
+                    &s->event_exec,     &s->http_token_file,   &s->http_cert_file,
+                    &s->http_key_file};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         free(*all[i]);
         *all[i] = NULL;

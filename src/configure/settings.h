@@ -11,14 +11,14 @@
 
 enum console_mode { CONSOLE_MODE_BMC, CONSOLE_MODE_NODE };
 
-/* EVENT_RULES, EVENT_EXEC and HTTP_TOKEN_FILE: the longest path taken;
- * and the room of the one SERVER line configure_conman writes (every
- * keyword at its longest fits: three such paths, LOG_SHIP's 1023 bytes,
- * numbers and an address). */
+/* EVENT_RULES, EVENT_EXEC, HTTP_TOKEN_FILE, HTTP_CERT_FILE and
+ * HTTP_KEY_FILE: the longest path taken; and the room of the one SERVER
+ * line configure_conman writes (every keyword at its longest fits: five
+ * such paths, LOG_SHIP's 1023 bytes, numbers and an address). */
 #define EVENT_PATH_MAX 1024
 /* EVENT_RULES unset: the shipped rules file, where the image has it. */
 #define SETTINGS_EVENT_RULES_DEFAULT "/app/conman-events.rules"
-#define SETTINGS_SERVER_LINE_MAX 5120
+#define SETTINGS_SERVER_LINE_MAX 8192
 
 struct settings {
     char *endpoint_url;   /* API_GATEWAY joined with RF_ENDPOINT */
@@ -51,6 +51,9 @@ struct settings {
     bool event_rules_default;      /* EVENT_RULES unset: event_rules is the default */
     char *event_exec;              /* EVENT_EXEC -> eventexec="PATH" (absolute) */
     char *http_token_file;         /* HTTP_TOKEN_FILE -> httptokenfile="PATH" (absolute) */
+    char *http_cert_file;          /* HTTP_CERT_FILE -> httpcert="PATH" (absolute) */
+    char *http_key_file;           /* HTTP_KEY_FILE -> httpkey="PATH" (absolute, with the cert) */
+    bool http_join;                /* HTTP_JOIN=ON -> httpjoin=ON */
     char *log_ship[2];             /* LOG_SHIP items "tcp:HOST:PORT" / "file:PATH" */
     /* Scale-out (issue 16); none set: one instance holds every console. */
     struct shard_members shard_members; /* SHARD_MEMBERS parsed; n 0: unset */

@@ -7,6 +7,8 @@ viewer; the Origin and the token are checked; 100 viewers that never read
 are dropped with bounded memory while the console, its log and a viewer
 that reads go on."""
 import asyncio
+import http.client
+import urllib.error
 import os
 import re
 import socket
@@ -282,3 +284,91 @@ def test_a_browser_is_told_why_joining_is_refused(procs, tmp_path, browser):
     wait_for(lambda: status.text.startswith("refused"), timeout=15, what="the refusal")
     assert "SERVER httpjoin=ON" in status.text
     assert "echo" not in term_text(browser)
+
+
+def test_browser_and_stock_client_see_each_others_join_and_steal(procs, tmp_path):
+    d = start(procs, tmp_path, rate=2, server_extra="server httpjoin=ON")
+    stock = d.client("-j", "n1")
+    try:
+        stock.expect("Connection to console [n1] opened")
+
+        async def browser_side():
+            async with websockets.connect(url(d, mode="join"), max_size=None) as ws:
+                await asyncio.sleep(1)
+                joined = await asyncio.wait_for(collect(url(d, mode="force"), 1.5), 10)
+                return joined
+
+        forced = asyncio.run(browser_side())
+        stock.expect("Console [n1] joined by <web@127.0.0.1> on browser")
+        stock.expect("Console [n1] stolen by <web@127.0.0.1> on browser")
+        assert re.search(rb"Console \[n1\] joined with <\w+@[\w.-]+> on ", forced) or \
+            re.search(rb"Console \[n1\] stolen from <\w+@[\w.-]+> on ", forced), forced[-400:]
+    finally:
+        stock.close()
+
+
+def test_a_peer_console_is_viewed_and_joined_through_its_owner(procs, tmp_path):
+    from test_conmand_peer import GLOBAL
+    from conmand_util import echo_dev
+    ports = {"A": free_port(), "B": free_port()}
+    https = {"A": free_port(), "B": free_port()}
+    daemons = {}
+    for me, other in (("A", "B"), ("B", "A")):
+        d_dir = tmp_path / me
+        d_dir.mkdir()
+        mine, theirs = (("a1",), ("b1",)) if me == "A" else (("b1",), ("a1",))
+        lines = [f'console name="{n}" dev="{echo_dev(d_dir)}"' for n in mine]
+        lines += [f'console name="{n}" dev="peer:127.0.0.1:{ports[other]}"' for n in theirs]
+        d = Daemon("ours", procs, d_dir, lines, global_extra=GLOBAL,
+                   server_extra=f"server httpport={https[me]}\nserver httpjoin=ON")
+        d.port, d.http = ports[me], https[me]
+        daemons[me] = d
+    for d in daemons.values():
+        d.start()
+    a, b = daemons["A"], daemons["B"]
+    # b1 is B's; A's web console carries the session to B.
+    got = asyncio.run(collect(url(a, name="b1", mode="join"), 3,
+                              send=[(1, b"typed-at-A-for-b1\r")]))
+    assert b"typed-at-A-for-b1" in got  # echoed by B's console, through B
+    wait_for(lambda: b"typed-at-A-for-b1" in b.log_so_far("b1"), timeout=10,
+             what="the owner logged the browser's keystrokes")
+    assert not os.path.exists(os.path.join(a.dir, "console.b1"))
+    assert "relays a client on 127.0.0.1" in b.output()
+
+
+def test_httpcert_and_httpkey_serve_https_and_wss(procs, tmp_path):
+    import ssl
+    import subprocess
+    import urllib.request
+    from test_configure_https import self_signed
+    cert, key = self_signed(tmp_path)
+    d = start(procs, tmp_path, rate=20,
+              server_extra=f'server httpcert="{cert}"\nserver httpkey="{key}"')
+    ctx = ssl.create_default_context(cafile=str(cert))
+    with urllib.request.urlopen(f"https://127.0.0.1:{d.http}/consoles", context=ctx,
+                                timeout=5) as r:
+        assert r.status == 200 and b'"n1"' in r.read()
+    wss = f"wss://127.0.0.1:{d.http}/consoles/n1/ws"
+    got = asyncio.run(collect(wss, 1.5, ssl=ctx, origin=f"https://127.0.0.1:{d.http}"))
+    assert contiguous(seqs_by_console(got.decode(errors="replace"))["n1"], 5)
+    assert refused(wss, ssl=ctx, origin=f"http://127.0.0.1:{d.http}")[0] == 403  # not the page's
+    try:  # no plain HTTP on it
+        urllib.request.urlopen(f"http://127.0.0.1:{d.http}/healthz", timeout=5)
+        raise AssertionError("plain HTTP answered on the HTTPS port")
+    except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+        pass
+    assert "Serving HTTPS on 127.0.0.1:" in d.output()
+    assert key.read_bytes()[40:80].decode() not in d.output()  # the key is no log line
+
+
+def test_an_unreadable_key_serves_nothing_and_is_named(procs, tmp_path):
+    from test_configure_https import self_signed
+    cert, _ = self_signed(tmp_path)
+    missing = tmp_path / "missing-key.pem"
+    d = start(procs, tmp_path, rate=2,
+              server_extra=f'server httpcert="{cert}"\nserver httpkey="{missing}"')
+    wait_for(lambda: "cannot serve HTTPS" in d.output(), timeout=10, what="the error")
+    assert str(missing) in d.output() and "httpkey" in d.output()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", d.http)) != 0  # never plain HTTP instead
+    assert d.run("-q").stdout.split() == [b"n1"]  # the consoles go on

@@ -3,7 +3,8 @@
 real inputs of the tests: the string literals of the unit tests, the conf
 files of tests/unit/golden and etc/, and HSM answers built with
 tests/e2e/hsmsim.py. Each seed is laid out as its harness reads input
-(some begin with a knob byte). corpus/client_requests and corpus/srvlookup
+(some begin with a knob byte). corpus/client_requests, corpus/websocket
+(masked frames a browser sends) and corpus/srvlookup
 (DNS answers, most from dnsmasq) are hand-made and left
 alone. Run from anywhere: python3 tests/fuzz/make_seeds.py"""
 import hashlib

@@ -222,6 +222,30 @@ static void test_bad_operations_values_name_the_keyword(void **state)
     conf_release(&c);
 }
 
+static void test_the_web_console_keywords(void **state)
+{
+    (void)state;
+    struct conf c;
+    struct reports r;
+    parse_ok("server httpjoin=ON httpcert=\"/etc/conman/web.crt\" httpkey=/etc/conman/web.key\n",
+             &c, &r);
+    assert_int_equal(c.nerrors, 0);
+    assert_true(c.server.httpjoin);
+    assert_string_equal(c.server.httpcert, "/etc/conman/web.crt");
+    assert_string_equal(c.server.httpkey, "/etc/conman/web.key");
+    conf_release(&c);
+    parse_ok("server httpport=8080\n", &c, &r);
+    assert_false(c.server.httpjoin); /* read-only unless configured */
+    assert_null(c.server.httpcert);
+    conf_release(&c);
+    parse_ok("server httpjoin=maybe\nserver httpcert=/c.pem\n", &c, &r);
+    assert_int_equal(c.nerrors, 2);
+    assert_string_equal(r.msgs[0], "test.conf:1: invalid value 'maybe' for SERVER httpjoin");
+    assert_string_equal(r.msgs[1], "test.conf:2: SERVER httpcert is set without httpkey: HTTPS "
+                                   "needs both the certificate and the key");
+    conf_release(&c);
+}
+
 static void test_missing_values_and_equals_are_reported(void **state)
 {
     (void)state;
@@ -728,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_global_settings_apply_to_later_consoles),
         cmocka_unit_test(test_comments_and_quotes_hold_special_characters),
         cmocka_unit_test(test_bad_lines_are_reported_with_file_line_and_token_and_skipped),
+        cmocka_unit_test(test_the_web_console_keywords),
         cmocka_unit_test(test_missing_values_and_equals_are_reported),
         cmocka_unit_test(test_console_equality_drives_the_reload_diff),
         cmocka_unit_test(test_console_copy_is_deep_and_replaces_the_old_strings),

@@ -237,8 +237,9 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
     long_path[0] = '/';
     long_path[sizeof(long_path) - 1] = '\0'; /* one past the limit */
     const char *bad[] = {"rules.txt", "/a\"b", "/a\\b", long_path};
-    const char *names[] = {"EVENT_RULES", "EVENT_EXEC", "HTTP_TOKEN_FILE"};
-    for (size_t k = 0; k < 3; k++)
+    const char *names[] = {"EVENT_RULES", "EVENT_EXEC", "HTTP_TOKEN_FILE", "HTTP_CERT_FILE",
+                           "HTTP_KEY_FILE"};
+    for (size_t k = 0; k < 5; k++)
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
             const char *env[] = {names[k], bad[i], NULL};
             struct settings s;
@@ -259,6 +260,12 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
                          long_path,
                          "HTTP_TOKEN_FILE",
                          long_path,
+                         "HTTP_CERT_FILE",
+                         long_path,
+                         "HTTP_KEY_FILE",
+                         long_path,
+                         "HTTP_JOIN",
+                         "on",
                          "LOG_SHIP",
                          ship,
                          "CONMAND_HTTP_PORT",
@@ -274,11 +281,44 @@ static void test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line
     char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], nm[256];
     assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
     settings_server_line(&s, line, sizeof(line), nm, sizeof(nm));
-    char *tail = strstr(line, "httptokenfile=\"");
+    char *tail = strstr(line, "httpkey=\"");
     assert_non_null(tail);
     assert_non_null(strstr(tail, long_path));
-    assert_string_equal(line + strlen(line) - 2, "\"\n");
+    assert_string_equal(line + strlen(line) - 14, "\" httpjoin=ON\n");
     settings_release(&s);
+}
+
+static void test_the_web_console_settings(void **state)
+{
+    (void)state;
+    struct settings s;
+    char err[256] = "", line[SETTINGS_SERVER_LINE_MAX], nm[256];
+    const char *env[] = {"HTTP_JOIN",
+                         "ON",
+                         "HTTP_CERT_FILE",
+                         "/etc/c.pem",
+                         "HTTP_KEY_FILE",
+                         "/etc/k.pem",
+                         "EVENT_RULES",
+                         "",
+                         NULL};
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    settings_server_line(&s, line, sizeof(line), nm, sizeof(nm));
+    assert_string_equal(line, "server httpcert=\"/etc/c.pem\" httpkey=\"/etc/k.pem\" "
+                              "httpjoin=ON\n");
+    assert_string_equal(nm, "HTTP_CERT_FILE HTTP_KEY_FILE HTTP_JOIN");
+    settings_release(&s);
+    const char *off[] = {"HTTP_JOIN", "off", "EVENT_RULES", "", NULL};
+    assert_int_equal(settings_parse(&s, lookup, off, err, sizeof(err)), 0);
+    assert_false(s.http_join);
+    settings_release(&s);
+    const char *bad[] = {"HTTP_JOIN", "sometimes", NULL};
+    assert_int_equal(settings_parse(&s, lookup, bad, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "HTTP_JOIN=sometimes: expected ON or OFF");
+    const char *half[] = {"HTTP_CERT_FILE", "/etc/c.pem", NULL};
+    assert_int_equal(settings_parse(&s, lookup, half, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "HTTP_CERT_FILE is set without HTTP_KEY_FILE: HTTPS needs the "
+                             "certificate and its key");
 }
 
 static void test_no_server_keywords_give_no_line(void **state)
@@ -478,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_server_keywords_render_one_line),
         cmocka_unit_test(test_event_paths_must_be_absolute_quote_free_and_fit_the_server_line),
         cmocka_unit_test(test_event_rules_default_to_the_shipped_file_and_empty_turns_them_off),
+        cmocka_unit_test(test_the_web_console_settings),
         cmocka_unit_test(test_no_server_keywords_give_no_line),
         cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
         cmocka_unit_test(test_http_is_off_by_default_and_binds_every_address),

@@ -834,12 +834,10 @@ int conf_parse(const char *text, const char *path, conf_report_fn rep, void *ctx
         s += len;
     }
     explicit_bzero(line, sizeof(line)); /* the last line may hold a password */
-    if (rc == 0 && !out->server.httpcert != !out->server.httpkey) {
+    if (rc == 0 && !out->server.httpcert != !out->server.httpkey)
         report(&p, "SERVER %s is set without %s: HTTPS needs both the certificate and the key",
                out->server.httpcert ? "httpcert" : "httpkey",
                out->server.httpcert ? "httpkey" : "httpcert");
-        rc = -EINVAL;
-    }
     free(p.g_log);
     for (size_t i = 0; i < CONSOLE_TYPES_MAX; i++)
         secret_free(p.g_opts[i]);

@@ -696,11 +696,15 @@ static struct MHD_Daemon *start_daemon(struct httpd *h, const struct secret *cer
  * a file that cannot be read starts nothing (never plain HTTP instead). */
 static struct MHD_Daemon *start_http_or_https(struct httpd *h)
 {
-    if (!h->certfile)
+    if (!h->certfile && !h->keyfile)
         return start_daemon(h, NULL, NULL);
     struct secret cert = {0}, key = {0};
     char err[400];
-    int rc = read_pem(h->certfile, "httpcert", &cert, err, sizeof(err));
+    int rc = -EINVAL;
+    snprintf(err, sizeof(err), "SERVER httpcert and httpkey go together; %s is not set",
+             h->certfile ? "httpkey" : "httpcert");
+    if (h->certfile && h->keyfile)
+        rc = read_pem(h->certfile, "httpcert", &cert, err, sizeof(err));
     if (rc == 0)
         rc = read_pem(h->keyfile, "httpkey", &key, err, sizeof(err));
     struct MHD_Daemon *d = NULL;
@@ -757,8 +761,8 @@ struct httpd *httpd_start(uv_loop_t *loop, const struct conf_server *cs,
     if (!h)
         return NULL;
     if ((cs->httptokenfile && !(h->token = httptoken_new(cs->httptokenfile))) ||
-        (cs->httpcert &&
-         (!(h->certfile = strdup(cs->httpcert)) || !(h->keyfile = strdup(cs->httpkey))))) {
+        (cs->httpcert && !(h->certfile = strdup(cs->httpcert))) ||
+        (cs->httpkey && !(h->keyfile = strdup(cs->httpkey)))) {
         httptoken_free(h->token);
         free(h->certfile);
         free(h->keyfile);
