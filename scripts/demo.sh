@@ -189,7 +189,8 @@ conmand_http_port=""
 conmand_http=""
 if [ "$ours" = 1 ]; then
   conmand_http_port="$(free_tcp_port)"
-  conmand_http="server httpport=$conmand_http_port"
+  # On loopback only: the browser may join consoles (SERVER httpjoin).
+  conmand_http="server httpport=$conmand_http_port httpjoin=ON"
 fi
 cat >"$demo/conman_base.conf" <<EOF
 # UPDATE_CONFIG=TRUE
@@ -288,6 +289,26 @@ if conmand:
     for e in shown:
         print(f"demo:   {e['console']:<16} {e['rule']:<14} {e['severity']:<8} {e['time']} "
               f"{e['log']}:{e['offset']}")
+    # The web console: what a browser's terminal gets for the first console.
+    import asyncio, re, websockets
+    first = json.loads(get(conmand, "/consoles")[1])[0]["name"]
+    async def view(seconds=2.0):
+        got, loop = b"", asyncio.get_running_loop()
+        async with websockets.connect(f"ws://127.0.0.1:{conmand}/consoles/{first}/ws",
+                                      max_size=None, open_timeout=5) as ws:
+            end = loop.time() + seconds
+            while loop.time() < end:
+                try:
+                    got += await asyncio.wait_for(ws.recv(), timeout=end - loop.time())
+                except asyncio.TimeoutError:
+                    break
+        return got
+    got = asyncio.run(view())
+    numbered = len(re.findall(rb" #\d{8,} ", got))
+    print(f"demo: web console: http://127.0.0.1:{conmand}/ lists every console; "
+          f"/console.html?name={first} is its terminal")
+    print(f"demo:   its WebSocket /consoles/{first}/ws sent {len(got)} bytes "
+          f"({numbered} numbered lines: the log's tail, then live)")
 PY
     say "the operations endpoints did not answer"
 }
@@ -355,6 +376,8 @@ if [ "$ours" = 1 ]; then
   cat <<EOF
   http://127.0.0.1:$conmand_http_port/
       every console in a browser: state, last output, last event; filter and sort
+  http://127.0.0.1:$conmand_http_port/console.html?name=$first
+      one console in the browser's terminal: the end of its log, then live; Join types into it
   curl -s http://127.0.0.1:$conmand_http_port/metrics
   curl -s http://127.0.0.1:$conmand_http_port/consoles
       conmand's per-console metrics, and every console's state as JSON

@@ -102,6 +102,11 @@ def test_demo_check_mode_runs_a_mixed_river_and_mountain_cluster_with_our_conman
     assert sorted(kind for _, kind in rows) == ["ipmi", "ipmi", "ssh", "ssh"], text
     demo = tmp_path / "demo"
     check_console_events(text, demo)
+    # The web console: the page's address, and a WebSocket that streamed a
+    # console's log tail and live lines.
+    assert re.search(r"demo: web console: http://127\.0\.0\.1:\d+/ lists every console", text)
+    m = re.search(r"demo:   its WebSocket /consoles/\S+/ws sent \d+ bytes \((\d+) numbered", text)
+    assert m and int(m.group(1)) >= 3, text
     conf = read_text(demo / "conman.conf")
     assert f'eventrules="{SOURCE_DIR}/etc/conman-events.rules"' in conf, conf
     assert f'dev="ssh:n1@127.0.0.1:' in conf and f'sshopts="I:{demo}/ssh/id_ed25519"' in conf

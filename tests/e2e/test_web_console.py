@@ -372,3 +372,12 @@ def test_an_unreadable_key_serves_nothing_and_is_named(procs, tmp_path):
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", d.http)) != 0  # never plain HTTP instead
     assert d.run("-q").stdout.split() == [b"n1"]  # the consoles go on
+
+
+def test_a_quiet_viewer_outlives_the_http_idle_timeout(procs, tmp_path):
+    """The HTTP port closes idle requests after 10 s; a WebSocket on a quiet
+    console is not a request, and stays."""
+    d = start(procs, tmp_path, rate=0.1)
+    got = asyncio.run(collect(url(d), 13))  # a close before the end raises
+    assert b"connected to" in got
+    assert "left:" not in d.output()
