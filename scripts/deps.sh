@@ -14,7 +14,7 @@ PACKAGES=(
   procps iproute2 ca-certificates
   curl jq python3-yaml python3-prometheus-client
   chromium chromium-driver python3-selenium
-  libwslay-dev libssl-dev node-xterm libjs-xterm esbuild python3-websockets
+  libwslay-dev libgnutls28-dev node-xterm libjs-xterm esbuild python3-websockets
 )
 # Extra groups, selected by the caller: `deps.sh container` adds what
 # scripts/container-test.sh needs.

@@ -134,7 +134,7 @@ def test_force_steals_from_a_joined_viewer_with_the_stock_notices(procs, tmp_pat
             second = await asyncio.wait_for(collect(url(d, mode="force"), 1.5), 10)
             seen = bytearray()
             try:
-                while True:
+                for _ in range(1000):  # until it is closed: stolen
                     seen += await asyncio.wait_for(first.recv(), timeout=0.5)
             except (asyncio.TimeoutError, websockets.exceptions.ConnectionClosed):
                 pass
@@ -380,4 +380,25 @@ def test_a_quiet_viewer_outlives_the_http_idle_timeout(procs, tmp_path):
     d = start(procs, tmp_path, rate=0.1)
     got = asyncio.run(collect(url(d), 13))  # a close before the end raises
     assert b"connected to" in got
-    assert "left:" not in d.output()
+
+
+def test_a_message_one_past_64_kib_closes_the_viewer(procs, tmp_path):
+    d = start(procs, tmp_path, rate=2, server_extra="server httpjoin=ON")
+
+    async def go(size):
+        """The close code within 2 s of sending `size` bytes, or None."""
+        async with websockets.connect(url(d, mode="join"), max_size=None) as ws:
+            await ws.send(b"k" * size)
+            end = time.monotonic() + 2
+            try:
+                while time.monotonic() < end:
+                    await asyncio.wait_for(ws.recv(), timeout=max(0.01, end - time.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+            except websockets.exceptions.ConnectionClosed as e:
+                return e.code
+            return None
+
+    assert asyncio.run(go(64 * 1024)) is None  # the longest message taken
+    assert asyncio.run(go(64 * 1024 + 1)) == 1009  # one past: "message too big"
+    assert d.run("-q").stdout.split() == [b"n1"]

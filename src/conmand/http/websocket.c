@@ -3,7 +3,8 @@
 #include "conmand/http/websocket.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,12 +247,20 @@ int ws_accept_key(const char *key, char out[29])
     char joined[24 + sizeof(WS_GUID)];
     memcpy(joined, key, 24);
     memcpy(joined + 24, WS_GUID, sizeof(WS_GUID) - 1);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned mdlen = 0;
-    if (!EVP_Digest(joined, sizeof(joined) - 1, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
+    /* GnuTLS: libmicrohttpd has it mapped already (HTTPS). */
+    unsigned char md[20];
+    if (gnutls_hash_fast(GNUTLS_DIG_SHA1, joined, sizeof(joined) - 1, md) < 0)
         return -EINVAL;
-    EVP_EncodeBlock((unsigned char *)out, md, 20); /* 28 characters and a NUL */
-    return 0;
+    gnutls_datum_t raw = {md, sizeof(md)}, b64 = {NULL, 0};
+    if (gnutls_base64_encode2(&raw, &b64) < 0)
+        return -ENOMEM;
+    int rc = b64.size == 28 ? 0 : -EINVAL; /* 20 bytes: 28 characters */
+    if (rc == 0) {
+        memcpy(out, b64.data, 28);
+        out[28] = '\0';
+    }
+    gnutls_free(b64.data);
+    return rc;
 }
 
 bool ws_origin_ok(const char *origin, const char *host, bool tls)
