@@ -219,8 +219,11 @@ def test_100_viewers_that_never_read_cost_bounded_memory_and_are_dropped(procs, 
         time.sleep(0.2)
     assert metric(d, "conman_web_viewers_dropped_total") == 100
     # Each costs at most its 256 KiB queue, its session's 64 KiB and
-    # bookkeeping: well under 1 MiB.
-    assert peak - before < 100 * 1024, (before, peak)
+    # bookkeeping: well under 1 MiB. (Under ASan, freed memory waits in its
+    # 256 MB quarantine, so RSS says nothing there; the drops still count.)
+    print(f"conmand RSS {before} KiB, at most {peak} KiB with 100 viewers that never read")
+    if not os.environ.get("SANITIZER_REPORT_DIR"):
+        assert peak - before < 100 * 1024, (before, peak)
     assert os.path.getsize(os.path.join(d.dir, "console.n1")) > size0 + 100000  # still logging
     assert "too slow: 256 KiB of output unsent; dropped" in d.output()
     for s in socks:

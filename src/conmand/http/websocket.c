@@ -29,6 +29,7 @@ struct ws {
     void (*release)(void *);
     void *release_arg;
     bool ended;
+    bool broken; /* a send failed in ws_send(): ended from the timer */
     /* ws_close() was called: the close frame goes once the messages before
      * it are out (wslay sends control frames first). */
     bool closing;
@@ -111,7 +112,7 @@ static void on_poll(uv_poll_t *p, int status, int events);
  * (both close frames have passed, or an error). */
 static void update(struct ws *w)
 {
-    if (w->ended)
+    if (w->ended || w->broken)
         return;
     if (w->closing && !wslay_event_get_close_sent(w->ctx) &&
         wslay_event_get_queued_msg_count(w->ctx) == 0)
@@ -148,6 +149,10 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static void on_timer(uv_timer_t *t)
 {
     struct ws *w = t->data;
+    if (w->broken) {
+        finish(w, "connection lost", true);
+        return;
+    }
     if (w->closing) {
         finish(w, "close not answered", true);
         return;
@@ -212,6 +217,14 @@ int ws_send(struct ws *w, const void *buf, size_t len)
     struct wslay_event_msg m = {WSLAY_BINARY_FRAME, buf, len};
     if (wslay_event_queue_msg(w->ctx, &m) != 0)
         return -ENOMEM;
+    /* Out now, while the socket takes it: waiting for the poll to say
+     * writable would cost two epoll changes per message. A failure ends
+     * the connection from the timer, not under the caller's feet. */
+    if (!w->broken && wslay_event_send(w->ctx) != 0) {
+        w->broken = true;
+        uv_timer_start(&w->timer, on_timer, 0, 0);
+        return 0;
+    }
     update(w);
     return 0;
 }
