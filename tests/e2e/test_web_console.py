@@ -11,6 +11,7 @@ import http.client
 import urllib.error
 import os
 import re
+import signal
 import socket
 import time
 
@@ -405,3 +406,35 @@ def test_a_message_one_past_64_kib_closes_the_viewer(procs, tmp_path):
     assert asyncio.run(go(64 * 1024)) is None  # the longest message taken
     assert asyncio.run(go(64 * 1024 + 1)) == 1009  # one past: "message too big"
     assert d.run("-q").stdout.split() == [b"n1"]
+
+
+def test_a_removed_console_ends_its_viewers_and_a_stop_ends_the_rest(procs, tmp_path):
+    d = start(procs, tmp_path, rate=5, names=("n1", "n2"))
+
+    async def go():
+        gone = await websockets.connect(url(d, "n1"), max_size=None)
+        stays = await websockets.connect(url(d, "n2"), max_size=None)
+        await asyncio.sleep(0.5)
+        with open(d.conf) as f:
+            kept = [ln for ln in f if 'name="n1"' not in ln]
+        with open(d.conf, "w") as f:
+            f.writelines(kept)
+        d.proc.send_signal(signal.SIGHUP)
+        seen = bytearray()
+        try:
+            for _ in range(1000):  # until the session ends
+                seen += await asyncio.wait_for(gone.recv(), timeout=10)
+        except websockets.exceptions.ConnectionClosed as e:
+            code = e.code
+        assert code == 1001, code
+        assert b"Console [n1] removed from the configuration" in seen
+        assert isinstance(await asyncio.wait_for(stays.recv(), timeout=5), bytes)
+        d.proc.send_signal(signal.SIGTERM)  # a viewer open: the daemon still stops
+        try:
+            for _ in range(1000):
+                await asyncio.wait_for(stays.recv(), timeout=10)
+        except websockets.exceptions.ConnectionClosed:
+            pass
+
+    asyncio.run(go())
+    assert d.proc.wait(timeout=15) == 0
