@@ -18,9 +18,9 @@ from conmand_util import Daemon, echo_dev
 GLOBAL = 'global log="console.%N"'
 
 
-def pair(procs, tmp_path, owned_a=("a1", "a2"), owned_b=("b1", "b2")):
+def pair(procs, tmp_path, owned_a=("a1", "a2"), owned_b=("b1", "b2"), server_extra=""):
     """Daemons A and B; A owns owned_a, B owns owned_b, each lists all;
-    d.http is each one's HTTP port."""
+    d.http is each one's HTTP port; server_extra: more SERVER lines."""
     ports = {"A": free_port(), "B": free_port()}
     http = {"A": free_port(), "B": free_port()}
     daemons = {}
@@ -31,7 +31,7 @@ def pair(procs, tmp_path, owned_a=("a1", "a2"), owned_b=("b1", "b2")):
         lines = [f'console name="{n}" dev="{dev}"' for n in mine]
         lines += [f'console name="{n}" dev="peer:127.0.0.1:{ports[other]}"' for n in theirs]
         d = Daemon("ours", procs, d_dir, lines, global_extra=GLOBAL,
-                   server_extra=f"server httpport={http[me]}")
+                   server_extra=f"server httpport={http[me]}\n{server_extra}")
         d.port, d.http = ports[me], http[me]
         daemons[me] = d
     for d in daemons.values():

@@ -312,24 +312,8 @@ def test_browser_and_stock_client_see_each_others_join_and_steal(procs, tmp_path
 
 
 def test_a_peer_console_is_viewed_and_joined_through_its_owner(procs, tmp_path):
-    from test_conmand_peer import GLOBAL
-    from conmand_util import echo_dev
-    ports = {"A": free_port(), "B": free_port()}
-    https = {"A": free_port(), "B": free_port()}
-    daemons = {}
-    for me, other in (("A", "B"), ("B", "A")):
-        d_dir = tmp_path / me
-        d_dir.mkdir()
-        mine, theirs = (("a1",), ("b1",)) if me == "A" else (("b1",), ("a1",))
-        lines = [f'console name="{n}" dev="{echo_dev(d_dir)}"' for n in mine]
-        lines += [f'console name="{n}" dev="peer:127.0.0.1:{ports[other]}"' for n in theirs]
-        d = Daemon("ours", procs, d_dir, lines, global_extra=GLOBAL,
-                   server_extra=f"server httpport={https[me]}\nserver httpjoin=ON")
-        d.port, d.http = ports[me], https[me]
-        daemons[me] = d
-    for d in daemons.values():
-        d.start()
-    a, b = daemons["A"], daemons["B"]
+    from test_conmand_peer import pair
+    a, b = pair(procs, tmp_path, ("a1",), ("b1",), server_extra="server httpjoin=ON")
     # b1 is B's; A's web console carries the session to B.
     got = asyncio.run(collect(url(a, name="b1", mode="join"), 3,
                               send=[(1, b"typed-at-A-for-b1\r")]))
