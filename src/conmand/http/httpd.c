@@ -57,7 +57,6 @@ struct login {
 /* A WebSocket handshake answered, until its socket is handed over. */
 struct upgrade {
     enum req_kind kind; /* REQ_UPGRADE */
-    struct httpd *h;
     char console[256];
     enum httpd_ws_mode mode;
 };
@@ -456,7 +455,7 @@ static bool read_mode(struct MHD_Connection *conn, enum httpd_ws_mode *mode)
 static enum MHD_Result upgrade(struct httpd *h, struct MHD_Connection *conn, const char *url,
                                void **con_cls)
 {
-    struct upgrade u = {.kind = REQ_UPGRADE, .h = h};
+    struct upgrade u = {.kind = REQ_UPGRADE};
     char accept[29], text[512];
     const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
     const char *version =
@@ -499,9 +498,8 @@ static enum MHD_Result upgrade(struct httpd *h, struct MHD_Connection *conn, con
         return MHD_NO;
     *kept = u;
     *con_cls = kept;
-    static const char *const headers[] = {MHD_HTTP_HEADER_UPGRADE, "websocket", NULL};
-    const char *const with_accept[] = {headers[0], headers[1], "Sec-WebSocket-Accept", accept,
-                                       NULL};
+    const char *const with_accept[] = {MHD_HTTP_HEADER_UPGRADE, "websocket", "Sec-WebSocket-Accept",
+                                       accept, NULL};
     return queue(conn, MHD_HTTP_SWITCHING_PROTOCOLS,
                  MHD_create_response_for_upgrade(on_upgraded, h), "application/octet-stream",
                  "no-store", with_accept);
