@@ -1,6 +1,7 @@
 /* Environment to settings: defaults, number ranges, names, URL joining. */
 #include "configure/settings.h"
 
+#include "common/hostport.h"
 #include "common/numparse.h"
 #include "common/optvalue.h"
 #include "configure/urljoin.h"
@@ -175,9 +176,9 @@ static bool ship_item_ok(const char *v)
         return v[5] == '/' && strpbrk(v, "\"\\") == NULL;
     if (strncmp(v, "tcp:", 4) != 0 || strpbrk(v, "\"\\") != NULL)
         return false;
-    const char *colon = strrchr(v + 4, ':');
-    long port;
-    return colon && colon > v + 4 && numparse_digits(colon + 1, 1, 65535, &port) == 0;
+    struct hostport hp;
+    char why[300];
+    return hostport_parse(v + 4, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) == 0;
 }
 
 static int parse_ship(struct settings *s, settings_lookup_fn get, void *ctx, char *err,

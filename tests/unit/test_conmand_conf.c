@@ -191,7 +191,8 @@ static void test_a_bad_peer_address_is_reported_at_its_line(void **state)
              &c, &r);
     assert_int_equal(c.nerrors, 1);
     assert_string_equal(r.msgs[0], "test.conf:1: console [p]: dev \"peer:127.0.0.1:65536\": "
-                                   "expected peer:HOST:PORT (an IPv6 HOST in [], PORT 1-65535)");
+                                   "'127.0.0.1:65536': expected HOST:PORT (a name, an IPv4 "
+                                   "address or [IPv6]; PORT 1-65535)");
     assert_int_equal(c.nconsoles, 1);
     assert_string_equal(c.consoles[0].name, "q");
     conf_release(&c);

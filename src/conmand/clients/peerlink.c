@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hostport.h"
+
 enum link_state { LINK_RESOLVING, LINK_CONNECTING, LINK_UP, LINK_CLOSED };
 
 /* Bytes waiting for the connection to come up. */
@@ -257,20 +259,15 @@ static void timed_out(uv_timer_t *t)
 /* "host:port" or "[v6]:port" into its parts. */
 static int split_address(struct peer_link *l, const char *hostport, char *err, size_t errlen)
 {
-    const char *colon = strrchr(hostport, ':');
-    const char *h = hostport;
-    size_t hlen = colon ? (size_t)(colon - hostport) : 0;
-    if (hlen > 1 && h[0] == '[' && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-    if (!colon || !hlen || hlen >= sizeof(l->host) || strlen(colon + 1) >= sizeof(l->port)) {
-        snprintf(err, errlen, "bad peer address \"%.200s\": expected HOST:PORT", hostport);
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(hostport, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) < 0 ||
+        strlen(hp.host) >= sizeof(l->host)) {
+        snprintf(err, errlen, "bad peer address %s", why);
         return -EINVAL;
     }
-    memcpy(l->host, h, hlen);
-    l->host[hlen] = '\0';
-    snprintf(l->port, sizeof(l->port), "%s", colon + 1);
+    snprintf(l->host, sizeof(l->host), "%s", hp.host);
+    snprintf(l->port, sizeof(l->port), "%s", hp.port);
     snprintf(l->address, sizeof(l->address), "%s", hostport);
     return 0;
 }

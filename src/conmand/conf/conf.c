@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <syslog.h>
 
+#include "common/hostport.h"
 #include "common/numparse.h"
 #include "common/secret.h"
 #include "conmand/consoles/types.h"
@@ -235,11 +236,9 @@ static int set_str(char **dst, const char *v)
 
 int conf_check_hostport(const char *s)
 {
-    const char *colon = strrchr(s, ':');
-    long port;
-    if (!colon || colon == s || numparse_digits(colon + 1, 1, 65535, &port) < 0)
-        return -EINVAL;
-    return 0;
+    struct hostport hp;
+    char why[300];
+    return hostport_parse(s, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why));
 }
 
 /* SERVER logship="tcp:HOST:PORT" or "file:PATH"; one of each may be given
@@ -699,14 +698,15 @@ static int console_line(struct parser *p, struct kv *kv, int nkv)
         report(p, "duplicate CONSOLE name '%s'", c.name);
         rc = -EINVAL;
     }
+    if (rc == 0)
+        rc = console_options(p, &c, &vals);
+    /* After console_options(): the dev with %N expanded. */
     const struct console_type *type = rc == 0 ? dev_type_guess(c.dev) : NULL;
-    char err[300];
+    char err[400];
     if (type && type->check_dev && type->check_dev(c.dev, err, sizeof(err)) < 0) {
         report(p, "console [%s]: %s", c.name, err);
         rc = -EINVAL;
     }
-    if (rc == 0)
-        rc = console_options(p, &c, &vals);
     if (rc == 0)
         rc = resolve_log(p, &c, vals.log, vals.log_set);
     if (rc == 0)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hostport.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/types.h"
 
@@ -43,21 +44,13 @@ static bool peer_recognise(const char *dev, bool is_chardev)
 /* HOST:PORT, HOST a name, an IPv4 address or [IPv6], PORT 1-65535. */
 static int peer_check_dev(const char *dev, char *err, size_t errlen)
 {
-    const char *host = dev + strlen(PEER_PREFIX), *colon = strrchr(host, ':');
-    bool ok = colon && colon != host && colon[1] && strlen(colon + 1) <= 5 &&
-              strspn(colon + 1, "0123456789") == strlen(colon + 1);
-    long port = ok ? strtol(colon + 1, NULL, 10) : 0;
-    ok = ok && port >= 1 && port <= 65535;
-    if (ok && host[0] == '[')
-        ok = colon[-1] == ']' && colon - host > 2;
-    else if (ok)
-        ok = memchr(host, ':', (size_t)(colon - host)) == NULL; /* v6 needs [] */
-    if (!ok)
-        snprintf(err, errlen,
-                 "dev \"%.200s\": expected peer:HOST:PORT (an IPv6 HOST in [], "
-                 "PORT 1-65535)",
-                 dev);
-    return ok ? 0 : -EINVAL;
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(dev + strlen(PEER_PREFIX), HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) ==
+        0)
+        return 0;
+    snprintf(err, errlen, "dev \"%.200s\": %s", dev, why);
+    return -EINVAL;
 }
 
 static const char *peer_dev_id(const char *dev)

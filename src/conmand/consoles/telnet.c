@@ -18,6 +18,8 @@
 #include "conmand/consoles/types.h"
 #include "conmand/consoles/telnet.h"
 
+#include "common/hostport.h"
+
 /* A host name lookup in libuv's thread pool; outlives a console that goes
  * away meanwhile (then `c` is NULL and the answer is dropped). */
 struct telnet_dns {
@@ -27,22 +29,11 @@ struct telnet_dns {
 
 struct telnet {
     struct telnet_rx rx;
-    struct telnet_dns *dns;         /* pending lookup, or NULL */
-    struct sockaddr_storage addr;   /* resolved peer, valid if have_addr */
+    struct telnet_dns *dns;       /* pending lookup, or NULL */
+    struct sockaddr_storage addr; /* resolved peer, valid if have_addr */
     socklen_t addrlen;
     bool have_addr;
 };
-
-static int split_host_port(const char *dev, char *host, size_t hostlen, char *port, size_t portlen)
-{
-    const char *colon = strrchr(dev, ':');
-    if (!colon || (size_t)(colon - dev) >= hostlen || strlen(colon + 1) >= portlen)
-        return -EINVAL;
-    memcpy(host, dev, (size_t)(colon - dev));
-    host[colon - dev] = '\0';
-    strcpy(port, colon + 1);
-    return 0;
-}
 
 static void dns_done(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
 {
@@ -121,11 +112,14 @@ static void set_socket_options(struct console *c, int fd)
 
 static int telnet_open(struct console *c, bool *connecting, char *err, size_t errlen)
 {
-    char host[256], port[16];
-    if (split_host_port(c->cfg.dev, host, sizeof(host), port, sizeof(port)) < 0) {
-        snprintf(err, errlen, "Console [%s]: bad host:port in dev \"%s\"", c->cfg.name, c->cfg.dev);
+    /* [v6]:port reaches getaddrinfo without its brackets. */
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(c->cfg.dev, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "Console [%s]: bad dev %s", c->cfg.name, why);
         return -EINVAL;
     }
+    const char *host = hp.host, *port = hp.port;
     if (!c->priv && !(c->priv = calloc(1, sizeof(struct telnet))))
         return -ENOMEM;
     struct telnet *t = c->priv;
@@ -297,6 +291,17 @@ static bool telnet_recognise(const char *dev, bool is_chardev)
            strspn(colon + 1, "0123456789") == strlen(colon + 1);
 }
 
+/* A bad address is said at its line of the file, not at each retry. */
+static int telnet_check_dev(const char *dev, char *err, size_t errlen)
+{
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(dev, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "dev %s", why);
+    return -EINVAL;
+}
+
 static const char *telnet_dev_id(const char *dev)
 {
     return dev;
@@ -305,6 +310,7 @@ static const char *telnet_dev_id(const char *dev)
 const struct console_type console_type_telnet = {
     .name = "telnet",
     .recognise = telnet_recognise,
+    .check_dev = telnet_check_dev,
     .dev_id = telnet_dev_id,
     .ops = &telnet_ops,
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/hostport.h"
 #include "common/log.h"
 
 static void tcp_connect(struct shipper *s);
@@ -224,16 +225,14 @@ static void tcp_connect(struct shipper *s)
 
 static int split_target(struct shipper *s, const char *target, char *err, size_t errlen)
 {
-    const char *colon = strrchr(target, ':');
-    if (!colon || colon == target || !colon[1]) {
-        snprintf(err, errlen, "logship target \"tcp:%s\": want HOST:PORT", target);
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(target, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "logship target tcp:%s", why);
         return -EINVAL;
     }
-    const char *h = target, *he = colon;
-    if (*h == '[' && he[-1] == ']')
-        h++, he--;
-    s->host = strndup(h, (size_t)(he - h));
-    s->port = strdup(colon + 1);
+    s->host = strdup(hp.host);
+    s->port = strdup(hp.port);
     return s->host && s->port ? 0 : -ENOMEM;
 }
 

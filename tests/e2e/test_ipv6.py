@@ -1,0 +1,135 @@
+"""IPv6 (issue 19, the part done so far): the one host:port parser
+(src/common/hostport.c) in every place that takes an address, so a telnet
+console dev="[::1]:PORT" connects and logs (it was retried for ever with
+"unknown node or service"), logship="tcp:[::1]:PORT" ships, and bad forms
+are named. Skipped, with the reason, only where this machine has no IPv6
+loopback."""
+import json
+import re
+import socket
+import threading
+import time
+
+import pytest
+
+from bmcsim import contiguous, seqs_by_console
+from conmand_util import Daemon
+from e2e_helpers import wait_for
+
+
+def have_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not have_ipv6_loopback(), reason="no IPv6 loopback (::1) here")
+
+
+class V6Server:
+    """A TCP server on [::1]: prints console-sim style numbered lines to each
+    connection (`serve`), or collects what it is sent (`collect`)."""
+
+    def __init__(self, name="v6", rate=20, serve=True, host="::1"):
+        self.ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self.ls.bind((host, 0))
+        self.ls.listen(4)
+        self.ls.settimeout(0.2)
+        self.port = self.ls.getsockname()[1]
+        self.name, self.rate, self.serve = name, rate, serve
+        self.got = bytearray()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.ls.accept()
+            except socket.timeout:
+                continue
+            conn.settimeout(0.2)
+            seq, start = 0, time.monotonic()
+            while not self.stop.is_set():
+                try:
+                    if self.serve:
+                        seq += 1
+                        up = time.monotonic() - start
+                        conn.sendall(b"[%5d.%06d] %s #%08d line\r\n" % (
+                            int(up), int(up * 1e6) % 1000000, self.name.encode(), seq))
+                        self.stop.wait(1 / self.rate)
+                    else:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        self.got += data
+                except socket.timeout:
+                    continue
+                except OSError:
+                    break
+            conn.close()
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=5)
+        self.ls.close()
+
+
+@pytest.fixture
+def v6():
+    made = []
+    yield lambda **kw: made.append(V6Server(**kw)) or made[-1]
+    for s in made:
+        s.close()
+
+
+def test_a_telnet_console_on_ipv6_loopback_logs(procs, tmp_path, v6):
+    srv = v6(name="v6")
+    d = Daemon("ours", procs, tmp_path, [f'console name="v6" dev="[::1]:{srv.port}"'],
+               global_extra='global log="console.%N"').start()
+    wait_for(lambda: len(seqs_by_console(d.log_so_far("v6").decode(errors="replace"))
+                         .get("v6", [])) > 10, timeout=15, what="lines from the console on ::1")
+    assert contiguous(seqs_by_console(d.log("v6").decode(errors="replace"))["v6"], 10)
+    assert "unknown node or service" not in d.output()
+
+
+HOST = "::1"
+
+
+def test_log_shipping_to_a_collector_on_ipv6_loopback(procs, tmp_path, v6):
+    from conmand_util import echo_dev
+    collector = v6(serve=False, host=HOST)
+    d = Daemon("ours", procs, tmp_path, [f'console name="e" dev="{echo_dev(tmp_path)}"'],
+               server_extra=f'server logship="tcp:{"[::1]" if HOST == "::1" else HOST}:{collector.port}"',
+               global_extra='global log="console.%N"').start()
+    c = d.client("-j", "e")
+    try:
+        c.expect("Connection to console [e] opened")
+        c.send("shipped-over-ipv6\n")  # a line ends at LF (cat, raw pty)
+        wait_for(lambda: b"shipped-over-ipv6" in bytes(collector.got), timeout=15,
+                 what=f"the line at the collector on ::1 (it has {bytes(collector.got)[-300:]!r})")
+    finally:
+        c.close()
+    line = next(ln for ln in bytes(collector.got).splitlines() if b"shipped-over-ipv6" in ln)
+    assert json.loads(line)["console"] == "e"
+
+
+def test_a_v6_address_without_brackets_or_a_bad_form_is_named(procs, tmp_path):
+    d = Daemon("ours", procs, tmp_path,
+               ['console name="good" dev="/bin/cat"',
+                'console name="bare" dev="::1:7"',
+                'console name="bad" dev="[::1:7"'],
+               server_extra='server logship="tcp:::1:9"',
+               global_extra='global log="console.%N"').start()
+    out = d.output()
+    # At their lines of the file, once: not a console retried for ever.
+    assert re.search(r"conman.conf:\d+: console \[bare\]: dev '::1:7': an IPv6 address with a "
+                     r"port is written \[ADDRESS\]:PORT", out), out
+    assert re.search(r"conman.conf:\d+: console \[bad\]: dev '\[::1:7': expected \[IPv6 "
+                     r"address\] between the brackets", out), out
+    assert "invalid value 'tcp:::1:9' for SERVER logship" in out, out
+    assert "reconnect" not in out
+    assert d.run("-q").stdout.split() == [b"good"]
