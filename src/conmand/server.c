@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 #include <sys/wait.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/fileutil.h"
@@ -42,8 +43,10 @@ struct server {
     struct server_opts opts;
     struct conf conf;
     int port;
-    uv_tcp_t listener;
+    uv_tcp_t listener;       /* 127.0.0.1 (SERVER loopback), else :: (IPv4 and IPv6) */
     bool listening;          /* the listener is bound and open */
+    uv_tcp_t listener6;      /* SERVER loopback: ::1 beside 127.0.0.1 */
+    bool listening6;
     uv_timer_t listen_retry; /* SERVER httpport: a port in use is tried again */
     int listen_err;          /* the last bind failure, reported once */
     uv_signal_t sig_term, sig_int, sig_hup, sig_chld;
@@ -121,26 +124,57 @@ static void on_connection(uv_stream_t *st, int status)
         log_warn("accept failed: %s", uv_strerror(status));
         return;
     }
-    client_accept(&s->clients);
+    client_accept(&s->clients, st);
+}
+
+/* Binds and listens on ip:port. Returns 0 or a libuv error (the handle
+ * then closed). */
+static int listen_on(struct server *s, uv_tcp_t *h, const char *ip)
+{
+    struct sockaddr_storage addr;
+    if (strchr(ip, ':'))
+        uv_ip6_addr(ip, s->port, (struct sockaddr_in6 *)&addr);
+    else
+        uv_ip4_addr(ip, s->port, (struct sockaddr_in *)&addr);
+    uv_tcp_init(s->loop, h);
+    h->data = s;
+    int rc = uv_tcp_bind(h, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)h, 128, on_connection);
+    if (rc < 0)
+        uv_close((uv_handle_t *)h, NULL);
+    return rc;
+}
+
+/* SERVER loopback: 127.0.0.1 and, where the host has it, ::1. Otherwise
+ * one dual-stack socket on :: (IPv4 clients arrive v4-mapped), or
+ * 0.0.0.0 on a host without IPv6. */
+static bool have_ipv6(void)
+{
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0;
 }
 
 static int start_listener(struct server *s)
 {
-    struct sockaddr_in addr;
-    uv_ip4_addr(s->conf.server.loopback ? "127.0.0.1" : "0.0.0.0", s->port, &addr);
-    uv_tcp_init(s->loop, &s->listener);
-    s->listener.data = s;
-    int rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&s->listener, 128, on_connection);
+    bool loopback = s->conf.server.loopback, v6 = have_ipv6();
+    int rc = listen_on(s, &s->listener, loopback ? "127.0.0.1" : v6 ? "::" : "0.0.0.0");
     if (rc < 0) {
         if (rc != s->listen_err)
             log_error("cannot listen on port %d: %s", s->port, uv_strerror(rc));
         s->listen_err = rc;
-        uv_close((uv_handle_t *)&s->listener, NULL);
         return rc;
     }
     s->listening = true;
+    if (loopback && v6) {
+        int rc6 = listen_on(s, &s->listener6, "::1");
+        s->listening6 = rc6 == 0;
+        if (rc6 < 0)
+            log_info("not listening on [::1]:%d: %s (IPv4 loopback only)", s->port,
+                     uv_strerror(rc6));
+    }
     return 0;
 }
 
@@ -360,6 +394,9 @@ static void stop_server(struct server *s)
     if (s->listening)
         uv_close((uv_handle_t *)&s->listener, NULL);
     s->listening = false;
+    if (s->listening6)
+        uv_close((uv_handle_t *)&s->listener6, NULL);
+    s->listening6 = false;
     uv_close((uv_handle_t *)&s->listen_retry, NULL);
     uv_close((uv_handle_t *)&s->sig_term, NULL);
     uv_close((uv_handle_t *)&s->sig_int, NULL);
@@ -752,7 +789,6 @@ int server_run(struct server_opts *opts, struct conf *conf)
     reset_init(&s->resets, &loop, &s->conf.server);
     eventexec_init(&s->eventexec, &loop, &s->conf.server);
     s->clients = (struct client_hub){.loop = &loop,
-                                     .listener = (uv_stream_t *)&s->listener,
                                      .settings = &s->conf.server,
                                      .consoles = &s->consoles,
                                      .resets = &s->resets};

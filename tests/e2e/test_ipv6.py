@@ -133,3 +133,43 @@ def test_a_v6_address_without_brackets_or_a_bad_form_is_named(procs, tmp_path):
     assert "invalid value 'tcp:::1:9' for SERVER logship" in out, out
     assert "reconnect" not in out
     assert d.run("-q").stdout.split() == [b"good"]
+
+
+def protocol_query(host, port):
+    """HELLO and QUERY as the stock client sends them (Debian's conman
+    client resolves IPv4 only), on a plain socket; the reply lines."""
+    with socket.create_connection((host, port), timeout=10) as s:
+        s.sendall(b"HELLO USER='v6test' TTY='none'\nQUERY\n")
+        got = b""
+        end = time.monotonic() + 10
+        while got.count(b"\n") < 2 and time.monotonic() < end:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    return got.decode().splitlines()
+
+
+def test_the_client_listener_answers_on_ipv6_loopback_too(procs, tmp_path):
+    d = Daemon("ours", procs, tmp_path, ['console name="c6" dev="/bin/cat"'],
+               global_extra='global log="console.%N"').start()  # SERVER loopback=on
+    assert protocol_query("::1", d.port) == ["OK", "OK CONSOLE='c6'"]
+    assert protocol_query("127.0.0.1", d.port) == ["OK", "OK CONSOLE='c6'"]
+    assert d.run("-q").stdout.split() == [b"c6"]  # the stock client, over IPv4
+    assert "Client <v6test@::1:" in d.output()
+    with socket.socket(socket.AF_INET6) as s:  # loopback only: not on every v6 address
+        assert s.connect_ex(("::1", d.port)) == 0
+
+
+def test_without_loopback_one_dual_stack_socket_takes_both(procs, tmp_path):
+    d = Daemon("ours", procs, tmp_path, ['console name="c6" dev="/bin/cat"'],
+               global_extra='global log="console.%N"')
+    with open(d.conf) as f:
+        text = f.read()
+    with open(d.conf, "w") as f:
+        f.write(text.replace("server loopback=on\n", "server loopback=off\n"))
+    d.start()
+    assert protocol_query("::1", d.port) == ["OK", "OK CONSOLE='c6'"]
+    assert protocol_query("127.0.0.1", d.port) == ["OK", "OK CONSOLE='c6'"]
+    # An IPv4 client is named by its IPv4 address, not ::ffff:127.0.0.1.
+    assert "Client <v6test@127.0.0.1:" in d.output() and "::ffff:" not in d.output()

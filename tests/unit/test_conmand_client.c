@@ -233,7 +233,7 @@ static void on_connection(uv_stream_t *st, int status)
 {
     struct fixture *f = st->data;
     assert_int_equal(status, 0);
-    client_accept(&f->clients);
+    client_accept(&f->clients, (uv_stream_t *)&f->listener);
 }
 
 static struct console *console_named(struct fixture *f, const char *name)
@@ -256,7 +256,6 @@ static void start_listener(struct fixture *f)
     assert_int_equal(uv_tcp_getsockname(&f->listener, (struct sockaddr *)&bound, &len), 0);
     f->port = ntohs(bound.sin_port);
     f->clients = (struct client_hub){.loop = &f->loop,
-                                     .listener = (uv_stream_t *)&f->listener,
                                      .settings = &f->conf.server,
                                      .consoles = &f->run.consoles,
                                      .resets = &f->resets};

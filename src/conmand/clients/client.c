@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1103,6 +1104,19 @@ static void peer_name(const struct sockaddr_storage *sa, char *host, size_t host
     *port = atoi(serv);
 }
 
+/* A v4-mapped address (an IPv4 client of the dual-stack listener) as the
+ * IPv4 address it is, so that names, logs and lookups read as before. */
+static void unmap_v4(struct sockaddr_storage *sa)
+{
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    if (sa->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+        return;
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
+    memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+    memset(sa, 0, sizeof(*sa));
+    memcpy(sa, &in, sizeof(in));
+}
+
 /* A connection that has not sent its greeting and request in time. */
 static void request_timeout(uv_timer_t *t)
 {
@@ -1161,7 +1175,7 @@ int client_adopt(struct client_hub *s, int fd, const char *host, int port, const
     return 0;
 }
 
-void client_accept(struct client_hub *s)
+void client_accept(struct client_hub *s, uv_stream_t *listener)
 {
     struct client *cl = calloc(1, sizeof(*cl));
     if (!cl)
@@ -1172,7 +1186,7 @@ void client_accept(struct client_hub *s)
     uv_tcp_init(s->loop, &cl->tcp);
     cl->tcp.data = cl;
     cl->handles = 1;
-    if (uv_accept(s->listener, (uv_stream_t *)&cl->tcp) < 0) {
+    if (uv_accept(listener, (uv_stream_t *)&cl->tcp) < 0) {
         uv_close((uv_handle_t *)&cl->tcp, closed_cb);
         return;
     }
@@ -1183,6 +1197,7 @@ void client_accept(struct client_hub *s)
     struct sockaddr_storage sa;
     int len = sizeof(sa);
     if (uv_tcp_getpeername(&cl->tcp, (struct sockaddr *)&sa, &len) == 0) {
+        unmap_v4(&sa);
         peer_name(&sa, cl->host, sizeof(cl->host), &cl->port);
         lookup_name(cl, &sa);
     } else

@@ -48,7 +48,6 @@ struct client_stats {
 /* What the client sessions share, owned by the daemon. */
 struct client_hub {
     uv_loop_t *loop;
-    uv_stream_t *listener;
     const struct conf_server *settings; /* live: keepalive, resetcmd */
     struct console_registry *consoles;  /* what requests match */
     struct reset_runner *resets;        /* the reset escape runs resetcmd */
@@ -87,8 +86,8 @@ struct client {
     struct client *prev, *next;
 };
 
-/* Accepts a pending connection on the listener. */
-void client_accept(struct client_hub *hub);
+/* Accepts a pending connection on `listener`. */
+void client_accept(struct client_hub *hub, uv_stream_t *listener);
 
 /* A session over `fd` (a stream socket, owned from here on: one end of a
  * socketpair whose other end is a web viewer's) for a client at host:port
