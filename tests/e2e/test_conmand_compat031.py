@@ -57,14 +57,21 @@ def started(p, port, log):
 
 
 def listening_addresses(port):
-    """IPv4 addresses with a socket listening on `port` (/proc/net/tcp)."""
+    """Addresses with a socket listening on `port` (/proc/net/tcp, tcp6)."""
     found = set()
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            addr, p = local.split(":")
-            if state == "0A" and int(p, 16) == port:
-                found.add(socket.inet_ntoa(bytes.fromhex(addr)[::-1]))
+    for path, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        if not os.path.exists(path):
+            continue
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                addr, p = local.split(":")
+                if state != "0A" or int(p, 16) != port:
+                    continue
+                raw = bytes.fromhex(addr)
+                # /proc prints each 32-bit word in host (little-endian) order.
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+                found.add(socket.inet_ntop(family, raw))
     return found
 
 
@@ -75,18 +82,24 @@ def test_ours_listens_on_loopback_only_without_a_loopback_line(procs, tmp_path):
     port = free_port()
     p, log = conf.start("ours", port)
     started(p, port, log)
-    assert listening_addresses(port) == {"127.0.0.1"}, read_text(log)
+    assert listening_addresses(port) == {"127.0.0.1", "::1"}, read_text(log)
 
 
 @pytest.mark.parametrize("kind", BOTH)
 @pytest.mark.parametrize("value,address", [("on", "127.0.0.1"), ("OFF", "0.0.0.0")])
 def test_loopback_setting_picks_the_listening_address(kind, value, address, procs, tmp_path):
+    # Ours listens on IPv6 too (issue 19): ::1 beside 127.0.0.1, or one
+    # dual-stack socket on :: for every address; Debian's 0.2.7 IPv4 only.
+    if kind == "ours":
+        address = {"127.0.0.1": ("127.0.0.1", "::1"), "0.0.0.0": ("::",)}[address]
+    else:
+        address = (address,)
     conf = Conf(procs, tmp_path, [f'server logdir="{tmp_path}"', f"server loopback={value}",
                                   'console name="a" dev="/bin/cat"'])
     port = free_port()
     p, log = conf.start(kind, port)
     started(p, port, log)
-    assert listening_addresses(port) == {address}, read_text(log)
+    assert listening_addresses(port) == set(address), read_text(log)
 
 
 def test_base_configuration_listens_on_every_address_and_says_why():

@@ -27,14 +27,22 @@ static void test_dev_gives_user_host_and_port(void **state)
     assert_int_equal(sshopts_parse_dev("ssh:admin@[::1]:2200", &t, err, sizeof(err)), 0);
     assert_string_equal(t.host, "::1");
     assert_int_equal(t.port, 2200);
+    /* A bare IPv6 address: no port can follow it, so the default. */
+    assert_int_equal(sshopts_parse_dev("ssh:admin@fd00::1", &t, err, sizeof(err)), 0);
+    assert_string_equal(t.host, "fd00::1");
+    assert_int_equal(t.port, 22);
+    assert_int_equal(sshopts_parse_dev("ssh:admin@[fe80::1%eth0]", &t, err, sizeof(err)), 0);
+    assert_string_equal(t.host, "fe80::1%eth0");
+    assert_int_equal(t.port, 22);
 }
 
 static void test_bad_dev_strings_are_refused_naming_the_dev(void **state)
 {
     (void)state;
-    const char *bad[] = {"ssh:127.0.0.1:22",  "ssh:@127.0.0.1",  "ssh:n0@",     "ssh:n0@host:0",
-                         "ssh:n0@host:65536", "ssh:n0@host:22x", "ssh:n0@[::1", "telnet:x@y",
-                         "ssh:n0@host:",      "ssh:a b@host"};
+    const char *bad[] = {
+        "ssh:127.0.0.1:22",  "ssh:@127.0.0.1",  "ssh:n0@",         "ssh:n0@host:0",
+        "ssh:n0@host:65536", "ssh:n0@host:22x", "ssh:n0@[::1",     "telnet:x@y",
+        "ssh:n0@host:",      "ssh:a b@host",    "ssh:n0@fd00::zz", "ssh:n0@[node]:22"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct ssh_target t;
         char err[256] = "";

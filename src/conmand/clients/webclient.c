@@ -20,6 +20,7 @@ struct webclient {
     struct ws *ws;  /* NULL once it ended */
     uv_pipe_t pipe; /* our end of the session's socketpair */
     bool pipe_open; /* uv_pipe_init'd: closed before the viewer is freed */
+    bool session;   /* client_adopt() took it: keystrokes may go */
     bool answered;  /* the two reply lines are read: the rest is output */
     char reply[REPLY_MAX];
     size_t replylen;
@@ -158,7 +159,9 @@ static void write_cb(uv_write_t *req, int status)
 static void on_message(void *ctx, const unsigned char *buf, size_t len)
 {
     struct webclient *wc = ctx;
-    if (wc->mode == HTTPD_WS_MONITOR || !wc->answered || !len)
+    /* Not `answered`: the session began in client_adopt(), so what is
+     * typed before its reply lines are read is already its input. */
+    if (wc->mode == HTTPD_WS_MONITOR || !wc->session || !len)
         return;
     if (uv_stream_get_write_queue_size((uv_stream_t *)&wc->pipe) + 2 * len > WEB_INPUT_MAX) {
         end_session(wc, WS_CLOSE_POLICY, "input faster than the console takes it");
@@ -290,6 +293,7 @@ void webclient_open(struct web_hub *wh, struct httpd_upgrade *up)
         end_session(wc, WS_CLOSE_POLICY, why);
         return;
     }
+    wc->session = true;
     uv_read_start((uv_stream_t *)&wc->pipe, alloc_cb, read_cb);
     log_info("Web viewer <%s:%d> opened console [%s] (%s)", wc->host, wc->port, wc->console,
              mode_name(wc->mode));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/hostport.h"
 #include "common/numparse.h"
 #include "conmand/conf/conf.h"
 
@@ -22,31 +23,18 @@ static int parse_positive(const char *s, long max, unsigned *out)
     return rc;
 }
 
-/* Splits "HOST[:PORT]" or "[V6][:PORT]" into t->host and t->port. */
+/* "HOST[:PORT]", "[V6][:PORT]" or a bare V6 address (common/hostport.c)
+ * into t->host and t->port. */
 static int parse_hostport(const char *s, struct ssh_target *t)
 {
-    const char *end, *port = NULL;
-    if (s[0] == '[') {
-        const char *close = strchr(s, ']');
-        if (!close || (close[1] && close[1] != ':'))
-            return -EINVAL;
-        s++;
-        end = close;
-        port = close[1] ? close + 2 : NULL;
-    } else {
-        const char *colon = strchr(s, ':');
-        end = colon ? colon : s + strlen(s);
-        port = colon ? colon + 1 : NULL;
-    }
-    size_t len = (size_t)(end - s);
-    if (len == 0 || len >= sizeof(t->host))
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(s, HOSTPORT_PORT_OPTIONAL, &hp, why, sizeof(why)) < 0 ||
+        strlen(hp.host) >= sizeof(t->host))
         return -EINVAL;
-    memcpy(t->host, s, len);
-    t->host[len] = '\0';
-    if (strpbrk(t->host, " \t@/"))
-        return -EINVAL;
-    t->port = SSHOPTS_DEFAULT_PORT;
-    return port ? parse_positive(port, 65535, &t->port) : 0;
+    snprintf(t->host, sizeof(t->host), "%s", hp.host);
+    t->port = hp.portnum ? (unsigned)hp.portnum : SSHOPTS_DEFAULT_PORT;
+    return 0;
 }
 
 int sshopts_parse_dev(const char *dev, struct ssh_target *t, char *err, size_t errlen)
