@@ -210,7 +210,7 @@ static void test_bad_operations_values_name_the_keyword(void **state)
     assert_int_equal(c.nerrors, 9);
     assert_string_equal(r.msgs[0], "test.conf:1: invalid value '65536' for SERVER httpport");
     assert_string_equal(r.msgs[1],
-                        "test.conf:2: invalid value 'localhost' for SERVER httpaddr: not an IPv4 "
+                        "test.conf:2: invalid value 'localhost' for SERVER httpaddr: not an IP "
                         "address");
     assert_string_equal(r.msgs[2], "test.conf:3: invalid value '5MB' for SERVER logsize");
     assert_string_equal(r.msgs[3], "test.conf:4: invalid value '1001' for SERVER logkeep");

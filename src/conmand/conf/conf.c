@@ -306,9 +306,9 @@ static int server_kv(struct parser *p, const char *key, const char *val)
     else if (!strcasecmp(key, "httpport"))
         rc = numparse_int(val, 0, 65535, &s->httpport);
     else if (!strcasecmp(key, "httpaddr")) {
-        struct in_addr a;
-        if (inet_pton(AF_INET, val, &a) != 1) {
-            report(p, "invalid value '%s' for SERVER httpaddr: not an IPv4 address", val);
+        struct in6_addr a;
+        if (inet_pton(AF_INET, val, &a) != 1 && inet_pton(AF_INET6, val, &a) != 1) {
+            report(p, "invalid value '%s' for SERVER httpaddr: not an IP address", val);
             return -EINVAL;
         }
         return set_str(&s->httpaddr, val);

@@ -67,7 +67,8 @@ struct httpd {
     uv_loop_t *loop;
     struct httptoken *token; /* SERVER httptokenfile, or NULL: no token needed */
     struct httpd_builder b;
-    struct sockaddr_in sa;
+    struct sockaddr_storage sa; /* IPv4, or IPv6 (httpaddr="::1", "::") */
+    int port;
     char where[64];           /* "ADDR:PORT", for messages */
     char *certfile, *keyfile; /* SERVER httpcert, httpkey: HTTPS; NULL: HTTP */
     bool pem_failing;         /* one of them could not be read: said once */
@@ -394,10 +395,15 @@ static void on_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, c
     snprintf(up->console, sizeof(up->console), "%s", u->console);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr_in *sa = ci ? (const struct sockaddr_in *)ci->client_addr : NULL;
-    if (sa && sa->sin_family == AF_INET) {
-        inet_ntop(AF_INET, &sa->sin_addr, up->host, sizeof(up->host));
-        up->port = ntohs(sa->sin_port);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, up->host, sizeof(up->host));
+        up->port = ntohs(in->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, up->host, sizeof(up->host));
+        up->port = ntohs(in6->sin6_port);
     } else
         snprintf(up->host, sizeof(up->host), "unknown");
     pthread_mutex_lock(&h->mu);
@@ -679,11 +685,12 @@ static struct MHD_Daemon *start_daemon(struct httpd *h, const struct secret *cer
         {cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, cert ? cert->bytes : NULL},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, key ? key->bytes : NULL},
         {MHD_OPTION_END, 0, NULL}};
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, ntohs(h->sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)HTTPD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTPD_TIMEOUT_SEC,
-        MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags | (h->sa.ss_family == AF_INET6 ? MHD_USE_DUAL_STACK : 0),
+                         (uint16_t)h->port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, &h->sa,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)HTTPD_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)HTTPD_TIMEOUT_SEC, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     int e = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     errno = e;
@@ -770,13 +777,22 @@ struct httpd *httpd_start(uv_loop_t *loop, const struct conf_server *cs,
     atomic_store(&h->join, cs->httpjoin);
     h->loop = loop;
     h->b = *b;
-    h->sa.sin_family = AF_INET;
-    h->sa.sin_port = htons((uint16_t)port);
-    if (!addr || inet_pton(AF_INET, addr, &h->sa.sin_addr) != 1)
-        h->sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* conf_parse checked it */
-    char a[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &h->sa.sin_addr, a, sizeof(a));
-    snprintf(h->where, sizeof(h->where), "%s:%d", a, port);
+    h->port = port;
+    struct sockaddr_in *in = (struct sockaddr_in *)&h->sa;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&h->sa;
+    if (addr && inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        snprintf(h->where, sizeof(h->where), "[%s]:%d", addr, port);
+    } else {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        if (!addr || inet_pton(AF_INET, addr, &in->sin_addr) != 1)
+            in->sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* conf_parse checked it */
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+        snprintf(h->where, sizeof(h->where), "%s:%d", a, port);
+    }
     pthread_mutex_init(&h->mu, NULL);
     snprintf(h->why, sizeof(h->why), "starting");
     atomic_store(&h->heartbeat_ms, mono_ms());
