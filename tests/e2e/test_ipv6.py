@@ -156,7 +156,8 @@ def test_the_client_listener_answers_on_ipv6_loopback_too(procs, tmp_path):
     assert protocol_query("::1", d.port) == ["OK", "OK CONSOLE='c6'"]
     assert protocol_query("127.0.0.1", d.port) == ["OK", "OK CONSOLE='c6'"]
     assert d.run("-q").stdout.split() == [b"c6"]  # the stock client, over IPv4
-    assert re.search(r"Client <v6test@(::1|localhost|ip6-localhost):", d.output()), d.output()
+    wait_for(lambda: re.search(r"Client <v6test@(::1|localhost|ip6-localhost):", d.output()),
+             timeout=10, what="the IPv6 client's log line")
     with socket.socket(socket.AF_INET6) as s:  # loopback only: not on every v6 address
         assert s.connect_ex(("::1", d.port)) == 0
 
@@ -173,7 +174,8 @@ def test_without_loopback_one_dual_stack_socket_takes_both(procs, tmp_path):
     assert protocol_query("127.0.0.1", d.port) == ["OK", "OK CONSOLE='c6'"]
     # An IPv4 client is named by its IPv4 address, not ::ffff:127.0.0.1.
     # (or by its name, once the reverse lookup of 127.0.0.1 is back)
-    assert re.search(r"Client <v6test@(127\.0\.0\.1|localhost):", d.output()), d.output()
+    wait_for(lambda: re.search(r"Client <v6test@(127\.0\.0\.1|localhost):", d.output()),
+             timeout=10, what="the IPv4 client's log line")
     assert "::ffff:" not in d.output()
 
 
@@ -199,4 +201,5 @@ def test_the_http_port_and_the_web_console_on_ipv6_loopback(procs, tmp_path):
             return ws.open
 
     assert asyncio.run(view())
-    assert re.search(r"Web viewer <::1:\d+> opened console \[c6\]", d.output())
+    wait_for(lambda: re.search(r"Web viewer <::1:\d+> opened console \[c6\]", d.output()),
+             timeout=10, what="the viewer's log line")
