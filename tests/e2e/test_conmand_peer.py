@@ -18,9 +18,11 @@ from conmand_util import Daemon, echo_dev
 GLOBAL = 'global log="console.%N"'
 
 
-def pair(procs, tmp_path, owned_a=("a1", "a2"), owned_b=("b1", "b2"), server_extra=""):
+def pair(procs, tmp_path, owned_a=("a1", "a2"), owned_b=("b1", "b2"), server_extra="",
+         peer_host="127.0.0.1"):
     """Daemons A and B; A owns owned_a, B owns owned_b, each lists all;
-    d.http is each one's HTTP port; server_extra: more SERVER lines."""
+    d.http is each one's HTTP port; server_extra: more SERVER lines;
+    peer_host: how each names the other ("[::1]": over IPv6)."""
     ports = {"A": free_port(), "B": free_port()}
     http = {"A": free_port(), "B": free_port()}
     daemons = {}
@@ -29,7 +31,7 @@ def pair(procs, tmp_path, owned_a=("a1", "a2"), owned_b=("b1", "b2"), server_ext
         d_dir.mkdir()
         dev = echo_dev(d_dir)
         lines = [f'console name="{n}" dev="{dev}"' for n in mine]
-        lines += [f'console name="{n}" dev="peer:127.0.0.1:{ports[other]}"' for n in theirs]
+        lines += [f'console name="{n}" dev="peer:{peer_host}:{ports[other]}"' for n in theirs]
         d = Daemon("ours", procs, d_dir, lines, global_extra=GLOBAL,
                    server_extra=f"server httpport={http[me]}\n{server_extra}")
         d.port, d.http = ports[me], http[me]

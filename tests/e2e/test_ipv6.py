@@ -203,3 +203,14 @@ def test_the_http_port_and_the_web_console_on_ipv6_loopback(procs, tmp_path):
     assert asyncio.run(view())
     wait_for(lambda: re.search(r"Web viewer <::1:\d+> opened console \[c6\]", d.output()),
              timeout=10, what="the viewer's log line")
+
+
+def test_a_peer_hop_over_ipv6_loopback(procs, tmp_path):
+    from test_conmand_peer import join_and_echo, pair
+    a, b = pair(procs, tmp_path, ("a1",), ("b1",), peer_host="[::1]")
+    assert f'dev="peer:[::1]:{b.port}"' in open(a.conf).read()
+    join_and_echo(a, "b1", "typed-at-A-over-ipv6")  # A carries the session to B over ::1
+    wait_for(lambda: b"typed-at-A-over-ipv6" in b.log_so_far("b1"), timeout=10,
+             what="the owner's log of the relayed session")
+    wait_for(lambda: re.search(r"Client <\w+@(::1|localhost|ip6-localhost):\d+> relays a client",
+                               b.output()), timeout=10, what="B naming A's IPv6 link")
