@@ -6,6 +6,8 @@
 #
 # usage: scripts/bmc-sim.sh --dir DIR [--count N] [--rate LPS] [--panic-every N]
 #                           [--user-file F] [--password-file F] [--console-sim PATH]
+#                           [--ipv6]
+#   --ipv6           the BMCs listen on ::1 instead (addresses [::1]:UDPPORT)
 #   --panic-every N  each node crashes (kernel panic, OOM kill, ...) and reboots
 #                    after every N numbered lines (console-sim --panic-every)
 # Writes under DIR:
@@ -13,12 +15,13 @@
 #   bmc/<name>/{lan.conf,emu.cmd,state/,ipmi_sim.log}
 #   console-sim.log, console-sim.out
 #   bmcs.tsv        one line per BMC: NAME  127.0.0.1:UDPPORT  SOL-BACKEND-TCP-PORT
+#                   ([::1]:UDPPORT with --ipv6)
 #   inventory.json  HSM RedfishEndpoints + Components for hsm-sim --inventory
 #   ready           appears when every BMC is up (then "ready N bmcs" on stdout)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-dir="" count=8 rate=2 panic_every="" user_file="" pwd_file=""
+dir="" count=8 rate=2 panic_every="" user_file="" pwd_file="" bmc_host=127.0.0.1
 console_sim="${CONSOLE_SIM:-$here/../build/bin/console-sim}"
 
 die() { echo "bmc-sim: $*" >&2; exit 2; }
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
     --user-file) user_file="${2:?--user-file needs a value}"; shift 2 ;;
     --password-file) pwd_file="${2:?--password-file needs a value}"; shift 2 ;;
     --console-sim) console_sim="${2:?--console-sim needs a value}"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --ipv6) bmc_host=::1; shift ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -107,13 +111,14 @@ grep -q '^ready ' "$dir/console-sim.out" || die "console-sim did not get ready i
 # 16-bit integer, so libipmiconsole asks getaddrinfo for service "-26535"
 # instead of 39001 and fails with "hostname invalid". The kernel's
 # ephemeral range (32768-60999) is therefore no use here.
-mapfile -t udp_ports < <(/usr/bin/python3 - "$count" <<'EOF'
+mapfile -t udp_ports < <(/usr/bin/python3 - "$count" "$bmc_host" <<'EOF'
 import random, socket, sys
-want, socks = int(sys.argv[1]), []
+want, host, socks = int(sys.argv[1]), sys.argv[2], []
+family = socket.AF_INET6 if ":" in host else socket.AF_INET
 for port in random.sample(range(20000, 32768), 2000):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family, socket.SOCK_DGRAM)
     try:
-        s.bind(("127.0.0.1", port))
+        s.bind((host, port))
     except OSError:
         s.close()
         continue
@@ -133,7 +138,7 @@ write_bmc_files() { # name udp_port console_port
 name "$1"
 set_working_mc 0x20
   startlan 1
-    addr 127.0.0.1 $2
+    addr $bmc_host $2
     priv_limit admin
     allowed_auths_callback none md2 md5 straight
     allowed_auths_user none md2 md5 straight
@@ -153,6 +158,8 @@ EOF
 }
 
 # 3. One ipmi_sim per BMC. It connects to its SOL backend at start.
+bmc_url_host="$bmc_host"
+[[ "$bmc_host" == *:* ]] && bmc_url_host="[$bmc_host]"
 : >"$dir/bmcs.tsv.tmp"
 for i in "${!names[@]}"; do
   n="${names[$i]}"
@@ -162,7 +169,7 @@ for i in "${!names[@]}"; do
   ipmi_sim -c "$dir/bmc/$n/lan.conf" -f "$dir/bmc/$n/emu.cmd" -s "$dir/bmc/$n/state" -n \
     </dev/null >"$dir/bmc/$n/ipmi_sim.log" 2>&1 &
   pids+=($!)
-  printf '%s\t127.0.0.1:%s\t%s\n' "$n" "${udp_ports[$i]}" "$cport" >>"$dir/bmcs.tsv.tmp"
+  printf '%s\t%s:%s\t%s\n' "$n" "$bmc_url_host" "${udp_ports[$i]}" "$cport" >>"$dir/bmcs.tsv.tmp"
 done
 mv "$dir/bmcs.tsv.tmp" "$dir/bmcs.tsv"
 

@@ -107,11 +107,12 @@ class BmcSim:
         self.bmcs = []
 
     @classmethod
-    def start(cls, procs, tmp_path, count=2, rate=5):
+    def start(cls, procs, tmp_path, count=2, rate=5, ipv6=False):
+        """ipv6: the BMCs listen on ::1 (addresses "[::1]:PORT")."""
         directory = os.path.join(str(tmp_path), "bmc-sim")
         env = dict(os.environ, CONSOLE_SIM=binary("console-sim"))
         proc = procs.start(["bash", BMC_SIM, "--dir", directory, "--count", str(count),
-                            "--rate", str(rate)],
+                            "--rate", str(rate)] + (["--ipv6"] if ipv6 else []),
                            log_path=os.path.join(str(tmp_path), "bmc-sim.log"), env=env)
         sim = cls(proc, directory)
         wait_for(lambda: proc.poll() is not None or os.path.exists(os.path.join(directory, "ready")),

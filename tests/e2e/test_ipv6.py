@@ -5,6 +5,7 @@ console dev="[::1]:PORT" connects and logs (it was retried for ever with
 are named. Skipped, with the reason, only where this machine has no IPv6
 loopback."""
 import json
+import os
 import re
 import socket
 import threading
@@ -14,7 +15,7 @@ import pytest
 
 from bmcsim import contiguous, seqs_by_console
 from conmand_util import Daemon
-from e2e_helpers import wait_for
+from e2e_helpers import read_text, wait_for
 
 
 def have_ipv6_loopback():
@@ -214,3 +215,46 @@ def test_a_peer_hop_over_ipv6_loopback(procs, tmp_path):
              what="the owner's log of the relayed session")
     wait_for(lambda: re.search(r"Client <\w+@(::1|localhost|ip6-localhost):\d+> relays a client",
                                b.output()), timeout=10, what="B naming A's IPv6 link")
+
+
+def test_an_ssh_console_on_ipv6_loopback(procs, tmp_path):
+    from test_ssh_consoles import PREFIX, Sim, boot_seqs, hexpw, log_text
+    sim = Sim(procs, tmp_path, consoles=1, listen="::1")
+    assert f"listening on ::1:{sim.port}" in sim.output()
+    d = Daemon("ours", procs, tmp_path,
+               [f'console name="s6" dev="ssh:n0@[::1]:{sim.port}" sshopts="P:{hexpw()}"'],
+               global_extra='global log="console.%N"')
+    os.chmod(d.conf, 0o600)  # sshopts holds a password
+    d.start()
+    wait_for(lambda: len(boot_seqs(log_text(d, "s6"), "n0")) >= 5, timeout=20,
+             what=f"boot lines of {PREFIX}n0 over SSH on ::1")
+    assert boot_seqs(log_text(d, "s6"), "n0")[:5] == [1, 2, 3, 4, 5]
+    assert f"Console [s6] connected to <n0@[::1]:{sim.port}>" in d.output()
+
+
+def test_an_ipmi_console_through_ipmi_sim_on_ipv6_loopback(procs, tmp_path):
+    from bmcsim import IPMI_WORKAROUNDS, BmcSim
+    from test_ipmi_sol import join_and_type
+    sim = BmcSim.start(procs, tmp_path, count=1, rate=5, ipv6=True)
+    bmc = sim.bmcs[0]
+    assert bmc.address.startswith("[::1]:"), bmc.address
+    lines = sim.console_lines() + [
+        # A bare IPv6 address takes IPMI's port 623 (FreeIPMI would read
+        # its last group as a port); a broken one is named at its line.
+        'console name="bare6" dev="ipmi:::1" ipmiopts="U:x,P:y"',
+        'console name="bad6" dev="ipmi:[::1" ipmiopts="U:x,P:y"']
+    d = Daemon("ours", procs, tmp_path, lines,
+               global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
+    wait_for(lambda: f"Console [{bmc.name}] connected to <{bmc.address}>"
+             in read_text(f"{d.dir}/console.{bmc.name}"),
+             timeout=30, what=f"conmand to connect to {bmc.name} over IPMI on ::1")
+    seqs = wait_for(lambda: (s := seqs_by_console(read_text(f"{d.dir}/console.{bmc.name}"))
+                             .get(bmc.name, [])) and len(s) >= 5 and s,
+                    timeout=30, what="numbered SOL lines in the log")
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    seen = join_and_type(d.port, bmc.name, "ipmi-over-ipv6")
+    assert "ipmi-over-ipv6\r\n" in seen, seen[-2000:]
+    out = d.output()
+    assert re.search(r"conman.conf:\d+: console \[bad6\]: dev '\[::1': expected \[IPv6 "
+                     r"address\] between the brackets", out), out
+    assert "bare6" in d.run("-q").stdout.decode().split()

@@ -22,14 +22,15 @@ class Sim:
     """One ssh-bmc-sim on a free loopback port, files in tmp_path/sim."""
 
     def __init__(self, procs, tmp_path, consoles=4, host_key=None, port=None, password=True,
-                 keys=(), rate=10):
+                 keys=(), rate=10, listen="127.0.0.1"):
         self.dir = tmp_path / "sim"
         self.dir.mkdir(exist_ok=True)
         self.port = port or free_port()
         self.host_key = str(host_key or self.dir / "host_key")
         self.out = str(self.dir / f"sim-{self.port}-{os.path.basename(self.host_key)}.out")
         argv = [binary("ssh-bmc-sim"), "--port", str(self.port), "--host-key", self.host_key,
-                "--consoles", str(consoles), "--prefix", PREFIX, "--rate", str(rate)]
+                "--consoles", str(consoles), "--prefix", PREFIX, "--rate", str(rate),
+                "--listen", listen]
         if password:
             pw = self.dir / "password"
             pw.write_text(PASSWORD + "\n")

@@ -91,6 +91,11 @@ static void test_command_line_defaults_and_checks(void **state)
         parse("--host-key /k --password-file /p --listen 192.168.1.1", &o, err, sizeof(err)),
         -EINVAL);
     assert_non_null(strstr(err, "192.168.1.1"));
+    assert_int_equal(parse("--host-key /k --password-file /p --listen ::1", &o, err, sizeof(err)),
+                     0);
+    assert_string_equal(o.listen, "::1");
+    assert_int_equal(parse("--host-key /k --password-file /p --listen ::", &o, err, sizeof(err)),
+                     -EINVAL);
     assert_int_equal(parse("--host-key /k", &o, err, sizeof(err)), -EINVAL);
     assert_non_null(strstr(err, "--authorized-keys or --password-file"));
     assert_int_equal(parse("--password-file /p", &o, err, sizeof(err)), -EINVAL);

@@ -1,4 +1,5 @@
-/* ipmi:HOST[:PORT] consoles: IPMI Serial-over-LAN through FreeIPMI's
+/* ipmi:HOST[:PORT] consoles (HOST a name, an IPv4 address, or an IPv6 one
+ * bare or in brackets): IPMI Serial-over-LAN through FreeIPMI's
  * libipmiconsole in its non-blocking mode. The library runs its own engine
  * threads and hands us one end of a socket pair (ipmiconsole_ctx_fd), which
  * the generic console code polls like any other fd. The session counts as up
@@ -13,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/hostport.h"
 #include "common/log.h"
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/types.h"
@@ -78,6 +80,22 @@ static int engine_start(void)
     return engine_state > 0 ? 0 : -EIO;
 }
 
+/* The BMC's address as libipmiconsole reads it. FreeIPMI splits
+ * "HOST:PORT" at the last colon, so a bare IPv6 address ("fd00::1") would
+ * lose its last group as a "port": an IPv6 BMC always goes as
+ * "[ADDRESS]:PORT", with IPMI's own port 623 when the dev names none. */
+static int library_host(const char *dev, char *out, size_t outlen, char *err, size_t errlen)
+{
+    struct hostport hp;
+    if (hostport_parse(dev, HOSTPORT_PORT_OPTIONAL, &hp, err, errlen) < 0)
+        return -EINVAL;
+    if (!hp.v6)
+        snprintf(out, outlen, "%s", dev);
+    else
+        snprintf(out, outlen, "[%s]:%s", hp.host, hp.port[0] ? hp.port : "623");
+    return 0;
+}
+
 static ipmiconsole_ctx_t make_ctx(struct console *c, const struct ipmiopts *o)
 {
     struct ipmiconsole_ipmi_config ic = {
@@ -101,7 +119,12 @@ static ipmiconsole_ctx_t make_ctx(struct console *c, const struct ipmiopts *o)
         .behavior_flags = IPMICONSOLE_BEHAVIOR_DEFAULT,
         .debug_flags = IPMICONSOLE_DEBUG_DEFAULT,
     };
-    return lib->ipmiconsole_ctx_create(c->cfg.dev + 5, &ic, &pc, &ec);
+    char host[HOSTPORT_HOST_MAX + 16], why[300];
+    if (library_host(c->cfg.dev + 5, host, sizeof(host), why, sizeof(why)) < 0) {
+        errno = EINVAL; /* the parser refused it already (ipmi_check_dev) */
+        return NULL;
+    }
+    return lib->ipmiconsole_ctx_create(host, &ic, &pc, &ec);
 }
 
 static int ipmi_open(struct console *c, bool *connecting, char *err, size_t errlen)
@@ -225,9 +248,20 @@ static bool ipmi_recognise(const char *dev, bool is_chardev)
     return !strncasecmp(dev, "ipmi:", 5);
 }
 
+/* A bad address is said at its line of the file, not at each retry. */
+static int ipmi_check_dev(const char *dev, char *err, size_t errlen)
+{
+    char host[HOSTPORT_HOST_MAX + 16], why[300];
+    if (library_host(dev + 5, host, sizeof(host), why, sizeof(why)) == 0)
+        return 0;
+    snprintf(err, errlen, "dev %s", why);
+    return -EINVAL;
+}
+
 const struct console_type console_type_ipmi = {
     .name = "ipmi",
     .recognise = ipmi_recognise,
+    .check_dev = ipmi_check_dev,
     .opts_keyword = "ipmiopts",
     .opts_layer = ipmiopts_layer,
     .ops = &ipmi_ops,

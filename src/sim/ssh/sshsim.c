@@ -11,7 +11,7 @@
 #include "common/numparse.h"
 
 const char sshsim_usage[] =
-    "usage: ssh-bmc-sim --host-key FILE [--port N] [--listen 127.0.0.1]\n"
+    "usage: ssh-bmc-sim --host-key FILE [--port N] [--listen 127.0.0.1|::1]\n"
     "                   [--consoles N] [--prefix NAME] [--rate LINES_PER_SEC]\n"
     "                   [--authorized-keys FILE] [--password-file FILE]\n"
     "                   [--node-user NAME]\n"
@@ -33,7 +33,7 @@ static int set_option(struct sshsim_options *o, int opt, const char *v, char *er
         o->port = (int)n;
         return 0;
     case 'l':
-        if (strncmp(v, "127.", 4) || strlen(v) >= sizeof(o->listen))
+        if ((strncmp(v, "127.", 4) && strcmp(v, "::1")) || strlen(v) >= sizeof(o->listen))
             break; /* loopback only: the simulators never face a network */
         strcpy(o->listen, v);
         return 0;
