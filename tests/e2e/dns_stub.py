@@ -1,7 +1,7 @@
 """A name server on loopback for tests that look names up, so no DNS query
-leaves the machine: a UDP stub on 127.53.x.y:53 that answers NXDOMAIN to
-everything and records what it was asked, and a way to run a daemon with
-it as its only name server.
+leaves the machine: a UDP stub on 127.53.x.y:53 that answers the A and
+AAAA records it is given and NXDOMAIN to every other name, records what it
+was asked, and a way to run a daemon with it as its only name server.
 
 The daemon runs in a mount namespace of its own (unshare --mount, as root)
 where a resolv.conf naming the stub is bind-mounted over /etc/resolv.conf;
@@ -36,17 +36,35 @@ def question_name(packet):
 
 def nxdomain_reply(query):
     """The NXDOMAIN answer to `query`: its id and question, no records."""
+    return reply(query, NXDOMAIN, [])
+
+
+def reply(query, rcode, rdatas):
+    """An answer to `query` with one record per rdata (of the asked type)."""
     qid, flags = struct.unpack("!HH", query[:4])
     end = query.index(b"\0", 12) + 5  # name, type, class
-    reply_flags = 0x8000 | (flags & 0x7900) | 0x0080 | NXDOMAIN  # QR, opcode+RD, RA
-    return struct.pack("!HHHHHH", qid, reply_flags, 1, 0, 0, 0) + query[12:end]
+    qtype = struct.unpack("!H", query[end - 4:end - 2])[0]
+    reply_flags = 0x8000 | (flags & 0x7900) | 0x0080 | rcode  # QR, opcode+RD, RA
+    answers = b"".join(struct.pack("!HHHIH", 0xC00C, qtype, 1, 5, len(r)) + r for r in rdatas)
+    return struct.pack("!HHHHHH", qid, reply_flags, 1, len(rdatas), 0, 0) + query[12:end] + answers
+
+
+def query_type(query):
+    end = query.index(b"\0", 12) + 5
+    return struct.unpack("!H", query[end - 4:end - 2])[0]
+
+
+TYPE_A, TYPE_AAAA = 1, 28
 
 
 class DnsStub:
-    """NXDOMAIN for every name, on UDP port 53 of a loopback address of its
-    own (127.53.x.y: tests running at the same time do not collide)."""
+    """On UDP port 53 of a loopback address of its own (127.53.x.y: tests
+    running at the same time do not collide): `records` maps a name to its
+    addresses (IPv4 and IPv6 texts, answered as A and AAAA in that order);
+    every other name is NXDOMAIN."""
 
-    def __init__(self):
+    def __init__(self, records=None):
+        self.records = {k.lower(): list(v) for k, v in (records or {}).items()}
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for _ in range(20):
             self.address = f"127.53.{random.randint(0, 255)}.{random.randint(1, 254)}"
@@ -77,7 +95,15 @@ class DnsStub:
             if name is None or len(query) < 17:
                 continue
             self.asked.append(name)
-            self.sock.sendto(nxdomain_reply(query), peer)
+            self.sock.sendto(self.answer(name, query), peer)
+
+    def answer(self, name, query):
+        if name not in self.records:
+            return nxdomain_reply(query)
+        family = {TYPE_A: socket.AF_INET, TYPE_AAAA: socket.AF_INET6}.get(query_type(query))
+        rdatas = [socket.inet_pton(family, a) for a in self.records[name]
+                  if family and (":" in a) == (family == socket.AF_INET6)]
+        return reply(query, 0, rdatas)
 
     def resolv_conf(self, directory):
         """A resolv.conf naming only this stub (one try, short timeout)."""

@@ -34,9 +34,11 @@ class V6Server:
     """A TCP server on [::1]: prints console-sim style numbered lines to each
     connection (`serve`), or collects what it is sent (`collect`)."""
 
-    def __init__(self, name="v6", rate=20, serve=True, host="::1"):
+    def __init__(self, name="v6", rate=20, serve=True, host="::1", port=0):
         self.ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        self.ls.bind((host, 0))
+        if ":" in host:  # this family only: the other may hold the same port
+            self.ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self.ls.bind((host, port))
         self.ls.listen(4)
         self.ls.settimeout(0.2)
         self.port = self.ls.getsockname()[1]
@@ -258,3 +260,84 @@ def test_an_ipmi_console_through_ipmi_sim_on_ipv6_loopback(procs, tmp_path):
     assert re.search(r"conman.conf:\d+: console \[bad6\]: dev '\[::1': expected \[IPv6 "
                      r"address\] between the brackets", out), out
     assert "bare6" in d.run("-q").stdout.decode().split()
+
+
+class StuckListener:
+    """A listener on [::1]:port whose accept queue is full, so the kernel
+    drops every further SYN: an address that never answers, on loopback."""
+
+    def __init__(self, port):
+        self.ls = socket.socket(socket.AF_INET6)
+        self.ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self.ls.bind(("::1", port))
+        self.ls.listen(0)
+        self.fill = []
+        for _ in range(2):  # backlog 0 takes one; the second may hang
+            c = socket.socket(socket.AF_INET6)
+            c.settimeout(0.5)
+            try:
+                c.connect(("::1", port))
+            except OSError:
+                pass
+            self.fill.append(c)
+
+    def close(self):
+        for c in self.fill:
+            c.close()
+        self.ls.close()
+
+
+NAME = "dual.bmc.test"  # answered by the stub with an AAAA (::1) and an A (127.0.0.1) record
+
+
+def start_with_dual_name(procs, tmp_path, request, lines, **kw):
+    from dns_stub import DnsStub, start_with_stub
+    stub = DnsStub(records={NAME: ["::1", "127.0.0.1"]})
+    request.addfinalizer(stub.close)
+    d = Daemon("ours", procs, tmp_path, lines, global_extra='global log="console.%N"', **kw)
+    os.chmod(d.conf, 0o600)
+    start_with_stub(d, stub)
+    return d, stub
+
+
+def lines_of(d, name):
+    return seqs_by_console(d.log_so_far(name).decode(errors="replace")).get(name, [])
+
+
+def test_a_name_with_aaaa_and_a_records_reaches_the_address_that_answers(procs, tmp_path,
+                                                                          request, v6):
+    """Each console's host answers on one of its name's two addresses; the
+    other refuses: telnet, SSH and log shipping all get through."""
+    from test_ssh_consoles import Sim, boot_seqs, hexpw, log_text
+    only4, only6 = v6(name="only4", host="127.0.0.1"), v6(name="only6", host="::1")
+    collector = v6(serve=False, host="127.0.0.1")
+    sim = Sim(procs, tmp_path, consoles=1, listen="127.0.0.1")
+    d, stub = start_with_dual_name(procs, tmp_path, request, [
+        f'console name="only4" dev="{NAME}:{only4.port}"',
+        f'console name="only6" dev="{NAME}:{only6.port}"',
+        f'console name="ssh4" dev="ssh:n0@{NAME}:{sim.port}" sshopts="P:{hexpw()}"'],
+        server_extra=f'server logship="tcp:{NAME}:{collector.port}"')
+    for name in ("only4", "only6"):
+        wait_for(lambda: len(lines_of(d, name)) > 5, timeout=15,
+                 what=f"lines from {name}, reached through {NAME}")
+        assert f"Console [{name}] connected to <{NAME}:" in d.output()
+    wait_for(lambda: boot_seqs(log_text(d, "ssh4"), "n0"), timeout=15,
+             what=f"the SSH console reached through {NAME}")
+    wait_for(lambda: b'"console":"only4"' in bytes(collector.got)
+             or b'"console": "only4"' in bytes(collector.got), timeout=15,
+             what=f"shipped lines at the collector reached through {NAME}")
+    assert NAME in stub.asked
+    assert "cannot connect" not in d.output(), d.output()
+
+
+def test_an_address_that_never_answers_does_not_hold_up_the_next(procs, tmp_path, request, v6):
+    """RFC 8305: the next address is tried 250 ms after the first, not when
+    the kernel gives up on it (over a minute of SYN retries)."""
+    srv = v6(name="late", host="127.0.0.1")
+    stuck = StuckListener(srv.port)
+    request.addfinalizer(stuck.close)
+    d, _ = start_with_dual_name(procs, tmp_path, request,
+                                [f'console name="late" dev="{NAME}:{srv.port}"'])
+    wait_for(lambda: len(lines_of(d, "late")) > 5, timeout=15,
+             what="lines through the second address while the first drops every SYN")
+    assert "Console [late] connected" in d.output()

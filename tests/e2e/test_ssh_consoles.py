@@ -193,7 +193,7 @@ def test_host_names_resolve_off_the_loop_and_failures_name_the_host(procs, tmp_p
              and "Console [refused] cannot" in d.output(), timeout=15, what="both failures")
     out = d.output()
     assert 'cannot resolve "no-such-bmc.invalid"' in out
-    assert f"cannot connect to 127.0.0.1:{closed}: Connection refused" in out
+    assert f"Console [refused] cannot connect to <n2@127.0.0.1:{closed}>: Connection refused" in out
     assert "no-such-bmc.invalid" in stub.asked
 
 

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/hostport.h"
+#include "conmand/net/dial.h"
 
-enum link_state { LINK_RESOLVING, LINK_CONNECTING, LINK_UP, LINK_CLOSED };
+enum link_state { LINK_CONNECTING, LINK_UP, LINK_CLOSED };
 
 /* Bytes waiting for the connection to come up. */
 #define EARLY_MAX PEER_LINK_QUEUE_MAX
@@ -20,13 +22,11 @@ struct peer_link {
     enum link_state state;
     char address[300];
     char host[256], port[8];
-    uv_getaddrinfo_t resolve;
-    uv_connect_t connect;
+    struct dial *dial; /* connecting, or NULL */
     uv_tcp_t tcp;
     uv_timer_t timer;
-    int handles;    /* open libuv handles: freed when 0 and not resolving */
-    bool resolving; /* uv_getaddrinfo in flight (it holds the link) */
-    bool full;      /* told the client to stop: drained() comes next */
+    int handles; /* open libuv handles: freed when 0 */
+    bool full;   /* told the client to stop: drained() comes next */
     /* The owner's answer to the relayed greeting, until its '\n': the
      * client had its own "OK" from us, so an OK is dropped here. */
     char greeting[256];
@@ -52,7 +52,7 @@ const char *peer_link_address(const struct peer_link *l)
 
 static void maybe_free(struct peer_link *l)
 {
-    if (l->handles == 0 && !l->resolving) {
+    if (l->handles == 0) {
         free(l->early);
         free(l);
     }
@@ -75,8 +75,9 @@ static void end_link(struct peer_link *l, const char *why, bool tell)
         uv_close((uv_handle_t *)&l->timer, handle_closed);
     if (!uv_is_closing((uv_handle_t *)&l->tcp))
         uv_close((uv_handle_t *)&l->tcp, handle_closed);
-    if (l->resolving)
-        uv_cancel((uv_req_t *)&l->resolve);
+    if (l->dial)
+        dial_cancel(l->dial);
+    l->dial = NULL;
     if (tell)
         l->ops->closed(l->ctx, l, why);
 }
@@ -195,14 +196,17 @@ static void read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-static void connected(uv_connect_t *req, int status)
+/* Every address of the owner is tried (net/dial.c). */
+static void dialed(void *ctx, int fd, const char *failed)
 {
-    struct peer_link *l = req->data;
-    if (l->state != LINK_CONNECTING)
-        return; /* closed meanwhile */
-    if (status < 0) {
-        char why[160];
-        snprintf(why, sizeof(why), "cannot connect: %s", uv_strerror(status));
+    struct peer_link *l = ctx;
+    l->dial = NULL;
+    int rc = fd < 0 ? 0 : uv_tcp_open(&l->tcp, fd);
+    if (fd < 0 || rc < 0) {
+        if (fd >= 0)
+            close(fd);
+        char why[600];
+        snprintf(why, sizeof(why), "cannot connect: %s", fd < 0 ? failed : uv_strerror(rc));
         end_link(l, why, true);
         return;
     }
@@ -216,33 +220,6 @@ static void connected(uv_connect_t *req, int status)
     free(early);
     if (l->state == LINK_UP)
         uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, read_cb);
-}
-
-static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
-{
-    struct peer_link *l = req->data;
-    l->resolving = false;
-    if (l->state != LINK_RESOLVING) {
-        uv_freeaddrinfo(res);
-        maybe_free(l);
-        return;
-    }
-    if (status < 0 || !res) {
-        char why[300];
-        snprintf(why, sizeof(why), "cannot resolve %s: %s", l->host, uv_strerror(status));
-        uv_freeaddrinfo(res);
-        end_link(l, why, true);
-        return;
-    }
-    l->state = LINK_CONNECTING;
-    l->connect.data = l;
-    int rc = uv_tcp_connect(&l->connect, &l->tcp, res->ai_addr, connected);
-    uv_freeaddrinfo(res);
-    if (rc < 0) {
-        char why[160];
-        snprintf(why, sizeof(why), "cannot connect: %s", uv_strerror(rc));
-        end_link(l, why, true);
-    }
 }
 
 /* Neither connected nor answered in time: a host that drops packets, or
@@ -295,16 +272,12 @@ int peer_link_open(uv_loop_t *loop, const char *hostport, const char *hello, siz
     l->tcp.data = l->timer.data = l;
     l->handles = 2;
     uv_timer_start(&l->timer, timed_out, PEER_LINK_CONNECT_SEC * 1000ULL, 0);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    l->resolve.data = l;
-    l->resolving = true;
-    rc = uv_getaddrinfo(loop, &l->resolve, resolved, l->host, l->port, &hints);
-    if (rc < 0) {
-        l->resolving = false;
-        snprintf(err, errlen, "cannot resolve %s: %s", l->host, uv_strerror(rc));
+    l->state = LINK_CONNECTING;
+    if (!(l->dial = dial_start(loop, l->host, l->port, dialed, l))) {
+        snprintf(err, errlen, "out of memory connecting to %s", l->address);
         *out = NULL;
         end_link(l, "", false);
-        return -EINVAL;
+        return -ENOMEM;
     }
     *out = l;
     return 0;

@@ -1,7 +1,7 @@
 /* ssh:USER@HOST[:PORT] consoles: an SSH session inside the event loop
- * (libssh in non-blocking mode), no process per console. The host name is
- * resolved off the loop (uv_getaddrinfo) and the TCP connect is ours, so
- * libssh gets a connected socket and never blocks on DNS. Host key check,
+ * (libssh in non-blocking mode), no process per console. The TCP connect
+ * is ours (net/dial.c: the name resolved off the loop, every address
+ * tried), so libssh gets a connected socket and never blocks on DNS. Host key check,
  * authentication and the shell channel run as a state machine driven by a
  * uv_poll on that socket; once the shell is open the generic code
  * polls a duplicate of that socket and moves bytes through dev_read and
@@ -24,6 +24,7 @@
 #include "conmand/consoles/console.h"
 #include "conmand/consoles/types.h"
 #include "conmand/consoles/dynlib.h"
+#include "conmand/net/dial.h"
 #include "conmand/conf/sshopts.h"
 
 #define SSH_BREAK_MS 500
@@ -105,8 +106,8 @@ struct sshc {
     ssh_channel ch;
     ssh_key key;
     enum phase phase;
-    uv_getaddrinfo_t *gai; /* resolving; orphaned (data NULL) if ended early */
-    int sock;              /* ours until libssh takes it (then -1) */
+    struct dial *dial; /* connecting the TCP socket, or NULL */
+    int sock;          /* ours until libssh takes it (then -1) */
     bool key_tried, password_tried;
     uv_poll_t *poll;    /* while connecting; freed by its close callback */
     int pollfd;         /* our dup of the socket for `poll`: libssh may close its own */
@@ -134,11 +135,9 @@ static void end_session(struct sshc *p)
     stop_poll(p);
     uv_timer_stop(&p->timeout);
     uv_timer_stop(&p->drain);
-    if (p->gai) {
-        p->gai->data = NULL; /* its callback frees it */
-        uv_cancel((uv_req_t *)p->gai);
-        p->gai = NULL;
-    }
+    if (p->dial)
+        dial_cancel(p->dial);
+    p->dial = NULL;
     if (p->sock >= 0)
         close(p->sock);
     p->sock = -1;
@@ -328,7 +327,7 @@ static int advance(struct sshc *p, char *why, size_t whylen)
     int rc;
     switch (p->phase) {
     case PH_RESOLVE:
-        return 0; /* on_resolved() moves on */
+        return 0; /* dialed() moves on */
     case PH_TCP:
         if (tcp_connected(p, why, whylen) < 0)
             return -1;
@@ -469,14 +468,11 @@ static void keep_alive(int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
 }
 
-static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_t whylen)
+/* The TCP connection is up (net/dial.c tried every address): libssh's
+ * handshake goes on from the socket becoming writable. */
+static int start_tcp(struct sshc *p, int fd, char *why, size_t whylen)
 {
-    p->sock = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (p->sock < 0 ||
-        (connect(p->sock, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS)) {
-        snprintf(why, whylen, "cannot connect to %s:%u: %s", p->t.host, p->t.port, strerror(errno));
-        return -1;
-    }
+    p->sock = fd;
     keep_alive(p->sock);
     /* libssh closes its socket on errors inside any call; a handle polling
      * that very fd would then be left registered on a dead (or reused)
@@ -495,23 +491,14 @@ static int start_tcp(struct sshc *p, const struct addrinfo *ai, char *why, size_
     return 0;
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
+static void dialed(void *ctx, int fd, const char *failed)
 {
-    struct sshc *p = req->data;
-    free(req);
-    if (!p) { /* the attempt ended meanwhile */
-        uv_freeaddrinfo(ai);
-        return;
-    }
-    p->gai = NULL;
-    char why[512];
-    int rc = -1;
-    if (status < 0)
-        snprintf(why, sizeof(why), "cannot resolve \"%s\": %s", p->t.host, uv_strerror(status));
-    else
-        rc = start_tcp(p, ai, why, sizeof(why));
-    uv_freeaddrinfo(ai);
-    if (rc < 0)
+    struct sshc *p = ctx;
+    p->dial = NULL;
+    char why[600];
+    if (fd < 0)
+        snprintf(why, sizeof(why), "%s", failed);
+    if (fd < 0 || start_tcp(p, fd, why, sizeof(why)) < 0)
         fail(p, why);
 }
 
@@ -525,17 +512,9 @@ static int start_session(struct sshc *p, char *why, size_t whylen)
     }
     char port[8];
     snprintf(port, sizeof(port), "%u", p->t.port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    p->gai = malloc(sizeof(*p->gai));
-    if (!p->gai)
+    if (!(p->dial = dial_start(p->c->hub->loop, p->t.host, port, dialed, p))) {
+        snprintf(why, whylen, "out of memory connecting");
         return -ENOMEM;
-    p->gai->data = p;
-    int rc = uv_getaddrinfo(p->c->hub->loop, p->gai, on_resolved, p->t.host, port, &hints);
-    if (rc < 0) {
-        free(p->gai);
-        p->gai = NULL;
-        snprintf(why, whylen, "cannot resolve \"%s\": %s", p->t.host, uv_strerror(rc));
-        return -EHOSTUNREACH;
     }
     p->phase = PH_RESOLVE;
     return 0;

@@ -19,75 +19,12 @@
 #include "conmand/consoles/telnet.h"
 
 #include "common/hostport.h"
-
-/* A host name lookup in libuv's thread pool; outlives a console that goes
- * away meanwhile (then `c` is NULL and the answer is dropped). */
-struct telnet_dns {
-    uv_getaddrinfo_t req;
-    struct console *c;
-};
+#include "conmand/net/dial.h"
 
 struct telnet {
     struct telnet_rx rx;
-    struct telnet_dns *dns;       /* pending lookup, or NULL */
-    struct sockaddr_storage addr; /* resolved peer, valid if have_addr */
-    socklen_t addrlen;
-    bool have_addr;
+    struct dial *dial; /* connecting, or NULL */
 };
-
-static void dns_done(uv_getaddrinfo_t *req, int status, struct addrinfo *ai)
-{
-    struct telnet_dns *dns = req->data;
-    struct console *c = dns->c;
-    if (c) {
-        struct telnet *t = c->priv;
-        t->dns = NULL;
-        if (status == 0 && ai && ai->ai_addrlen <= sizeof(t->addr)) {
-            memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
-            t->addrlen = ai->ai_addrlen;
-            t->have_addr = true;
-            c->state = CONSOLE_DOWN;
-            console_kick(c); /* opens again, now with the address */
-        } else {
-            console_down(c, status ? uv_strerror(status) : "no address");
-        }
-    }
-    uv_freeaddrinfo(ai);
-    free(dns);
-}
-
-/* Numeric addresses resolve at once; names go to libuv's thread pool so a
- * slow DNS server never stalls the loop. Returns 0 (address ready),
- * -EINPROGRESS (lookup started) or -errno. */
-static int resolve(struct console *c, struct telnet *t, const char *host, const char *port)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
-                    *ai;
-    if (t->have_addr)
-        return 0;
-    if (getaddrinfo(host, port, &hints, &ai) == 0) {
-        memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
-        t->addrlen = ai->ai_addrlen;
-        t->have_addr = true;
-        freeaddrinfo(ai);
-        return 0;
-    }
-    struct telnet_dns *dns = calloc(1, sizeof(*dns));
-    if (!dns)
-        return -ENOMEM;
-    dns->c = c;
-    dns->req.data = dns;
-    hints.ai_flags = AI_NUMERICSERV;
-    int rc = uv_getaddrinfo(c->hub->loop, &dns->req, dns_done, host, port, &hints);
-    if (rc < 0) {
-        free(dns);
-        return -EHOSTUNREACH;
-    }
-    t->dns = dns;
-    return -EINPROGRESS;
-}
 
 /* As conman: urgent data stays in the stream, and SERVER keepalive finds a
  * terminal server that went away without a word (a half-open connection
@@ -110,40 +47,39 @@ static void set_socket_options(struct console *c, int fd)
     setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms, sizeof(user_ms));
 }
 
+static void dialed(void *ctx, int fd, const char *why)
+{
+    struct console *c = ctx;
+    struct telnet *t = c->priv;
+    t->dial = NULL;
+    if (fd < 0) {
+        console_down(c, why);
+        return;
+    }
+    set_socket_options(c, fd);
+    console_up(c, fd);
+}
+
+/* Every address of the host is tried (net/dial.c); the next attempt asks
+ * DNS again. */
 static int telnet_open(struct console *c, bool *connecting, char *err, size_t errlen)
 {
-    /* [v6]:port reaches getaddrinfo without its brackets. */
+    (void)connecting;
+    /* [v6]:port reaches the resolver without its brackets. */
     struct hostport hp;
     char why[300];
     if (hostport_parse(c->cfg.dev, HOSTPORT_PORT_REQUIRED, &hp, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "Console [%s]: bad dev %s", c->cfg.name, why);
         return -EINVAL;
     }
-    const char *host = hp.host, *port = hp.port;
     if (!c->priv && !(c->priv = calloc(1, sizeof(struct telnet))))
         return -ENOMEM;
     struct telnet *t = c->priv;
-    int rc = resolve(c, t, host, port);
-    if (rc < 0) {
-        if (rc != -EINPROGRESS)
-            snprintf(err, errlen, "Console [%s]: cannot resolve \"%s\"", c->cfg.name, host);
-        return rc;
+    if (!(t->dial = dial_start(c->hub->loop, hp.host, hp.port, dialed, c))) {
+        snprintf(err, errlen, "Console [%s]: out of memory connecting", c->cfg.name);
+        return -ENOMEM;
     }
-    t->have_addr = false; /* the next attempt asks DNS again */
-    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    set_socket_options(c, fd);
-    rc = connect(fd, (struct sockaddr *)&t->addr, t->addrlen);
-    int e = errno;
-    if (rc < 0 && e != EINPROGRESS) {
-        close(fd);
-        snprintf(err, errlen, "Console [%s]: cannot connect to <%s>: %s", c->cfg.name, c->cfg.dev,
-                 strerror(e));
-        return -e;
-    }
-    *connecting = rc < 0;
-    return fd;
+    return -EINPROGRESS; /* dialed() calls console_up() */
 }
 
 static void reply(struct telnet_rx *t, unsigned char verb, unsigned char opt, telnet_out_fn out,
@@ -253,10 +189,8 @@ static void telnet_close(struct console *c)
     struct telnet *t = c->priv;
     if (!t)
         return;
-    if (t->dns) {
-        t->dns->c = NULL; /* its callback frees it */
-        uv_cancel((uv_req_t *)&t->dns->req);
-    }
+    if (t->dial)
+        dial_cancel(t->dial);
     /* Fresh negotiation state for the next connection. */
     free(t);
     c->priv = NULL;

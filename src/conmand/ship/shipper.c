@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/hostport.h"
+#include "conmand/net/dial.h"
 #include "common/log.h"
 
 static void tcp_connect(struct shipper *s);
@@ -164,14 +165,8 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
         tcp_lost(st->data, n == UV_EOF ? "connection closed" : uv_strerror((int)n));
 }
 
-static void on_connected(uv_connect_t *req, int status)
+static void connected(struct shipper *s)
 {
-    struct shipper *s = req->data;
-    if (status < 0) {
-        if (status != UV_ECANCELED)
-            tcp_lost(s, uv_strerror(status));
-        return;
-    }
     if (s->ever_up)
         s->stats.reconnects++;
     if (s->warned_down) {
@@ -186,40 +181,38 @@ static void on_connected(uv_connect_t *req, int status)
     tcp_flush(s);
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+static void on_dialed(void *ctx, int fd, const char *why)
 {
-    struct shipper *s = req->data;
-    if (status < 0 || s->closing) {
-        if (status < 0 && !s->warned_down) {
-            log_warn("logship collector %s:%s: %s", s->host, s->port, uv_strerror(status));
+    struct shipper *s = ctx;
+    s->dial = NULL;
+    if (fd < 0) {
+        if (!s->warned_down) {
+            log_warn("logship collector %s:%s: %s", s->host, s->port, why);
             s->warned_down = true;
             s->dropped_at_down = s->stats.lines_dropped;
         }
-        uv_freeaddrinfo(res);
         schedule_retry(s);
         return;
     }
     uv_tcp_init(s->loop, &s->tcp);
     s->tcp.data = s;
     s->tcp_open = true;
-    s->conn.data = s;
-    int rc = uv_tcp_connect(&s->conn, &s->tcp, res->ai_addr, on_connected);
-    uv_freeaddrinfo(res);
+    int rc = uv_tcp_open(&s->tcp, fd);
     if (rc < 0) {
-        s->stats.tcp_state = SHIPPER_TCP_CONNECTING; /* so tcp_lost closes */
-        tcp_lost(s, uv_strerror(rc));
+        close(fd);
+        tcp_lost(s, uv_strerror(rc)); /* closes the handle, then retries */
+        return;
     }
+    connected(s);
 }
 
+/* Every address of the collector is tried (net/dial.c). */
 static void tcp_connect(struct shipper *s)
 {
-    if (s->closing || s->tcp_open)
+    if (s->closing || s->tcp_open || s->dial)
         return;
     s->stats.tcp_state = SHIPPER_TCP_CONNECTING;
-    s->gai.data = s;
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int rc = uv_getaddrinfo(s->loop, &s->gai, on_resolved, s->host, s->port, &hints);
-    if (rc < 0)
+    if (!(s->dial = dial_start(s->loop, s->host, s->port, on_dialed, s)))
         schedule_retry(s);
 }
 
@@ -331,6 +324,9 @@ void shipper_close(struct shipper *s)
 {
     s->closing = true;
     uv_close((uv_handle_t *)&s->retry, NULL);
+    if (s->dial)
+        dial_cancel(s->dial);
+    s->dial = NULL;
     if (s->tcp_open && !uv_is_closing((uv_handle_t *)&s->tcp))
         uv_close((uv_handle_t *)&s->tcp, NULL);
 }

@@ -55,8 +55,7 @@ struct shipper {
     bool ever_up;
     bool warned_down;
     uint64_t dropped_at_down; /* lines_dropped when the collector went away */
-    uv_getaddrinfo_t gai;
-    uv_connect_t conn;
+    struct dial *dial;        /* connecting to the collector, or NULL */
     uv_write_t wreq;
     uv_timer_t retry;
     uint64_t backoff_ms;
