@@ -453,7 +453,8 @@ static void test_bad_shard_settings_name_variable_and_value(void **state)
     (void)state;
     expect_error("SHARD_MEMBERS", "a,b,a",
                  "SHARD_MEMBERS=a,b,a: entry \"a\": member a is listed twice");
-    expect_error("SHARD_MEMBERS", "a,b=h:65536", "entry \"b=h:65536\": the port");
+    expect_error("SHARD_MEMBERS", "a,b=h:65536",
+                 "entry \"b=h:65536\": 'h:65536': expected HOST:PORT");
     expect_error("SHARD_SELF", "a=b", "SHARD_SELF=a=b: expected a member name");
     expect_error("SHARD_SETTLE_SEC", "3601", "SHARD_SETTLE_SEC=3601");
     expect_error("SHARD_SETTLE_SEC", "-1", "SHARD_SETTLE_SEC=-1");
