@@ -65,7 +65,8 @@ static int parse_address(const char *a, struct shard_member *m, char *err, size_
         snprintf(err, errlen, "'%.200s': an IPv6 address needs brackets: NAME=[ADDRESS]:PORT", a);
         return -EINVAL;
     }
-    if (strlen(hp.host) > SHARD_HOST_MAX) {
+    size_t hlen = strlen(hp.host);
+    if (hlen > SHARD_HOST_MAX) {
         snprintf(err, errlen, "the host is longer than %d characters", SHARD_HOST_MAX);
         return -EINVAL;
     }
@@ -73,7 +74,7 @@ static int parse_address(const char *a, struct shard_member *m, char *err, size_
         snprintf(err, errlen, "'%.200s': the host is not a host name or IPv4 address", a);
         return -EINVAL;
     }
-    snprintf(m->host, sizeof(m->host), "%s", hp.host);
+    memcpy(m->host, hp.host, hlen + 1);
     m->port = (unsigned)hp.portnum;
     m->v6 = hp.v6;
     return 0;

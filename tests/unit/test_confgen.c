@@ -276,7 +276,7 @@ static char *render_addresses(const char *const *addrs, size_t n, enum record_tr
 {
     struct records r = RECORDS_INIT;
     for (size_t i = 0; i < n; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof(name), "n%zu", i);
         struct record rec = {name, (char *)addrs[i], t, 3, i};
         assert_int_equal(records_add(&r, &rec), 0);
