@@ -1,6 +1,7 @@
 /* conman.conf generation: the base file verbatim, a marker, console lines. */
 #include "configure/confgen.h"
 
+#include "common/hostport.h"
 #include "common/optvalue.h"
 
 #include <errno.h>
@@ -39,17 +40,27 @@ bool confgen_user_ok(const char *user)
     return optvalue_is_plain(user);
 }
 
-/* "host" or "host:port" for an ssh: dev; a bare IPv6 address gets brackets. */
-static void ssh_host(const char *addr, unsigned port, char *out, size_t outlen)
+/* The BMC address of a dev string, as conmand's ipmi: and ssh: parsers read
+ * it back (common/hostport.c): "host", "host:port", "[v6]:port", and a v6
+ * address without a port in brackets too, so nothing after it can be taken
+ * for a part of it. `port` is used when the address names none (0: none).
+ * -EINVAL when `addr` is none of these; records.c and nodes.c skip such
+ * endpoints with a warning before they get here. */
+static int dev_host(const char *addr, unsigned port, char *out, size_t outlen)
 {
-    size_t colons = 0;
-    for (const char *p = addr; *p; p++)
-        colons += *p == ':';
-    bool has_port = addr[0] == '[' ? strstr(addr, "]:") != NULL : colons == 1;
-    const char *fmt = colons > 1 && addr[0] != '[' ? "[%s]" : "%s";
-    int n = snprintf(out, outlen, fmt, addr);
-    if (port && !has_port && n > 0 && (size_t)n < outlen)
-        snprintf(out + n, outlen - (size_t)n, ":%u", port);
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(addr, HOSTPORT_PORT_OPTIONAL, &hp, why, sizeof(why)) < 0)
+        return -EINVAL;
+    if (!hp.port[0] && port) {
+        hp.portnum = (int)port;
+        snprintf(hp.port, sizeof(hp.port), "%hu", (unsigned short)port);
+    }
+    if (hp.v6 && !hp.port[0])
+        snprintf(out, outlen, "[%s]", hp.host);
+    else
+        hostport_format(&hp, out, outlen);
+    return 0;
 }
 
 /* The owner of `rec` when it is not this instance, else NULL. */
@@ -75,15 +86,16 @@ static size_t console_line(char *dst, size_t cap, const struct record *rec,
     }
     if (rec->transport != RECORD_IPMI && c->known_hosts)
         snprintf(kh, sizeof(kh), ",K:%s", c->known_hosts);
+    unsigned port = rec->transport == RECORD_SSH_PASSWORD ? c->paradise_port : 0;
+    if (dev_host(rec->address, port, host, sizeof(host)) < 0)
+        return 0; /* never a line conmand would refuse */
     if (rec->transport == RECORD_IPMI)
         n = snprintf(dst, cap, "console name=\"%s\" dev=\"ipmi:%s\" ipmiopts=\"U:%s,P:0x%s\"\n",
-                     rec->name, rec->address, c->user, c->pwd_hex);
+                     rec->name, host, c->user, c->pwd_hex);
     else if (rec->transport == RECORD_SSH_KEY && c->ssh_key) {
-        ssh_host(rec->address, 0, host, sizeof(host));
         n = snprintf(dst, cap, "console name=\"%s\" dev=\"ssh:n%u@%s\" sshopts=\"I:%s%s\"\n",
                      rec->name, rec->node, host, c->ssh_key, kh);
     } else if (rec->transport == RECORD_SSH_PASSWORD) {
-        ssh_host(rec->address, c->paradise_port, host, sizeof(host));
         n = snprintf(dst, cap, "console name=\"%s\" dev=\"ssh:%s@%s\" sshopts=\"P:0x%s%s\"\n",
                      rec->name, c->user, host, c->pwd_hex, kh);
     }

@@ -40,6 +40,10 @@ struct confgen_creds {
 
 /* Renders base + marker + one console line per record into a new string
  * (*out, caller frees; it holds the password hex, so wipe before freeing).
+ * The address is written as conmand reads it back: HOST[:PORT],
+ * [IPv6]:PORT, and a v6 address without a port in brackets ("[fd00::1]");
+ * a record whose address common/hostport.c cannot read gets no line (the
+ * record parsers have already skipped it with a warning).
  * IPMI records get dev="ipmi:<address>" ipmiopts="U:..,P:0x..";
  * RECORD_SSH_KEY dev="ssh:n<node>@<address>" sshopts="I:<key>[,K:..]"
  * (skipped without a key); RECORD_SSH_PASSWORD dev="ssh:<user>@<address>

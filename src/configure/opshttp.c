@@ -23,7 +23,7 @@
 #define PROM_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 struct opshttp {
-    char addr[INET_ADDRSTRLEN];
+    char addr[INET6_ADDRSTRLEN];
     long port;
     struct MHD_Daemon *d;
     double next_try;
@@ -143,18 +143,46 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return text(c, MHD_HTTP_NOT_FOUND, "not found: /healthz /readyz /metrics");
 }
 
+/* HTTP_ADDR (settings.c checked it) as a socket address. "::" takes both
+ * families (IPV6_V6ONLY off); any other v6 address only its own. */
+static int sock_addr(const struct opshttp *h, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, h->addr, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)h->port);
+        *len = sizeof(*in);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h->addr, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)h->port);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    return -EINVAL;
+}
+
 /* A listening socket of our own, so a failure says why (EADDRINUSE...). */
 static int listen_on(const struct opshttp *h)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h->port)};
-    if (inet_pton(AF_INET, h->addr, &sa.sin_addr) != 1)
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (sock_addr(h, &ss, &len) < 0)
         return -EINVAL;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 64) < 0) {
+    if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        int v6only = !IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 64) < 0) {
         int e = errno;
         close(fd);
         return -e;
@@ -174,7 +202,9 @@ static void try_listen(struct opshttp *h, double now)
             close(fd);
     }
     if (h->d) {
-        log_info("HTTP_PORT: serving /healthz /readyz /metrics on %s:%ld", h->addr, h->port);
+        log_info("HTTP_PORT: serving /healthz /readyz /metrics on %s%s%s:%ld",
+                 strchr(h->addr, ':') ? "[" : "", h->addr, strchr(h->addr, ':') ? "]" : "",
+                 h->port);
         h->failures = 0;
         return;
     }

@@ -15,7 +15,7 @@ enum record_transport {
 
 struct record {
     char *name;    /* console name, [A-Za-z0-9._:-]{1,64} */
-    char *address; /* BMC host or IP, optionally with :port */
+    char *address; /* BMC host or IP, optionally with :port (records_address_ok) */
     enum record_transport transport;
     unsigned node; /* RECORD_SSH_KEY: the n<node> of the xname */
     size_t index;  /* position in the HSM answer: the first of equal names wins */
@@ -69,7 +69,9 @@ int records_sort_unique(struct records *r);
 /* Whether `name` may be a console name (and a log file name). */
 bool records_name_ok(const char *name);
 
-/* Whether `addr` may follow "ipmi:" in the configuration file. */
+/* Whether `addr` may follow "ipmi:" or "ssh:USER@" in the configuration
+ * file: HOST, HOST:PORT, [IPv6]:PORT, [IPv6] or a bare IPv6 address (a
+ * scope "%eth0" allowed), as common/hostport.c reads them. */
 bool records_address_ok(const char *addr);
 
 void records_release(struct records *r);

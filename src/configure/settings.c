@@ -85,15 +85,16 @@ static int parse_port(settings_lookup_fn get, void *ctx, const char *name, const
     return 0;
 }
 
-/* An IPv4 address in dotted form; it goes into SERVER httpaddr= or bind(2). */
-static int parse_ipv4(settings_lookup_fn get, void *ctx, const char *name, const char *dflt,
-                      char **out, char *err, size_t errlen)
+/* An IPv4 or IPv6 address ("::" takes both families); it goes into SERVER
+ * httpaddr= or bind(2), so no name and no scope. */
+static int parse_ip_address(settings_lookup_fn get, void *ctx, const char *name, const char *dflt,
+                            char **out, char *err, size_t errlen)
 {
     const char *v = value_or(get, ctx, name, dflt);
-    struct in_addr a;
-    if (v && inet_pton(AF_INET, v, &a) != 1) {
-        snprintf(err, errlen, "%s=%.100s: expected an IPv4 address like 127.0.0.1 or 0.0.0.0", name,
-                 v);
+    struct in6_addr a;
+    if (v && inet_pton(AF_INET, v, &a) != 1 && inet_pton(AF_INET6, v, &a) != 1) {
+        snprintf(err, errlen,
+                 "%s=%.100s: expected an IP address like 127.0.0.1, 0.0.0.0, ::1 or ::", name, v);
         return -EINVAL;
     }
     return copy_value(out, name, v, err, errlen);
@@ -106,7 +107,7 @@ static int parse_http(struct settings *s, settings_lookup_fn get, void *ctx, cha
     int rc = 0;
     if (value_or(get, ctx, "HTTP_PORT", NULL))
         rc = parse_port(get, ctx, "HTTP_PORT", NULL, &s->http_port, err, errlen);
-    return rc ? rc : parse_ipv4(get, ctx, "HTTP_ADDR", "0.0.0.0", &s->http_addr, err, errlen);
+    return rc ? rc : parse_ip_address(get, ctx, "HTTP_ADDR", "0.0.0.0", &s->http_addr, err, errlen);
 }
 
 static int parse_mode(const char *v, enum console_mode *out, char *err, size_t errlen)
@@ -259,7 +260,8 @@ static int parse_server(struct settings *s, settings_lookup_fn get, void *ctx, c
     if (value_or(get, ctx, "CONMAND_HTTP_PORT", NULL))
         rc = parse_port(get, ctx, "CONMAND_HTTP_PORT", NULL, &s->conmand_http_port, err, errlen);
     if (rc == 0)
-        rc = parse_ipv4(get, ctx, "CONMAND_HTTP_ADDR", NULL, &s->conmand_http_addr, err, errlen);
+        rc = parse_ip_address(get, ctx, "CONMAND_HTTP_ADDR", NULL, &s->conmand_http_addr, err,
+                              errlen);
     const char *keep = value_or(get, ctx, "LOG_KEEP", NULL);
     if (rc == 0 && keep && numparse_digits(keep, 0, 1000, &s->log_keep) < 0) {
         snprintf(err, errlen, "LOG_KEEP=%.100s: expected a count of old files from 0 to 1000",

@@ -40,10 +40,10 @@ struct settings {
     enum console_mode mode;
     /* configure_conman's own /healthz /readyz /metrics (opshttp.h). */
     long http_port;  /* HTTP_PORT; 0: off */
-    char *http_addr; /* HTTP_ADDR, an IPv4 address; default 0.0.0.0 */
+    char *http_addr; /* HTTP_ADDR, an IPv4 or IPv6 address; default 0.0.0.0 */
     /* conmand SERVER keywords (issue 15); 0 / NULL: not given, not written. */
     long conmand_http_port;        /* CONMAND_HTTP_PORT -> httpport= */
-    char *conmand_http_addr;       /* CONMAND_HTTP_ADDR -> httpaddr= (IPv4) */
+    char *conmand_http_addr;       /* CONMAND_HTTP_ADDR -> httpaddr= (IPv4 or v6) */
     unsigned long long log_max;    /* LOG_MAX_BYTES -> logsize= */
     long log_keep;                 /* LOG_KEEP -> logkeep= (-1: unset) */
     unsigned long long log_budget; /* LOG_BUDGET_BYTES -> logbudget= */

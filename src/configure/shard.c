@@ -1,9 +1,8 @@
 /* Member lists and rendezvous hashing of consoles over them. */
 #include "configure/shard.h"
 
-#include "common/numparse.h"
+#include "common/hostport.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -50,49 +49,34 @@ static bool host_name_ok(const char *h)
     return true;
 }
 
-/* "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" into m->host and m->port. */
+/* "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" into m->host and m->port, by
+ * the one host:port parser (common/hostport.c). A bare v6 address is
+ * refused: in "fd00::1:7890" the port cannot be told from the address. A
+ * name must also be an RFC 1123 host name: it is resolved as one. */
 static int parse_address(const char *a, struct shard_member *m, char *err, size_t errlen)
 {
-    const char *port = NULL;
-    size_t hlen;
-    bool v6 = a[0] == '[';
-    if (v6) {
-        const char *close = strchr(a, ']');
-        if (!close || (close[1] && close[1] != ':')) {
-            snprintf(err, errlen, "an IPv6 address is written [ADDRESS] or [ADDRESS]:PORT");
-            return -EINVAL;
-        }
-        a++;
-        hlen = (size_t)(close - a);
-        port = close[1] ? close + 2 : NULL;
-    } else {
-        const char *colon = strchr(a, ':');
-        if (colon && strchr(colon + 1, ':')) {
-            snprintf(err, errlen, "an IPv6 address needs brackets: NAME=[ADDRESS]:PORT");
-            return -EINVAL;
-        }
-        hlen = colon ? (size_t)(colon - a) : strlen(a);
-        port = colon ? colon + 1 : NULL;
+    struct hostport hp;
+    char why[300];
+    if (hostport_parse(a, HOSTPORT_PORT_OPTIONAL, &hp, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -EINVAL;
     }
+    if (hp.v6 && a[0] != '[') {
+        snprintf(err, errlen, "'%.200s': an IPv6 address needs brackets: NAME=[ADDRESS]:PORT", a);
+        return -EINVAL;
+    }
+    size_t hlen = strlen(hp.host);
     if (hlen > SHARD_HOST_MAX) {
         snprintf(err, errlen, "the host is longer than %d characters", SHARD_HOST_MAX);
         return -EINVAL;
     }
-    memcpy(m->host, a, hlen);
-    m->host[hlen] = '\0';
-    struct in6_addr in6;
-    if (v6 ? inet_pton(AF_INET6, m->host, &in6) != 1 : !host_name_ok(m->host)) {
-        snprintf(err, errlen,
-                 v6 ? "not an IPv6 address inside the brackets"
-                    : "the host is not a host name or IPv4 address");
+    if (!hp.v6 && !host_name_ok(hp.host)) {
+        snprintf(err, errlen, "'%.200s': the host is not a host name or IPv4 address", a);
         return -EINVAL;
     }
-    long p = 0;
-    if (port && numparse_digits(port, 1, 65535, &p) < 0) {
-        snprintf(err, errlen, "the port is not a number from 1 to 65535");
-        return -EINVAL;
-    }
-    m->port = (unsigned)p;
+    memcpy(m->host, hp.host, hlen + 1);
+    m->port = (unsigned)hp.portnum;
+    m->v6 = hp.v6;
     return 0;
 }
 
@@ -333,9 +317,17 @@ long shard_owner(const struct shard_members *m, const char *console)
 
 void shard_peer_dev(const struct shard_member *m, unsigned default_port, char *out, size_t outlen)
 {
+    struct hostport hp = {.v6 = m->v6};
     unsigned port = m->port ? m->port : default_port;
-    const char *fmt = strchr(m->host, ':') ? "peer:[%s]" : "peer:%s";
-    int n = snprintf(out, outlen, fmt, m->host);
-    if (port && n > 0 && (size_t)n < outlen)
-        snprintf(out + n, outlen - (size_t)n, ":%u", port);
+    snprintf(hp.host, sizeof(hp.host), "%s", m->host);
+    if (port) {
+        hp.portnum = (int)port;
+        snprintf(hp.port, sizeof(hp.port), "%hu", (unsigned short)port);
+    }
+    char where[HOSTPORT_HOST_MAX + 16];
+    if (hp.v6 && !port) /* "[v6]": bracketed, as a member entry takes it back */
+        snprintf(where, sizeof(where), "[%s]", hp.host);
+    else
+        hostport_format(&hp, where, sizeof(where));
+    snprintf(out, outlen, "peer:%s", where);
 }

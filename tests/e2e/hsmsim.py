@@ -27,8 +27,9 @@ def endpoint(xname, address, hostname=None, enabled=True, type_="NodeBMC", **ext
 
 
 class HsmSim:
-    def __init__(self, proc, port, inventory_path, log_path, scheme="http"):
+    def __init__(self, proc, port, inventory_path, log_path, scheme="http", listen="127.0.0.1"):
         self.scheme = scheme
+        self.listen = listen
         self.proc = proc
         self.port = port
         self.inventory_path = inventory_path
@@ -36,13 +37,15 @@ class HsmSim:
 
     @classmethod
     def start(cls, procs, tmp_path, endpoints=None, components=None, nodes=None,
-              bmc_port_base=None, token_file=None, port=None, tls=None, mountain_bmc=None):
+              bmc_port_base=None, token_file=None, port=None, tls=None, mountain_bmc=None,
+              listen="127.0.0.1"):
         """Starts hsm-sim with an inventory file (endpoints/components) or a
         generated cluster (nodes); waits until it listens. tls=(cert, key)
-        PEM paths serves HTTPS (admin paths too)."""
+        PEM paths serves HTTPS (admin paths too). listen: a loopback
+        address, "::1" for IPv6 (base_url is then http://[::1]:PORT)."""
         port = port or free_port()
         log_path = os.path.join(str(tmp_path), f"hsm-sim-{port}.log")
-        argv = [binary("hsm-sim"), "--port", str(port)]
+        argv = [binary("hsm-sim"), "--port", str(port), "--listen", listen]
         inventory_path = None
         if nodes is not None:
             argv += ["--nodes", str(nodes)]
@@ -59,7 +62,7 @@ class HsmSim:
         if tls:
             argv += ["--tls-cert", str(tls[0]), "--tls-key", str(tls[1])]
         proc = procs.start(argv, log_path=log_path)
-        sim = cls(proc, port, inventory_path, log_path, "https" if tls else "http")
+        sim = cls(proc, port, inventory_path, log_path, "https" if tls else "http", listen)
         wait_for(lambda: proc.poll() is not None or "listening on" in sim.log(), timeout=10,
                  what="hsm-sim to listen")
         assert proc.poll() is None, f"hsm-sim exited: {sim.log()}"
@@ -67,7 +70,8 @@ class HsmSim:
 
     @property
     def base_url(self):
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        host = f"[{self.listen}]" if ":" in self.listen else self.listen
+        return f"{self.scheme}://{host}:{self.port}"
 
     @property
     def api_gateway(self):

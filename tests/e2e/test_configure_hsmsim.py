@@ -71,6 +71,11 @@ def test_unknown_fault_is_refused(procs, tmp_path):
     (["--port", "1", "--nodes", "x"], "--nodes x: not a valid number"),
     (["--port", "1", "--nodes", "2", "--inventory", "/nonexistent"], "exactly one of"),
     (["--port", "PORT", "--inventory", "/nonexistent/inv.json"], "/nonexistent/inv.json"),
+    # Loopback only, IPv4 or IPv6: a test never serves beyond this machine.
+    (["--port", "PORT", "--nodes", "1", "--listen", "0.0.0.0"], "--listen 0.0.0.0: expected a "
+     "loopback address, 127.x.y.z or ::1"),
+    (["--port", "PORT", "--nodes", "1", "--listen", "::"], "--listen ::: expected a loopback"),
+    (["--port", "PORT", "--nodes", "1", "--listen", "localhost"], "--listen localhost:"),
 ])
 def test_bad_command_lines_are_named(tmp_path, args, message):
     args = [a.replace("PORT", str(free_port())) for a in args]

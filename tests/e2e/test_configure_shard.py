@@ -128,7 +128,7 @@ def test_bad_member_file_keeps_last_good_conf_and_names_the_line(procs, tmp_path
     good = cc.conf_text()
     bad = entries + ["conman-9=127.0.0.1:65536"]
     write_members(members, bad)
-    cc.wait_log(f"SHARD_MEMBERS_FILE: {members}:{len(bad)}: the port is not a number", timeout=5)
+    cc.wait_log(f"SHARD_MEMBERS_FILE: {members}:{len(bad)}: '127.0.0.1:65536': expected HOST:PORT", timeout=5)
     write_members(members, entries + ["conman-0=127.0.0.1:7000"])
     cc.wait_log(f"{members}:{len(entries) + 1}: member conman-0 is listed twice", timeout=5)
     cc.settle(2.5)  # past SHARD_SETTLE_SEC: nothing was acted on

@@ -271,6 +271,65 @@ static void test_sole_member_renders_as_unsharded(void **state)
     records_release(&r);
 }
 
+/* The ipmi: and ssh: dev lines of records whose addresses are `addrs`. */
+static char *render_addresses(const char *const *addrs, size_t n, enum record_transport t)
+{
+    struct records r = RECORDS_INIT;
+    for (size_t i = 0; i < n; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "n%zu", i);
+        struct record rec = {name, (char *)addrs[i], t, 3, i};
+        assert_int_equal(records_add(&r, &rec), 0);
+    }
+    struct confgen_creds c = {"root", "00", "/k", NULL, 2200, NULL, NULL};
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(confgen_render_creds("", &r, &c, &out, &len), 0);
+    assert_int_equal(len, strlen(out));
+    records_release(&r);
+    return out;
+}
+
+/* conmand reads an ipmi: dev with hostport_parse: a v6 address without a
+ * port goes in brackets, everything else as HSM gave it. */
+static void test_ipv6_ipmi_addresses_are_written_as_conmand_reads_them(void **state)
+{
+    (void)state;
+    const char *addrs[] = {"fd00::1",      "fe80::1%eth0", "[fd00::2]:6230", "[fd00::3]",
+                           "10.0.0.1:623", "bmc1.local",   "fd00::1::x",     "[::1]:99999"};
+    char *out = render_addresses(addrs, 8, RECORD_IPMI);
+    assert_non_null(strstr(out, "name=\"n0\" dev=\"ipmi:[fd00::1]\" "));
+    assert_non_null(strstr(out, "name=\"n1\" dev=\"ipmi:[fe80::1%eth0]\" "));
+    assert_non_null(strstr(out, "name=\"n2\" dev=\"ipmi:[fd00::2]:6230\" "));
+    assert_non_null(strstr(out, "name=\"n3\" dev=\"ipmi:[fd00::3]\" "));
+    assert_non_null(strstr(out, "name=\"n4\" dev=\"ipmi:10.0.0.1:623\" "));
+    assert_non_null(strstr(out, "name=\"n5\" dev=\"ipmi:bmc1.local\" "));
+    /* Addresses conmand would refuse give no line at all. */
+    assert_null(strstr(out, "name=\"n6\""));
+    assert_null(strstr(out, "name=\"n7\""));
+    free(out);
+}
+
+static void test_ipv6_ssh_addresses_get_brackets_and_the_default_port(void **state)
+{
+    (void)state;
+    const char *addrs[] = {"fd00::1", "[fd00::2]:2022", "fe80::1%eth0", "10.0.0.1", "garbage::x::"};
+    char *out = render_addresses(addrs, 5, RECORD_SSH_PASSWORD);
+    assert_non_null(strstr(out, "name=\"n0\" dev=\"ssh:root@[fd00::1]:2200\" "));
+    assert_non_null(strstr(out, "name=\"n1\" dev=\"ssh:root@[fd00::2]:2022\" "));
+    assert_non_null(strstr(out, "name=\"n2\" dev=\"ssh:root@[fe80::1%eth0]:2200\" "));
+    assert_non_null(strstr(out, "name=\"n3\" dev=\"ssh:root@10.0.0.1:2200\" "));
+    assert_null(strstr(out, "name=\"n4\""));
+    free(out);
+    out = render_addresses(addrs, 5, RECORD_SSH_KEY);
+    assert_non_null(strstr(out, "name=\"n0\" dev=\"ssh:n3@[fd00::1]\" "));
+    assert_non_null(strstr(out, "name=\"n1\" dev=\"ssh:n3@[fd00::2]:2022\" "));
+    assert_non_null(strstr(out, "name=\"n2\" dev=\"ssh:n3@[fe80::1%eth0]\" "));
+    assert_non_null(strstr(out, "name=\"n3\" dev=\"ssh:n3@10.0.0.1\" "));
+    assert_null(strstr(out, "name=\"n4\""));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +342,8 @@ int main(void)
         cmocka_unit_test(test_update_config_detection),
         cmocka_unit_test(test_server_line_goes_between_marker_and_consoles),
         cmocka_unit_test(test_user_names_that_would_break_ipmiopts_are_refused),
+        cmocka_unit_test(test_ipv6_ipmi_addresses_are_written_as_conmand_reads_them),
+        cmocka_unit_test(test_ipv6_ssh_addresses_get_brackets_and_the_default_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

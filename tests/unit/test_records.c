@@ -241,6 +241,41 @@ static void test_name_and_address_alphabets(void **state)
     assert_true(records_address_ok("[::1]:623"));
     assert_false(records_address_ok("127.0.0.1,x"));
     assert_false(records_address_ok("host name"));
+    assert_true(records_address_ok("fd00::1"));
+    assert_true(records_address_ok("fe80::1%eth0"));
+    assert_true(records_address_ok("[fd00::1]"));
+    assert_false(records_address_ok("fd00::1::x"));
+    assert_false(records_address_ok("[::1]:0"));
+    assert_false(records_address_ok("h:1:"));
+}
+
+/* Whatever the configuration file gets, conmand's hostport parser reads:
+ * an address it would refuse is skipped here, naming endpoint and text. */
+static void test_ipv6_addresses_are_kept_and_garbage_is_skipped_with_a_warning(void **state)
+{
+    (void)state;
+    const char *json = "{\"RedfishEndpoints\":["
+                       "{\"ID\":\"b1\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"fd00::1\"},"
+                       "{\"ID\":\"b2\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"fe80::1%eth0\"},"
+                       "{\"ID\":\"b3\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"[::1]:6230\"},"
+                       "{\"ID\":\"b4\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"fd00::1::x\"},"
+                       "{\"ID\":\"b5\",\"Type\":\"NodeBMC\",\"Enabled\":true,"
+                       "\"IPAddress\":\"[::1]:\"}]}";
+    struct records r;
+    char err[256] = "";
+    assert_int_equal(parse(json, "Hostname", &r, err), 0);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.v[0].address, "fd00::1");
+    assert_string_equal(r.v[1].address, "fe80::1%eth0");
+    assert_string_equal(r.v[2].address, "[::1]:6230");
+    assert_int_equal(r.nwarn, 2);
+    assert_true(warned(&r, "endpoint b4: address \"fd00::1::x\" is not a valid host or IP"));
+    assert_true(warned(&r, "endpoint b5: address \"[::1]:\" is not a valid host or IP"));
+    records_release(&r);
 }
 
 int main(void)
@@ -256,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_non_object_entries_and_missing_ids_are_skipped),
         cmocka_unit_test(test_odd_types_and_huge_strings_are_skipped_with_a_warning),
         cmocka_unit_test(test_name_and_address_alphabets),
+        cmocka_unit_test(test_ipv6_addresses_are_kept_and_garbage_is_skipped_with_a_warning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -372,6 +372,29 @@ static void test_conmand_http_addr_goes_next_to_httpport(void **state)
     settings_release(&s);
 }
 
+static void test_ipv6_http_addresses_are_taken(void **state)
+{
+    (void)state;
+    const char *env[] = {"HTTP_PORT",
+                         "8080",
+                         "HTTP_ADDR",
+                         "::1",
+                         "CONMAND_HTTP_PORT",
+                         "8081",
+                         "CONMAND_HTTP_ADDR",
+                         "::",
+                         "EVENT_RULES",
+                         "",
+                         NULL};
+    struct settings s;
+    char err[256] = "", line[1200], names[128];
+    assert_int_equal(settings_parse(&s, lookup, env, err, sizeof(err)), 0);
+    assert_string_equal(s.http_addr, "::1");
+    settings_server_line(&s, line, sizeof(line), names, sizeof(names));
+    assert_string_equal(line, "server httpport=8081 httpaddr=::\n");
+    settings_release(&s);
+}
+
 static void test_bad_server_keywords_name_variable_and_value(void **state)
 {
     (void)state;
@@ -391,7 +414,12 @@ static void test_bad_server_keywords_name_variable_and_value(void **state)
         {"CONMAND_HTTP_ADDR", "10.0.0.256", "CONMAND_HTTP_ADDR=10.0.0.256"},
         {"HTTP_PORT", "65536", "HTTP_PORT=65536"},
         {"HTTP_PORT", "http", "HTTP_PORT=http"},
-        {"HTTP_ADDR", "::1", "HTTP_ADDR=::1"},
+        {"HTTP_ADDR", "::1::x",
+         "HTTP_ADDR=::1::x: expected an IP address like 127.0.0.1, "
+         "0.0.0.0, ::1 or ::"},
+        {"CONMAND_HTTP_ADDR", "::1::x", "CONMAND_HTTP_ADDR=::1::x"},
+        {"HTTP_ADDR", "[::1]", "HTTP_ADDR=[::1]"},
+        {"CONMAND_HTTP_ADDR", "fe80::1%eth0", "CONMAND_HTTP_ADDR=fe80::1%eth0"},
         {"HTTP_ADDR", "0.0.0.0 ", "HTTP_ADDR=0.0.0.0 "},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -453,7 +481,8 @@ static void test_bad_shard_settings_name_variable_and_value(void **state)
     (void)state;
     expect_error("SHARD_MEMBERS", "a,b,a",
                  "SHARD_MEMBERS=a,b,a: entry \"a\": member a is listed twice");
-    expect_error("SHARD_MEMBERS", "a,b=h:65536", "entry \"b=h:65536\": the port");
+    expect_error("SHARD_MEMBERS", "a,b=h:65536",
+                 "entry \"b=h:65536\": 'h:65536': expected HOST:PORT");
     expect_error("SHARD_SELF", "a=b", "SHARD_SELF=a=b: expected a member name");
     expect_error("SHARD_SETTLE_SEC", "3601", "SHARD_SETTLE_SEC=3601");
     expect_error("SHARD_SETTLE_SEC", "-1", "SHARD_SETTLE_SEC=-1");
@@ -520,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_event_rules_default_to_the_shipped_file_and_empty_turns_them_off),
         cmocka_unit_test(test_the_web_console_settings),
         cmocka_unit_test(test_no_server_keywords_give_no_line),
+        cmocka_unit_test(test_ipv6_http_addresses_are_taken),
         cmocka_unit_test(test_bad_server_keywords_name_variable_and_value),
         cmocka_unit_test(test_http_is_off_by_default_and_binds_every_address),
         cmocka_unit_test(test_conmand_http_addr_goes_next_to_httpport),

@@ -81,13 +81,13 @@ static void test_bad_members_say_why(void **state)
     expect_bad_member("=h:1", "1 to 63 characters");
     expect_bad_member("a b", "only letters");
     expect_bad_member("a/b", "only letters");
-    expect_bad_member("a=h:65536", "port");
-    expect_bad_member("a=h:0", "port");
-    expect_bad_member("a=h:", "port");
-    expect_bad_member("a=h:7x", "port");
+    expect_bad_member("a=h:65536", "PORT 1-65535");
+    expect_bad_member("a=h:0", "PORT 1-65535");
+    expect_bad_member("a=h:", "PORT 1-65535");
+    expect_bad_member("a=h:7x", "PORT 1-65535");
     expect_bad_member("a=::1:7890", "brackets");
-    expect_bad_member("a=[::1", "[ADDRESS]");
-    expect_bad_member("a=[::1]7890", "[ADDRESS]");
+    expect_bad_member("a=[::1", "'[::1': expected [IPv6 address] between the brackets");
+    expect_bad_member("a=[::1]7890", "'[::1]7890': expected HOST:PORT");
     expect_bad_member("a=[nothost]:1", "IPv6");
     expect_bad_member("a=", "host");
     expect_bad_member("a=-h:1", "host");
@@ -159,6 +159,29 @@ static void test_peer_dev_brackets_ipv6_and_defaults_port(void **state)
     assert_int_equal(shard_parse_member("conman-2", &m, err, sizeof(err)), 0);
     shard_peer_dev(&m, 7999, dev, sizeof(dev));
     assert_string_equal(dev, "peer:conman-2:7999");
+}
+
+static void test_ipv6_members_parse_by_the_common_parser(void **state)
+{
+    (void)state;
+    expect_member("a=[::1]:7890", "a", "::1", 7890);
+    expect_member("a=[::1]", "a", "::1", 0);
+    expect_member("a=[fe80::1%eth0]:7890", "a", "fe80::1%eth0", 7890);
+    expect_bad_member("a=fd00::1", "'fd00::1': an IPv6 address needs brackets");
+    expect_bad_member("a=[::1]:", "'[::1]:': expected HOST:PORT");
+    expect_bad_member("a=[::1]:70000", "PORT 1-65535");
+    expect_bad_member("a=[::1::2]:1", "'[::1::2]:1': expected [IPv6 address] between the brackets");
+    expect_bad_member("a=h:1:2", "'h:1:2'");
+    struct shard_member m;
+    char err[128], dev[300];
+    assert_int_equal(shard_parse_member("a=[::1]", &m, err, sizeof(err)), 0);
+    shard_peer_dev(&m, 7890, dev, sizeof(dev));
+    assert_string_equal(dev, "peer:[::1]:7890");
+    struct shard_members list = SHARD_MEMBERS_INIT;
+    assert_int_equal(shard_parse_list("a=[::1],b=[fd00::2]:7001,c", &list, err, sizeof(err)), 0);
+    shard_members_describe(&list, dev, sizeof(dev));
+    assert_string_equal(dev, "a=[::1],b=[fd00::2]:7001,c");
+    shard_members_release(&list);
 }
 
 /* Pinned values: the e2e test and any other implementation must agree. */
@@ -338,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_bad_members_say_why),
         cmocka_unit_test(test_list_is_sorted_and_trimmed),
         cmocka_unit_test(test_list_errors_name_the_entry),
+        cmocka_unit_test(test_ipv6_members_parse_by_the_common_parser),
         cmocka_unit_test(test_file_skips_comments_and_names_line),
         cmocka_unit_test(test_peer_dev_brackets_ipv6_and_defaults_port),
         cmocka_unit_test(test_weight_is_stable),

@@ -234,7 +234,8 @@ static void test_malformed_records_are_refused(void **state)
     begin(&m, 0, 1);
     srv(&m, 0, "cray-conman-0." SUFFIX);
     assert_int_equal(parse(&m, &out, err, sizeof(err)), -EINVAL);
-    assert_non_null(strstr(err, "SRV target \"cray-conman-0." SUFFIX "\" port 0: the port"));
+    assert_non_null(strstr(err, "SRV target \"cray-conman-0." SUFFIX
+                                "\" port 0: 'cray-conman-0." SUFFIX ":0': expected HOST:PORT"));
     assert_null(out.v);
 }
 

@@ -34,6 +34,16 @@ static void test_exactly_one_slash_between_parts(void **state)
     expect_join("http://127.0.0.1:8080", "apis/x", "http://127.0.0.1:8080/apis/x");
 }
 
+/* libcurl reads http://[v6]:port/; joining must leave the brackets be. */
+static void test_ipv6_gateways_keep_their_brackets(void **state)
+{
+    (void)state;
+    expect_join("http://[::1]:8080/", "/apis/x", "http://[::1]:8080/apis/x");
+    expect_join("[fd00::1]:8443", "apis/x", "https://[fd00::1]:8443/apis/x");
+    expect_join("https://[fe80::1%25eth0]/", "apis/x", "https://[fe80::1%25eth0]/apis/x");
+    expect_join("gw", "http://[::1]:9000/apis/y", "http://[::1]:9000/apis/y");
+}
+
 static void test_gateway_with_path_prefix_is_kept(void **state)
 {
     (void)state;
@@ -81,9 +91,11 @@ static void test_blanks_in_url_are_rejected(void **state)
 static void test_gateway_or_endpoint_without_host_is_rejected(void **state)
 {
     (void)state;
-    static const char *const cases[][2] = {
-        {"http://", "apis/x"}, {"https:///gw/", "apis/x"}, {"///gw", "apis/x"},
-        {"gw.local", "http:///apis/x"}, {"gw.local", "https://"}};
+    static const char *const cases[][2] = {{"http://", "apis/x"},
+                                           {"https:///gw/", "apis/x"},
+                                           {"///gw", "apis/x"},
+                                           {"gw.local", "http:///apis/x"},
+                                           {"gw.local", "https://"}};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char *url = NULL;
         char err[256] = "";
@@ -99,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_bare_host_gets_https),
         cmocka_unit_test(test_exactly_one_slash_between_parts),
         cmocka_unit_test(test_gateway_with_path_prefix_is_kept),
+        cmocka_unit_test(test_ipv6_gateways_keep_their_brackets),
         cmocka_unit_test(test_full_url_endpoint_is_used_as_is),
         cmocka_unit_test(test_empty_gateway_is_an_error_naming_it),
         cmocka_unit_test(test_other_scheme_is_rejected),

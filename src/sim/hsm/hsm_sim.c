@@ -361,7 +361,7 @@ struct options {
 static int usage(const char *why)
 {
     fprintf(stderr,
-            "hsm-sim: %s\nusage: hsm-sim --port P [--listen 127.0.0.1] (--inventory FILE | "
+            "hsm-sim: %s\nusage: hsm-sim --port P [--listen 127.0.0.1|::1] (--inventory FILE | "
             "--nodes N [--bmc-port-base B] [--mountain-bmc 127.0.0.1:PORT]) [--token-file F] "
             "[--tls-cert PEM --tls-key PEM]\n",
             why);
@@ -448,17 +448,38 @@ static char *read_pem(const char *opt, const char *path)
     return buf;
 }
 
+/* --listen as a socket address: loopback only (127.x.y.z or ::1), so a test
+ * never serves its inventory beyond this machine. */
+static int listen_addr(const struct options *o, struct sockaddr_storage *ss)
+{
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    memset(ss, 0, sizeof(*ss));
+    if (inet_pton(AF_INET, o->listen, &in->sin_addr) == 1 &&
+        (ntohl(in->sin_addr.s_addr) >> 24) == 127) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)o->port);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, o->listen, &in6->sin6_addr) == 1 &&
+        IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)o->port);
+        return 0;
+    }
+    fprintf(stderr, "hsm-sim: --listen %s: expected a loopback address, 127.x.y.z or ::1\n",
+            o->listen);
+    return -EINVAL;
+}
+
 static struct MHD_Daemon *start_daemon(struct sim *s, const struct options *o, const char *cert,
                                        const char *key)
 {
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)o->port);
-    if (inet_pton(AF_INET, o->listen, &sa.sin_addr) != 1) {
-        fprintf(stderr, "hsm-sim: --listen %s: not an IPv4 address\n", o->listen);
+    struct sockaddr_storage sa;
+    if (listen_addr(o, &sa) < 0)
         return NULL;
-    }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d;
     if (cert)
         d = MHD_start_daemon(
@@ -472,7 +493,7 @@ static struct MHD_Daemon *start_daemon(struct sim *s, const struct options *o, c
                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!d)
-        fprintf(stderr, "hsm-sim: cannot listen on %s:%d%s: %s\n", o->listen, o->port,
+        fprintf(stderr, "hsm-sim: cannot listen on %s port %d%s: %s\n", o->listen, o->port,
                 cert ? " with TLS" : "", strerror(errno));
     return d;
 }
@@ -506,7 +527,8 @@ int main(int argc, char **argv)
     struct MHD_Daemon *d = start_daemon(&s, &o, cert, key);
     if (!d)
         return 1;
-    printf("listening on %s:%d\n", o.listen, o.port);
+    printf(strchr(o.listen, ':') ? "listening on [%s]:%d\n" : "listening on %s:%d\n", o.listen,
+           o.port);
     fflush(stdout);
     int sig;
     sigwait(&set, &sig);
