@@ -1,9 +1,11 @@
-"""IPv6 (issue 19, the part done so far): the one host:port parser
-(src/common/hostport.c) in every place that takes an address, so a telnet
-console dev="[::1]:PORT" connects and logs (it was retried for ever with
-"unknown node or service"), logship="tcp:[::1]:PORT" ships, and bad forms
-are named. Skipped, with the reason, only where this machine has no IPv6
-loopback."""
+"""IPv6 (issue 19) in conmand, on ::1: the one host:port parser
+(src/common/hostport.c) in every place that takes an address, so telnet,
+SSH, IPMI (ipmi_sim on ::1) and peer consoles connect, log shipping ships
+and the client and HTTP listeners answer over IPv6; bad forms are named at
+their line; a name with an AAAA and an A record reaches whichever address
+answers, and one that never answers does not hold up the other (RFC 8305,
+net/dial.c). Skipped, with the reason, only where this machine has no IPv6
+loopback. configure_conman's side is test_configure_ipv6.py."""
 import json
 import os
 import re
