@@ -4,6 +4,8 @@
  * Input: lines as a client sends them (greeting, request); the first byte
  * also picks a reply buffer size. Build: cmake -DFUZZ=ON with CC=clang-14. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "conmand/clients/proto.h"
 #include "conmand/consoles/notice.h"
@@ -145,6 +147,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         fuzz_split_line(request);
     run_request(greeting, request, in.knob);
+    /* The same lines read back as a server's reply (web viewers do). */
+    char msg[64] = "";
+    int code = proto_parse_reply(greeting, msg, (size_t)in.knob % sizeof(msg));
+    if (code > 999 || code < -1 || strlen(msg) >= sizeof(msg))
+        abort();
     free(in.text);
     return 0;
 }

@@ -247,6 +247,39 @@ static void test_responses_are_formatted_as_conman_sends_them(void **state)
     assert_string_equal(out, "ERROR CODE=5 MESSAGE='Found no matching consoles'\n");
 }
 
+static void test_replies_are_read_back(void **state)
+{
+    (void)state;
+    char msg[64], line[256];
+    assert_int_equal(proto_parse_reply("OK", msg, sizeof(msg)), 0);
+    assert_int_equal(proto_parse_reply("OK CONSOLE='alpha'\r", msg, sizeof(msg)), 0);
+    proto_format_error(line, sizeof(line), PROTO_ERR_BUSY_CONSOLES, "Console [a] in use");
+    line[strlen(line) - 1] = '\0'; /* the '\n' */
+    assert_int_equal(proto_parse_reply(line, msg, sizeof(msg)), PROTO_ERR_BUSY_CONSOLES);
+    assert_string_equal(msg, "Console [a] in use");
+    assert_int_equal(proto_parse_reply("ERROR CODE=999 MESSAGE=''", msg, sizeof(msg)), 999);
+    assert_string_equal(msg, "");
+    /* A message longer than the buffer is cut, never overrun. */
+    char small[8];
+    assert_int_equal(proto_parse_reply("ERROR CODE=2 MESSAGE='0123456789'", small, sizeof(small)),
+                     2);
+    assert_string_equal(small, "0123456");
+    /* Anything else is no reply: not OK, not an error. */
+    const char *bad[] = {"",
+                         "OKAY",
+                         "ok",
+                         "ERROR",
+                         "ERROR CODE=",
+                         "ERROR CODE=0 MESSAGE='x'",
+                         "ERROR CODE=1000 MESSAGE='x'",
+                         "ERROR CODE=-1 MESSAGE='x'",
+                         "ERROR CODE=5 MESSAGE='unterminated",
+                         "ERROR CODE=5 MESSAGE=",
+                         "ERROR CODE=5"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(proto_parse_reply(bad[i], msg, sizeof(msg)), -1);
+}
+
 static void test_ok_never_breaks_the_line_when_names_do_not_fit(void **state)
 {
     (void)state;
@@ -380,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_pathological_regexes_compile_fast_or_are_refused),
         cmocka_unit_test(test_many_literal_names_match_by_lookup),
         cmocka_unit_test(test_responses_are_formatted_as_conman_sends_them),
+        cmocka_unit_test(test_replies_are_read_back),
         cmocka_unit_test(test_ok_never_breaks_the_line_when_names_do_not_fit),
         cmocka_unit_test(test_who_names_the_user_host_and_tty),
         cmocka_unit_test(test_session_escapes_split_bytes_and_commands),

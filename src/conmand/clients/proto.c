@@ -444,6 +444,32 @@ size_t proto_format_error(char *out, size_t outlen, int code, const char *text)
     return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
 }
 
+int proto_parse_reply(const char *line, char *msg, size_t msglen)
+{
+    static const char err[] = "ERROR CODE=", text[] = " MESSAGE='";
+    size_t len = strcspn(line, "\r");
+    if (msglen)
+        msg[0] = '\0';
+    if (len >= 2 && !strncmp(line, "OK", 2) && (len == 2 || line[2] == ' '))
+        return 0;
+    if (strncmp(line, err, sizeof(err) - 1))
+        return -1;
+    const char *p = line + sizeof(err) - 1;
+    size_t digits = strspn(p, "0123456789");
+    if (digits < 1 || digits > 3 || p + digits > line + len)
+        return -1;
+    int code = atoi(p);
+    p += digits;
+    const char *end = line + len;
+    if (code < 1 || (size_t)(end - p) < sizeof(text) || strncmp(p, text, sizeof(text) - 1) ||
+        end[-1] != '\'')
+        return -1;
+    p += sizeof(text) - 1;
+    if (msglen)
+        snprintf(msg, msglen, "%.*s", (int)(end - 1 - p), p);
+    return code;
+}
+
 void proto_who(const struct proto_req *r, const char *host, char *out, size_t outlen)
 {
     snprintf(out, outlen, "<%s@%s>%s%s", r->user, host, r->tty[0] ? " on " : "", r->tty);

@@ -113,6 +113,13 @@ void proto_matcher_free(struct proto_matcher *m);
 int proto_match(const struct proto_req *r, const char *const *names, size_t n, bool *match,
                 char *msg, size_t msglen);
 
+/* Reads a server's reply line (without its '\n'; a '\r' before it is
+ * ignored), as a session run for someone else (a web viewer) gets it:
+ * 0 for "OK ...", the code (1 to 999) for "ERROR CODE=n MESSAGE='text'"
+ * with the text, quotes off, in `msg` (cut to fit), or -1 for any other
+ * line. */
+int proto_parse_reply(const char *line, char *msg, size_t msglen);
+
 /* "OK CONSOLE='a' CONSOLE='b'\n" into out (truncated names are dropped,
  * never a broken line), with "OPTION=RESET" first when the server has a
  * resetcmd (the client only offers &R then). Returns the length. */

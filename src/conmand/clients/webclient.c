@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "conmand/clients/proto.h"
 #include "conmand/consoles/registry.h"
 #include "conmand/http/websocket.h"
 
@@ -108,14 +109,9 @@ static long read_reply(struct webclient *wc, const char *buf, size_t len)
         if (!nl)
             break;
         wc->reply[wc->replylen - 1] = '\0';
-        int code = 0;
-        const char *msg = strstr(wc->reply, "MESSAGE=");
-        if (sscanf(wc->reply, "ERROR CODE=%d", &code) == 1) {
-            char why[128];
-            snprintf(why, sizeof(why), "%.120s", msg ? msg + 9 : wc->reply);
-            size_t k = strlen(why);
-            if (k && why[k - 1] == '\'')
-                why[k - 1] = '\0';
+        char why[128];
+        int code = proto_parse_reply(wc->reply, why, sizeof(why));
+        if (code > 0) {
             log_info("Web viewer <%s:%d> of console [%s] refused: %s", wc->host, wc->port,
                      wc->console, why);
             end_session(wc, (uint16_t)(WS_CLOSE_REFUSED + code), why);
