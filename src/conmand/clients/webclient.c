@@ -33,11 +33,6 @@ struct webclient {
     struct webclient *prev, *next;
 };
 
-static const char *mode_name(enum httpd_ws_mode m)
-{
-    return m == HTTPD_WS_JOIN ? "join" : m == HTTPD_WS_FORCE ? "force" : "monitor";
-}
-
 static void unlink_viewer(struct webclient *wc)
 {
     struct web_hub *wh = wc->wh;
@@ -292,7 +287,7 @@ void webclient_open(struct web_hub *wh, struct httpd_upgrade *up)
     wc->session = true;
     uv_read_start((uv_stream_t *)&wc->pipe, alloc_cb, read_cb);
     log_info("Web viewer <%s:%d> opened console [%s] (%s)", wc->host, wc->port, wc->console,
-             mode_name(wc->mode));
+             httpd_ws_mode_names[wc->mode]);
 }
 
 void webclient_close_all(struct web_hub *wh)

@@ -445,14 +445,19 @@ static bool header_has(struct MHD_Connection *conn, const char *name, const char
     return false;
 }
 
+const char *const httpd_ws_mode_names[HTTPD_WS_MODES] = {
+    [HTTPD_WS_MONITOR] = "monitor", [HTTPD_WS_JOIN] = "join", [HTTPD_WS_FORCE] = "force"};
+
+/* ?mode=, monitor when absent. */
 static bool read_mode(struct MHD_Connection *conn, enum httpd_ws_mode *mode)
 {
     const char *m = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "mode");
-    *mode = !m || !strcmp(m, "monitor") ? HTTPD_WS_MONITOR
-            : !strcmp(m, "join")        ? HTTPD_WS_JOIN
-            : !strcmp(m, "force")       ? HTTPD_WS_FORCE
-                                        : (enum httpd_ws_mode) - 1;
-    return (int)*mode >= 0;
+    for (int i = 0; i < HTTPD_WS_MODES; i++)
+        if (!m ? i == HTTPD_WS_MONITOR : !strcmp(m, httpd_ws_mode_names[i])) {
+            *mode = (enum httpd_ws_mode)i;
+            return true;
+        }
+    return false;
 }
 
 /* GET /consoles/NAME/ws: the mode and httpjoin, RFC 6455's checks, the

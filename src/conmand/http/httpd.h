@@ -45,7 +45,9 @@ struct httpd_job {
 
 /* A WebSocket handshake answered (GET /consoles/NAME/ws): the socket,
  * for the loop. Whoever gets it calls httpd_upgrade_release() once. */
-enum httpd_ws_mode { HTTPD_WS_MONITOR, HTTPD_WS_JOIN, HTTPD_WS_FORCE };
+enum httpd_ws_mode { HTTPD_WS_MONITOR, HTTPD_WS_JOIN, HTTPD_WS_FORCE, HTTPD_WS_MODES };
+/* The words of ?mode= (and of log lines), by mode. */
+extern const char *const httpd_ws_mode_names[HTTPD_WS_MODES];
 struct httpd_upgrade {
     int fd;      /* not to be closed: httpd_upgrade_release() does */
     char *extra; /* bytes read past the handshake */
