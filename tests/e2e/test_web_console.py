@@ -280,9 +280,12 @@ def test_a_browser_opens_a_console_and_joins_it_with_the_token(procs, tmp_path, 
                      what="typed characters echoed by the console")
             break
         except BaseException:
+            viewers = [ln for ln in d.output().splitlines() if "Web viewer" in ln]
             if attempt == 2:
-                raise
-            print(f"browser join: keystrokes not echoed, typing again ({attempt + 1})")
+                raise AssertionError("keystrokes never echoed; conmand says:\n"
+                                     + "\n".join(viewers))
+            print(f"browser join: keystrokes not echoed, typing again ({attempt + 1}); "
+                  f"conmand says: {viewers}")
     log = os.path.join(d.dir, "console.x1000c0s1b0n0")
     wait_for(lambda: b"echo-me-42" in open(log, "rb").read(), timeout=5, what="the echo logged")
     browser.save_screenshot(str(tmp_path / "web-console.png"))

@@ -26,6 +26,9 @@ struct webclient {
     char reply[REPLY_MAX];
     size_t replylen;
     int lines; /* reply lines read so far */
+    /* Keystroke messages taken for the session and their bytes, for the
+     * "left" log line: whether a browser's typing reached us at all. */
+    unsigned long typed_msgs, typed_bytes;
     char console[256];
     enum httpd_ws_mode mode;
     char host[64];
@@ -154,6 +157,9 @@ static void on_message(void *ctx, const unsigned char *buf, size_t len)
      * typed before its reply lines are read is already its input. */
     if (wc->mode == HTTPD_WS_MONITOR || !wc->session || !len)
         return;
+    if (wc->typed_msgs++ == 0) /* once a viewer: who typed into a console */
+        log_info("Web viewer <%s:%d> is typing into console [%s]", wc->host, wc->port, wc->console);
+    wc->typed_bytes += len;
     if (uv_stream_get_write_queue_size((uv_stream_t *)&wc->pipe) + 2 * len > WEB_INPUT_MAX) {
         end_session(wc, WS_CLOSE_POLICY, "input faster than the console takes it");
         return;
@@ -178,7 +184,12 @@ static void on_message(void *ctx, const unsigned char *buf, size_t len)
 static void on_ended(void *ctx, const char *why)
 {
     struct webclient *wc = ctx;
-    log_info("Web viewer <%s:%d> of console [%s] left: %s", wc->host, wc->port, wc->console, why);
+    if (wc->mode == HTTPD_WS_MONITOR)
+        log_info("Web viewer <%s:%d> of console [%s] left: %s", wc->host, wc->port, wc->console,
+                 why);
+    else
+        log_info("Web viewer <%s:%d> of console [%s] left: %s (typed %lu bytes in %lu messages)",
+                 wc->host, wc->port, wc->console, why, wc->typed_bytes, wc->typed_msgs);
     wc->ws = NULL;
     free_viewer(wc);
 }
