@@ -62,6 +62,16 @@ def free_port(kind=socket.SOCK_STREAM):
     raise AssertionError(f"no free port in {low}..{high - 1}")
 
 
+def have_ipv6_loopback():
+    """This machine can bind ::1 (tests on IPv6 skip, saying so, if not)."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
 def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):
     """Polls predicate() until it returns a true value; bounded in time.
     Returns that value, or fails the test naming what was awaited."""

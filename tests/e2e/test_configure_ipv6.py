@@ -7,23 +7,13 @@ Skipped, with the reason, only where this machine has no IPv6 loopback."""
 import http.client
 import os
 import re
-import socket
 
 import pytest
 
 from bmcsim import BmcSim, seqs_by_console
 from configure_env import Configure, bmc_sim_configure
-from e2e_helpers import free_port, read_text
+from e2e_helpers import free_port, have_ipv6_loopback, read_text
 from hsmsim import HsmSim, endpoint
-
-
-def have_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 pytestmark = pytest.mark.skipif(not have_ipv6_loopback(), reason="no IPv6 loopback (::1) here")

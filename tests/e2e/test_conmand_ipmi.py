@@ -9,20 +9,26 @@ from conmand_util import Daemon
 from test_ipmi_sol import join_and_type
 
 
+def logs_sol_and_takes_input(d, bmc, text):
+    """Daemon d connects to `bmc`, logs its numbered SOL lines without a
+    gap, and carries `text` typed with the stock client (echoed)."""
+    wait_for(lambda: f"Console [{bmc.name}] connected to <{bmc.address}>"
+             in read_text(f"{d.dir}/console.{bmc.name}"),
+             timeout=30, what=f"{d.kind} conmand to connect to {bmc.name} over IPMI")
+    seqs = wait_for(lambda: (s := seqs_by_console(read_text(f"{d.dir}/console.{bmc.name}"))
+                             .get(bmc.name, [])) and len(s) >= 5 and s,
+                    timeout=30, what="numbered SOL lines in the log")
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    seen = join_and_type(d.port, bmc.name, text)
+    assert text + "\r\n" in seen, seen[-2000:]
+
+
 def test_ipmi_console_logs_sol_output_and_carries_input(kind, procs, tmp_path):
     sim = BmcSim.start(procs, tmp_path, count=1, rate=5)
     bmc = sim.bmcs[0]
     d = Daemon(kind, procs, tmp_path, sim.console_lines(),
                global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
-    wait_for(lambda: f"Console [{bmc.name}] connected to <{bmc.address}>"
-             in read_text(f"{d.dir}/console.{bmc.name}"),
-             timeout=30, what=f"{kind} conmand to connect to {bmc.name} over IPMI")
-    seqs = wait_for(lambda: (s := seqs_by_console(read_text(f"{d.dir}/console.{bmc.name}"))
-                             .get(bmc.name, [])) and len(s) >= 5 and s,
-                    timeout=30, what="numbered SOL lines in the log")
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-    seen = join_and_type(d.port, bmc.name, "ipmi-input-777")
-    assert "ipmi-input-777\r\n" in seen, seen[-2000:]
+    logs_sol_and_takes_input(d, bmc, "ipmi-input-777")
 
 
 def test_ipmi_password_never_reaches_the_daemon_output(procs, tmp_path):

@@ -17,16 +17,7 @@ import pytest
 
 from bmcsim import contiguous, seqs_by_console
 from conmand_util import Daemon
-from e2e_helpers import read_text, wait_for
-
-
-def have_ipv6_loopback():
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
+from e2e_helpers import have_ipv6_loopback, wait_for
 
 
 pytestmark = pytest.mark.skipif(not have_ipv6_loopback(), reason="no IPv6 loopback (::1) here")
@@ -238,7 +229,7 @@ def test_an_ssh_console_on_ipv6_loopback(procs, tmp_path):
 
 def test_an_ipmi_console_through_ipmi_sim_on_ipv6_loopback(procs, tmp_path):
     from bmcsim import IPMI_WORKAROUNDS, BmcSim
-    from test_ipmi_sol import join_and_type
+    from test_conmand_ipmi import logs_sol_and_takes_input
     sim = BmcSim.start(procs, tmp_path, count=1, rate=5, ipv6=True)
     bmc = sim.bmcs[0]
     assert bmc.address.startswith("[::1]:"), bmc.address
@@ -249,15 +240,7 @@ def test_an_ipmi_console_through_ipmi_sim_on_ipv6_loopback(procs, tmp_path):
         'console name="bad6" dev="ipmi:[::1" ipmiopts="U:x,P:y"']
     d = Daemon("ours", procs, tmp_path, lines,
                global_extra='global log="console.%N"\n' + IPMI_WORKAROUNDS).start()
-    wait_for(lambda: f"Console [{bmc.name}] connected to <{bmc.address}>"
-             in read_text(f"{d.dir}/console.{bmc.name}"),
-             timeout=30, what=f"conmand to connect to {bmc.name} over IPMI on ::1")
-    seqs = wait_for(lambda: (s := seqs_by_console(read_text(f"{d.dir}/console.{bmc.name}"))
-                             .get(bmc.name, [])) and len(s) >= 5 and s,
-                    timeout=30, what="numbered SOL lines in the log")
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
-    seen = join_and_type(d.port, bmc.name, "ipmi-over-ipv6")
-    assert "ipmi-over-ipv6\r\n" in seen, seen[-2000:]
+    logs_sol_and_takes_input(d, bmc, "ipmi-over-ipv6")
     out = d.output()
     assert re.search(r"conman.conf:\d+: console \[bad6\]: dev '\[::1': expected \[IPv6 "
                      r"address\] between the brackets", out), out
