@@ -118,8 +118,16 @@ size_t hostport_format(const struct hostport *hp, char *out, size_t outlen)
 {
     int n;
     if (!hp->port[0])
-        n = snprintf(out, outlen, "%s", hp->host);
+        n = snprintf(out, outlen, hp->v6 ? "[%s]" : "%s", hp->host);
     else
         n = snprintf(out, outlen, hp->v6 ? "[%s]:%s" : "%s:%s", hp->host, hp->port);
     return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
+}
+
+void hostport_default_port(struct hostport *hp, unsigned port)
+{
+    if (hp->port[0] || port < 1 || port > 65535)
+        return;
+    hp->portnum = (int)port;
+    snprintf(hp->port, sizeof(hp->port), "%u", port);
 }

@@ -31,8 +31,12 @@ struct hostport {
 int hostport_parse(const char *text, enum hostport_port mode, struct hostport *out, char *err,
                    size_t errlen);
 
-/* "host:port", "[v6]:port", or the host alone (brackets only with a port),
- * as hostport_parse() reads it back. Returns the length (cut to fit). */
+/* "host:port", "[v6]:port", "host" or "[v6]": a v6 address always in
+ * brackets, so that text after it is never read as part of it; as
+ * hostport_parse() reads it back. Returns the length (cut to fit). */
 size_t hostport_format(const struct hostport *hp, char *out, size_t outlen);
+
+/* Gives `hp` the port `port` (1-65535) when it has none. */
+void hostport_default_port(struct hostport *hp, unsigned port);
 
 #endif

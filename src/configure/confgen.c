@@ -52,14 +52,8 @@ static int dev_host(const char *addr, unsigned port, char *out, size_t outlen)
     char why[300];
     if (hostport_parse(addr, HOSTPORT_PORT_OPTIONAL, &hp, why, sizeof(why)) < 0)
         return -EINVAL;
-    if (!hp.port[0] && port) {
-        hp.portnum = (int)port;
-        snprintf(hp.port, sizeof(hp.port), "%hu", (unsigned short)port);
-    }
-    if (hp.v6 && !hp.port[0])
-        snprintf(out, outlen, "[%s]", hp.host);
-    else
-        hostport_format(&hp, out, outlen);
+    hostport_default_port(&hp, port);
+    hostport_format(&hp, out, outlen);
     return 0;
 }
 

@@ -320,14 +320,8 @@ void shard_peer_dev(const struct shard_member *m, unsigned default_port, char *o
     struct hostport hp = {.v6 = m->v6};
     unsigned port = m->port ? m->port : default_port;
     snprintf(hp.host, sizeof(hp.host), "%s", m->host);
-    if (port) {
-        hp.portnum = (int)port;
-        snprintf(hp.port, sizeof(hp.port), "%hu", (unsigned short)port);
-    }
+    hostport_default_port(&hp, port);
     char where[HOSTPORT_HOST_MAX + 16];
-    if (hp.v6 && !port) /* "[v6]": bracketed, as a member entry takes it back */
-        snprintf(where, sizeof(where), "[%s]", hp.host);
-    else
-        hostport_format(&hp, where, sizeof(where));
+    hostport_format(&hp, where, sizeof(where));
     snprintf(out, outlen, "peer:%s", where);
 }

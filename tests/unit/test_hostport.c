@@ -96,6 +96,30 @@ static void test_anything_else_is_refused_with_the_reason(void **state)
     refused("fd00::zz", HOSTPORT_PORT_OPTIONAL, "not an IPv6 address");
 }
 
+static void formats(const char *text, unsigned default_port, const char *want)
+{
+    struct hostport hp;
+    char err[256], out[300];
+    assert_int_equal(hostport_parse(text, HOSTPORT_PORT_OPTIONAL, &hp, err, sizeof(err)), 0);
+    hostport_default_port(&hp, default_port);
+    assert_int_equal(hostport_format(&hp, out, sizeof(out)), strlen(want));
+    assert_string_equal(out, want);
+}
+
+static void test_format_brackets_every_v6_and_fills_a_default_port(void **state)
+{
+    (void)state;
+    formats("fd00::1", 0, "[fd00::1]"); /* nothing after it can join it */
+    formats("[fd00::1]", 0, "[fd00::1]");
+    formats("fd00::1", 623, "[fd00::1]:623");
+    formats("[fd00::1]:7", 623, "[fd00::1]:7"); /* its own port stays */
+    formats("fe80::1%eth0", 22, "[fe80::1%eth0]:22");
+    formats("bmc1", 22, "bmc1:22");
+    formats("10.1.0.1:2222", 22, "10.1.0.1:2222");
+    formats("bmc1", 0, "bmc1");
+    formats("bmc1", 65536, "bmc1"); /* no such port: none given */
+}
+
 static void test_the_longest_name_and_one_past(void **state)
 {
     (void)state;
@@ -118,6 +142,7 @@ int main(void)
         cmocka_unit_test(test_a_port_where_one_may_follow),
         cmocka_unit_test(test_no_port_bare_or_bracketed_v6),
         cmocka_unit_test(test_anything_else_is_refused_with_the_reason),
+        cmocka_unit_test(test_format_brackets_every_v6_and_fills_a_default_port),
         cmocka_unit_test(test_the_longest_name_and_one_past),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,10 +89,12 @@ static int library_host(const char *dev, char *out, size_t outlen, char *err, si
     struct hostport hp;
     if (hostport_parse(dev, HOSTPORT_PORT_OPTIONAL, &hp, err, errlen) < 0)
         return -EINVAL;
-    if (!hp.v6)
+    if (!hp.v6) {
         snprintf(out, outlen, "%s", dev);
-    else
-        snprintf(out, outlen, "[%s]:%s", hp.host, hp.port[0] ? hp.port : "623");
+        return 0;
+    }
+    hostport_default_port(&hp, 623);
+    hostport_format(&hp, out, outlen);
     return 0;
 }
 
