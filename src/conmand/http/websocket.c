@@ -14,6 +14,8 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define WS_REASON_MAX 123 /* a close frame's 125 bytes less its code */
+/* What a draining connection reads and drops at most (start_draining). */
+#define WS_DRAIN_MAX (1024 * 1024)
 
 struct ws {
     uv_poll_t poll;
@@ -35,6 +37,11 @@ struct ws {
     bool closing;
     uint16_t close_code;
     char close_reason[WS_REASON_MAX + 1];
+    /* Our close frame is out, theirs will not be read: input is dropped
+     * until the browser closes (start_draining). */
+    bool draining;
+    size_t drained;
+    char drain_why[64];
 };
 
 static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
@@ -107,12 +114,45 @@ static void finish(struct ws *w, const char *why, bool tell)
 }
 
 static void on_poll(uv_poll_t *p, int status, int events);
+static void on_timer(uv_timer_t *t);
+
+static void on_drain(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    struct ws *w = p->data;
+    char buf[4096];
+    ssize_t n;
+    while ((n = recv(w->fd, buf, sizeof(buf), 0)) > 0 && w->drained < WS_DRAIN_MAX)
+        w->drained += (size_t)n;
+    bool later = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+    if (status < 0 || !later || w->drained >= WS_DRAIN_MAX)
+        finish(w, w->drain_why, true);
+}
+
+/* wslay sent our close frame and reads no more (a message past WS_IN_MAX
+ * fails the connection with 1009 in the middle of it). Closing the socket
+ * now, with the rest of the browser's input unread, would send a reset,
+ * which can destroy the close frame before the browser reads it (it then
+ * sees 1006, no reason). So: FIN after the frame, then read and drop until
+ * the browser closes, at most WS_CLOSE_MS and WS_DRAIN_MAX bytes. */
+static void start_draining(struct ws *w)
+{
+    w->draining = true;
+    snprintf(w->drain_why, sizeof(w->drain_why), "closed by conmand (code %u)",
+             (unsigned)wslay_event_get_status_code_sent(w->ctx));
+    shutdown(w->fd, SHUT_WR);
+    if (uv_poll_start(&w->poll, UV_READABLE, on_drain) < 0) {
+        finish(w, w->drain_why, true);
+        return;
+    }
+    uv_timer_start(&w->timer, on_timer, WS_CLOSE_MS, 0);
+}
 
 /* Waits for what wslay wants next; nothing more: the connection is over
  * (both close frames have passed, or an error). */
 static void update(struct ws *w)
 {
-    if (w->ended || w->broken)
+    if (w->ended || w->broken || w->draining)
         return;
     if (w->closing && !wslay_event_get_close_sent(w->ctx) &&
         wslay_event_get_queued_msg_count(w->ctx) == 0)
@@ -120,6 +160,10 @@ static void update(struct ws *w)
                                 strlen(w->close_reason));
     int want = (wslay_event_want_read(w->ctx) ? UV_READABLE : 0) |
                (wslay_event_want_write(w->ctx) ? UV_WRITABLE : 0);
+    if (!want && wslay_event_get_close_sent(w->ctx) && !wslay_event_get_close_received(w->ctx)) {
+        start_draining(w);
+        return;
+    }
     if (!want) {
         finish(w, wslay_event_get_close_received(w->ctx) ? "closed" : "connection lost", true);
         return;
@@ -149,6 +193,10 @@ static void on_poll(uv_poll_t *p, int status, int events)
 static void on_timer(uv_timer_t *t)
 {
     struct ws *w = t->data;
+    if (w->draining) {
+        finish(w, w->drain_why, true);
+        return;
+    }
     if (w->broken) {
         finish(w, "connection lost", true);
         return;
@@ -210,7 +258,7 @@ size_t ws_queued(const struct ws *w)
 
 int ws_send(struct ws *w, const void *buf, size_t len)
 {
-    if (w->ended || w->closing)
+    if (w->ended || w->closing || w->draining)
         return -EPIPE;
     if (ws_queued(w) + len > WS_OUT_MAX)
         return -ENOBUFS;
@@ -231,7 +279,7 @@ int ws_send(struct ws *w, const void *buf, size_t len)
 
 void ws_close(struct ws *w, uint16_t code, const char *reason)
 {
-    if (w->ended || w->closing)
+    if (w->ended || w->closing || w->draining)
         return;
     w->closing = true;
     w->close_code = code;
