@@ -406,6 +406,10 @@ def test_a_message_one_past_64_kib_closes_the_viewer(procs, tmp_path):
 
     assert asyncio.run(go(64 * 1024)) is None  # the longest message taken
     assert asyncio.run(go(64 * 1024 + 1)) == 1009  # one past: "message too big"
+    # The rest of the message was read and dropped after the close frame,
+    # not left unread (a reset that can destroy the frame: 1006).
+    wait_for(lambda: "left: closed by conmand (code 1009)" in d.output(), timeout=10,
+             what="the viewer's drained close in the log")
     assert d.run("-q").stdout.split() == [b"n1"]
 
 
