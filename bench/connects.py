@@ -13,11 +13,12 @@ by PID, also on failure; everything is on loopback.
 import argparse
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
+
+from harness import Procs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD_BIN = os.path.join(os.path.dirname(HERE), "build", "bin")
@@ -41,16 +42,6 @@ def free_base(n):
     raise SystemExit(f"no {n} free consecutive ports below 32768")
 
 
-def stop(p):
-    if p and p.poll() is None:
-        os.killpg(p.pid, signal.SIGTERM)
-        try:
-            p.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-
-
 def established(base, n):
     out = subprocess.run(["ss", "-Htn", "state", "established",
                           f"( sport >= :{base} and sport < :{base + n} )"],
@@ -58,7 +49,7 @@ def established(base, n):
     return len(out.splitlines())
 
 
-def one_run(daemon, work, base, n, warm, timeout):
+def one_run(procs, daemon, work, base, n, warm, timeout):
     logdir = os.path.join(work, "log")
     if not warm:
         shutil.rmtree(logdir, ignore_errors=True)
@@ -69,8 +60,7 @@ def one_run(daemon, work, base, n, warm, timeout):
                 'global log="%N"\n')
         f.writelines(f'console name="c{i}" dev="127.0.0.1:{base + i}"\n' for i in range(n))
     t0 = time.monotonic()
-    d = subprocess.Popen([daemon, "-F", "-c", conf], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+    d = procs.start([daemon, "-F", "-c", conf], os.path.join(work, "daemon.out"))
     try:
         while time.monotonic() - t0 < timeout:
             if established(base, n) >= n:
@@ -80,7 +70,7 @@ def one_run(daemon, work, base, n, warm, timeout):
             time.sleep(0.01)
         return None
     finally:
-        stop(d)
+        Procs.stop(d)
 
 
 def main():
@@ -94,24 +84,27 @@ def main():
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="connects-")
     base = free_base(a.consoles)
-    sim = subprocess.Popen([os.path.join(BUILD_BIN, "console-sim"), "--rate", "0.1", "--range",
-                            f"c:{a.consoles}:tcp:{base}"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    procs = Procs()
     try:
-        for line in sim.stdout:
-            if line.startswith("ready"):
-                break
+        sim_out = os.path.join(work, "console-sim.out")
+        procs.start([os.path.join(BUILD_BIN, "console-sim"), "--rate", "0.1", "--range",
+                     f"c:{a.consoles}:tcp:{base}"], sim_out)
+        deadline = time.monotonic() + 30
+        while "ready" not in open(sim_out).read():
+            if time.monotonic() > deadline:
+                raise SystemExit("console-sim did not get ready in 30 s")
+            time.sleep(0.05)
         results = {"ours": [], "debian": []}
         for _ in range(a.reps):
             for kind, path in (("ours", a.ours), ("debian", a.debian)):
-                results[kind].append(one_run(path, work, base, a.consoles, a.warm_logs,
+                results[kind].append(one_run(procs, path, work, base, a.consoles, a.warm_logs,
                                              a.timeout))
         logs = "kept between runs" if a.warm_logs else "a fresh log folder each run"
         print(f"{a.consoles} telnet consoles, {logs}: seconds until all connected")
         for kind, times in results.items():
             print(f"  {kind:7s} " + " ".join("timeout" if t is None else f"{t:.3f}" for t in times))
     finally:
-        stop(sim)
+        procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
 
 
