@@ -7,6 +7,7 @@
 #define COMMON_ADDRORDER_H
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -14,9 +15,17 @@
  * more is no BMC's). */
 #define ADDRORDER_MAX 16
 
+/* An IPv4 or IPv6 address: 28 bytes, not sockaddr_storage's 128, since a
+ * dial holds ADDRORDER_MAX of them for each console connecting. */
+union addrorder_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+};
+
 struct addrorder {
     size_t n;
-    struct sockaddr_storage addr[ADDRORDER_MAX];
+    union addrorder_addr addr[ADDRORDER_MAX];
     socklen_t len[ADDRORDER_MAX];
 };
 

@@ -54,7 +54,7 @@ static void expect_order(const char *const *addrs, size_t n, const char *want)
     addrorder_fill(&o, answer(&a, addrs, n));
     char got[2048] = "", one[64];
     for (size_t i = 0; i < o.n; i++) {
-        addrorder_format((const struct sockaddr *)&o.addr[i], one, sizeof(one));
+        addrorder_format(&o.addr[i].sa, one, sizeof(one));
         snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s", i ? " " : "", one);
     }
     assert_string_equal(got, want);
@@ -97,8 +97,8 @@ static void other_families_are_skipped(void **state)
     struct addrinfo unix_entry = {.ai_family = AF_UNIX, .ai_next = ai};
     struct addrorder o;
     assert_int_equal(addrorder_fill(&o, &unix_entry), 2);
-    assert_int_equal(o.addr[0].ss_family, AF_INET);
-    assert_int_equal(o.addr[1].ss_family, AF_INET6);
+    assert_int_equal(o.addr[0].sa.sa_family, AF_INET);
+    assert_int_equal(o.addr[1].sa.sa_family, AF_INET6);
 }
 
 static void at_most_the_limit_and_one_past_is_dropped(void **state)
@@ -115,7 +115,7 @@ static void at_most_the_limit_and_one_past_is_dropped(void **state)
     assert_int_equal(addrorder_fill(&o, answer(&a, addrs, ADDRORDER_MAX)), ADDRORDER_MAX);
     assert_int_equal(addrorder_fill(&o, answer(&a, addrs, ADDRORDER_MAX + 1)), ADDRORDER_MAX);
     char last[64];
-    addrorder_format((const struct sockaddr *)&o.addr[ADDRORDER_MAX - 1], last, sizeof(last));
+    addrorder_format(&o.addr[ADDRORDER_MAX - 1].sa, last, sizeof(last));
     assert_string_equal(last, "192.0.2.16:7");
 }
 
@@ -127,9 +127,9 @@ static void format_cuts_to_the_buffer(void **state)
     struct addrorder o;
     addrorder_fill(&o, answer(&a, addrs, 1));
     char out[64], small[8];
-    addrorder_format((const struct sockaddr *)&o.addr[0], out, sizeof(out));
+    addrorder_format(&o.addr[0].sa, out, sizeof(out));
     assert_string_equal(out, "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff]:7");
-    addrorder_format((const struct sockaddr *)&o.addr[0], small, sizeof(small));
+    addrorder_format(&o.addr[0].sa, small, sizeof(small));
     assert_string_equal(small, "[2001:d");
 }
 

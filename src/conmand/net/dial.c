@@ -91,7 +91,7 @@ static void finish(struct dial *d, int fd)
 static void note_failure(struct dial *d, size_t index, int err)
 {
     char addr[64];
-    addrorder_format((const struct sockaddr *)&d->order.addr[index], addr, sizeof(addr));
+    addrorder_format(&d->order.addr[index].sa, addr, sizeof(addr));
     d->last_err = err;
     size_t used = strlen(d->why);
     snprintf(d->why + used, sizeof(d->why) - used, "%s%s: %s", used ? "; " : "", addr,
@@ -157,7 +157,7 @@ static void start_next(struct dial *d)
 {
     while (d->next < d->order.n) {
         size_t i = d->next++;
-        const struct sockaddr *sa = (const struct sockaddr *)&d->order.addr[i];
+        const struct sockaddr *sa = &d->order.addr[i].sa;
         int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         int err = fd < 0 ? errno : 0;
         if (fd >= 0 && connect(fd, sa, d->order.len[i]) == 0) {
