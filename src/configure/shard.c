@@ -76,7 +76,6 @@ static int parse_address(const char *a, struct shard_member *m, char *err, size_
     }
     memcpy(m->host, hp.host, hlen + 1);
     m->port = (unsigned)hp.portnum;
-    m->v6 = hp.v6;
     return 0;
 }
 
@@ -317,7 +316,8 @@ long shard_owner(const struct shard_members *m, const char *console)
 
 void shard_peer_dev(const struct shard_member *m, unsigned default_port, char *out, size_t outlen)
 {
-    struct hostport hp = {.v6 = m->v6};
+    /* Only an IPv6 address has a ':' (names and IPv4 have none). */
+    struct hostport hp = {.v6 = strchr(m->host, ':') != NULL};
     unsigned port = m->port ? m->port : default_port;
     snprintf(hp.host, sizeof(hp.host), "%s", m->host);
     hostport_default_port(&hp, port);

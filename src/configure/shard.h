@@ -16,7 +16,6 @@ struct shard_member {
     char name[SHARD_NAME_MAX + 1]; /* [A-Za-z0-9._-]{1,63} */
     char host[SHARD_HOST_MAX + 1]; /* host name, IPv4 or IPv6 (no brackets) */
     unsigned port;                 /* 0: the conman port of the base file */
-    bool v6;                       /* host is an IPv6 address */
 };
 
 /* Members sorted by name, no two alike. Owns `v`. */

@@ -43,9 +43,9 @@ struct server {
     struct server_opts opts;
     struct conf conf;
     int port;
-    uv_tcp_t listener;       /* 127.0.0.1 (SERVER loopback), else :: (IPv4 and IPv6) */
-    bool listening;          /* the listener is bound and open */
-    uv_tcp_t listener6;      /* SERVER loopback: ::1 beside 127.0.0.1 */
+    uv_tcp_t listener;  /* 127.0.0.1 (SERVER loopback), else :: (IPv4 and IPv6) */
+    bool listening;     /* the listener is bound and open */
+    uv_tcp_t listener6; /* SERVER loopback: ::1 beside 127.0.0.1 */
     bool listening6;
     uv_timer_t listen_retry; /* SERVER httpport: a port in use is tried again */
     int listen_err;          /* the last bind failure, reported once */
@@ -146,9 +146,7 @@ static int listen_on(struct server *s, uv_tcp_t *h, const char *ip)
     return rc;
 }
 
-/* SERVER loopback: 127.0.0.1 and, where the host has it, ::1. Otherwise
- * one dual-stack socket on :: (IPv4 clients arrive v4-mapped), or
- * 0.0.0.0 on a host without IPv6. */
+/* The host has IPv6 (a kernel may be built or booted without it). */
 static bool have_ipv6(void)
 {
     int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -157,6 +155,9 @@ static bool have_ipv6(void)
     return fd >= 0;
 }
 
+/* SERVER loopback: 127.0.0.1 and, where the host has it, ::1. Otherwise
+ * one dual-stack socket on :: (IPv4 clients arrive v4-mapped), or
+ * 0.0.0.0 on a host without IPv6. */
 static int start_listener(struct server *s)
 {
     bool loopback = s->conf.server.loopback, v6 = have_ipv6();
@@ -788,10 +789,8 @@ int server_run(struct server_opts *opts, struct conf *conf)
     s->events.listener_arg = s;
     reset_init(&s->resets, &loop, &s->conf.server);
     eventexec_init(&s->eventexec, &loop, &s->conf.server);
-    s->clients = (struct client_hub){.loop = &loop,
-                                     .settings = &s->conf.server,
-                                     .consoles = &s->consoles,
-                                     .resets = &s->resets};
+    s->clients = (struct client_hub){
+        .loop = &loop, .settings = &s->conf.server, .consoles = &s->consoles, .resets = &s->resets};
     memset(&s->web, 0, sizeof(s->web));
     s->web.clients = &s->clients;
     signal(SIGPIPE, SIG_IGN);

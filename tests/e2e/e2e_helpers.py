@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -70,6 +71,57 @@ def have_ipv6_loopback():
         return True
     except OSError:
         return False
+
+
+class LoopbackServer:
+    """A test server on a thread: listens on `address` of `family` (TCP on
+    127.0.0.1 or ::1, or a unix socket path) and runs serve(conn) for each
+    connection on a thread of its own; close() stops every one. A TCP
+    listener on ::1 takes IPv6 only, so the same port on 127.0.0.1 may be
+    another server's. Subclasses write serve(); self.stop is set on close."""
+
+    def __init__(self, family, address):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if family == socket.AF_INET:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        elif family == socket.AF_INET6:
+            self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        self.sock.bind(address)
+        self.sock.listen(4)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1] if family != socket.AF_UNIX else None
+        self.conns = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.2)
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            self.serve(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def serve(self, conn):
+        raise NotImplementedError
+
+    def close(self):
+        self.stop.set()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+        self.thread.join(timeout=5)
 
 
 def wait_for(predicate, timeout=10.0, interval=0.1, what="condition"):

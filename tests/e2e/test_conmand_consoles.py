@@ -3,12 +3,11 @@ run against our daemon and Debian's conmand with the stock client."""
 import os
 import select
 import socket
-import threading
 import time
 
 import pytest
 
-from e2e_helpers import wait_for
+from e2e_helpers import LoopbackServer, wait_for
 from conmand_util import Daemon, RawClient
 from dns_stub import DnsStub, start_with_stub
 
@@ -30,64 +29,35 @@ def strip_telnet(data):
     return bytes(out)
 
 
-class PeerServer:
+class PeerServer(LoopbackServer):
     """A console server on loopback (TCP or unix): sends a banner, then
     answers every data line upper-cased; records every byte it received."""
 
     def __init__(self, family, address, banner, suffix=b""):
-        self.sock = socket.socket(family, socket.SOCK_STREAM)
-        if family == socket.AF_INET:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(address)
-        self.sock.listen(4)
-        self.sock.settimeout(0.2)
         self.banner = banner
         self.telnet = family == socket.AF_INET
         self.suffix = suffix  # raw bytes after every reply's text
         self.received = b""
-        self.conns = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+        super().__init__(family, address)
 
     def serve(self, conn):
-        conn.settimeout(0.2)
         line = b""
-        try:
-            conn.sendall(self.banner)
-            while not self.stop.is_set():
-                try:
-                    data = conn.recv(4096)
-                except socket.timeout:
-                    continue
-                if not data:
-                    return
-                self.received += data
-                line += strip_telnet(data)
-                if b"\r" in line:
-                    text, line = line.split(b"\r", 1)
-                    reply = b"GOT " + text.strip().upper()
-                    if self.telnet:  # a data 0xFF goes out as IAC IAC
-                        reply = reply.replace(bytes([IAC]), bytes([IAC, IAC]))
-                    conn.sendall(reply + self.suffix + b"\r\n")
-        except OSError:
-            return
-
-    def close(self):
-        self.stop.set()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-        self.thread.join(timeout=5)
+        conn.sendall(self.banner)
+        while not self.stop.is_set():
+            try:
+                data = conn.recv(4096)
+            except socket.timeout:
+                continue
+            if not data:
+                return
+            self.received += data
+            line += strip_telnet(data)
+            if b"\r" in line:
+                text, line = line.split(b"\r", 1)
+                reply = b"GOT " + text.strip().upper()
+                if self.telnet:  # a data 0xFF goes out as IAC IAC
+                    reply = reply.replace(bytes([IAC]), bytes([IAC, IAC]))
+                conn.sendall(reply + self.suffix + b"\r\n")
 
 
 def test_telnet_console_negotiates_and_relays_both_ways(kind, procs, tmp_path):

@@ -10,68 +10,44 @@ import json
 import os
 import re
 import socket
-import threading
 import time
 
 import pytest
 
 from bmcsim import contiguous, seqs_by_console
 from conmand_util import Daemon
-from e2e_helpers import have_ipv6_loopback, wait_for
+from e2e_helpers import LoopbackServer, have_ipv6_loopback, wait_for
 
 
 pytestmark = pytest.mark.skipif(not have_ipv6_loopback(), reason="no IPv6 loopback (::1) here")
 
 
-class V6Server:
-    """A TCP server on [::1]: prints console-sim style numbered lines to each
-    connection (`serve`), or collects what it is sent (`collect`)."""
+class V6Server(LoopbackServer):
+    """A TCP server on [::1] (or `host`): prints console-sim style numbered
+    lines to each connection (`serve`), or collects what it is sent."""
 
     def __init__(self, name="v6", rate=20, serve=True, host="::1", port=0):
-        self.ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        if ":" in host:  # this family only: the other may hold the same port
-            self.ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        self.ls.bind((host, port))
-        self.ls.listen(4)
-        self.ls.settimeout(0.2)
-        self.port = self.ls.getsockname()[1]
-        self.name, self.rate, self.serve = name, rate, serve
+        self.name, self.rate, self.lines = name, rate, serve
         self.got = bytearray()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
+        super().__init__(socket.AF_INET6 if ":" in host else socket.AF_INET, (host, port))
 
-    def run(self):
+    def serve(self, conn):
+        seq, start = 0, time.monotonic()
         while not self.stop.is_set():
             try:
-                conn, _ = self.ls.accept()
+                if self.lines:
+                    seq += 1
+                    up = time.monotonic() - start
+                    conn.sendall(b"[%5d.%06d] %s #%08d line\r\n" % (
+                        int(up), int(up * 1e6) % 1000000, self.name.encode(), seq))
+                    self.stop.wait(1 / self.rate)
+                else:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    self.got += data
             except socket.timeout:
                 continue
-            conn.settimeout(0.2)
-            seq, start = 0, time.monotonic()
-            while not self.stop.is_set():
-                try:
-                    if self.serve:
-                        seq += 1
-                        up = time.monotonic() - start
-                        conn.sendall(b"[%5d.%06d] %s #%08d line\r\n" % (
-                            int(up), int(up * 1e6) % 1000000, self.name.encode(), seq))
-                        self.stop.wait(1 / self.rate)
-                    else:
-                        data = conn.recv(65536)
-                        if not data:
-                            break
-                        self.got += data
-                except socket.timeout:
-                    continue
-                except OSError:
-                    break
-            conn.close()
-
-    def close(self):
-        self.stop.set()
-        self.thread.join(timeout=5)
-        self.ls.close()
 
 
 @pytest.fixture
